@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Small shared helpers: scope-bound cleanup, NULL-terminated string vectors,
+ * file reading. Everything here is mechanism; nothing logs.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+static inline void freep(void *p) { free(*(void **)p); }
+#define _cleanup_free_ _cleanup_(freep)
+
+static inline int safe_close(int fd)
+{
+        if (fd >= 0) {
+                int saved = errno;
+                close(fd); /* never retried on EINTR: the fd is gone either way */
+                errno = saved;
+        }
+        return -1;
+}
+static inline void closep(int *fd) { safe_close(*fd); }
+#define _cleanup_close_ _cleanup_(closep)
+
+static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Hand ownership out of a cleanup-scoped variable. */
+#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
+#define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
+
+static inline bool streq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+static inline bool streq_ptr(const char *a, const char *b)
+{
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+/* Returns the rest of s after prefix, or NULL when s does not start with it. */
+static inline const char *startswith(const char *s, const char *prefix)
+{
+        size_t l = strlen(prefix);
+        return strncmp(s, prefix, l) == 0 ? s + l : NULL;
+}
+
+/* Allocation failure is not a recoverable condition for this program. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+
+/* NULL-terminated string vectors ("strv"). A NULL strv is the empty vector. */
+size_t strv_length(char *const *l);
+void strv_free(char **l);
+static inline void strv_freep(char ***l) { strv_free(*l); }
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+/* Appends s (taking ownership) to *l. */
+void strv_push(char ***l, char *s);
+/* Appends a copy of s. */
+void strv_add(char ***l, const char *s);
+void strv_addf(char ***l, const char *fmt, ...) _printf_(2, 3);
+char **strv_copy(char *const *l);
+bool strv_contains(char *const *l, const char *s);
+/* Joins with sep; NULL strv gives "". */
+char *strv_join(char *const *l, const char *sep);
+void strv_sort(char **l);
+#define STRV_FOREACH(s, l) for (char *const *s = (l); s && *s; s++)
+
+/* Reads a whole regular file (at most max bytes; -EFBIG beyond). The buffer is
+ * NUL-terminated; *ret_size excludes the terminator. */
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+/* Writes s to an existing file (cgroup, /proc knobs): one write(2). */
+int write_string_file(const char *path, const char *s);
+
+/* Joins two path components with exactly one '/'. */
+char *path_join(const char *a, const char *b);
+bool path_is_absolute(const char *p);
+/* True if p is absolute and has no "..", "." or empty components. */
+bool path_is_normalized_absolute(const char *p);
+
+/* Monotonic and realtime clocks in microseconds. */
+uint64_t now_usec_monotonic(void);
+uint64_t now_usec_realtime(void);
