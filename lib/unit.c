@@ -1,1 +1,1705 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "unit.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "ini-reader.h"
+#include "util.h"
+#include "words.h"
+
+char *const unit_default_path[] = {
+        (char *)"/etc/ccsup.d",
+        (char *)"/run/ccsup.d",
+        (char *)"/usr/lib/ccsup.d",
+        NULL,
+};
+
+/* ------------------------------------------------------------------ tables */
+
+static const char *const image_kind_table[_IMAGE_KIND_MAX] = {
+        [IMAGE_DIRECTORY] = "directory",
+        [IMAGE_STORE] = "store",
+        [IMAGE_OCI] = "oci",
+        [IMAGE_OCI_ARCHIVE] = "oci-archive",
+        [IMAGE_DOCKER_ARCHIVE] = "docker-archive",
+};
+
+static const char *const restart_policy_table[_RESTART_POLICY_MAX] = {
+        [RESTART_NO] = "no",
+        [RESTART_ON_FAILURE] = "on-failure",
+        [RESTART_ON_ABNORMAL] = "on-abnormal",
+        [RESTART_ALWAYS] = "always",
+};
+
+static const char *const network_mode_table[_NETWORK_MODE_MAX] = {
+        [NETWORK_NONE] = "none",
+        [NETWORK_HOST] = "host",
+        [NETWORK_CONTAINER] = "container",
+};
+
+static const char *const seccomp_mode_table[_SECCOMP_MODE_MAX] = {
+        [SECCOMP_MODE_DEFAULT] = "default",
+        [SECCOMP_MODE_UNCONFINED] = "unconfined",
+        [SECCOMP_MODE_PROFILE] = "profile",
+};
+
+static const char *const log_target_table[_LOG_TARGET_MAX] = {
+        [LOG_TARGET_AUTO] = "auto",
+        [LOG_TARGET_JOURNAL] = "journal",
+        [LOG_TARGET_FILE] = "file",
+        [LOG_TARGET_NONE] = "none",
+};
+
+static const struct {
+        const char *name;
+        int resource;
+} limit_table[_UNIT_LIMIT_MAX] = {
+        [UNIT_LIMIT_NOFILE] = { "NOFILE", RLIMIT_NOFILE },
+        [UNIT_LIMIT_NPROC] = { "NPROC", RLIMIT_NPROC },
+        [UNIT_LIMIT_CORE] = { "CORE", RLIMIT_CORE },
+        [UNIT_LIMIT_MEMLOCK] = { "MEMLOCK", RLIMIT_MEMLOCK },
+        [UNIT_LIMIT_STACK] = { "STACK", RLIMIT_STACK },
+};
+
+static int lookup(const char *const *table, int n, const char *s)
+{
+        for (int i = 0; i < n; i++)
+                if (table[i] && streq(table[i], s))
+                        return i;
+        return -1;
+}
+
+const char *image_kind_to_string(ImageKind k)
+{
+        return k >= 0 && k < _IMAGE_KIND_MAX ? image_kind_table[k] : NULL;
+}
+const char *restart_policy_to_string(RestartPolicy p)
+{
+        return p >= 0 && p < _RESTART_POLICY_MAX ? restart_policy_table[p] : NULL;
+}
+RestartPolicy restart_policy_from_string(const char *s)
+{
+        return lookup(restart_policy_table, _RESTART_POLICY_MAX, s);
+}
+const char *network_mode_to_string(NetworkMode m)
+{
+        return m >= 0 && m < _NETWORK_MODE_MAX ? network_mode_table[m] : NULL;
+}
+const char *seccomp_mode_to_string(SeccompMode m)
+{
+        return m >= 0 && m < _SECCOMP_MODE_MAX ? seccomp_mode_table[m] : NULL;
+}
+const char *log_target_to_string(LogTarget t)
+{
+        return t >= 0 && t < _LOG_TARGET_MAX ? log_target_table[t] : NULL;
+}
+LogTarget log_target_from_string(const char *s)
+{
+        return lookup(log_target_table, _LOG_TARGET_MAX, s);
+}
+const char *unit_limit_to_string(UnitLimit l)
+{
+        return l >= 0 && l < _UNIT_LIMIT_MAX ? limit_table[l].name : NULL;
+}
+int unit_limit_to_rlimit(UnitLimit l)
+{
+        return l >= 0 && l < _UNIT_LIMIT_MAX ? limit_table[l].resource : -1;
+}
+
+/* ------------------------------------------------------------------ config */
+
+uint64_t unit_default_capabilities(void)
+{
+        static const int caps[] = { 0 /* CHOWN */, 1 /* DAC_OVERRIDE */, 3 /* FOWNER */,
+                                    4 /* FSETID */, 5 /* KILL */, 6 /* SETGID */,
+                                    7 /* SETUID */, 8 /* SETPCAP */, 31 /* SETFCAP */,
+                                    10 /* NET_BIND_SERVICE */, 18 /* SYS_CHROOT */,
+                                    29 /* AUDIT_WRITE */ };
+        uint64_t m = 0;
+        for (size_t i = 0; i < ELEMENTSOF(caps); i++)
+                m |= UINT64_C(1) << caps[i];
+        return m;
+}
+
+static uint64_t all_capabilities(void)
+{
+        int last = capability_last();
+        return last >= 63 ? UINT64_MAX : (UINT64_C(1) << (last + 1)) - 1;
+}
+
+uint64_t unit_effective_capabilities(const UnitConfig *c)
+{
+        if (c->privileged)
+                return all_capabilities();
+        uint64_t m = c->capabilities_set ? c->capabilities : unit_default_capabilities();
+        return (m | c->add_capabilities) & ~c->drop_capabilities;
+}
+
+bool unit_exit_status_is_success(const UnitConfig *c, int code)
+{
+        if (code == 0)
+                return true;
+        if (code < 0 || code > 255)
+                return false;
+        return c->success_status[code / 8] & (1u << (code % 8));
+}
+
+bool unit_signal_is_success(const UnitConfig *c, int sig)
+{
+        return sig > 0 && sig < 64 && (c->success_signals & (UINT64_C(1) << sig));
+}
+
+const char *unit_hostname(const UnitConfig *c)
+{
+        return c->hostname ? c->hostname : c->name;
+}
+
+static UnitConfig *unit_config_new(const char *name)
+{
+        UnitConfig *c = xcalloc(1, sizeof(*c));
+        c->name = xstrdup(name);
+        c->umask = 0022;
+        c->stop_timeout_usec = 10 * USEC_PER_SEC;
+        c->start_timeout_usec = 90 * USEC_PER_SEC;
+        c->restart = RESTART_ON_FAILURE;
+        c->restart_delay_usec = 100 * USEC_PER_MSEC;
+        c->restart_max_delay_usec = 60 * USEC_PER_SEC;
+        c->restart_reset_after_usec = 10 * USEC_PER_SEC;
+        c->memory_max = c->memory_high = c->memory_swap_max = UNIT_UNSET;
+        c->cpu_quota = c->cpu_weight = c->pids_max = c->io_weight = UNIT_UNSET;
+        c->no_new_privileges = true;
+        c->log_max_file_size = 1024 * 1024;
+        c->log_max_files = 3;
+        return c;
+}
+
+static void binds_clear(UnitConfig *c)
+{
+        for (size_t i = 0; i < c->n_binds; i++) {
+                free(c->binds[i].source);
+                free(c->binds[i].destination);
+        }
+        free(c->binds);
+        c->binds = NULL;
+        c->n_binds = 0;
+}
+
+static void tmpfs_clear(UnitConfig *c)
+{
+        for (size_t i = 0; i < c->n_tmpfs; i++)
+                free(c->tmpfs[i].destination);
+        free(c->tmpfs);
+        c->tmpfs = NULL;
+        c->n_tmpfs = 0;
+}
+
+static void volumes_clear(UnitConfig *c)
+{
+        for (size_t i = 0; i < c->n_volumes; i++) {
+                free(c->volumes[i].name);
+                free(c->volumes[i].destination);
+        }
+        free(c->volumes);
+        c->volumes = NULL;
+        c->n_volumes = 0;
+}
+
+static void devices_clear(UnitConfig *c)
+{
+        for (size_t i = 0; i < c->n_devices; i++) {
+                free(c->devices[i].host_path);
+                free(c->devices[i].container_path);
+        }
+        free(c->devices);
+        c->devices = NULL;
+        c->n_devices = 0;
+}
+
+UnitConfig *unit_config_free(UnitConfig *c)
+{
+        if (!c)
+                return NULL;
+        free(c->name);
+        free(c->description);
+        strv_free(c->requires);
+        strv_free(c->wants);
+        strv_free(c->after);
+        free(c->image);
+        free(c->image_path);
+        free(c->image_ref);
+        strv_free(c->exec);
+        strv_free(c->entrypoint);
+        strv_free(c->environment);
+        strv_free(c->environment_files);
+        free(c->working_directory);
+        free(c->user);
+        free(c->group);
+        strv_free(c->supplementary_groups);
+        free(c->hostname);
+        free(c->cpuset);
+        free(c->seccomp_profile);
+        strv_free(c->read_only_paths);
+        strv_free(c->masked_paths);
+        devices_clear(c);
+        binds_clear(c);
+        tmpfs_clear(c);
+        volumes_clear(c);
+        free(c->network_container);
+        free(c->fragment_path);
+        strv_free(c->dropin_paths);
+        free(c);
+        return NULL;
+}
+
+/* ------------------------------------------------------------------ parsing */
+
+typedef struct Error {
+        unsigned file, line; /* line 0: the file as a whole */
+        size_t seq;          /* order of report, for a stable sort */
+        char *msg;
+} Error;
+
+typedef struct KeyDef KeyDef;
+
+typedef enum Section {
+        SECTION_UNIT,
+        SECTION_IMAGE,
+        SECTION_PROCESS,
+        SECTION_RESTART,
+        SECTION_RESOURCES,
+        SECTION_SECURITY,
+        SECTION_MOUNTS,
+        SECTION_NETWORK,
+        SECTION_LOG,
+        _SECTION_MAX,
+} Section;
+
+static const char *const section_table[_SECTION_MAX] = {
+        [SECTION_UNIT] = "Unit",         [SECTION_IMAGE] = "Image",
+        [SECTION_PROCESS] = "Process",   [SECTION_RESTART] = "Restart",
+        [SECTION_RESOURCES] = "Resources", [SECTION_SECURITY] = "Security",
+        [SECTION_MOUNTS] = "Mounts",     [SECTION_NETWORK] = "Network",
+        [SECTION_LOG] = "Log",
+};
+
+/* Sections and keys of UNITS.md that belong to later work: rejected, with a
+ * message that says so rather than "unknown". */
+static const char *const later_sections[] = { "Health", NULL };
+static const char *const later_keys[] = { "Process.Notify", "Process.WatchdogSec",
+                                          "Security.UserNamespace", NULL };
+
+typedef struct Ctx {
+        UnitConfig *c;
+        unsigned file;     /* index into paths */
+        unsigned line;     /* line of the assignment being parsed */
+        const KeyDef *key; /* key being parsed */
+        Error *errors;
+        size_t n_errors;
+        bool unknown_section; /* the current section is unknown: skip its keys */
+        struct {
+                bool seen;
+                unsigned file, line;
+        } sections[_SECTION_MAX];
+        char ***effective; /* per key: the values that make up its effect */
+        bool *assigned;    /* per key: assigned at least once, validly or not */
+} Ctx;
+
+typedef int (*ParseFn)(Ctx *x, const char *value, void *field);
+
+struct KeyDef {
+        Section section;
+        const char *name;
+        bool list;
+        ParseFn parse;
+        size_t offset;
+        uint64_t def; /* default of numeric single-valued keys, or an argument */
+};
+
+static void add_error_at(Ctx *x, unsigned line, const char *fmt, ...) _printf_(3, 4);
+static void add_error_at(Ctx *x, unsigned line, const char *fmt, ...)
+{
+        va_list ap;
+        char *m;
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        x->errors = xrealloc(x->errors, (x->n_errors + 1) * sizeof(Error));
+        x->errors[x->n_errors] = (Error){ .file = x->file, .line = line, .seq = x->n_errors, .msg = m };
+        x->n_errors++;
+}
+
+/* An error about the value of the key being parsed: "Key=: message". */
+#define value_error(x, fmt, ...) \
+        add_error_at(x, (x)->line, "%s=: " fmt, (x)->key->name, ##__VA_ARGS__)
+
+static int invalid(Ctx *x, const char *what, const char *value)
+{
+        value_error(x, "invalid %s `%s`", what, value);
+        return -EINVAL;
+}
+
+#define FIELD(x, type, field) ((type *)(field))
+
+static int p_string(Ctx *x, const char *v, void *f)
+{
+        char **p = f;
+        free(*p);
+        *p = *v ? xstrdup(v) : NULL;
+        return 0;
+}
+
+static int p_bool(Ctx *x, const char *v, void *f)
+{
+        if (!*v) {
+                *(bool *)f = x->key->def;
+                return 0;
+        }
+        int b = parse_boolean(v);
+        if (b < 0)
+                return invalid(x, "boolean", v);
+        *(bool *)f = b;
+        return 0;
+}
+
+static int p_duration(Ctx *x, const char *v, void *f)
+{
+        uint64_t u = x->key->def;
+        if (*v && parse_duration(v, &u) < 0)
+                return invalid(x, "duration", v);
+        *(uint64_t *)f = u;
+        return 0;
+}
+
+static int p_size(Ctx *x, const char *v, void *f)
+{
+        uint64_t u = x->key->def;
+        if (*v && parse_size(v, &u) < 0)
+                return invalid(x, "size", v);
+        *(uint64_t *)f = u;
+        return 0;
+}
+
+static int p_uint32(Ctx *x, const char *v, void *f)
+{
+        uint32_t u = (uint32_t)x->key->def;
+        if (*v && parse_uint32(v, &u) < 0)
+                return invalid(x, "number", v);
+        *(uint32_t *)f = u;
+        return 0;
+}
+
+/* 1..10000 (CPUWeight=, IOWeight=). */
+static int p_weight(Ctx *x, const char *v, void *f)
+{
+        uint64_t u = UNIT_UNSET;
+        if (*v) {
+                if (parse_uint64(v, &u) < 0)
+                        return invalid(x, "weight", v);
+                if (u < 1 || u > 10000) {
+                        value_error(x, "`%s` is out of range 1-10000", v);
+                        return -ERANGE;
+                }
+        }
+        *(uint64_t *)f = u;
+        return 0;
+}
+
+static int p_percent(Ctx *x, const char *v, void *f)
+{
+        uint64_t u = UNIT_UNSET;
+        if (*v && parse_percent(v, &u) < 0)
+                return invalid(x, "percentage", v);
+        *(uint64_t *)f = u;
+        return 0;
+}
+
+static int p_pids(Ctx *x, const char *v, void *f)
+{
+        uint64_t u = UNIT_UNSET;
+        if (*v && !streq(v, "infinity")) {
+                if (parse_uint64(v, &u) < 0)
+                        return invalid(x, "number of tasks", v);
+                if (u == 0) {
+                        value_error(x, "must be at least 1");
+                        return -ERANGE;
+                }
+        } else if (*v)
+                u = SIZE_INFINITY;
+        *(uint64_t *)f = u;
+        return 0;
+}
+
+static int p_cpuset(Ctx *x, const char *v, void *f)
+{
+        if (*v && !cpuset_is_valid(v))
+                return invalid(x, "CPU list", v);
+        return p_string(x, v, f);
+}
+
+static int p_umask(Ctx *x, const char *v, void *f)
+{
+        mode_t m = 0022;
+        if (*v && parse_umask(v, &m) < 0)
+                return invalid(x, "umask (expected octal 0000-0777)", v);
+        *(mode_t *)f = m;
+        return 0;
+}
+
+static int p_signal(Ctx *x, const char *v, void *f)
+{
+        int s = 0;
+        if (*v && (s = parse_signal(v)) < 0)
+                return invalid(x, "signal", v);
+        *(int *)f = s;
+        return 0;
+}
+
+static int p_hostname(Ctx *x, const char *v, void *f)
+{
+        if (*v && !hostname_is_valid(v))
+                return invalid(x, "hostname", v);
+        return p_string(x, v, f);
+}
+
+static int p_description(Ctx *x, const char *v, void *f)
+{
+        return p_string(x, v, f);
+}
+
+static int p_abs_path(Ctx *x, const char *v, void *f)
+{
+        if (*v && !path_is_normalized_absolute(v)) {
+                value_error(x, "`%s` is not an absolute, normalized path", v);
+                return -EINVAL;
+        }
+        return p_string(x, v, f);
+}
+
+static int p_rlimit(Ctx *x, const char *v, void *f)
+{
+        RlimitSpec *r = &((RlimitSpec *)f)[x->key->def];
+        if (!*v) {
+                *r = (RlimitSpec){};
+                return 0;
+        }
+        uint64_t soft, hard;
+        int k = parse_rlimit(v, &soft, &hard);
+        if (k == -ERANGE) {
+                value_error(x, "soft limit above hard limit in `%s`", v);
+                return k;
+        }
+        if (k < 0)
+                return invalid(x, "limit (expected SOFT[:HARD] or infinity)", v);
+        *r = (RlimitSpec){ .set = true, .soft = soft, .hard = hard };
+        return 0;
+}
+
+/* Exec=, Entrypoint=: shell-like words. Exec= empty resets to "not given";
+ * Entrypoint= empty clears the image's entrypoint (an empty vector). */
+static int p_words(Ctx *x, const char *v, void *f)
+{
+        char ***p = f;
+        char **w = NULL;
+        const char *err = NULL;
+        if (words_split(v, &w, &err) < 0) {
+                value_error(x, "%s", err);
+                return -EINVAL;
+        }
+        if (strv_length(w) == 0 && x->key->def == 0) {
+                strv_free(w);
+                w = NULL;
+        } else if (!w)
+                w = xcalloc(1, sizeof(char *));
+        strv_free(*p);
+        *p = w;
+        return 0;
+}
+
+/* Space-separated unit names (Requires=, Wants=, After=). */
+static int p_units(Ctx *x, const char *v, void *f)
+{
+        char ***p = f;
+        if (!*v) {
+                strv_free(*p);
+                *p = NULL;
+                return 0;
+        }
+        _cleanup_strv_free_ char **w = NULL;
+        const char *err;
+        if (words_split(v, &w, &err) < 0) {
+                value_error(x, "%s", err);
+                return -EINVAL;
+        }
+        int r = 0;
+        STRV_FOREACH(n, w) {
+                const char *name = *n;
+                size_t l = strlen(name);
+                char *stripped = l > 5 && streq(name + l - 5, ".unit") ? xstrndup(name, l - 5)
+                                                                       : xstrdup(name);
+                if (!unit_name_is_valid(stripped)) {
+                        value_error(x, "invalid unit name `%s`", name);
+                        free(stripped);
+                        r = -EINVAL;
+                } else if (streq(stripped, x->c->name)) {
+                        value_error(x, "unit `%s` cannot depend on itself", stripped);
+                        free(stripped);
+                        r = -EINVAL;
+                } else if (strv_contains(*p, stripped))
+                        free(stripped);
+                else
+                        strv_push(p, stripped);
+        }
+        return r;
+}
+
+static bool image_name_is_valid(const char *s)
+{
+        /* [HOST[:PORT]/]COMPONENT[/COMPONENT…], components of lowercase letters,
+         * digits and single separators . _ - (Docker's reference grammar, simplified). */
+        if (!*s || strlen(s) > 255)
+                return false;
+        const char *slash = strchr(s, '/');
+        const char *p = s;
+        if (slash) {
+                /* A first component with '.', ':' or "localhost" is a registry host. */
+                size_t hl = (size_t)(slash - s);
+                if (memchr(s, '.', hl) || memchr(s, ':', hl) ||
+                    (hl == 9 && strncmp(s, "localhost", 9) == 0)) {
+                        for (size_t i = 0; i < hl; i++)
+                                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:", s[i]))
+                                        return false;
+                        p = slash + 1;
+                }
+        }
+        bool prev_sep = true;
+        for (; *p; p++) {
+                if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+                        prev_sep = false;
+                else if (*p == '.' || *p == '_' || *p == '-' || *p == '/') {
+                        if (prev_sep && !(*p == '_' && p[-1] == '_'))
+                                return false;
+                        prev_sep = true;
+                } else
+                        return false;
+        }
+        return !prev_sep;
+}
+
+static bool tag_is_valid(const char *t)
+{
+        size_t l = strlen(t);
+        if (l == 0 || l > 128 || t[0] == '.' || t[0] == '-')
+                return false;
+        for (; *t; t++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *t))
+                        return false;
+        return true;
+}
+
+static bool digest_is_valid(const char *d)
+{
+        const char *h = startswith(d, "sha256:");
+        if (!h || strlen(h) != 64)
+                return false;
+        for (; *h; h++)
+                if (!strchr("0123456789abcdef", *h))
+                        return false;
+        return true;
+}
+
+/* PATH[:TAG] for oci: and oci-archive:. The tag is what follows the last ':'
+ * when it has no '/'. */
+static int split_path_tag(Ctx *x, const char *v, char **ret_path, char **ret_tag)
+{
+        const char *colon = strrchr(v, ':');
+        _cleanup_free_ char *path = NULL, *tag = NULL;
+        if (colon && !strchr(colon, '/')) {
+                path = xstrndup(v, (size_t)(colon - v));
+                tag = xstrdup(colon + 1);
+                if (!tag_is_valid(tag)) {
+                        value_error(x, "invalid tag `%s`", tag);
+                        return -EINVAL;
+                }
+        } else
+                path = xstrdup(v);
+        if (!path_is_normalized_absolute(path)) {
+                value_error(x, "`%s` is not an absolute, normalized path", path);
+                return -EINVAL;
+        }
+        *ret_path = TAKE_PTR(path);
+        *ret_tag = TAKE_PTR(tag);
+        return 0;
+}
+
+static int p_image(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        _cleanup_free_ char *path = NULL, *ref = NULL;
+        ImageKind kind;
+        const char *rest;
+
+        if (!*v) {
+                kind = IMAGE_DIRECTORY;
+        } else if ((rest = startswith(v, "oci:"))) {
+                kind = IMAGE_OCI;
+                if (split_path_tag(x, rest, &path, &ref) < 0)
+                        return -EINVAL;
+        } else if ((rest = startswith(v, "oci-archive:"))) {
+                kind = IMAGE_OCI_ARCHIVE;
+                if (split_path_tag(x, rest, &path, &ref) < 0)
+                        return -EINVAL;
+        } else if ((rest = startswith(v, "docker-archive:"))) {
+                kind = IMAGE_DOCKER_ARCHIVE;
+                if (!path_is_normalized_absolute(rest)) {
+                        value_error(x, "`%s` is not an absolute, normalized path", rest);
+                        return -EINVAL;
+                }
+                path = xstrdup(rest);
+        } else if (v[0] == '/') {
+                kind = IMAGE_DIRECTORY;
+                if (!path_is_normalized_absolute(v)) {
+                        value_error(x, "`%s` is not a normalized path", v);
+                        return -EINVAL;
+                }
+                path = xstrdup(v);
+        } else {
+                kind = IMAGE_STORE;
+                const char *at = strchr(v, '@');
+                const char *slash = strrchr(v, '/');
+                const char *colon = strrchr(v, ':');
+                _cleanup_free_ char *name = NULL;
+                if (at) {
+                        name = xstrndup(v, (size_t)(at - v));
+                        if (!digest_is_valid(at + 1)) {
+                                value_error(x, "invalid digest `%s` (expected sha256:64 hex digits)", at + 1);
+                                return -EINVAL;
+                        }
+                } else if (colon && (!slash || colon > slash)) {
+                        name = xstrndup(v, (size_t)(colon - v));
+                        if (!tag_is_valid(colon + 1)) {
+                                value_error(x, "invalid tag `%s`", colon + 1);
+                                return -EINVAL;
+                        }
+                } else
+                        name = xstrdup(v);
+                if (!image_name_is_valid(name)) {
+                        value_error(x, "invalid image `%s`: expected an absolute path, NAME[:TAG], NAME@sha256:HEX, oci:PATH, oci-archive:PATH or docker-archive:PATH", v);
+                        return -EINVAL;
+                }
+                ref = xstrdup(v);
+        }
+        free(c->image);
+        free(c->image_path);
+        free(c->image_ref);
+        c->image = *v ? xstrdup(v) : NULL;
+        c->image_kind = kind;
+        c->image_path = TAKE_PTR(path);
+        c->image_ref = TAKE_PTR(ref);
+        return 0;
+}
+
+static int p_environment(Ctx *x, const char *v, void *f)
+{
+        char ***p = f;
+        if (!*v) {
+                strv_free(*p);
+                *p = NULL;
+                return 0;
+        }
+        if (!env_assignment_is_valid(v)) {
+                value_error(x, "invalid assignment `%s` (expected KEY=VALUE)", v);
+                return -EINVAL;
+        }
+        /* A later assignment of the same variable replaces the earlier one. */
+        size_t kl = strcspn(v, "=") + 1;
+        for (char **e = *p; e && *e; e++)
+                if (strncmp(*e, v, kl) == 0) {
+                        free(*e);
+                        *e = xstrdup(v);
+                        return 0;
+                }
+        strv_add(p, v);
+        return 0;
+}
+
+static int p_environment_file(Ctx *x, const char *v, void *f)
+{
+        char ***p = f;
+        if (!*v) {
+                strv_free(*p);
+                *p = NULL;
+                return 0;
+        }
+        if (!path_is_normalized_absolute(v[0] == '-' ? v + 1 : v)) {
+                value_error(x, "`%s` is not an absolute, normalized path", v);
+                return -EINVAL;
+        }
+        strv_add(p, v);
+        return 0;
+}
+
+static int p_user(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        char *user = NULL, *group = NULL;
+        if (*v && parse_user_spec(v, &user, &group) < 0)
+                return invalid(x, "user (expected NAME, UID or UID:GID)", v);
+        free(c->user);
+        free(c->group);
+        c->user = user;
+        c->group = group;
+        return 0;
+}
+
+/* A space-separated list of names, each checked by ok(). */
+static int add_names(Ctx *x, const char *v, char ***p, bool (*ok)(const char *), const char *what)
+{
+        if (!*v) {
+                strv_free(*p);
+                *p = NULL;
+                return 0;
+        }
+        _cleanup_strv_free_ char **w = NULL;
+        const char *err;
+        if (words_split(v, &w, &err) < 0) {
+                value_error(x, "%s", err);
+                return -EINVAL;
+        }
+        int r = 0;
+        STRV_FOREACH(n, w) {
+                if (!ok(*n)) {
+                        r = invalid(x, what, *n);
+                        continue;
+                }
+                if (!strv_contains(*p, *n))
+                        strv_add(p, *n);
+        }
+        return r;
+}
+
+static int p_groups(Ctx *x, const char *v, void *f)
+{
+        return add_names(x, v, f, group_spec_is_valid, "group");
+}
+
+static bool path_ok(const char *s)
+{
+        return path_is_normalized_absolute(s);
+}
+
+static int p_paths(Ctx *x, const char *v, void *f)
+{
+        return add_names(x, v, f, path_ok, "path (expected an absolute, normalized path)");
+}
+
+static int p_policy(Ctx *x, const char *v, void *f)
+{
+        int p = *v ? restart_policy_from_string(v) : RESTART_ON_FAILURE;
+        if (p < 0) {
+                value_error(x, "unknown policy `%s` (expected no, on-failure, on-abnormal or always)", v);
+                return -EINVAL;
+        }
+        *(RestartPolicy *)f = p;
+        return 0;
+}
+
+static int p_success_status(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        if (!*v) {
+                memset(c->success_status, 0, sizeof(c->success_status));
+                c->success_signals = 0;
+                return 0;
+        }
+        _cleanup_strv_free_ char **w = NULL;
+        const char *err;
+        if (words_split(v, &w, &err) < 0) {
+                value_error(x, "%s", err);
+                return -EINVAL;
+        }
+        int r = 0;
+        STRV_FOREACH(s, w) {
+                uint32_t code;
+                int sig;
+                if (parse_uint32(*s, &code) == 0) {
+                        if (code > 255) {
+                                value_error(x, "exit status `%s` is out of range 0-255", *s);
+                                r = -ERANGE;
+                                continue;
+                        }
+                        c->success_status[code / 8] |= 1u << (code % 8);
+                } else if (!isdigit((unsigned char)(*s)[0]) && (sig = parse_signal(*s)) > 0 && sig < 64)
+                        c->success_signals |= UINT64_C(1) << sig;
+                else
+                        r = invalid(x, "exit status or signal", *s);
+        }
+        return r;
+}
+
+/* Capabilities=, AddCapabilities=, DropCapabilities=: names or ALL. */
+static int p_caps(Ctx *x, const char *v, void *f)
+{
+        uint64_t *m = f;
+        bool is_set = x->key->def;
+        if (!*v) {
+                *m = 0;
+                if (is_set)
+                        x->c->capabilities_set = false;
+                return 0;
+        }
+        _cleanup_strv_free_ char **w = NULL;
+        const char *err;
+        if (words_split(v, &w, &err) < 0) {
+                value_error(x, "%s", err);
+                return -EINVAL;
+        }
+        int r = 0;
+        STRV_FOREACH(s, w) {
+                if (strcasecmp(*s, "ALL") == 0 || strcasecmp(*s, "CAP_ALL") == 0) {
+                        *m |= all_capabilities();
+                        continue;
+                }
+                int cap = parse_capability(*s);
+                if (cap < 0 || cap > 63) {
+                        r = invalid(x, "capability", *s);
+                        continue;
+                }
+                *m |= UINT64_C(1) << cap;
+        }
+        if (is_set)
+                x->c->capabilities_set = true;
+        return r;
+}
+
+static int p_seccomp(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        SeccompMode m;
+        if (!*v || streq(v, "default"))
+                m = SECCOMP_MODE_DEFAULT;
+        else if (streq(v, "unconfined"))
+                m = SECCOMP_MODE_UNCONFINED;
+        else if (path_is_normalized_absolute(v))
+                m = SECCOMP_MODE_PROFILE;
+        else {
+                value_error(x, "invalid value `%s` (expected default, unconfined or an absolute path to a profile)", v);
+                return -EINVAL;
+        }
+        free(c->seccomp_profile);
+        c->seccomp_profile = m == SECCOMP_MODE_PROFILE ? xstrdup(v) : NULL;
+        c->seccomp = m;
+        return 0;
+}
+
+/* Splits "A:B:C" at ':' into at most max parts. */
+static size_t split_colons(const char *v, char **parts, size_t max)
+{
+        size_t n = 0;
+        const char *p = v;
+        while (n < max) {
+                const char *colon = strchr(p, ':');
+                if (!colon || n == max - 1) {
+                        parts[n++] = xstrdup(p);
+                        break;
+                }
+                parts[n++] = xstrndup(p, (size_t)(colon - p));
+                p = colon + 1;
+        }
+        return n;
+}
+
+static void free_parts(char **parts, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(parts[i]);
+}
+
+static bool check_path(Ctx *x, const char *p, const char *what)
+{
+        if (path_is_normalized_absolute(p))
+                return true;
+        value_error(x, "%s `%s` is not an absolute, normalized path", what, p);
+        return false;
+}
+
+static int p_bind(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        if (!*v) {
+                binds_clear(c);
+                return 0;
+        }
+        char *parts[4] = {};
+        size_t n = split_colons(v, parts, 4);
+        int r = -EINVAL;
+        bool optional = parts[0][0] == '-';
+        const char *src = parts[0] + (optional ? 1 : 0);
+        if (n < 2 || n > 3)
+                value_error(x, "invalid bind `%s` (expected SRC:DST[:ro|rw])", v);
+        else if (n == 3 && !streq(parts[2], "ro") && !streq(parts[2], "rw"))
+                value_error(x, "invalid bind option `%s` (expected ro or rw)", parts[2]);
+        else if (check_path(x, src, "source") && check_path(x, parts[1], "destination")) {
+                c->binds = xrealloc(c->binds, (c->n_binds + 1) * sizeof(BindMount));
+                c->binds[c->n_binds++] = (BindMount){
+                        .source = xstrdup(src),
+                        .destination = xstrdup(parts[1]),
+                        .read_only = n == 3 && streq(parts[2], "ro"),
+                        .optional = optional,
+                };
+                r = 0;
+        }
+        free_parts(parts, n);
+        return r;
+}
+
+static int tmpfs_options(Ctx *x, const char *opts, TmpfsMount *t)
+{
+        _cleanup_free_ char *copy = xstrdup(opts);
+        char *save = NULL;
+        for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+                const char *val;
+                if ((val = startswith(o, "size="))) {
+                        if (parse_size(val, &t->size) < 0 || t->size == SIZE_INFINITY)
+                                return invalid(x, "tmpfs size", val);
+                } else if ((val = startswith(o, "mode="))) {
+                        size_t l = strlen(val);
+                        if (l == 0 || l > 5 || strspn(val, "01234567") != l ||
+                            strtoul(val, NULL, 8) > 07777)
+                                return invalid(x, "tmpfs mode", val);
+                        t->mode = (mode_t)strtoul(val, NULL, 8);
+                } else
+                        return invalid(x, "tmpfs option (expected size= or mode=)", o);
+        }
+        return 0;
+}
+
+static int p_tmpfs(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        if (!*v) {
+                tmpfs_clear(c);
+                return 0;
+        }
+        const char *colon = strchr(v, ':');
+        _cleanup_free_ char *dst = colon ? xstrndup(v, (size_t)(colon - v)) : xstrdup(v);
+        TmpfsMount t = { .mode = 01777 };
+        if (!check_path(x, dst, "destination"))
+                return -EINVAL;
+        if (colon && tmpfs_options(x, colon + 1, &t) < 0)
+                return -EINVAL;
+        t.destination = TAKE_PTR(dst);
+        c->tmpfs = xrealloc(c->tmpfs, (c->n_tmpfs + 1) * sizeof(TmpfsMount));
+        c->tmpfs[c->n_tmpfs++] = t;
+        return 0;
+}
+
+static bool volume_name_is_valid(const char *s)
+{
+        size_t l = strlen(s);
+        if (l == 0 || l > 64 || !isalnum((unsigned char)s[0]))
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+                        return false;
+        return true;
+}
+
+static int p_volume(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        if (!*v) {
+                volumes_clear(c);
+                return 0;
+        }
+        char *parts[4] = {};
+        size_t n = split_colons(v, parts, 4);
+        int r = -EINVAL;
+        if (n < 2 || n > 3)
+                value_error(x, "invalid volume `%s` (expected NAME:DST[:ro|rw])", v);
+        else if (!volume_name_is_valid(parts[0]))
+                value_error(x, "invalid volume name `%s`", parts[0]);
+        else if (n == 3 && !streq(parts[2], "ro") && !streq(parts[2], "rw"))
+                value_error(x, "invalid volume option `%s` (expected ro or rw)", parts[2]);
+        else if (check_path(x, parts[1], "destination")) {
+                c->volumes = xrealloc(c->volumes, (c->n_volumes + 1) * sizeof(VolumeMount));
+                c->volumes[c->n_volumes++] = (VolumeMount){
+                        .name = xstrdup(parts[0]),
+                        .destination = xstrdup(parts[1]),
+                        .read_only = n == 3 && streq(parts[2], "ro"),
+                };
+                r = 0;
+        }
+        free_parts(parts, n);
+        return r;
+}
+
+static bool parse_access(const char *s, DeviceSpec *d)
+{
+        d->read = d->write = d->mknod = false;
+        if (!*s)
+                return false;
+        for (; *s; s++) {
+                bool *b = *s == 'r' ? &d->read : *s == 'w' ? &d->write : *s == 'm' ? &d->mknod : NULL;
+                if (!b || *b)
+                        return false;
+                *b = true;
+        }
+        return true;
+}
+
+static int p_device(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        if (!*v) {
+                devices_clear(c);
+                return 0;
+        }
+        char *parts[4] = {};
+        size_t n = split_colons(v, parts, 4);
+        DeviceSpec d = { .read = true, .write = true, .mknod = true };
+        int r = -EINVAL;
+        const char *ctr = parts[0];
+        if (n > 3)
+                value_error(x, "invalid device `%s` (expected HOSTPATH[:CONTAINERPATH][:rwm])", v);
+        else if (!check_path(x, parts[0], "device"))
+                ;
+        else if (n == 2 && parts[1][0] != '/' && !parse_access(parts[1], &d))
+                value_error(x, "invalid device access `%s` (expected letters of rwm)", parts[1]);
+        else if (n == 3 && !parse_access(parts[2], &d))
+                value_error(x, "invalid device access `%s` (expected letters of rwm)", parts[2]);
+        else {
+                if (n >= 2 && parts[1][0] == '/')
+                        ctr = parts[1];
+                if (check_path(x, ctr, "container path")) {
+                        d.host_path = xstrdup(parts[0]);
+                        d.container_path = xstrdup(ctr);
+                        c->devices = xrealloc(c->devices, (c->n_devices + 1) * sizeof(DeviceSpec));
+                        c->devices[c->n_devices++] = d;
+                        r = 0;
+                }
+        }
+        free_parts(parts, n);
+        return r;
+}
+
+static int p_network(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        const char *other = startswith(v, "container:");
+        NetworkMode m;
+        if (!*v || streq(v, "none"))
+                m = NETWORK_NONE;
+        else if (streq(v, "host"))
+                m = NETWORK_HOST;
+        else if (other) {
+                if (!unit_name_is_valid(other)) {
+                        value_error(x, "invalid unit name `%s`", other);
+                        return -EINVAL;
+                }
+                if (streq(other, c->name)) {
+                        value_error(x, "a unit cannot join its own network namespace");
+                        return -EINVAL;
+                }
+                m = NETWORK_CONTAINER;
+        } else if (streq(v, "bridge")) {
+                value_error(x, "network mode `bridge` is not supported yet");
+                return -EINVAL;
+        } else {
+                value_error(x, "unknown network mode `%s` (expected none, host or container:NAME)", v);
+                return -EINVAL;
+        }
+        free(c->network_container);
+        c->network_container = m == NETWORK_CONTAINER ? xstrdup(other) : NULL;
+        c->network_mode = m;
+        return 0;
+}
+
+static int p_log_target(Ctx *x, const char *v, void *f)
+{
+        LogTarget t = *v ? log_target_from_string(v) : LOG_TARGET_AUTO;
+        if ((int)t < 0) {
+                value_error(x, "unknown target `%s` (expected auto, journal, file or none)", v);
+                return -EINVAL;
+        }
+        *(LogTarget *)f = t;
+        return 0;
+}
+
+#define OFF(f) offsetof(UnitConfig, f)
+#define CONF(f) .offset = OFF(f)
+
+static const KeyDef key_table[] = {
+        { SECTION_UNIT, "Description", false, p_description, CONF(description) },
+        { SECTION_UNIT, "Requires", true, p_units, CONF(requires) },
+        { SECTION_UNIT, "Wants", true, p_units, CONF(wants) },
+        { SECTION_UNIT, "After", true, p_units, CONF(after) },
+
+        { SECTION_IMAGE, "Image", false, p_image, CONF(image) },
+        { SECTION_IMAGE, "ReadOnly", false, p_bool, CONF(read_only), 0 },
+        { SECTION_IMAGE, "Persistent", false, p_bool, CONF(persistent), 0 },
+
+        { SECTION_PROCESS, "Exec", false, p_words, CONF(exec), 0 },
+        { SECTION_PROCESS, "Entrypoint", false, p_words, CONF(entrypoint), 1 },
+        { SECTION_PROCESS, "Environment", true, p_environment, CONF(environment) },
+        { SECTION_PROCESS, "EnvironmentFile", true, p_environment_file, CONF(environment_files) },
+        { SECTION_PROCESS, "WorkingDirectory", false, p_abs_path, CONF(working_directory) },
+        { SECTION_PROCESS, "User", false, p_user, CONF(user) },
+        { SECTION_PROCESS, "SupplementaryGroups", true, p_groups, CONF(supplementary_groups) },
+        { SECTION_PROCESS, "Umask", false, p_umask, CONF(umask) },
+        { SECTION_PROCESS, "Hostname", false, p_hostname, CONF(hostname) },
+        { SECTION_PROCESS, "StopSignal", false, p_signal, CONF(stop_signal) },
+        { SECTION_PROCESS, "StopTimeoutSec", false, p_duration, CONF(stop_timeout_usec), 10 * USEC_PER_SEC },
+        { SECTION_PROCESS, "StartTimeoutSec", false, p_duration, CONF(start_timeout_usec), 90 * USEC_PER_SEC },
+        { SECTION_PROCESS, "Init", false, p_bool, CONF(init), 0 },
+        { SECTION_PROCESS, "LimitNOFILE", false, p_rlimit, CONF(limits), UNIT_LIMIT_NOFILE },
+        { SECTION_PROCESS, "LimitNPROC", false, p_rlimit, CONF(limits), UNIT_LIMIT_NPROC },
+        { SECTION_PROCESS, "LimitCORE", false, p_rlimit, CONF(limits), UNIT_LIMIT_CORE },
+        { SECTION_PROCESS, "LimitMEMLOCK", false, p_rlimit, CONF(limits), UNIT_LIMIT_MEMLOCK },
+        { SECTION_PROCESS, "LimitSTACK", false, p_rlimit, CONF(limits), UNIT_LIMIT_STACK },
+
+        { SECTION_RESTART, "Policy", false, p_policy, CONF(restart) },
+        { SECTION_RESTART, "SuccessExitStatus", true, p_success_status, CONF(success_status) },
+        { SECTION_RESTART, "DelaySec", false, p_duration, CONF(restart_delay_usec), 100 * USEC_PER_MSEC },
+        { SECTION_RESTART, "MaxDelaySec", false, p_duration, CONF(restart_max_delay_usec), 60 * USEC_PER_SEC },
+        { SECTION_RESTART, "ResetAfterSec", false, p_duration, CONF(restart_reset_after_usec), 10 * USEC_PER_SEC },
+        { SECTION_RESTART, "MaxRestarts", false, p_uint32, CONF(max_restarts), 0 },
+
+        { SECTION_RESOURCES, "MemoryMax", false, p_size, CONF(memory_max), UNIT_UNSET },
+        { SECTION_RESOURCES, "MemoryHigh", false, p_size, CONF(memory_high), UNIT_UNSET },
+        { SECTION_RESOURCES, "MemorySwapMax", false, p_size, CONF(memory_swap_max), UNIT_UNSET },
+        { SECTION_RESOURCES, "CPUQuota", false, p_percent, CONF(cpu_quota) },
+        { SECTION_RESOURCES, "CPUWeight", false, p_weight, CONF(cpu_weight) },
+        { SECTION_RESOURCES, "CPUSet", false, p_cpuset, CONF(cpuset) },
+        { SECTION_RESOURCES, "PidsMax", false, p_pids, CONF(pids_max) },
+        { SECTION_RESOURCES, "IOWeight", false, p_weight, CONF(io_weight) },
+
+        { SECTION_SECURITY, "Capabilities", true, p_caps, CONF(capabilities), 1 },
+        { SECTION_SECURITY, "AddCapabilities", true, p_caps, CONF(add_capabilities), 0 },
+        { SECTION_SECURITY, "DropCapabilities", true, p_caps, CONF(drop_capabilities), 0 },
+        { SECTION_SECURITY, "NoNewPrivileges", false, p_bool, CONF(no_new_privileges), 1 },
+        { SECTION_SECURITY, "Seccomp", false, p_seccomp, CONF(seccomp) },
+        { SECTION_SECURITY, "ReadOnlyPaths", true, p_paths, CONF(read_only_paths) },
+        { SECTION_SECURITY, "MaskedPaths", true, p_paths, CONF(masked_paths) },
+        { SECTION_SECURITY, "Devices", true, p_device, CONF(devices) },
+        { SECTION_SECURITY, "Privileged", false, p_bool, CONF(privileged), 0 },
+
+        { SECTION_MOUNTS, "Bind", true, p_bind, CONF(binds) },
+        { SECTION_MOUNTS, "Tmpfs", true, p_tmpfs, CONF(tmpfs) },
+        { SECTION_MOUNTS, "Volume", true, p_volume, CONF(volumes) },
+
+        { SECTION_NETWORK, "Mode", false, p_network, CONF(network_mode) },
+
+        { SECTION_LOG, "Target", false, p_log_target, CONF(log_target) },
+        { SECTION_LOG, "MaxFileSize", false, p_size, CONF(log_max_file_size), 1024 * 1024 },
+        { SECTION_LOG, "MaxFiles", false, p_uint32, CONF(log_max_files), 3 },
+};
+
+#define N_KEYS ELEMENTSOF(key_table)
+
+static int section_from_string(const char *s)
+{
+        return lookup(section_table, _SECTION_MAX, s);
+}
+
+static bool is_extension(const char *s)
+{
+        return startswith(s, "X-") != NULL;
+}
+
+static void on_section(void *userdata, unsigned line, const char *name)
+{
+        Ctx *x = userdata;
+        x->unknown_section = false;
+        if (is_extension(name))
+                return;
+        int s = section_from_string(name);
+        if (s < 0) {
+                x->unknown_section = true;
+                if (strv_contains((char **)later_sections, name))
+                        add_error_at(x, line, "section [%s] is not supported yet", name);
+                else
+                        add_error_at(x, line, "unknown section [%s]", name);
+                return;
+        }
+        if (!x->sections[s].seen) {
+                x->sections[s].seen = true;
+                x->sections[s].file = x->file;
+                x->sections[s].line = line;
+        }
+}
+
+/* %n is the unit name, %% a percent sign; any other % stays as it is. */
+static char *expand_specifiers(const char *v, const char *name)
+{
+        size_t cap = strlen(v) + 1, n = 0;
+        char *r = xmalloc(cap);
+        for (const char *p = v; *p; p++) {
+                const char *ins = NULL;
+                char one[2] = { *p, 0 };
+                if (p[0] == '%' && p[1] == 'n') {
+                        ins = name;
+                        p++;
+                } else if (p[0] == '%' && p[1] == '%') {
+                        ins = "%";
+                        p++;
+                } else
+                        ins = one;
+                size_t l = strlen(ins);
+                if (n + l + 1 > cap) {
+                        cap = (n + l + 1) * 2;
+                        r = xrealloc(r, cap);
+                }
+                memcpy(r + n, ins, l);
+                n += l;
+        }
+        r[n] = 0;
+        return r;
+}
+
+static void on_assignment(void *userdata, unsigned line, const char *section, const char *key,
+                          const char *value)
+{
+        Ctx *x = userdata;
+        if (x->unknown_section || is_extension(section) || is_extension(key))
+                return;
+        int s = section_from_string(section);
+        const KeyDef *k = NULL;
+        for (size_t i = 0; i < N_KEYS; i++)
+                if ((int)key_table[i].section == s && streq(key_table[i].name, key)) {
+                        k = &key_table[i];
+                        break;
+                }
+        if (!k) {
+                _cleanup_free_ char *full = xasprintf("%s.%s", section, key);
+                if (strv_contains((char **)later_keys, full))
+                        add_error_at(x, line, "key `%s` in section [%s] is not supported yet", key, section);
+                else
+                        add_error_at(x, line, "unknown key `%s` in section [%s]", key, section);
+                return;
+        }
+
+        _cleanup_free_ char *v = expand_specifiers(value, x->c->name);
+        x->assigned[k - key_table] = *v != 0;
+        x->line = line;
+        x->key = k;
+        (void)k->parse(x, v, (char *)x->c + k->offset);
+
+        /* Record the effective values for the configuration hash. */
+        char ***eff = &x->effective[k - key_table];
+        if (!*v || !k->list) {
+                strv_free(*eff);
+                *eff = NULL;
+        }
+        if (*v || !k->list)
+                strv_add(eff, v);
+}
+
+static void on_error(void *userdata, unsigned line, const char *msg)
+{
+        add_error_at(userdata, line, "%s", msg);
+}
+
+static const IniCallbacks callbacks = {
+        .section = on_section,
+        .assignment = on_assignment,
+        .error = on_error,
+};
+
+/* Where to report a missing key of a section: its header, or line 1 of the
+ * main file when the section is missing too. */
+static void missing(Ctx *x, Section s, const char *fmt, ...) _printf_(3, 4);
+static void missing(Ctx *x, Section s, const char *fmt, ...)
+{
+        va_list ap;
+        char *m;
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        x->file = x->sections[s].seen ? x->sections[s].file : 0;
+        add_error_at(x, x->sections[s].seen ? x->sections[s].line : 1, "%s", m);
+        free(m);
+}
+
+static bool key_assigned(Ctx *x, const char *name)
+{
+        for (size_t i = 0; i < N_KEYS; i++)
+                if (streq(key_table[i].name, name))
+                        return x->assigned[i];
+        return false;
+}
+
+static void check_config(Ctx *x)
+{
+        UnitConfig *c = x->c;
+        /* A key whose value was wrong has its error already: no "missing" too. */
+        if (!c->image) {
+                if (!key_assigned(x, "Image"))
+                        missing(x, SECTION_IMAGE, "missing required key Image= in section [Image]");
+        } else if (c->image_kind == IMAGE_DIRECTORY && !c->exec && !key_assigned(x, "Exec"))
+                missing(x, SECTION_PROCESS, "a directory image needs Exec= in section [Process]");
+
+        /* Requires= and Wants= imply After=. */
+        STRV_FOREACH(n, c->requires)
+                if (!strv_contains(c->after, *n))
+                        strv_add(&c->after, *n);
+        STRV_FOREACH(n, c->wants)
+                if (!strv_contains(c->after, *n))
+                        strv_add(&c->after, *n);
+}
+
+/* FNV-1a over the effective values of every key, in table order: comments,
+ * formatting and overridden assignments do not change it. */
+static uint64_t config_hash(Ctx *x)
+{
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+#define MIX(p, l)                                                   \
+        for (size_t _i = 0; _i < (l); _i++) {                       \
+                h ^= ((const unsigned char *)(p))[_i];              \
+                h *= UINT64_C(0x100000001b3);                       \
+        }
+        MIX(x->c->name, strlen(x->c->name) + 1);
+        for (size_t i = 0; i < N_KEYS; i++) {
+                if (!x->effective[i])
+                        continue;
+                MIX(section_table[key_table[i].section], strlen(section_table[key_table[i].section]) + 1);
+                MIX(key_table[i].name, strlen(key_table[i].name) + 1);
+                STRV_FOREACH(v, x->effective[i])
+                        MIX(*v, strlen(*v) + 1);
+                MIX("\1", 1);
+        }
+#undef MIX
+        return h;
+}
+
+static int cmp_error(const void *a, const void *b)
+{
+        const Error *x = a, *y = b;
+        if (x->file != y->file)
+                return x->file < y->file ? -1 : 1;
+        if (x->line != y->line)
+                return x->line < y->line ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sorts the errors by file and line (the order of report breaks ties) and
+ * formats them as "FILE:LINE: message". */
+static char **format_errors(Ctx *x, char *const *paths)
+{
+        if (x->n_errors > 1)
+                qsort(x->errors, x->n_errors, sizeof(Error), cmp_error);
+        char **r = NULL;
+        for (size_t i = 0; i < x->n_errors; i++) {
+                Error *e = &x->errors[i];
+                if (e->line == 0)
+                        strv_addf(&r, "%s: %s", paths[e->file], e->msg);
+                else
+                        strv_addf(&r, "%s:%u: %s", paths[e->file], e->line, e->msg);
+                free(e->msg);
+        }
+        free(x->errors);
+        x->errors = NULL;
+        x->n_errors = 0;
+        return r;
+}
+
+int unit_parse_texts(const char *name, char *const *paths, char *const *texts,
+                     UnitConfig **ret, char ***ret_errors)
+{
+        Ctx x = {
+                .c = unit_config_new(name),
+                .effective = xcalloc(N_KEYS, sizeof(char **)),
+                .assigned = xcalloc(N_KEYS, sizeof(bool)),
+        };
+        for (size_t i = 0; paths[i] && texts[i]; i++) {
+                x.file = (unsigned)i;
+                x.unknown_section = false;
+                (void)ini_read(texts[i], strlen(texts[i]), &callbacks, &x);
+        }
+        check_config(&x);
+        x.c->hash = config_hash(&x);
+        for (size_t i = 0; i < N_KEYS; i++)
+                strv_free(x.effective[i]);
+        free(x.effective);
+        free(x.assigned);
+
+        bool bad = x.n_errors > 0;
+        char **errors = format_errors(&x, paths);
+        *ret = x.c;
+        if (ret_errors)
+                *ret_errors = errors;
+        else
+                strv_free(errors);
+        return bad ? -EINVAL : 0;
+}
+
+/* ------------------------------------------------------------------ loading */
+
+static bool is_masked(const char *path)
+{
+        struct stat st;
+        if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
+                return false;
+        _cleanup_free_ char *target = realpath(path, NULL);
+        return target && streq(target, "/dev/null");
+}
+
+static const char *base_name(const char *p)
+{
+        const char *s = strrchr(p, '/');
+        return s ? s + 1 : p;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+        size_t l = strlen(s), sl = strlen(suffix);
+        return l >= sl && streq(s + l - sl, suffix);
+}
+
+/* The unit name of a file name "NAME.unit", or NULL. */
+static char *unit_name_from_file(const char *file)
+{
+        if (!has_suffix(file, ".unit"))
+                return NULL;
+        char *n = xstrndup(file, strlen(file) - 5);
+        if (!unit_name_is_valid(n)) {
+                free(n);
+                return NULL;
+        }
+        return n;
+}
+
+/* Reads each file; a file that cannot be read becomes an error line. */
+static int load_texts(const char *name, char *const *paths, UnitConfig **ret, char ***ret_errors)
+{
+        size_t n = strv_length(paths);
+        char **texts = xcalloc(n + 1, sizeof(char *));
+        _cleanup_strv_free_ char **read_errors = NULL;
+        for (size_t i = 0; i < n; i++) {
+                int k = read_full_file(paths[i], UNIT_FILE_MAX, &texts[i], NULL);
+                if (k == -EFBIG)
+                        strv_addf(&read_errors, "%s: file is larger than %d bytes", paths[i], UNIT_FILE_MAX);
+                else if (k < 0)
+                        strv_addf(&read_errors, "%s: cannot read: %s", paths[i], strerror(-k));
+                if (k < 0)
+                        texts[i] = xstrdup("");
+        }
+        char **errors = NULL;
+        int r = unit_parse_texts(name, paths, texts, ret, &errors);
+        for (size_t i = 0; i < n; i++)
+                free(texts[i]);
+        free(texts);
+        if (read_errors) {
+                /* Without its text the rest of what we say about a file is noise. */
+                strv_free(errors);
+                errors = TAKE_PTR(read_errors);
+                r = -EINVAL;
+        }
+        (*ret)->fragment_path = xstrdup(paths[0]);
+        (*ret)->dropin_paths = n > 1 ? strv_copy(paths + 1) : NULL;
+        if (ret_errors)
+                *ret_errors = errors;
+        else
+                strv_free(errors);
+        return r;
+}
+
+/* The *.conf files of dir, sorted, masked ones (symlinks to /dev/null) included. */
+static char **list_dropins(const char *dir)
+{
+        DIR *d = opendir(dir);
+        if (!d)
+                return NULL;
+        char **r = NULL;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && has_suffix(de->d_name, ".conf"))
+                        strv_push(&r, path_join(dir, de->d_name));
+        closedir(d);
+        strv_sort(r);
+        return r;
+}
+
+int unit_load_file(const char *path, UnitConfig **ret, char ***ret_errors)
+{
+        _cleanup_free_ char *name = unit_name_from_file(base_name(path));
+        char **errors = NULL;
+        if (!name) {
+                strv_addf(&errors, "%s: invalid unit file name: expected NAME.unit, NAME of 1-64 characters [A-Za-z0-9_.@-] starting with a letter or digit", path);
+                name = xstrdup("invalid");
+        } else if (is_masked(path))
+                strv_addf(&errors, "%s: unit is masked (a symlink to /dev/null)", path);
+
+        char **paths = NULL;
+        strv_add(&paths, path);
+        _cleanup_free_ char *ddir = xasprintf("%s.d", path);
+        _cleanup_strv_free_ char **dropins = list_dropins(ddir);
+        STRV_FOREACH(d, dropins)
+                if (!is_masked(*d))
+                        strv_add(&paths, *d);
+
+        char **more = NULL;
+        int r = load_texts(name, paths, ret, &more);
+        strv_free(paths);
+        if (errors) {
+                STRV_FOREACH(m, more)
+                        strv_add(&errors, *m);
+                strv_free(more);
+                r = -EINVAL;
+        } else
+                errors = more;
+        if (ret_errors)
+                *ret_errors = errors;
+        else
+                strv_free(errors);
+        return r;
+}
+
+void unit_entry_done(UnitEntry *e)
+{
+        free(e->name);
+        free(e->fragment_path);
+        strv_free(e->dropin_paths);
+        *e = (UnitEntry){};
+}
+
+void unit_entries_free(UnitEntry *e, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                unit_entry_done(&e[i]);
+        free(e);
+}
+
+typedef struct Found {
+        UnitEntry *v;
+        size_t n;
+        bool *has_main; /* a main file (or mask) was seen for v[i] */
+} Found;
+
+static UnitEntry *found_get(Found *f, const char *name, bool *main_seen)
+{
+        for (size_t i = 0; i < f->n; i++)
+                if (streq(f->v[i].name, name)) {
+                        *main_seen = f->has_main[i];
+                        return &f->v[i];
+                }
+        f->v = xrealloc(f->v, (f->n + 1) * sizeof(UnitEntry));
+        f->has_main = xrealloc(f->has_main, (f->n + 1) * sizeof(bool));
+        f->v[f->n] = (UnitEntry){ .name = xstrdup(name) };
+        f->has_main[f->n] = false;
+        *main_seen = false;
+        return &f->v[f->n++];
+}
+
+static void found_dropins(Found *f, const char *name, const char *ddir)
+{
+        _cleanup_strv_free_ char **confs = list_dropins(ddir);
+        bool main_seen;
+        UnitEntry *e = found_get(f, name, &main_seen);
+        STRV_FOREACH(c, confs) {
+                bool shadowed = false;
+                STRV_FOREACH(have, e->dropin_paths)
+                        if (streq(base_name(*have), base_name(*c)))
+                                shadowed = true;
+                if (!shadowed)
+                        strv_add(&e->dropin_paths, *c);
+        }
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+        return strcmp(((const UnitEntry *)a)->name, ((const UnitEntry *)b)->name);
+}
+
+static int cmp_base(const void *a, const void *b)
+{
+        return strcmp(base_name(*(char *const *)a), base_name(*(char *const *)b));
+}
+
+int unit_path_enumerate(char *const *dirs, UnitEntry **ret, size_t *ret_n)
+{
+        Found f = {};
+        STRV_FOREACH(dir, dirs) {
+                DIR *d = opendir(*dir);
+                if (!d)
+                        continue;
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        _cleanup_free_ char *path = path_join(*dir, de->d_name);
+                        _cleanup_free_ char *name = unit_name_from_file(de->d_name);
+                        if (name) {
+                                bool main_seen;
+                                UnitEntry *e = found_get(&f, name, &main_seen);
+                                if (main_seen)
+                                        continue;
+                                f.has_main[e - f.v] = true;
+                                if (is_masked(path))
+                                        e->masked = true;
+                                else
+                                        e->fragment_path = TAKE_PTR(path);
+                                continue;
+                        }
+                        if (has_suffix(de->d_name, ".unit.d")) {
+                                _cleanup_free_ char *n = xstrndup(de->d_name, strlen(de->d_name) - 2);
+                                _cleanup_free_ char *un = unit_name_from_file(n);
+                                if (un)
+                                        found_dropins(&f, un, path);
+                        }
+                }
+                closedir(d);
+        }
+
+        /* Drop-ins without a main file make no unit; masked drop-ins only shadow. */
+        size_t m = 0;
+        for (size_t i = 0; i < f.n; i++) {
+                UnitEntry *e = &f.v[i];
+                if (!f.has_main[i]) {
+                        unit_entry_done(e);
+                        continue;
+                }
+                char **kept = NULL;
+                STRV_FOREACH(p, e->dropin_paths)
+                        if (!is_masked(*p))
+                                strv_add(&kept, *p);
+                strv_free(e->dropin_paths);
+                e->dropin_paths = kept;
+                if (kept)
+                        qsort(kept, strv_length(kept), sizeof(char *), cmp_base);
+                if (e->masked) {
+                        strv_free(e->dropin_paths);
+                        e->dropin_paths = NULL;
+                }
+                f.v[m++] = *e;
+        }
+        free(f.has_main);
+        if (m > 1)
+                qsort(f.v, m, sizeof(UnitEntry), cmp_entry);
+        if (m == 0) {
+                free(f.v);
+                f.v = NULL;
+        }
+        *ret = f.v;
+        *ret_n = m;
+        return 0;
+}
+
+int unit_load_entry(const UnitEntry *e, UnitConfig **ret, char ***ret_errors)
+{
+        if (e->masked || !e->fragment_path)
+                return -ESHUTDOWN;
+        char **paths = NULL;
+        strv_add(&paths, e->fragment_path);
+        STRV_FOREACH(d, e->dropin_paths)
+                strv_add(&paths, *d);
+        int r = load_texts(e->name, paths, ret, ret_errors);
+        strv_free(paths);
+        return r;
+}

@@ -1,2 +1,562 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tests of the unit-file parser: every key family, the malformed-input table,
+ * drop-ins, search-path precedence, masking, long lines and the hash. */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+
 #include "tap.h"
-int main(void){ok(1,"stub");return tap_done();}
+#include "unit.h"
+#include "util.h"
+
+#define HEAD "[Image]\nImage=/img\n[Process]\nExec=/bin/true\n"
+
+/* Parses one main file "t.unit"; returns the config, errors joined by '\n'. */
+static UnitConfig *parse1(const char *text, char **ret_errors)
+{
+        char *paths[] = { (char *)"t.unit", NULL };
+        char *texts[] = { (char *)text, NULL };
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        unit_parse_texts("t", paths, texts, &c, &errors);
+        *ret_errors = errors ? strv_join(errors, "\n") : NULL;
+        strv_free(errors);
+        return c;
+}
+
+static UnitConfig *parse_ok(const char *text, const char *what)
+{
+        char *errors = NULL;
+        UnitConfig *c = parse1(text, &errors);
+        if (!ok(!errors, "%s: parses clean", what))
+                tap_diag("errors: %s", errors);
+        free(errors);
+        return c;
+}
+
+static const struct {
+        const char *text;
+        const char *error; /* the complete first error */
+} bad[] = {
+        /* syntax */
+        { "Image=/x\n", "t.unit:1: assignment outside of any section" },
+        { "[Image\nImage=/x\n", "t.unit:1: invalid section header: missing `]`" },
+        { "[Image] x\n", "t.unit:1: invalid section header: text after `]`" },
+        { "[]\n", "t.unit:1: empty section name" },
+        { "[Foo]\nA=1\n" HEAD, "t.unit:1: unknown section [Foo]" },
+        { HEAD "[Health]\nExec=true\n", "t.unit:5: section [Health] is not supported yet" },
+        { HEAD "Bogus=1\n", "t.unit:5: unknown key `Bogus` in section [Process]" },
+        { HEAD "exec=x\n", "t.unit:5: unknown key `exec` in section [Process]" },
+        { HEAD "Notify=yes\n", "t.unit:5: key `Notify` in section [Process] is not supported yet" },
+        { HEAD "WatchdogSec=5\n", "t.unit:5: key `WatchdogSec` in section [Process] is not supported yet" },
+        { HEAD "[Security]\nUserNamespace=auto\n", "t.unit:6: key `UserNamespace` in section [Security] is not supported yet" },
+        { HEAD "just words\n", "t.unit:5: invalid line: expected `Key=Value`, `[Section]` or a comment" },
+        { HEAD "=value\n", "t.unit:5: missing key name before `=`" },
+        { HEAD "Ke y=1\n", "t.unit:5: invalid key name `Ke y`" },
+        { "  continued\n" HEAD, "t.unit:1: continuation line without a preceding assignment" },
+        { HEAD "Environment=A=\x01\n", "t.unit:5: invalid control character in line" },
+        /* missing keys */
+        { "[Process]\nExec=/bin/true\n", "t.unit:1: missing required key Image= in section [Image]" },
+        { "[Unit]\n[Image]\nReadOnly=yes\n[Process]\nExec=x\n", "t.unit:2: missing required key Image= in section [Image]" },
+        { "[Image]\nImage=/img\n", "t.unit:1: a directory image needs Exec= in section [Process]" },
+        { "[Image]\nImage=/img\n[Process]\nUser=1\n", "t.unit:3: a directory image needs Exec= in section [Process]" },
+        /* [Unit] */
+        { HEAD "[Unit]\nRequires=bad/name\n", "t.unit:6: Requires=: invalid unit name `bad/name`" },
+        { HEAD "[Unit]\nAfter=t\n", "t.unit:6: After=: unit `t` cannot depend on itself" },
+        /* [Image] */
+        { "[Image]\nImage=img/../x\n[Process]\nExec=x\n", "t.unit:2: Image=: invalid image `img/../x`: expected an absolute path, NAME[:TAG], NAME@sha256:HEX, oci:PATH, oci-archive:PATH or docker-archive:PATH" },
+        { "[Image]\nImage=/a/../b\n[Process]\nExec=x\n", "t.unit:2: Image=: `/a/../b` is not a normalized path" },
+        { "[Image]\nImage=oci:relative\n", "t.unit:2: Image=: `relative` is not an absolute, normalized path" },
+        { "[Image]\nImage=busybox:bad tag\n", "t.unit:2: Image=: invalid tag `bad tag`" },
+        { "[Image]\nImage=busybox@sha256:abc\n", "t.unit:2: Image=: invalid digest `sha256:abc` (expected sha256:64 hex digits)" },
+        { HEAD "[Image]\nReadOnly=maybe\n", "t.unit:6: ReadOnly=: invalid boolean `maybe`" },
+        /* [Process] */
+        { "[Image]\nImage=/i\n[Process]\nExec=sh -c 'oops\n", "t.unit:4: Exec=: unbalanced quotes" },
+        { HEAD "Environment=1A=b\n", "t.unit:5: Environment=: invalid assignment `1A=b` (expected KEY=VALUE)" },
+        { HEAD "Environment=NOEQUALS\n", "t.unit:5: Environment=: invalid assignment `NOEQUALS` (expected KEY=VALUE)" },
+        { HEAD "EnvironmentFile=env\n", "t.unit:5: EnvironmentFile=: `env` is not an absolute, normalized path" },
+        { HEAD "WorkingDirectory=srv\n", "t.unit:5: WorkingDirectory=: `srv` is not an absolute, normalized path" },
+        { HEAD "User=:\n", "t.unit:5: User=: invalid user (expected NAME, UID or UID:GID) `:`" },
+        { HEAD "Umask=0999\n", "t.unit:5: Umask=: invalid umask (expected octal 0000-0777) `0999`" },
+        { HEAD "Hostname=-bad-\n", "t.unit:5: Hostname=: invalid hostname `-bad-`" },
+        { HEAD "StopSignal=SIGFOO\n", "t.unit:5: StopSignal=: invalid signal `SIGFOO`" },
+        { HEAD "StopTimeoutSec=5 parsecs\n", "t.unit:5: StopTimeoutSec=: invalid duration `5 parsecs`" },
+        { HEAD "StartTimeoutSec=-1\n", "t.unit:5: StartTimeoutSec=: invalid duration `-1`" },
+        { HEAD "LimitNOFILE=4096:1024\n", "t.unit:5: LimitNOFILE=: soft limit above hard limit in `4096:1024`" },
+        { HEAD "LimitCORE=lots\n", "t.unit:5: LimitCORE=: invalid limit (expected SOFT[:HARD] or infinity) `lots`" },
+        { HEAD "Init=2\n", "t.unit:5: Init=: invalid boolean `2`" },
+        /* [Restart] */
+        { HEAD "[Restart]\nPolicy=sometimes\n", "t.unit:6: Policy=: unknown policy `sometimes` (expected no, on-failure, on-abnormal or always)" },
+        { HEAD "[Restart]\nSuccessExitStatus=256\n", "t.unit:6: SuccessExitStatus=: exit status `256` is out of range 0-255" },
+        { HEAD "[Restart]\nSuccessExitStatus=SIGNOPE\n", "t.unit:6: SuccessExitStatus=: invalid exit status or signal `SIGNOPE`" },
+        { HEAD "[Restart]\nMaxRestarts=-3\n", "t.unit:6: MaxRestarts=: invalid number `-3`" },
+        { HEAD "[Restart]\nDelaySec=soon\n", "t.unit:6: DelaySec=: invalid duration `soon`" },
+        /* [Resources] */
+        { HEAD "[Resources]\nCPUWeight=0\n", "t.unit:6: CPUWeight=: `0` is out of range 1-10000" },
+        { HEAD "[Resources]\nIOWeight=10001\n", "t.unit:6: IOWeight=: `10001` is out of range 1-10000" },
+        { HEAD "[Resources]\nMemoryMax=12Q\n", "t.unit:6: MemoryMax=: invalid size `12Q`" },
+        { HEAD "[Resources]\nCPUQuota=50\n", "t.unit:6: CPUQuota=: invalid percentage `50`" },
+        { HEAD "[Resources]\nCPUSet=3-1\n", "t.unit:6: CPUSet=: invalid CPU list `3-1`" },
+        { HEAD "[Resources]\nPidsMax=0\n", "t.unit:6: PidsMax=: must be at least 1" },
+        /* [Security] */
+        { HEAD "[Security]\nCapabilities=CAP_FLY\n", "t.unit:6: Capabilities=: invalid capability `CAP_FLY`" },
+        { HEAD "[Security]\nSeccomp=strict\n", "t.unit:6: Seccomp=: invalid value `strict` (expected default, unconfined or an absolute path to a profile)" },
+        { HEAD "[Security]\nMaskedPaths=proc/kcore\n", "t.unit:6: MaskedPaths=: invalid path (expected an absolute, normalized path) `proc/kcore`" },
+        { HEAD "[Security]\nDevices=/dev/fuse:rwx\n", "t.unit:6: Devices=: invalid device access `rwx` (expected letters of rwm)" },
+        /* [Mounts] */
+        { HEAD "[Mounts]\nBind=/srv\n", "t.unit:6: Bind=: invalid bind `/srv` (expected SRC:DST[:ro|rw])" },
+        { HEAD "[Mounts]\nBind=srv:/srv\n", "t.unit:6: Bind=: source `srv` is not an absolute, normalized path" },
+        { HEAD "[Mounts]\nBind=/srv:/srv:rx\n", "t.unit:6: Bind=: invalid bind option `rx` (expected ro or rw)" },
+        { HEAD "[Mounts]\nTmpfs=/tmp:size=huge\n", "t.unit:6: Tmpfs=: invalid tmpfs size `huge`" },
+        { HEAD "[Mounts]\nTmpfs=/tmp:uid=0\n", "t.unit:6: Tmpfs=: invalid tmpfs option (expected size= or mode=) `uid=0`" },
+        { HEAD "[Mounts]\nVolume=../x:/data\n", "t.unit:6: Volume=: invalid volume name `../x`" },
+        /* [Network], [Log] */
+        { HEAD "[Network]\nMode=bridge\n", "t.unit:6: Mode=: network mode `bridge` is not supported yet" },
+        { HEAD "[Network]\nMode=container:t\n", "t.unit:6: Mode=: a unit cannot join its own network namespace" },
+        { HEAD "[Network]\nMode=wifi\n", "t.unit:6: Mode=: unknown network mode `wifi` (expected none, host or container:NAME)" },
+        { HEAD "[Log]\nTarget=syslog\n", "t.unit:6: Target=: unknown target `syslog` (expected auto, journal, file or none)" },
+        { HEAD "[Log]\nMaxFiles=many\n", "t.unit:6: MaxFiles=: invalid number `many`" },
+};
+
+static void test_malformed(void)
+{
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *errors = NULL;
+                UnitConfig *c = parse1(bad[i].text, &errors);
+                const char *first = errors ? errors : "";
+                _cleanup_free_ char *line1 = xstrndup(first, strcspn(first, "\n"));
+                is_str(line1, bad[i].error, "malformed #%zu reports its file and line", i);
+                unit_config_free(c);
+                free(errors);
+        }
+        ok(ELEMENTSOF(bad) >= 40, "at least 40 malformed inputs (%zu)", ELEMENTSOF(bad));
+}
+
+static void test_all_errors_at_once(void)
+{
+        char *errors = NULL;
+        UnitConfig *c = parse1("[Unit]\nBogus=1\n[Image]\nReadOnly=perhaps\n[Process]\n"
+                               "Umask=9\nStopSignal=NOPE\n",
+                               &errors);
+        is_str(errors,
+               "t.unit:2: unknown key `Bogus` in section [Unit]\n"
+               "t.unit:3: missing required key Image= in section [Image]\n"
+               "t.unit:4: ReadOnly=: invalid boolean `perhaps`\n"
+               "t.unit:6: Umask=: invalid umask (expected octal 0000-0777) `9`\n"
+               "t.unit:7: StopSignal=: invalid signal `NOPE`",
+               "every error of a file at once, in line order");
+        unit_config_free(c);
+        free(errors);
+}
+
+static void test_families(void)
+{
+        UnitConfig *c = parse_ok(
+                "# a comment\n"
+                "  ; an indented comment\n"
+                "[Unit]\n"
+                "Description=web front end for %n at 100%\n"
+                "Requires=db cache.unit\n"
+                "Wants=metrics\n"
+                "After=net\n"
+                "X-Owner=ops\n"
+                "[X-Anything]\n"
+                "Whatever=goes\n"
+                "[Image]\n"
+                "Image=/srv/images/web\n"
+                "ReadOnly=yes\n"
+                "Persistent=off\n"
+                "[Process]\n"
+                "Exec=nginx -g 'daemon off;' \"a ; b\"\n"
+                "Entrypoint=\n"
+                "Environment=TZ=UTC\n"
+                "Environment=GREETING=hello world\n"
+                "Environment=TZ=CET\n"
+                "EnvironmentFile=-/etc/web.env\n"
+                "WorkingDirectory=/srv\n"
+                "User=www:web\n"
+                "SupplementaryGroups=audio 44\n"
+                "Umask=0027\n"
+                "Hostname=web-1\n"
+                "StopSignal=QUIT\n"
+                "StopTimeoutSec=1.5s\n"
+                "StartTimeoutSec=2min\n"
+                "Init=true\n"
+                "LimitNOFILE=1024:4096\n"
+                "LimitCORE=infinity\n"
+                "[Restart]\n"
+                "Policy=always\n"
+                "SuccessExitStatus=3 SIGUSR1\n"
+                "DelaySec=250ms\n"
+                "MaxDelaySec=5min\n"
+                "ResetAfterSec=1h\n"
+                "MaxRestarts=7\n"
+                "[Resources]\n"
+                "MemoryMax=256M\n"
+                "MemoryHigh=1.5G\n"
+                "MemorySwapMax=infinity\n"
+                "CPUQuota=50%\n"
+                "CPUWeight=200\n"
+                "CPUSet=0-1,3\n"
+                "PidsMax=100\n"
+                "IOWeight=10000\n"
+                "[Security]\n"
+                "Capabilities=chown CAP_KILL\n"
+                "AddCapabilities=net_admin\n"
+                "DropCapabilities=CAP_KILL\n"
+                "NoNewPrivileges=no\n"
+                "Seccomp=/etc/ccsup/profile.json\n"
+                "ReadOnlyPaths=/data\n"
+                "MaskedPaths=/proc/foo /proc/bar\n"
+                "Devices=/dev/fuse\n"
+                "Devices=/dev/kvm:/dev/kvm2:rw\n"
+                "Devices=/dev/net/tun:r\n"
+                "Privileged=no\n"
+                "[Mounts]\n"
+                "Bind=/srv/www:/usr/share/nginx/html:ro\n"
+                "Bind=-/opt/missing:/opt\n"
+                "Tmpfs=/var/cache/nginx\n"
+                "Tmpfs=/run:size=64M,mode=0755\n"
+                "Volume=data:/var/lib/data\n"
+                "[Network]\n"
+                "Mode=host\n"
+                "[Log]\n"
+                "Target=file\n"
+                "MaxFileSize=2M\n"
+                "MaxFiles=5\n",
+                "every key family");
+
+        is_str(c->description, "web front end for t at 100%", "Description with %%n and a lone %%");
+        is_str(c->requires[0], "db", "Requires= first");
+        is_str(c->requires[1], "cache", "Requires= strips .unit");
+        is_int(strv_length(c->after), 4, "After= includes Requires= and Wants=");
+        is_int(c->image_kind, IMAGE_DIRECTORY, "directory image");
+        is_str(c->image_path, "/srv/images/web", "image path");
+        ok(c->read_only && !c->persistent, "ReadOnly=yes, Persistent=off");
+        is_int(strv_length(c->exec), 4, "Exec= words");
+        is_str(c->exec[2], "daemon off;", "Exec= keeps ; inside single quotes");
+        is_str(c->exec[3], "a ; b", "Exec= keeps ; inside double quotes");
+        ok(c->entrypoint && strv_length(c->entrypoint) == 0, "Entrypoint= empty clears");
+        is_int(strv_length(c->environment), 2, "Environment= overrides the same key");
+        is_str(c->environment[0], "TZ=CET", "Environment= later value wins");
+        is_str(c->environment[1], "GREETING=hello world", "Environment= keeps spaces");
+        is_str(c->environment_files[0], "-/etc/web.env", "EnvironmentFile= keeps -");
+        is_str(c->user, "www", "User= name");
+        is_str(c->group, "web", "User= group");
+        is_int(strv_length(c->supplementary_groups), 2, "SupplementaryGroups=");
+        is_int(c->umask, 0027, "Umask=");
+        is_str(unit_hostname(c), "web-1", "Hostname=");
+        is_int(c->stop_signal, SIGQUIT, "StopSignal=QUIT");
+        is_int(c->stop_timeout_usec, 1500000, "StopTimeoutSec=1.5s");
+        is_int(c->start_timeout_usec, 120000000, "StartTimeoutSec=2min");
+        ok(c->init, "Init=");
+        ok(c->limits[UNIT_LIMIT_NOFILE].set && c->limits[UNIT_LIMIT_NOFILE].soft == 1024 &&
+                   c->limits[UNIT_LIMIT_NOFILE].hard == 4096,
+           "LimitNOFILE=1024:4096");
+        ok(c->limits[UNIT_LIMIT_CORE].soft == UINT64_MAX, "LimitCORE=infinity");
+        is_int(c->restart, RESTART_ALWAYS, "Policy=always");
+        ok(unit_exit_status_is_success(c, 3) && !unit_exit_status_is_success(c, 4) &&
+                   unit_exit_status_is_success(c, 0),
+           "SuccessExitStatus= codes");
+        ok(unit_signal_is_success(c, SIGUSR1) && !unit_signal_is_success(c, SIGTERM),
+           "SuccessExitStatus= signals");
+        is_int(c->restart_delay_usec, 250000, "DelaySec=250ms");
+        is_int(c->restart_max_delay_usec, 300000000, "MaxDelaySec=5min");
+        is_int(c->restart_reset_after_usec, 3600000000ULL, "ResetAfterSec=1h");
+        is_int(c->max_restarts, 7, "MaxRestarts=");
+        is_int(c->memory_max, 256 << 20, "MemoryMax=256M");
+        is_int(c->memory_high, 1536ULL << 20, "MemoryHigh=1.5G");
+        ok(c->memory_swap_max == SIZE_INFINITY, "MemorySwapMax=infinity");
+        is_int(c->cpu_quota, 5000, "CPUQuota=50%%");
+        is_int(c->cpu_weight, 200, "CPUWeight=");
+        is_str(c->cpuset, "0-1,3", "CPUSet=");
+        is_int(c->pids_max, 100, "PidsMax=");
+        is_int(c->io_weight, 10000, "IOWeight=");
+        ok(c->capabilities_set, "Capabilities= given");
+        is_int(unit_effective_capabilities(c), (1ULL << 0) | (1ULL << 12),
+               "Capabilities= + AddCapabilities= - DropCapabilities=");
+        ok(!c->no_new_privileges, "NoNewPrivileges=no");
+        is_int(c->seccomp, SECCOMP_MODE_PROFILE, "Seccomp=PATH");
+        is_str(c->seccomp_profile, "/etc/ccsup/profile.json", "Seccomp= profile path");
+        is_int(strv_length(c->masked_paths), 2, "MaskedPaths= space-separated");
+        is_int(c->n_devices, 3, "Devices=");
+        ok(c->devices[0].read && c->devices[0].write && c->devices[0].mknod &&
+                   streq(c->devices[0].container_path, "/dev/fuse"),
+           "Devices= defaults");
+        ok(streq(c->devices[1].container_path, "/dev/kvm2") && !c->devices[1].mknod,
+           "Devices= container path and access");
+        ok(c->devices[2].read && !c->devices[2].write, "Devices=HOST:r");
+        is_int(c->n_binds, 2, "Bind=");
+        ok(c->binds[0].read_only && !c->binds[0].optional, "Bind= ro");
+        ok(c->binds[1].optional && streq(c->binds[1].source, "/opt/missing"), "Bind= optional -");
+        is_int(c->n_tmpfs, 2, "Tmpfs=");
+        ok(c->tmpfs[0].mode == 01777 && c->tmpfs[0].size == 0, "Tmpfs= defaults");
+        ok(c->tmpfs[1].mode == 0755 && c->tmpfs[1].size == 64 << 20, "Tmpfs= size and mode");
+        ok(c->n_volumes == 1 && streq(c->volumes[0].name, "data"), "Volume=");
+        is_int(c->network_mode, NETWORK_HOST, "Mode=host");
+        is_int(c->log_target, LOG_TARGET_FILE, "Target=file");
+        is_int(c->log_max_file_size, 2 << 20, "MaxFileSize=");
+        is_int(c->log_max_files, 5, "MaxFiles=");
+        unit_config_free(c);
+}
+
+static void test_defaults_and_images(void)
+{
+        UnitConfig *c = parse_ok(HEAD, "minimal unit");
+        is_int(c->restart, RESTART_ON_FAILURE, "default Policy=on-failure");
+        is_int(c->stop_timeout_usec, 10000000, "default StopTimeoutSec=10s");
+        is_int(c->restart_delay_usec, 100000, "default DelaySec=100ms");
+        is_int(c->umask, 0022, "default Umask=0022");
+        ok(c->no_new_privileges, "default NoNewPrivileges=yes");
+        is_int(unit_effective_capabilities(c), 0xa00405fbULL, "default capability set");
+        is_str(unit_hostname(c), "t", "default hostname is the unit name");
+        ok(c->memory_max == UNIT_UNSET && c->pids_max == UNIT_UNSET, "limits unset");
+        ok(!c->exec[1], "Exec= single word");
+        unit_config_free(c);
+
+        static const struct {
+                const char *image;
+                ImageKind kind;
+                const char *path, *ref;
+        } images[] = {
+                { "busybox", IMAGE_STORE, NULL, "busybox" },
+                { "busybox:1.36", IMAGE_STORE, NULL, "busybox:1.36" },
+                { "registry.local:5000/team/app:v2", IMAGE_STORE, NULL, "registry.local:5000/team/app:v2" },
+                { "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", IMAGE_STORE, NULL, NULL },
+                { "oci:/var/lib/images/web", IMAGE_OCI, "/var/lib/images/web", NULL },
+                { "oci:/var/lib/images/web:1.25", IMAGE_OCI, "/var/lib/images/web", "1.25" },
+                { "oci-archive:/var/lib/images/nginx.tar:1.25", IMAGE_OCI_ARCHIVE, "/var/lib/images/nginx.tar", "1.25" },
+                { "docker-archive:/tmp/save.tar", IMAGE_DOCKER_ARCHIVE, "/tmp/save.tar", NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(images); i++) {
+                _cleanup_free_ char *t = xasprintf("[Image]\nImage=%s\n", images[i].image);
+                char *errors = NULL;
+                c = parse1(t, &errors);
+                ok(!errors, "Image=%s parses", images[i].image);
+                is_int(c->image_kind, images[i].kind, "Image=%s kind", images[i].image);
+                is_str(c->image_path, images[i].path, "Image=%s path", images[i].image);
+                if (images[i].ref)
+                        is_str(c->image_ref, images[i].ref, "Image=%s reference", images[i].image);
+                free(errors);
+                unit_config_free(c);
+        }
+}
+
+static void test_syntax(void)
+{
+        /* Continuations, resets, %%, ; and # inside values. */
+        UnitConfig *c = parse_ok("[Image]\nImage=/img\n[Process]\n"
+                                 "Exec=sh -c \"echo a ; echo b\" # kept too\n"
+                                 "Environment=A=1\n"
+                                 "Environment=\n"
+                                 "Environment=B=%%n\n"
+                                 "StopTimeoutSec=3s\n"
+                                 "StopTimeoutSec=\n"
+                                 "Hostname=one\n"
+                                 "\n"
+                                 "  ; a comment between\n"
+                                 "[Mounts]\n"
+                                 "Bind=/a:/b\n"
+                                 "Bind=\n"
+                                 "Bind=/c:/d\n"
+                                 "[Unit]\n"
+                                 "Description=first\n"
+                                 "  second\n"
+                                 "\tthird\n",
+                                 "syntax");
+        is_int(strv_length(c->exec), 6, "; and # are kept inside Exec=");
+        is_str(c->exec[2], "echo a ; echo b", "no inline comments");
+        is_str(c->exec[3], "#", "a # is a word");
+        is_int(strv_length(c->environment), 1, "an empty list assignment clears");
+        is_str(c->environment[0], "B=%n", "%% is a percent sign");
+        is_int(c->stop_timeout_usec, 10000000, "an empty single assignment resets to the default");
+        ok(c->n_binds == 1 && streq(c->binds[0].source, "/c"), "Bind= empty clears the list");
+        is_str(c->description, "first second third", "continuation lines join with one space");
+        unit_config_free(c);
+
+        /* Lines longer than inih's 200-byte buffer, up to 4096 bytes. */
+        char *longval = xmalloc(4200);
+        memset(longval, 'x', 4200);
+        for (size_t i = 7; i < 4000; i += 50)
+                longval[i] = ' ';
+        longval[100] = ';';
+        longval[201] = '#';
+        longval[4096 - strlen("Description=")] = 0;
+        _cleanup_free_ char *t = xasprintf(HEAD "[Unit]\nDescription=%s\n", longval);
+        c = parse_ok(t, "a 4096-byte line");
+        is_int(c->description ? strlen(c->description) : 0, strlen(longval), "a long value is not cut");
+        is_str(c->description, longval, "a long value arrives intact, blanks and ; included");
+        unit_config_free(c);
+        free(t);
+
+        longval[4096 - strlen("Description=")] = 'y';
+        longval[4097 - strlen("Description=")] = 0;
+        t = xasprintf(HEAD "[Unit]\nDescription=%s\nBogus=1\n", longval);
+        char *errors = NULL;
+        c = parse1(t, &errors);
+        is_str(errors,
+               "t.unit:6: line is longer than 4096 bytes\n"
+               "t.unit:7: unknown key `Bogus` in section [Unit]",
+               "a 4097-byte line is an error naming it, and nothing of it is parsed");
+        ok(!c->description, "the long line is not applied");
+        unit_config_free(c);
+        free(errors);
+        free(longval);
+
+        /* CRLF line endings and a BOM. */
+        c = parse_ok("\xef\xbb\xbf[Image]\r\nImage=/img\r\n[Process]\r\nExec=a b\r\n", "BOM and CRLF");
+        is_str(c->exec[1], "b", "CR is not part of the value");
+        unit_config_free(c);
+}
+
+static void test_hash(void)
+{
+        UnitConfig *a = parse_ok(HEAD "Environment=A=1\n", "hash a");
+        UnitConfig *b = parse_ok("# comment\n[Process]\nEnvironment=X=1\nEnvironment=\nEnvironment=A=1\n"
+                                 "Exec=/bin/true\n[Image]\nImage  =  /img  \n",
+                                 "hash b");
+        UnitConfig *c = parse_ok(HEAD "Environment=A=2\n", "hash c");
+        ok(a->hash == b->hash, "comments, order and overridden values do not change the hash");
+        ok(a->hash != c->hash, "a changed value changes the hash");
+        UnitConfig *d = parse_ok(HEAD "Environment=A=1\n", "hash d");
+        ok(a->hash == d->hash, "the hash is stable");
+        unit_config_free(a);
+        unit_config_free(b);
+        unit_config_free(c);
+        unit_config_free(d);
+}
+
+/* ------------------------------------------------------------ files on disk */
+
+static char tmpdir[] = "/tmp/test-unit-XXXXXX";
+
+static void mkparents(const char *p)
+{
+        _cleanup_free_ char *dir = xstrdup(p);
+        for (char *s = dir + strlen(tmpdir) + 1; (s = strchr(s, '/')); s++) {
+                *s = 0;
+                mkdir(dir, 0755);
+                *s = '/';
+        }
+}
+
+static void put(const char *rel, const char *text)
+{
+        _cleanup_free_ char *p = path_join(tmpdir, rel);
+        mkparents(p);
+        FILE *f = fopen(p, "we");
+        fputs(text, f);
+        fclose(f);
+}
+
+static void mask(const char *rel)
+{
+        _cleanup_free_ char *p = path_join(tmpdir, rel);
+        mkparents(p);
+        unlink(p);
+        if (symlink("/dev/null", p) < 0)
+                perror("symlink");
+}
+
+static void test_files(void)
+{
+        if (!mkdtemp(tmpdir)) {
+                ok(0, "mkdtemp");
+                return;
+        }
+        put("etc/web.unit", "[Image]\nImage=/etc-img\n[Process]\nExec=etc\n");
+        put("usr/web.unit", "[Image]\nImage=/usr-img\n[Process]\nExec=usr\n");
+        put("usr/web.unit.d/10-env.conf", "[Process]\nEnvironment=FROM=usr10\nEnvironment=USR=1\n");
+        put("usr/web.unit.d/20-user.conf", "[Process]\nUser=usr\n");
+        put("etc/web.unit.d/20-user.conf", "[Process]\nUser=etc\n");
+        put("run/web.unit.d/30-env.conf", "[Process]\nEnvironment=\nEnvironment=FROM=run30\n");
+        put("usr/db.unit", "[Image]\nImage=/db\n[Process]\nExec=db\n");
+        mask("etc/db.unit");
+        put("usr/cache.unit", "[Image]\nImage=/cache\n[Process]\nExec=c\n");
+        put("usr/cache.unit.d/10-x.conf", "[Process]\nUser=x\n");
+        put("usr/cache.unit.d/20-y.conf", "[Process]\nUser=y\n");
+        mask("run/cache.unit.d/20-y.conf");
+        put("usr/orphan.unit.d/x.conf", "[Process]\nUser=x\n");
+        put("usr/Not A Unit.unit", "junk");
+        put("usr/bad.unit", "[Image]\nImage=/b\n[Process]\nExec=b\nBogus=1\n");
+
+        char *dirs[4];
+        dirs[0] = path_join(tmpdir, "etc");
+        dirs[1] = path_join(tmpdir, "run");
+        dirs[2] = path_join(tmpdir, "usr");
+        dirs[3] = NULL;
+        UnitEntry *e = NULL;
+        size_t n = 0;
+        is_int(unit_path_enumerate(dirs, &e, &n), 0, "enumerate the search path");
+        is_int(n, 4, "bad, cache, db, web (no drop-in-only unit, no invalid name)");
+        if (n == 4) {
+                is_str(e[0].name, "bad", "sorted by name");
+                is_str(e[2].name, "db", "db");
+                ok(e[2].masked && !e[2].fragment_path, "a /dev/null symlink masks a lower unit");
+                is_str(e[3].name, "web", "web");
+                ok(e[3].fragment_path && strstr(e[3].fragment_path, "/etc/web.unit"),
+                   "the highest-priority main file wins");
+                is_int(strv_length(e[3].dropin_paths), 3, "three effective drop-ins");
+
+                UnitConfig *c = NULL;
+                char **errors = NULL;
+                is_int(unit_load_entry(&e[3], &c, &errors), 0, "load web");
+                is_str(c->image_path, "/etc-img", "main file from /etc");
+                is_str(c->user, "etc", "an /etc drop-in shadows the same-named /usr drop-in");
+                is_int(strv_length(c->environment), 1, "a later drop-in's empty list assignment clears earlier ones");
+                is_str(c->environment[0], "FROM=run30", "drop-ins apply in file-name order across directories");
+                unit_config_free(c);
+                strv_free(errors);
+
+                is_int(unit_load_entry(&e[1], &c, &errors), 0, "load cache");
+                is_str(c->user, "x", "a masked drop-in shadows a lower one");
+                unit_config_free(c);
+                strv_free(errors);
+
+                is_int(unit_load_entry(&e[2], &c, &errors), -ESHUTDOWN, "a masked unit does not load");
+
+                is_int(unit_load_entry(&e[0], &c, &errors), -EINVAL, "a bad unit");
+                ok(errors && strstr(errors[0], "/usr/bad.unit:5: unknown key `Bogus`"),
+                   "errors name the file and line");
+                unit_config_free(c);
+                strv_free(errors);
+        }
+        unit_entries_free(e, n);
+
+        /* unit_load_file(): drop-ins beside the file; errors in drop-ins name them. */
+        put("v/app.unit", "[Image]\nImage=/i\n[Process]\nExec=a\n");
+        put("v/app.unit.d/x.conf", "\n[Process]\nUmask=888\n");
+        _cleanup_free_ char *app = path_join(tmpdir, "v/app.unit");
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        is_int(unit_load_file(app, &c, &errors), -EINVAL, "a bad drop-in makes the unit bad");
+        _cleanup_free_ char *want = xasprintf("%s.d/x.conf:3: Umask=: invalid umask (expected octal 0000-0777) `888`", app);
+        is_str(errors ? errors[0] : NULL, want, "the drop-in's error names the drop-in and its line");
+        unit_config_free(c);
+        strv_free(errors);
+
+        _cleanup_free_ char *missing = path_join(tmpdir, "v/none.unit");
+        is_int(unit_load_file(missing, &c, &errors), -EINVAL, "a missing file is an error");
+        _cleanup_free_ char *want2 = xasprintf("%s: cannot read: No such file or directory", missing);
+        is_str(errors ? errors[0] : NULL, want2, "the error names the file");
+        unit_config_free(c);
+        strv_free(errors);
+
+        _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+                tap_diag("cleanup failed");
+        for (int i = 0; i < 3; i++)
+                free(dirs[i]);
+}
+
+int main(void)
+{
+        test_malformed();
+        test_all_errors_at_once();
+        test_families();
+        test_defaults_and_images();
+        test_syntax();
+        test_hash();
+        test_files();
+        return tap_done();
+}
