@@ -96,9 +96,11 @@ static int handler(void *user, const char *section, const char *name, const char
                 r->value = xstrdup("");
                 break;
         case PIECE_CONTINUATION:
-                append_decoded(r, " ");
-                break;
         case PIECE_SAME_LINE:
+                if (!r->value_key)
+                        return 1; /* cannot happen: the reader only continues a live value */
+                if (r->last_kind == PIECE_CONTINUATION)
+                        append_decoded(r, " ");
                 break;
         }
         append_decoded(r, value);
@@ -275,6 +277,7 @@ static bool next_physical_line(Reader *r)
                 }
 
                 flush_assignment(r);
+                r->have_key = false;
                 if (t[0] == '[') {
                         take_section(r, t, tlen);
                         continue;

@@ -1484,8 +1484,14 @@ static int load_texts(const char *name, char *const *paths, UnitConfig **ret, ch
         char **texts = xcalloc(n + 1, sizeof(char *));
         _cleanup_strv_free_ char **read_errors = NULL;
         for (size_t i = 0; i < n; i++) {
-                int k = read_full_file(paths[i], UNIT_FILE_MAX, &texts[i], NULL);
-                if (k == -EFBIG)
+                size_t size = 0;
+                int k = read_full_file(paths[i], UNIT_FILE_MAX, &texts[i], &size);
+                if (k == 0 && strlen(texts[i]) != size) {
+                        /* Text after a NUL would be silently lost. */
+                        strv_addf(&read_errors, "%s: file contains a NUL byte", paths[i]);
+                        free(texts[i]);
+                        k = -EINVAL;
+                } else if (k == -EFBIG)
                         strv_addf(&read_errors, "%s: file is larger than %d bytes", paths[i], UNIT_FILE_MAX);
                 else if (k < 0)
                         strv_addf(&read_errors, "%s: cannot read: %s", paths[i], strerror(-k));
