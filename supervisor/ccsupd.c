@@ -1,2 +1,156 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ccsupd: options, then either --run (one unit in the foreground) or the
+ * supervisor daemon. */
+#include <getopt.h>
 #include <stdio.h>
-int main(void){return 0;}
+#include <string.h>
+#include <syslog.h>
+
+#include "run.h"
+#include "util.h"
+
+#define EXIT_USAGE 2
+
+typedef struct Options {
+        const char *unit_path;
+        const char *runtime_dir;
+        const char *state_dir;
+        const char *log_dir;
+        const char *cgroup;
+        const char *run;
+        int log_level;
+        bool no_watch;
+} Options;
+
+static const struct {
+        const char *name;
+        int level;
+} log_levels[] = {
+        { "debug", LOG_DEBUG },     { "info", LOG_INFO }, { "notice", LOG_NOTICE },
+        { "warning", LOG_WARNING }, { "err", LOG_ERR },
+};
+
+static void help(void)
+{
+        printf("Usage: ccsupd [OPTIONS]\n"
+               "       ccsupd --run=FILE.unit [OPTIONS]\n"
+               "\n"
+               "Supervise the container units of the unit path, or run one unit in the\n"
+               "foreground.\n"
+               "\n"
+               "Options:\n"
+               "      --unit-path=DIR[:DIR...]  where units are read, highest priority first\n"
+               "                                (default: /etc/ccsup.d:/run/ccsup.d:/usr/lib/ccsup.d)\n"
+               "      --runtime-dir=DIR         control socket and runtime state (default: /run/ccsup)\n"
+               "      --state-dir=DIR           image store, persistent layers, volumes\n"
+               "                                (default: /var/lib/ccsup)\n"
+               "      --log-dir=DIR             container logs written to files (default: /var/log/ccsup)\n"
+               "      --cgroup=PATH             cgroup under which containers are created\n"
+               "                                (default: the delegated cgroup, else /ccsup)\n"
+               "      --log-level=LEVEL         debug, info, notice, warning or err (default: info)\n"
+               "      --no-watch                do not watch the unit path; reload only on request\n"
+               "      --run=FILE.unit           run one unit in the foreground, no daemon, no socket\n"
+               "  -h, --help                    show this help and exit\n"
+               "      --version                 show the version and exit\n");
+}
+
+static int parse_log_level(const char *s)
+{
+        for (size_t i = 0; i < ELEMENTSOF(log_levels); i++)
+                if (streq(s, log_levels[i].name))
+                        return log_levels[i].level;
+        return -1;
+}
+
+/* Returns -1 to continue, else an exit status. */
+static int parse_argv(int argc, char *argv[], Options *o)
+{
+        enum { ARG_UNIT_PATH = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR, ARG_LOG_DIR, ARG_CGROUP,
+               ARG_LOG_LEVEL, ARG_NO_WATCH, ARG_RUN, ARG_VERSION };
+        static const struct option longopts[] = {
+                { "unit-path", required_argument, NULL, ARG_UNIT_PATH },
+                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "log-dir", required_argument, NULL, ARG_LOG_DIR },
+                { "cgroup", required_argument, NULL, ARG_CGROUP },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "no-watch", no_argument, NULL, ARG_NO_WATCH },
+                { "run", required_argument, NULL, ARG_RUN },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0)
+                switch (c) {
+                case ARG_UNIT_PATH: o->unit_path = optarg; break;
+                case ARG_RUNTIME_DIR: o->runtime_dir = optarg; break;
+                case ARG_STATE_DIR: o->state_dir = optarg; break;
+                case ARG_LOG_DIR: o->log_dir = optarg; break;
+                case ARG_CGROUP: o->cgroup = optarg; break;
+                case ARG_NO_WATCH: o->no_watch = true; break;
+                case ARG_RUN: o->run = optarg; break;
+                case ARG_LOG_LEVEL:
+                        o->log_level = parse_log_level(optarg);
+                        if (o->log_level < 0) {
+                                fprintf(stderr, "ccsupd: invalid log level `%s`\n", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("ccsupd %s\n", PACKAGE_VERSION);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'ccsupd --help' for more information.\n");
+                        return EXIT_USAGE;
+                }
+
+        if (optind < argc) {
+                fprintf(stderr, "ccsupd: unexpected argument `%s`\n", argv[optind]);
+                return EXIT_USAGE;
+        }
+        if (o->cgroup && (!path_is_normalized_absolute(o->cgroup))) {
+                fprintf(stderr, "ccsupd: --cgroup: `%s` is not a normalized absolute path\n",
+                        o->cgroup);
+                return EXIT_USAGE;
+        }
+        if (o->run && !o->run[0]) {
+                fprintf(stderr, "ccsupd: --run needs a unit file\n");
+                return EXIT_USAGE;
+        }
+        return -1;
+}
+
+int main(int argc, char *argv[])
+{
+        Options o = {
+                .unit_path = "/etc/ccsup.d:/run/ccsup.d:/usr/lib/ccsup.d",
+                .runtime_dir = "/run/ccsup",
+                .state_dir = "/var/lib/ccsup",
+                .log_dir = "/var/log/ccsup",
+                .log_level = LOG_INFO,
+        };
+        int r;
+
+        r = parse_argv(argc, argv, &o);
+        if (r >= 0)
+                return r;
+
+        if (o.run) {
+                RunOptions ro = {
+                        .unit_file = o.run,
+                        .runtime_dir = o.runtime_dir,
+                        .state_dir = o.state_dir,
+                        .cgroup = o.cgroup ? o.cgroup : "/ccsup",
+                        .log_level = o.log_level,
+                };
+                return run_unit(&ro);
+        }
+
+        fprintf(stderr, "ccsupd: daemon mode is not implemented yet; use --run=FILE.unit\n");
+        return 1;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The per-hierarchy backends behind cgroup.h; each works on one absolute
+ * cgroup directory. */
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Both */
+int cg_mkdir_p(const char *dir);
+int cg_write_pid(const char *dir, pid_t pid);
+/* Sends sig to each pid in dir/cgroup.procs; returns how many were signalled. */
+int cg_signal_procs(const char *dir, int sig);
+/* Removes dir and any child cgroups below it, depth first. */
+int cg_rmdir_tree(const char *dir);
+/* Reads a value file into a malloc'd string without the trailing newline. */
+int cg_read(const char *dir, const char *file, char **ret);
+int cg_write(const char *dir, const char *file, const char *value);
+
+/* cgroup2 */
+int cg2_is_populated(const char *dir);
+int cg2_kill(const char *dir);
+int cg2_enable_controllers(const char *root, const char *path, const char *controllers);
+
+/* cgroup v1 */
+int cg1_list_hierarchies(const char *root, char ***ret_names);
+int cg1_prepare(const char *root, const char *name, const char *path);
+int cg1_is_populated(const char *dir);
+int cg1_kill(const char *freezer, char *const *dirs);

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cgroup2 mechanics, plus the file helpers both backends share. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "cgroup-internal.h"
+#include "util.h"
+
+static void closedirp(DIR **d)
+{
+        if (*d)
+                closedir(*d);
+}
+
+int cg_mkdir_p(const char *dir)
+{
+        _cleanup_free_ char *p = xstrdup(dir);
+
+        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+                if (s)
+                        *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!s)
+                        return 0;
+                *s = '/';
+        }
+}
+
+int cg_read(const char *dir, const char *file, char **ret)
+{
+        _cleanup_free_ char *p = path_join(dir, file);
+        char *s;
+        size_t n;
+        int r;
+
+        r = read_full_file(p, 1024 * 1024, &s, &n);
+        if (r < 0)
+                return r;
+        while (n > 0 && s[n - 1] == '\n')
+                s[--n] = '\0';
+        *ret = s;
+        return 0;
+}
+
+int cg_write(const char *dir, const char *file, const char *value)
+{
+        _cleanup_free_ char *p = path_join(dir, file);
+
+        return write_string_file(p, value);
+}
+
+int cg_write_pid(const char *dir, pid_t pid)
+{
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        return cg_write(dir, "cgroup.procs", buf);
+}
+
+int cg_signal_procs(const char *dir, int sig)
+{
+        _cleanup_free_ char *procs = NULL;
+        int n = 0, r;
+
+        r = cg_read(dir, "cgroup.procs", &procs);
+        if (r < 0)
+                return r;
+        for (char *s = procs, *e; *s; s = e) {
+                long pid = strtol(s, &e, 10);
+
+                if (e == s)
+                        break;
+                while (*e == '\n')
+                        e++;
+                if (pid > 0 && kill((pid_t)pid, sig) == 0)
+                        n++;
+        }
+        return n;
+}
+
+int cg_rmdir_tree(const char *dir)
+{
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int r = 0;
+
+        d = opendir(dir);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *sub = NULL;
+                int k;
+
+                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                sub = path_join(dir, de->d_name);
+                k = cg_rmdir_tree(sub);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        if (rmdir(dir) < 0)
+                return -errno;
+        return r;
+}
+
+int cg2_is_populated(const char *dir)
+{
+        _cleanup_free_ char *events = NULL;
+        const char *p;
+        int r;
+
+        r = cg_read(dir, "cgroup.events", &events);
+        if (r < 0)
+                return r;
+        for (p = events; p; p = strchr(p, '\n')) {
+                const char *v;
+
+                if (*p == '\n')
+                        p++;
+                v = startswith(p, "populated ");
+                if (v)
+                        return *v == '1';
+        }
+        return -EBADMSG;
+}
+
+int cg2_kill(const char *dir)
+{
+        int r;
+
+        /* cgroup.kill (Linux 5.14) kills the whole subtree atomically with
+         * respect to forks. Older kernels: signal the members, the caller
+         * repeats until "populated 0". */
+        r = cg_write(dir, "cgroup.kill", "1");
+        if (r != -ENOENT && r != -EACCES)
+                return r;
+        r = cg_signal_procs(dir, SIGKILL);
+        return r < 0 ? r : 0;
+}
+
+/* Enables controllers (e.g. "+memory +pids") in every ancestor of path, so
+ * that path itself gets their interface files. */
+int cg2_enable_controllers(const char *root, const char *path, const char *controllers)
+{
+        for (const char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
+                _cleanup_free_ char *dir = xasprintf("%s%.*s", root, (int)(s - path), path);
+                int r;
+
+                r = cg_write(dir, "cgroup.subtree_control", controllers);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "rootfs.h"
+#include "util.h"
+
+static const char *const default_masked[] = {
+        "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+        "/proc/interrupts", "/sys/firmware", "/sys/devices/virtual/powercap",
+};
+static const char *const default_read_only[] = {
+        "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+/* Host device nodes bound into the container's /dev: binds work where mknod
+ * is refused (nodev host mounts, some sandboxes). */
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+static const char *const dev_links[][2] = {
+        { "pts/ptmx", "ptmx" },         { "/proc/self/fd", "fd" },
+        { "/proc/self/fd/0", "stdin" }, { "/proc/self/fd/1", "stdout" },
+        { "/proc/self/fd/2", "stderr" }, { "/proc/kcore", "core" },
+};
+
+void rootfs_plan_done(RootfsPlan *p)
+{
+        free(p->image);
+        free(p->staging);
+        free(p->upper);
+        free(p->work);
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                free(p->mounts[i].source);
+                free(p->mounts[i].destination);
+                free(p->mounts[i].options);
+        }
+        free(p->mounts);
+        strv_free(p->masked);
+        strv_free(p->read_only_paths);
+        *p = (RootfsPlan){};
+}
+
+static size_t path_depth(const char *p)
+{
+        size_t n = 0;
+
+        for (; *p; p++)
+                n += *p == '/';
+        return n;
+}
+
+void rootfs_plan_add(RootfsPlan *p, RootfsMountKind kind, const char *source,
+                     const char *destination, bool read_only, bool optional,
+                     const char *options)
+{
+        size_t i, d = path_depth(destination);
+
+        p->mounts = xrealloc(p->mounts, (p->n_mounts + 1) * sizeof(RootfsMount));
+        /* Stable insertion by depth: /a is mounted before /a/b whatever the
+         * order of the unit's lines. */
+        for (i = p->n_mounts; i > 0 && path_depth(p->mounts[i - 1].destination) > d; i--)
+                p->mounts[i] = p->mounts[i - 1];
+        p->mounts[i] = (RootfsMount){
+                .kind = kind,
+                .source = source ? xstrdup(source) : NULL,
+                .destination = xstrdup(destination),
+                .read_only = read_only,
+                .optional = optional,
+                .options = options ? xstrdup(options) : NULL,
+        };
+        p->n_mounts++;
+}
+
+void rootfs_plan_add_defaults(RootfsPlan *p)
+{
+        for (size_t i = 0; i < ELEMENTSOF(default_masked); i++)
+                strv_add(&p->masked, default_masked[i]);
+        for (size_t i = 0; i < ELEMENTSOF(default_read_only); i++)
+                strv_add(&p->read_only_paths, default_read_only[i]);
+}
+
+bool rootfs_host_is_initramfs(void)
+{
+        _cleanup_free_ char *mi = NULL;
+        size_t n;
+
+        if (read_full_file("/proc/self/mountinfo", 16 * 1024 * 1024, &mi, &n) < 0)
+                return false;
+        /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE ..." */
+        for (char *line = mi, *next; line && *line; line = next) {
+                char root[8], point[8], type[16];
+                const char *dash;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (sscanf(line, "%*d %*d %*s %7s %7s", root, point) != 2 ||
+                    !streq(point, "/"))
+                        continue;
+                dash = strstr(line, " - ");
+                if (dash && sscanf(dash + 3, "%15s", type) == 1 && streq(type, "rootfs"))
+                        return true;
+        }
+        return false;
+}
+
+/* ---- child side ---------------------------------------------------------- */
+
+/* Opens path below rootfd with symlinks resolved as if rootfd were "/", so an
+ * image's "/etc -> /host/etc" can never send a mount to the host. */
+static int open_in_root(int rootfd, const char *path, uint64_t flags)
+{
+        struct open_how how = {
+                .flags = flags | O_CLOEXEC,
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd;
+
+        fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+        return fd < 0 ? -errno : fd;
+}
+
+/* Opens the mount point path (an O_PATH fd), creating it and its parents
+ * when missing: a directory, or an empty file when as_file. */
+static int make_mount_point(int rootfd, const char *path, bool as_file)
+{
+        _cleanup_free_ char *prefix = xstrdup(path);
+        _cleanup_close_ int parent = -1;
+        int fd;
+
+        fd = open_in_root(rootfd, path, O_PATH);
+        if (fd != -ENOENT)
+                return fd;
+
+        parent = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+        if (parent < 0)
+                return -errno;
+        for (char *s = prefix + 1;; ) {
+                char *slash = strchr(s, '/');
+                bool last = !slash;
+
+                if (slash)
+                        *slash = '\0';
+                fd = open_in_root(rootfd, prefix, O_PATH);
+                if (fd == -ENOENT) {
+                        if (last && as_file) {
+                                fd = openat(parent, s, O_CREAT | O_EXCL | O_WRONLY |
+                                            O_NOFOLLOW | O_CLOEXEC, 0644);
+                                if (fd < 0)
+                                        return -errno;
+                                close(fd);
+                        } else if (mkdirat(parent, s, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        fd = open_in_root(rootfd, prefix, O_PATH);
+                }
+                if (fd < 0 || last)
+                        return fd;
+                safe_close(parent);
+                parent = fd;
+                *slash = '/';
+                s = slash + 1;
+        }
+}
+
+static int mount_on_fd(const char *source, int fd, const char *type, unsigned long flags,
+                       const char *data)
+{
+        char path[64];
+
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        return mount(source, path, type, flags, data) < 0 ? -errno : 0;
+}
+
+/* Binds source (a path, or the tree at fd when path is "") onto target,
+ * optionally read-only, through the new mount API: no path is looked up twice. */
+static int bind_onto(int source_dirfd, const char *source, int target, bool recursive,
+                     bool read_only)
+{
+        _cleanup_close_ int tree = -1;
+        unsigned rec = recursive ? AT_RECURSIVE : 0;
+
+        tree = open_tree(source_dirfd, source,
+                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec |
+                                 (source[0] ? 0 : AT_EMPTY_PATH));
+        if (tree < 0)
+                return -errno;
+        if (read_only) {
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+                if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &a, sizeof(a)) < 0)
+                        return -errno;
+        }
+        if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Sets *ret_error to "<what>: <strerror(r)>" and returns r. */
+static int fail(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(char **ret_error, int r, const char *fmt, ...)
+{
+        _cleanup_free_ char *head = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&head, fmt, ap) < 0)
+                head = NULL;
+        va_end(ap);
+        *ret_error = xasprintf("%s: %s", head ? head : "mount", strerror(-r));
+        return r;
+}
+
+static int mount_point_or_fail(int rootfd, const char *path, bool as_file, char **ret_error)
+{
+        int fd = make_mount_point(rootfd, path, as_file);
+
+        if (fd == -EROFS) {
+                *ret_error = xasprintf("mount point `%s` does not exist in the read-only root filesystem",
+                                       path);
+                return fd;
+        }
+        if (fd < 0)
+                return fail(ret_error, fd, "mount point `%s`", path);
+        return fd;
+}
+
+static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_error)
+{
+        _cleanup_free_ char *upper = NULL, *work = NULL, *opts = NULL;
+        _cleanup_close_ int target = -1;
+        int r;
+
+        if (mount("ccsup", p->staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
+                return fail(ret_error, -errno, "tmpfs on `%s`", p->staging);
+        if (mkdir(root, 0755) < 0)
+                return fail(ret_error, -errno, "mkdir `%s`", root);
+
+        if (p->read_only) {
+                target = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (target < 0)
+                        return fail(ret_error, -errno, "open `%s`", root);
+                r = bind_onto(AT_FDCWD, p->image, target, true, true);
+                if (r < 0)
+                        return fail(ret_error, r, "image `%s`", p->image);
+                return 0;
+        }
+
+        upper = p->upper ? xstrdup(p->upper) : path_join(p->staging, "upper");
+        work = p->work ? xstrdup(p->work) : path_join(p->staging, "work");
+        if (!p->upper && (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0))
+                return fail(ret_error, -errno, "mkdir in `%s`", p->staging);
+        opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", p->image, upper, work);
+        if (mount("overlay", root, "overlay", 0, opts) < 0)
+                return fail(ret_error, -errno, "overlay on image `%s`", p->image);
+        return 0;
+}
+
+static int setup_proc_sys(const RootfsPlan *p, int rootfd, char **ret_error)
+{
+        _cleanup_close_ int proc = -1, sys = -1;
+        int r;
+
+        proc = mount_point_or_fail(rootfd, "/proc", false, ret_error);
+        if (proc < 0)
+                return proc;
+        r = mount_on_fd("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        if (r < 0)
+                return fail(ret_error, r, "mount `%s`", "/proc");
+
+        sys = mount_point_or_fail(rootfd, "/sys", false, ret_error);
+        if (sys < 0)
+                return sys;
+        /* A fresh sysfs shows the network devices of the mounter's netns:
+         * right for an own netns, the host's otherwise, so then bind it. */
+        if (p->own_netns)
+                r = mount_on_fd("sysfs", sys, "sysfs",
+                                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        else
+                r = bind_onto(AT_FDCWD, "/sys", sys, true, true);
+        if (r < 0)
+                return fail(ret_error, r, "mount `%s`", "/sys");
+        return 0;
+}
+
+static int setup_dev_nodes(int dev, char **ret_error)
+{
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+                _cleanup_free_ char *host = path_join("/dev", dev_nodes[i]);
+                _cleanup_close_ int fd = -1;
+
+                fd = openat(dev, dev_nodes[i], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+                if (fd < 0)
+                        return fail(ret_error, -errno, "/dev/%s", dev_nodes[i]);
+                safe_close(fd);
+                fd = openat(dev, dev_nodes[i], O_PATH | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0)
+                        return fail(ret_error, -errno, "/dev/%s", dev_nodes[i]);
+                r = bind_onto(AT_FDCWD, host, fd, false, false);
+                if (r < 0)
+                        return fail(ret_error, r, "bind `%s`", host);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(dev_links); i++)
+                if (symlinkat(dev_links[i][0], dev, dev_links[i][1]) < 0)
+                        return fail(ret_error, -errno, "/dev/%s", dev_links[i][1]);
+        return 0;
+}
+
+static int mount_dev_sub(int dev, const char *name, const char *type, unsigned long flags,
+                         const char *data, char **ret_error)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (mkdirat(dev, name, 0755) < 0)
+                return fail(ret_error, -errno, "/dev/%s", name);
+        fd = openat(dev, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return fail(ret_error, -errno, "/dev/%s", name);
+        r = mount_on_fd(type, fd, type, flags, data);
+        if (r < 0)
+                return fail(ret_error, r, "mount /dev/%s", name);
+        return 0;
+}
+
+static int setup_dev(const RootfsPlan *p, int rootfd, char **ret_error)
+{
+        _cleanup_close_ int mp = -1, dev = -1;
+        int r;
+
+        mp = mount_point_or_fail(rootfd, "/dev", false, ret_error);
+        if (mp < 0)
+                return mp;
+        if (p->privileged) {
+                r = bind_onto(AT_FDCWD, "/dev", mp, true, false);
+                return r < 0 ? fail(ret_error, r, "bind `%s`", "/dev") : 0;
+        }
+        r = mount_on_fd("tmpfs", mp, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k");
+        if (r < 0)
+                return fail(ret_error, r, "mount `%s`", "/dev");
+        /* The fd still names the directory below the new mount. */
+        dev = open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY);
+        if (dev < 0)
+                return fail(ret_error, dev, "open `%s`", "/dev");
+
+        r = setup_dev_nodes(dev, ret_error);
+        if (r < 0)
+                return r;
+        r = mount_dev_sub(dev, "pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                          "newinstance,ptmxmode=0666,mode=0620,gid=5", ret_error);
+        if (r < 0)
+                return r;
+        r = mount_dev_sub(dev, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          "mode=1777,size=65536k", ret_error);
+        if (r < 0)
+                return r;
+        return mount_dev_sub(dev, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                             ret_error);
+}
+
+static int setup_unit_mount(int rootfd, const RootfsMount *m, char **ret_error)
+{
+        _cleanup_close_ int target = -1;
+        struct stat st;
+        int r;
+
+        if (m->kind == ROOTFS_MOUNT_TMPFS) {
+                target = mount_point_or_fail(rootfd, m->destination, false, ret_error);
+                if (target < 0)
+                        return target;
+                r = mount_on_fd("tmpfs", target, "tmpfs",
+                                MS_NOSUID | MS_NODEV | (m->read_only ? MS_RDONLY : 0),
+                                m->options);
+                return r < 0 ? fail(ret_error, r, "tmpfs `%s`", m->destination) : 0;
+        }
+
+        if (stat(m->source, &st) < 0) {
+                if (errno == ENOENT && m->optional)
+                        return 0;
+                return fail(ret_error, -errno, "bind `%s`", m->source);
+        }
+        target = mount_point_or_fail(rootfd, m->destination, !S_ISDIR(st.st_mode), ret_error);
+        if (target < 0)
+                return target;
+        r = bind_onto(AT_FDCWD, m->source, target, true, m->read_only);
+        return r < 0 ? fail(ret_error, r, "bind `%s`", m->source) : 0;
+}
+
+/* Masks path if it exists: /dev/null over a file, an empty read-only tmpfs
+ * over a directory. */
+static int mask_path(int rootfd, const char *path, char **ret_error)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        fd = open_in_root(rootfd, path, O_PATH);
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return fail(ret_error, fd < 0 ? fd : -errno, "mask `%s`", path);
+        if (S_ISDIR(st.st_mode))
+                r = mount_on_fd("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                "mode=755");
+        else
+                r = bind_onto(AT_FDCWD, "/dev/null", fd, false, false);
+        return r < 0 ? fail(ret_error, r, "mask `%s`", path) : 0;
+}
+
+static int read_only_path(int rootfd, const char *path, char **ret_error)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        fd = open_in_root(rootfd, path, O_PATH);
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0)
+                return fail(ret_error, fd, "read-only path `%s`", path);
+        r = bind_onto(fd, "", fd, true, true);
+        return r < 0 ? fail(ret_error, r, "read-only path `%s`", path) : 0;
+}
+
+/* Lets unprivileged processes of the container use ICMP sockets (ping). The
+ * knob is per network namespace: only touched in the container's own. */
+static void allow_ping(int rootfd)
+{
+        _cleanup_close_ int fd = open_in_root(rootfd, "/proc/sys/net/ipv4/ping_group_range",
+                                              O_WRONLY);
+
+        if (fd >= 0)
+                (void)!write(fd, "0 2147483647", 12);
+}
+
+static int switch_root(const char *root, bool use_chroot, bool *ret_chrooted, char **ret_error)
+{
+        if (chdir(root) < 0)
+                return fail(ret_error, -errno, "chdir `%s`", root);
+        *ret_chrooted = false;
+        if (!use_chroot) {
+                if (syscall(SYS_pivot_root, ".", ".") == 0) {
+                        /* The old root now sits below the new one: detach it. */
+                        if (umount2(".", MNT_DETACH) < 0)
+                                return fail(ret_error, -errno, "umount `%s`", "old root");
+                        if (chdir("/") < 0)
+                                return fail(ret_error, -errno, "chdir `%s`", "/");
+                        return 0;
+                }
+                if (errno != EINVAL)
+                        return fail(ret_error, -errno, "pivot_root `%s`", root);
+        }
+        /* / is the initramfs, which cannot be pivoted away from: move the new
+         * root over it and chroot (switch_root's method). */
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+                return fail(ret_error, -errno, "move `%s` to /", root);
+        if (chroot(".") < 0 || chdir("/") < 0)
+                return fail(ret_error, -errno, "chroot `%s`", root);
+        *ret_chrooted = true;
+        return 0;
+}
+
+int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
+{
+        _cleanup_free_ char *root = path_join(p->staging, "root");
+        _cleanup_close_ int rootfd = -1;
+        int r;
+
+        /* Nothing mounted from here on may propagate back to the host. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return fail(ret_error, -errno, "make `%s` private", "/");
+
+        r = setup_root_mount(p, root, ret_error);
+        if (r < 0)
+                return r;
+        rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                return fail(ret_error, -errno, "open `%s`", root);
+
+        r = setup_proc_sys(p, rootfd, ret_error);
+        if (r < 0)
+                return r;
+        r = setup_dev(p, rootfd, ret_error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                r = setup_unit_mount(rootfd, &p->mounts[i], ret_error);
+                if (r < 0)
+                        return r;
+        }
+        if (p->own_netns)
+                allow_ping(rootfd);
+        STRV_FOREACH(m, p->masked) {
+                r = mask_path(rootfd, *m, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH(m, p->read_only_paths) {
+                r = read_only_path(rootfd, *m, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return switch_root(root, p->use_chroot, ret_chrooted, ret_error);
+}

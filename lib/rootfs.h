@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The container's filesystem. The parent fills a RootfsPlan (every path
+ * resolved, every host directory created); the child, already in its own
+ * mount namespace, runs rootfs_setup(), which ends inside the new root.
+ * Every mount the child makes lives in that namespace only: nothing is
+ * mounted on the host, and everything vanishes with the container.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum RootfsMountKind {
+        ROOTFS_MOUNT_BIND,
+        ROOTFS_MOUNT_TMPFS,
+} RootfsMountKind;
+
+typedef struct RootfsMount {
+        RootfsMountKind kind;
+        char *source;      /* bind: host path */
+        char *destination; /* absolute, inside the container */
+        bool read_only;
+        bool optional;     /* bind: skip when the source is missing */
+        char *options;     /* tmpfs: mount data ("mode=1777,size=…") */
+} RootfsMount;
+
+typedef struct RootfsPlan {
+        char *image;        /* canonical path of the image directory; never written */
+        char *staging;      /* an empty host directory; the child mounts a tmpfs on it */
+        bool read_only;     /* read-only bind of the image instead of an overlay */
+        char *upper, *work; /* persistent overlay layer; NULL = on the staging tmpfs */
+        RootfsMount *mounts;
+        size_t n_mounts;
+        char **masked;      /* bind /dev/null over files, empty read-only tmpfs over dirs */
+        char **read_only_paths;
+        bool own_netns;     /* fresh sysfs, ping_group_range */
+        bool privileged;    /* host /dev, nothing masked */
+        bool use_chroot;    /* MS_MOVE + chroot instead of pivot_root */
+} RootfsPlan;
+
+void rootfs_plan_done(RootfsPlan *p);
+
+/* Appends a mount; mounts are applied parents first (by path depth). */
+void rootfs_plan_add(RootfsPlan *p, RootfsMountKind kind, const char *source,
+                     const char *destination, bool read_only, bool optional,
+                     const char *options);
+
+/* Adds the default masked and read-only paths (UNITS.md [Security]). */
+void rootfs_plan_add_defaults(RootfsPlan *p);
+
+/* True when / is the initramfs (rootfs), where pivot_root fails. */
+bool rootfs_host_is_initramfs(void);
+
+/*
+ * Child side. Builds the root filesystem and switches into it (cwd = /).
+ * Sets *ret_chrooted when pivot_root was impossible and chroot was used: the
+ * caller must drop CAP_SYS_CHROOT then.
+ */
+int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error);

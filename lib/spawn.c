@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "caps.h"
+#include "container-init.h"
+#include "image.h"
+#include "rootfs.h"
+#include "spawn.h"
+#include "util.h"
+
+#define SPAWN_MESSAGE_MAX 4096
+
+struct SpawnPlan {
+        char *name;
+        RootfsPlan rootfs;
+        char **argv;
+        char **env;
+        char *working_directory;
+        char *hostname;
+        ImageUser user;
+        mode_t umask;
+        RlimitSpec limits[_UNIT_LIMIT_MAX];
+        uint64_t caps;
+        int last_cap;
+        bool no_new_privileges;
+        bool own_netns;
+        bool init;
+        SeccompProfile *seccomp_owned;
+        const SeccompProfile *seccomp; /* NULL = unconfined */
+        int stdio[3];
+        char *cgroup_root, *cgroup_path;
+        CgroupMode cgroup_mode;
+        uint64_t memory_max, pids_max;
+        bool no_clone3;
+};
+
+/* One message of the sync protocol, child to parent. */
+typedef struct SpawnMessage {
+        int32_t error;
+        char text[SPAWN_MESSAGE_MAX];
+} SpawnMessage;
+
+/* ---- preparation (parent) ------------------------------------------------ */
+
+static int check_supported(const UnitConfig *c, char **ret_error)
+{
+        static const struct {
+                size_t offset;
+                const char *key;
+        } unsupported[] = {
+                { offsetof(UnitConfig, memory_high), "MemoryHigh=" },
+                { offsetof(UnitConfig, memory_swap_max), "MemorySwapMax=" },
+                { offsetof(UnitConfig, cpu_quota), "CPUQuota=" },
+                { offsetof(UnitConfig, cpu_weight), "CPUWeight=" },
+                { offsetof(UnitConfig, io_weight), "IOWeight=" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(unsupported); i++)
+                if (*(const uint64_t *)((const char *)c + unsupported[i].offset) != UNIT_UNSET) {
+                        *ret_error = xasprintf("resource limits are not supported yet (%s)",
+                                               unsupported[i].key);
+                        return -EOPNOTSUPP;
+                }
+        if (c->cpuset) {
+                *ret_error = xstrdup("resource limits are not supported yet (CPUSet=)");
+                return -EOPNOTSUPP;
+        }
+        if (c->network_mode == NETWORK_CONTAINER) {
+                *ret_error = xasprintf("network mode `container:%s` is not supported yet",
+                                       c->network_container ? c->network_container : "");
+                return -EOPNOTSUPP;
+        }
+        if (!c->privileged && c->seccomp == SECCOMP_MODE_PROFILE) {
+                *ret_error = xasprintf("seccomp profile `%s`: profiles are not supported yet",
+                                       c->seccomp_profile);
+                return -EOPNOTSUPP;
+        }
+        if (!c->exec && (!c->entrypoint || !c->entrypoint[0])) {
+                *ret_error = xstrdup("no command: Exec= is required with a directory image");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = xstrdup(path);
+
+        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+                if (s)
+                        *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!s)
+                        return 0;
+                *s = '/';
+        }
+}
+
+static int prepare_dir(const char *path, mode_t mode, char **ret_error)
+{
+        int r = mkdir_p(path, mode);
+
+        if (r < 0)
+                *ret_error = xasprintf("directory `%s`: %s", path, strerror(-r));
+        return r;
+}
+
+static int prepare_rootfs(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
+                          char *image, char **ret_error)
+{
+        RootfsPlan *rp = &p->rootfs;
+        int r;
+
+        rp->image = image;
+        rp->read_only = c->read_only;
+        rp->own_netns = p->own_netns;
+        rp->privileged = c->privileged;
+        rp->use_chroot = rootfs_host_is_initramfs();
+        rp->staging = xasprintf("%s/containers/%s", o->runtime_dir, c->name);
+        r = prepare_dir(rp->staging, 0700, ret_error);
+        if (r < 0)
+                return r;
+
+        if (c->persistent && !c->read_only) {
+                rp->upper = xasprintf("%s/persistent/%s/upper", o->state_dir, c->name);
+                rp->work = xasprintf("%s/persistent/%s/work", o->state_dir, c->name);
+                r = prepare_dir(rp->upper, 0755, ret_error);
+                if (r >= 0)
+                        r = prepare_dir(rp->work, 0700, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < c->n_binds; i++)
+                rootfs_plan_add(rp, ROOTFS_MOUNT_BIND, c->binds[i].source, c->binds[i].destination,
+                                c->binds[i].read_only, c->binds[i].optional, NULL);
+        for (size_t i = 0; i < c->n_tmpfs; i++) {
+                const TmpfsMount *t = &c->tmpfs[i];
+                _cleanup_free_ char *opts = t->size > 0 && t->size != UINT64_MAX
+                        ? xasprintf("mode=%04o,size=%" PRIu64, (unsigned)t->mode, t->size)
+                        : xasprintf("mode=%04o", (unsigned)t->mode);
+
+                rootfs_plan_add(rp, ROOTFS_MOUNT_TMPFS, NULL, t->destination, false, false, opts);
+        }
+        for (size_t i = 0; i < c->n_volumes; i++) {
+                _cleanup_free_ char *dir = xasprintf("%s/volumes/%s", o->state_dir,
+                                                     c->volumes[i].name);
+
+                r = prepare_dir(dir, 0755, ret_error);
+                if (r < 0)
+                        return r;
+                rootfs_plan_add(rp, ROOTFS_MOUNT_BIND, dir, c->volumes[i].destination,
+                                c->volumes[i].read_only, false, NULL);
+        }
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const DeviceSpec *d = &c->devices[i];
+                rootfs_plan_add(rp, ROOTFS_MOUNT_BIND, d->host_path, d->container_path,
+                                !d->write, false, NULL);
+        }
+
+        if (!c->privileged) {
+                rootfs_plan_add_defaults(rp);
+                STRV_FOREACH(m, c->masked_paths)
+                        strv_add(&rp->masked, *m);
+                STRV_FOREACH(m, c->read_only_paths)
+                        strv_add(&rp->read_only_paths, *m);
+        }
+        return 0;
+}
+
+static int prepare_command(SpawnPlan *p, const UnitConfig *c)
+{
+        /* A directory image has no Entrypoint of its own: Entrypoint= then
+         * Exec= make the command. */
+        STRV_FOREACH(a, c->entrypoint)
+                strv_add(&p->argv, *a);
+        STRV_FOREACH(a, c->exec)
+                strv_add(&p->argv, *a);
+        return p->argv ? 0 : -EINVAL;
+}
+
+int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, char **ret_error)
+{
+        _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
+        char *image = NULL;
+        int r;
+
+        r = check_supported(c, ret_error);
+        if (r < 0)
+                return r;
+        r = image_directory_open(c, &image, ret_error);
+        if (r < 0)
+                return r;
+
+        p = xcalloc(1, sizeof(*p));
+        p->name = xstrdup(c->name);
+        p->own_netns = c->network_mode != NETWORK_HOST;
+        r = prepare_rootfs(p, c, o, image, ret_error);
+        if (r < 0)
+                return r;
+        r = prepare_command(p, c);
+        if (r < 0)
+                return r;
+        r = image_resolve_user(image, c->user, c->group, c->supplementary_groups, &p->user,
+                               ret_error);
+        if (r < 0)
+                return r;
+        r = image_build_environment(c, &p->user, &p->env, ret_error);
+        if (r < 0)
+                return r;
+
+        p->working_directory = xstrdup(c->working_directory ? c->working_directory : "/");
+        p->hostname = xstrdup(unit_hostname(c));
+        p->umask = c->umask;
+        memcpy(p->limits, c->limits, sizeof(p->limits));
+        p->init = c->init;
+        p->no_new_privileges = c->no_new_privileges;
+        p->last_cap = caps_last_cap();
+        p->caps = unit_effective_capabilities(c);
+        if (p->rootfs.use_chroot)
+                p->caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT */);
+
+        if (!c->privileged && c->seccomp == SECCOMP_MODE_DEFAULT) {
+                if (o->default_seccomp && o->default_seccomp->caps == p->caps)
+                        p->seccomp = o->default_seccomp;
+                else {
+                        r = seccomp_profile_compile(p->caps, &p->seccomp_owned);
+                        if (r < 0) {
+                                *ret_error = xasprintf("seccomp: %s", strerror(-r));
+                                return r;
+                        }
+                        p->seccomp = p->seccomp_owned;
+                }
+        }
+
+        p->stdio[0] = o->stdin_fd;
+        p->stdio[1] = o->stdout_fd;
+        p->stdio[2] = o->stderr_fd;
+        p->cgroup_root = xstrdup(o->cgroup_root);
+        p->cgroup_mode = o->cgroup_mode;
+        p->cgroup_path = xasprintf("%s/%s.ctr", streq(o->cgroup_parent, "/") ? "" : o->cgroup_parent,
+                                   c->name);
+        p->memory_max = c->memory_max;
+        p->pids_max = c->pids_max;
+        p->no_clone3 = o->no_clone3;
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+bool spawn_plan_uses_chroot(const SpawnPlan *p)
+{
+        return p->rootfs.use_chroot;
+}
+
+const char *spawn_plan_cgroup_path(const SpawnPlan *p)
+{
+        return p->cgroup_path;
+}
+
+SpawnPlan *spawn_plan_free(SpawnPlan *p)
+{
+        if (!p)
+                return NULL;
+        free(p->name);
+        rootfs_plan_done(&p->rootfs);
+        strv_free(p->argv);
+        strv_free(p->env);
+        free(p->working_directory);
+        free(p->hostname);
+        image_user_done(&p->user);
+        seccomp_profile_free(p->seccomp_owned);
+        free(p->cgroup_root);
+        free(p->cgroup_path);
+        free(p);
+        return NULL;
+}
+
+void spawn_cleanup(const SpawnPlan *p)
+{
+        (void)rmdir(p->rootfs.staging);
+}
+
+void spawn_result_done(SpawnResult *r)
+{
+        safe_close(r->pidfd);
+        safe_close(r->sync_fd);
+        cgroup_free(r->cgroup);
+        *r = (SpawnResult){ .pidfd = -1, .sync_fd = -1 };
+}
+
+/* ---- the child ----------------------------------------------------------- */
+
+_Noreturn static void child_fail(int sync_fd, int r, char *msg)
+{
+        SpawnMessage m = { .error = -r };
+        size_t n = msg ? strlen(msg) : 0;
+
+        if (n >= sizeof(m.text))
+                n = sizeof(m.text) - 1;
+        if (msg)
+                memcpy(m.text, msg, n);
+        (void)send(sync_fd, &m, offsetof(SpawnMessage, text) + n, MSG_NOSIGNAL);
+        _exit(SPAWN_EXIT_SETUP);
+}
+
+#define child_failf(fd, r, ...) child_fail(fd, r, xasprintf(__VA_ARGS__))
+
+static int setup_stdio(const int stdio[3])
+{
+        int fds[3];
+
+        /* Move them out of the way first: a source may sit on a target number. */
+        for (int i = 0; i < 3; i++) {
+                fds[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3);
+                if (fds[i] < 0)
+                        return -errno;
+        }
+        for (int i = 0; i < 3; i++)
+                if (dup2(fds[i], i) < 0)
+                        return -errno;
+        return 0;
+}
+
+static void reset_signals(void)
+{
+        sigset_t none;
+
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void)signal(sig, SIG_DFL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int loopback_up(void)
+{
+        struct ifreq ifr = { .ifr_name = "lo" };
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return -errno;
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return -errno;
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                return -errno;
+        return 0;
+}
+
+static int apply_rlimits(const RlimitSpec *limits)
+{
+        for (int i = 0; i < _UNIT_LIMIT_MAX; i++) {
+                struct rlimit rl;
+
+                if (!limits[i].set)
+                        continue;
+                rl.rlim_cur = limits[i].soft == UINT64_MAX ? RLIM_INFINITY : limits[i].soft;
+                rl.rlim_max = limits[i].hard == UINT64_MAX ? RLIM_INFINITY : limits[i].hard;
+                if (setrlimit(unit_limit_to_rlimit(i), &rl) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+/* execvp()'s lookup, done by hand so the error names the command and tells
+ * "not found" from "not executable". */
+static int find_command(const char *cmd, char *const *env, char **ret)
+{
+        const char *path = env_get(env, "PATH");
+        int r = -ENOENT;
+
+        if (strchr(cmd, '/')) {
+                *ret = xstrdup(cmd);
+                return access(cmd, X_OK) < 0 ? -errno : 0;
+        }
+        if (!path)
+                path = IMAGE_DEFAULT_PATH;
+        for (const char *s = path; *s; ) {
+                size_t n = strcspn(s, ":");
+                _cleanup_free_ char *p = xasprintf("%.*s/%s", (int)n, n ? s : ".", cmd);
+                struct stat st;
+
+                if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+                        if (access(p, X_OK) == 0) {
+                                *ret = TAKE_PTR(p);
+                                return 0;
+                        }
+                        r = -EACCES;
+                }
+                s += n;
+                if (*s == ':')
+                        s++;
+        }
+        return r;
+}
+
+static void child_enter_workdir(const SpawnPlan *p, int fd)
+{
+        char cwd[4096];
+
+        if (chdir(p->working_directory) < 0)
+                child_failf(fd, -errno, "working directory `%s`: %s", p->working_directory,
+                            strerror(errno));
+        /* An fd or cwd leaked from outside would show as "(unreachable)/…"
+         * (CVE-2024-21626): refuse to run with a cwd outside the root. */
+        if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
+                child_failf(fd, -EPERM, "working directory `%s` is outside the container",
+                            p->working_directory);
+}
+
+static void child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
+{
+        int r;
+
+        r = caps_drop_bounding(caps, p->last_cap);
+        if (r < 0)
+                child_failf(fd, r, "capability bounding set: %s", strerror(-r));
+        /* Without NoNewPrivs, installing a filter needs CAP_SYS_ADMIN: do it
+         * while it is still held. */
+        if (p->seccomp && !p->no_new_privileges) {
+                r = seccomp_profile_load(p->seccomp);
+                if (r < 0)
+                        child_failf(fd, r, "seccomp: %s", strerror(-r));
+        }
+        r = caps_switch_user(p->user.uid, p->user.gid, p->user.groups, p->user.n_groups);
+        if (r < 0)
+                child_failf(fd, r, "user %u: %s", (unsigned)p->user.uid, strerror(-r));
+        r = caps_apply(caps, p->last_cap);
+        if (r < 0)
+                child_failf(fd, r, "capabilities: %s", strerror(-r));
+        if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_failf(fd, -errno, "no_new_privs: %s", strerror(errno));
+}
+
+/* Init=yes: PID 1 stays ours and the command runs as its child. Returns in
+ * the command's process. */
+static void child_fork_init(int fd)
+{
+        sigset_t all, old;
+        pid_t pid;
+
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, &old);
+        pid = fork();
+        if (pid < 0)
+                child_failf(fd, -errno, "init: fork: %s", strerror(errno));
+        if (pid > 0) {
+                /* The parent sees EOF once the command's execve closes the
+                 * last copy of the sync socket. */
+                safe_close(fd);
+                container_init_run(pid);
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+_Noreturn static void child_run(const SpawnPlan *p, int fd)
+{
+        _cleanup_free_ char *cmd = NULL, *msg = NULL;
+        uint64_t caps = p->caps;
+        bool chrooted;
+        char go;
+        int r;
+
+        /* Wait until the parent has placed us in every cgroup. */
+        if (read(fd, &go, 1) != 1)
+                _exit(SPAWN_EXIT_SETUP);
+
+        reset_signals();
+        /* Only now, inside the container's cgroup, so that this cgroup is the
+         * root the container sees. */
+        if (unshare(CLONE_NEWCGROUP) < 0)
+                child_failf(fd, -errno, "cgroup namespace: %s", strerror(errno));
+        r = setup_stdio(p->stdio);
+        if (r < 0)
+                child_failf(fd, r, "standard input/output: %s", strerror(-r));
+        if (setsid() < 0)
+                child_failf(fd, -errno, "setsid: %s", strerror(errno));
+
+        r = rootfs_setup(&p->rootfs, &chrooted, &msg);
+        if (r < 0)
+                child_fail(fd, r, msg);
+        if (chrooted)
+                caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT: the chroot escape */);
+
+        if (sethostname(p->hostname, strlen(p->hostname)) < 0)
+                child_failf(fd, -errno, "hostname `%s`: %s", p->hostname, strerror(errno));
+        if (p->own_netns && (r = loopback_up()) < 0)
+                child_failf(fd, r, "loopback: %s", strerror(-r));
+        r = apply_rlimits(p->limits);
+        if (r < 0)
+                child_failf(fd, r, "resource limits: %s", strerror(-r));
+        umask(p->umask);
+
+        child_drop_privileges(p, caps, fd);
+        child_enter_workdir(p, fd);
+
+        r = find_command(p->argv[0], p->env, &cmd);
+        if (r < 0)
+                child_failf(fd, r, "exec `%s`: %s", p->argv[0], strerror(-r));
+
+        /* Exactly 0, 1, 2 survive execve; the sync socket closes with it. */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                child_failf(fd, -errno, "close_range: %s", strerror(errno));
+
+        if (p->seccomp && p->no_new_privileges) {
+                r = seccomp_profile_load(p->seccomp);
+                if (r < 0)
+                        child_failf(fd, r, "seccomp: %s", strerror(-r));
+        }
+        if (p->init)
+                child_fork_init(fd);
+
+        execve(cmd, p->argv, p->env);
+        child_failf(fd, -errno, "exec `%s`: %s", p->argv[0], strerror(errno));
+}
+
+/* ---- clone and release (parent) ------------------------------------------ */
+
+static pid_t clone_child(const SpawnPlan *p, int cgroup_fd, int *ret_pidfd, bool *ret_clone3)
+{
+        uint64_t ns = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                      (p->own_netns ? CLONE_NEWNET : 0);
+        int pidfd = -1;
+        pid_t pid;
+
+        if (!p->no_clone3) {
+                struct clone_args args = {
+                        .flags = ns | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+                        .pidfd = (uint64_t)(uintptr_t)&pidfd,
+                        .exit_signal = SIGCHLD,
+                        .cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
+                };
+
+                pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+                if (pid >= 0) {
+                        *ret_pidfd = pidfd;
+                        *ret_clone3 = true;
+                        return pid;
+                }
+                /* ENOSYS: old kernel; EPERM: a seccomp'd host; others: no
+                 * CLONE_INTO_CGROUP. All take the old path below. */
+        }
+
+        /* Like fork(): no stack given, the child returns here. */
+        pid = (pid_t)syscall(SYS_clone, ns | SIGCHLD, NULL, NULL, NULL, 0);
+        if (pid <= 0)
+                return pid < 0 ? -errno : 0;
+        *ret_pidfd = pidfd_open(pid, 0);
+        *ret_clone3 = false;
+        if (*ret_pidfd < 0) {
+                int r = -errno;
+                (void)kill(pid, SIGKILL);
+                (void)waitpid(pid, NULL, 0);
+                return r;
+        }
+        return pid;
+}
+
+static int create_cgroup(const SpawnPlan *p, Cgroup **ret, char **ret_error)
+{
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        int r;
+
+        r = cgroup_create(p->cgroup_root, p->cgroup_mode, p->cgroup_path, &cg);
+        if (r == -EBUSY) {
+                *ret_error = xasprintf("cgroup `%s` still has processes: is `%s` already running?",
+                                       p->cgroup_path, p->name);
+                return r;
+        }
+        if (r < 0) {
+                *ret_error = xasprintf("cgroup `%s`: %s", p->cgroup_path, strerror(-r));
+                return r;
+        }
+        if (p->memory_max != UNIT_UNSET) {
+                r = cgroup_set_memory_max(cg, p->memory_max);
+                if (r < 0) {
+                        *ret_error = xasprintf("MemoryMax=: memory controller: %s", strerror(-r));
+                        goto fail;
+                }
+        }
+        if (p->pids_max != UNIT_UNSET) {
+                r = cgroup_set_pids_max(cg, p->pids_max);
+                if (r < 0) {
+                        *ret_error = xasprintf("PidsMax=: pids controller: %s", strerror(-r));
+                        goto fail;
+                }
+        }
+        *ret = TAKE_PTR(cg);
+        return 0;
+fail:
+        (void)cgroup_remove(cg);
+        return r;
+}
+
+int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
+{
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_close_ int parent_end = -1, child_end = -1, pidfd = -1;
+        int sv[2], r;
+        bool clone3;
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                *ret_error = xasprintf("socketpair: %s", strerror(errno));
+                return -errno;
+        }
+        parent_end = sv[0];
+        child_end = sv[1];
+
+        r = create_cgroup(p, &cg, ret_error);
+        if (r < 0)
+                return r;
+
+        pid = clone_child(p, cg->unified_fd, &pidfd, &clone3);
+        if (pid == 0) {
+                safe_close(parent_end);
+                child_run(p, child_end);
+        }
+        if (pid < 0) {
+                *ret_error = xasprintf("clone: %s", strerror(-pid));
+                (void)cgroup_remove(cg);
+                return pid;
+        }
+        child_end = safe_close(child_end);
+
+        /* The child waits for this byte: by then it is in every cgroup, so
+         * nothing it forks can escape. */
+        r = cgroup_attach(cg, pid, !clone3);
+        if (r < 0) {
+                *ret_error = xasprintf("cgroup `%s`: attach: %s", p->cgroup_path, strerror(-r));
+                (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                (void)waitid(P_PIDFD, pidfd, NULL, WEXITED);
+                (void)cgroup_remove(cg);
+                return r;
+        }
+        if (send(parent_end, "g", 1, MSG_NOSIGNAL) != 1) {
+                r = -errno;
+                *ret_error = xasprintf("release the child: %s", strerror(-r));
+                (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                (void)waitid(P_PIDFD, pidfd, NULL, WEXITED);
+                (void)cgroup_remove(cg);
+                return r;
+        }
+
+        *ret = (SpawnResult){
+                .pid = pid,
+                .pidfd = TAKE_FD(pidfd),
+                .sync_fd = TAKE_FD(parent_end),
+                .cgroup = TAKE_PTR(cg),
+                .used_clone3 = clone3,
+        };
+        return 0;
+}
+
+int spawn_read_result(int sync_fd, char **ret_error)
+{
+        SpawnMessage m;
+        ssize_t n;
+
+        n = recv(sync_fd, &m, sizeof(m), MSG_DONTWAIT);
+        if (n < 0)
+                return errno == EAGAIN ? -EAGAIN : -errno;
+        if (n == 0)
+                return 0;
+        /* Validate before use: the length decides how much text there is. */
+        if ((size_t)n < offsetof(SpawnMessage, text) || m.error <= 0 || m.error >= 4096) {
+                *ret_error = xstrdup("container setup failed (bad message from the child)");
+                return -EPROTO;
+        }
+        *ret_error = xstrndup(m.text, (size_t)n - offsetof(SpawnMessage, text));
+        return -m.error;
+}

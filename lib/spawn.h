@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Launching a container, asynchronously.
+ *
+ *   spawn_prepare()    everything that can be decided before a process
+ *                      exists: image, user and groups, environment, mounts,
+ *                      capabilities, the seccomp BPF. Reads files; no fork.
+ *   spawn_container()  creates the container's cgroup, clones the child into
+ *                      its namespaces (and, where the kernel can, straight
+ *                      into the cgroup), finishes cgroup placement, then
+ *                      releases the child. Never waits for the child.
+ *
+ * The caller then watches two fds on its loop:
+ *   sync_fd  readable once: spawn_read_result() gives 0 when the command was
+ *            executed (EOF: the child's CLOEXEC end closed on execve), or
+ *            -errno and the child's message ("bind `/x`: No such file or
+ *            directory") when setup failed; the child has then exited.
+ *   pidfd    readable when the container's PID 1 ended: waitid(P_PIDFD).
+ * After the end: cgroup_kill_all() until cgroup_is_populated() is 0, then
+ * cgroup_remove() (retry on -EBUSY from a timer), then spawn_cleanup().
+ *
+ * Functions that fail with something to tell the operator set *ret_error to
+ * a malloc'd message.
+ */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "seccomp-profile.h"
+#include "unit.h"
+
+/* Exit status of a child that failed before execve (its message says why). */
+#define SPAWN_EXIT_SETUP 125
+
+typedef struct SpawnOptions {
+        const char *runtime_dir;   /* staging directories: RUNTIME_DIR/containers/NAME */
+        const char *state_dir;     /* persistent layers and volumes */
+        const char *cgroup_root;   /* normally /sys/fs/cgroup */
+        CgroupMode cgroup_mode;
+        const char *cgroup_parent; /* e.g. "/ccsup": containers go to PARENT/NAME.ctr */
+        /* A compiled default profile shared by every start; used when it was
+         * compiled for the unit's capability set, else spawn_prepare()
+         * compiles its own. */
+        const SeccompProfile *default_seccomp;
+        int stdin_fd, stdout_fd, stderr_fd;
+        bool no_clone3;            /* force the clone() + pidfd_open() path (tests) */
+} SpawnOptions;
+
+typedef struct SpawnPlan SpawnPlan;
+
+typedef struct SpawnResult {
+        pid_t pid;       /* in ccsupd's pid namespace */
+        int pidfd;
+        int sync_fd;
+        Cgroup *cgroup;
+        bool used_clone3;
+} SpawnResult;
+
+int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, char **ret_error);
+
+/* True when the host's / is the initramfs: containers are chroot'ed and lose
+ * CAP_SYS_CHROOT. The caller warns once. */
+bool spawn_plan_uses_chroot(const SpawnPlan *p);
+
+/* The cgroup path (relative to the hierarchy roots) the container gets. */
+const char *spawn_plan_cgroup_path(const SpawnPlan *p);
+
+int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error);
+
+/* Reads the sync socket: 0 = the command runs, -EAGAIN = nothing yet,
+ * other -errno = setup failed, with *ret_error set. */
+int spawn_read_result(int sync_fd, char **ret_error);
+
+/* Removes what spawn_container() left on the host outside the cgroup (the
+ * empty staging directory). Call once the container is gone. */
+void spawn_cleanup(const SpawnPlan *p);
+
+void spawn_result_done(SpawnResult *r);
+SpawnPlan *spawn_plan_free(SpawnPlan *p);
+static inline void spawn_plan_freep(SpawnPlan **p) { spawn_plan_free(*p); }

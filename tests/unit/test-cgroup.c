@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The cgroup backends against the real kernel (root only):
+ *   - the host's own layout (hybrid, v1 or v2) below /sys/fs/cgroup;
+ *   - the cgroup2 backend on a cgroup2 mounted in a private mount namespace
+ *     (a new cgroup2 mount shows the same global hierarchy, so this also
+ *     runs on hybrid hosts), whatever the host's layout.
+ * Each case creates a cgroup, puts a sleeping child in it, checks
+ * "populated", kills everything, and removes the cgroup, which it also does
+ * when a check fails.
+ */
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "cgroup.h"
+#include "tap.h"
+#include "util.h"
+
+/* A child that, once released through *ret_release, forks a grandchild
+ * and sleeps: the kill must reach forks made inside the cgroup. */
+static pid_t spawn_sleeper(int *ret_release)
+{
+        int p[2];
+        pid_t pid;
+        char c;
+
+        if (pipe(p) < 0)
+                return -errno;
+        pid = fork();
+        if (pid == 0) {
+                close(p[1]);
+                if (read(p[0], &c, 1) == 1 && fork() == 0)
+                        for (;;)
+                                pause();
+                for (;;)
+                        pause();
+        }
+        close(p[0]);
+        *ret_release = p[1];
+        return pid;
+}
+
+/* Waits (bounded) until the cgroup reports empty. */
+static int wait_empty(const Cgroup *cg)
+{
+        for (int i = 0; i < 500; i++) {
+                int r = cgroup_is_populated(cg);
+                if (r <= 0)
+                        return r;
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        return 1;
+}
+
+static int remove_bounded(Cgroup *cg)
+{
+        int r = -EBUSY;
+
+        for (int i = 0; i < 100 && r == -EBUSY; i++) {
+                r = cgroup_remove(cg);
+                if (r == -EBUSY)
+                        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        return r;
+}
+
+static void check_cycle(const char *root, CgroupMode mode, const char *what)
+{
+        _cleanup_free_ char *parent = xasprintf("/ccsup-unittest-%d", (int)getpid());
+        _cleanup_free_ char *path = xasprintf("%s/t.ctr", parent);
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL, *dup = NULL;
+        int status = 0, release = -1, r;
+        pid_t pid;
+
+        r = cgroup_create(root, mode, path, &cg);
+        is_int(r, 0, "%s: create %s", what, path);
+        if (r < 0)
+                return;
+        is_int(cgroup_is_populated(cg), 0, "%s: a new cgroup is empty", what);
+
+        pid = spawn_sleeper(&release);
+        r = cgroup_attach(cg, pid, true);
+        is_int(r, 0, "%s: attach", what);
+        (void)!write(release, "x", 1);
+        close(release);
+        /* Let the sleeper fork its grandchild inside the cgroup. */
+        nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        is_int(cgroup_is_populated(cg), 1, "%s: populated with a process", what);
+        is_int(cgroup_create(root, mode, path, &dup), -EBUSY,
+               "%s: creating a populated cgroup again is refused", what);
+        if (mode != CGROUP_MODE_V2)
+                is_int(cgroup_set_pids_max(cg, 100), 0, "%s: pids.max", what);
+
+        is_int(cgroup_kill_all(cg), 0, "%s: kill all", what);
+        (void)kill(pid, SIGKILL); /* only matters when the kill failed */
+        ok(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+           "%s: the process died of SIGKILL", what);
+        is_int(wait_empty(cg), 0, "%s: empty after kill (grandchild too)", what);
+        is_int(remove_bounded(cg), 0, "%s: remove", what);
+        is_int(cgroup_remove_if_empty(root, mode, parent), 0, "%s: remove the parent", what);
+}
+
+/* The v2 backend on a private cgroup2 mount. Runs in a child process: the
+ * mount namespace is left behind with it. */
+static int check_v2_private(void)
+{
+        char tmp[] = "/tmp/ccsup-cg2-XXXXXX";
+        CgroupMode mode;
+        int r;
+
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return -errno;
+        if (!mkdtemp(tmp))
+                return -errno;
+        if (mount("cgroup2", tmp, "cgroup2", 0, NULL) < 0) {
+                r = -errno;
+                rmdir(tmp);
+                return r;
+        }
+        is_int(cgroup_detect_mode(tmp, &mode), 0, "cgroup2 mount: detect");
+        is_int(mode, CGROUP_MODE_V2, "cgroup2 mount: mode is v2");
+        check_cycle(tmp, CGROUP_MODE_V2, "v2");
+        (void)umount2(tmp, MNT_DETACH);
+        (void)rmdir(tmp);
+        return 0;
+}
+
+int main(void)
+{
+        CgroupMode mode;
+        int status, r, counts[2], n[2];
+        pid_t pid;
+
+        if (geteuid() != 0) {
+                printf("1..0 # SKIP needs root\n");
+                return 0;
+        }
+
+        is_str(cgroup_mode_to_string(CGROUP_MODE_HYBRID), "hybrid", "mode names");
+        r = cgroup_detect_mode(CGROUP_ROOT_DEFAULT, &mode);
+        is_int(r, 0, "detect the host's mode");
+        if (r == 0) {
+                tap_diag("host: %s", cgroup_mode_to_string(mode));
+                check_cycle(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
+                /* A hybrid host also runs the pure-v1 backend (unified ignored). */
+                if (mode == CGROUP_MODE_HYBRID)
+                        check_cycle(CGROUP_ROOT_DEFAULT, CGROUP_MODE_V1, "v1");
+        }
+
+        fflush(stdout);
+        if (pipe(counts) < 0)
+                return 1;
+        pid = fork();
+        if (pid == 0) {
+                r = check_v2_private();
+                if (r < 0)
+                        printf("# private cgroup2 mount: %s\n", strerror(-r));
+                fflush(stdout);
+                /* Hand the TAP counters back, numbering goes on in the parent. */
+                (void)!write(counts[1], (int[]){ tap_n, tap_failed }, 2 * sizeof(int));
+                _exit(r < 0 ? 2 : 0);
+        }
+        close(counts[1]);
+        if (read(counts[0], n, sizeof(n)) == sizeof(n)) {
+                tap_n = n[0];
+                tap_failed = n[1];
+        }
+        ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "v2 backend on a private cgroup2 mount");
+        return tap_done();
+}
