@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ccsupctl-image.h"
 #include "unit.h"
 #include "util.h"
 
@@ -38,9 +39,12 @@ static void help(void)
                "Commands:\n"
                "  verify FILE...  check unit files without a daemon; prints FILE:LINE: message\n"
                "                  lines and exits 1 if any file has errors\n"
+               "  image import SOURCE [NAME[:TAG]] | list | remove REF | inspect REF\n"
+               "                  manage the local image store (--state-dir=DIR after `image`,\n"
+               "                  else $CCSUP_STATE_DIR, else /var/lib/ccsup)\n"
                "\n"
                "Not implemented yet (they need the supervisor daemon): list, status, start,\n"
-               "stop, restart, kill, reload, show, cat, logs, exec, reset, image, poweroff,\n"
+               "stop, restart, kill, reload, show, cat, logs, exec, reset, poweroff,\n"
                "reboot, halt, daemon-reexec.\n"
                "\n"
                "Exit status: 0 success, 1 failure, 2 usage, 3 unit not running,\n"
@@ -69,7 +73,7 @@ static int verb_verify(int argc, char **argv)
 
 static const char *const later_verbs[] = {
         "list", "status", "start", "stop", "restart", "kill", "reload", "show", "cat",
-        "logs", "exec", "reset", "image", "poweroff", "reboot", "halt", "daemon-reexec",
+        "logs", "exec", "reset", "poweroff", "reboot", "halt", "daemon-reexec",
         NULL,
 };
 
@@ -101,6 +105,8 @@ int main(int argc, char **argv)
         const char *verb = optind < argc ? argv[optind] : "list";
         if (streq(verb, "verify"))
                 return verb_verify(argc - optind, argv + optind);
+        if (streq(verb, "image"))
+                return verb_image(argc - optind, argv + optind, NULL);
         if (strv_contains((char **)later_verbs, verb)) {
                 fprintf(stderr, "ccsupctl: %s: not implemented yet (needs the ccsupd daemon, which is not written yet)\n", verb);
                 return EXIT_FAILED;

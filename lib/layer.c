@@ -1,0 +1,736 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "layer.h"
+#include "util.h"
+
+#define IO_BUFFER (128 * 1024)
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+#define OVERLAY_OPAQUE_XATTR "trusted.overlay.opaque"
+
+int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+        struct open_how how = {
+                .flags = (uint64_t)(flags | O_CLOEXEC),
+                .mode = (flags & O_CREAT) ? mode : 0,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        return fd < 0 ? -errno : fd;
+}
+
+int layer_remove_tree(int at, const char *name)
+{
+        struct stat st;
+        DIR *d;
+        int fd, r = 0;
+
+        if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlinkat(at, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+        fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                int k = layer_remove_tree(dirfd(d), de->d_name);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        closedir(d);
+        if (unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+                r = -errno;
+        return r;
+}
+
+/* ------------------------------------------------------------------ state */
+
+typedef struct DeferredDir {
+        char *path;
+        struct timespec times[2];
+} DeferredDir;
+
+typedef struct Extract {
+        int in_fd, root;
+        unsigned flags;
+        struct archive *raw, *tar;
+        Sha256 outer, inner;
+        uint8_t inbuf[IO_BUFFER], rawbuf[IO_BUFFER];
+        char **error;
+        /* the parent directory of the previous entry, kept open */
+        char *parent_path;
+        int parent_fd;
+        DeferredDir *dirs;
+        size_t n_dirs, n_entries;
+        const char *entry; /* the entry being extracted, for messages */
+        bool inner_eof;
+        size_t padding;    /* synthetic zeros still to hand out after the end */
+} Extract;
+
+static unsigned long fault_after, fault_count;
+
+static int fail(Extract *x, int r, const char *fmt, ...) _printf_(3, 4);
+static int fail(Extract *x, int r, const char *fmt, ...)
+{
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        free(*x->error);
+        if (x->entry)
+                *x->error = xasprintf("layer entry `%s`: %s", x->entry, msg);
+        else
+                *x->error = xasprintf("layer: %s", msg);
+        return r;
+}
+
+static la_ssize_t read_outer(struct archive *a, void *data, const void **buf)
+{
+        Extract *x = data;
+        ssize_t n;
+
+        do
+                n = read(x->in_fd, x->inbuf, sizeof(x->inbuf));
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                archive_set_error(a, errno, "read: %s", strerror(errno));
+                return -1;
+        }
+        sha256_update(&x->outer, x->inbuf, (size_t)n);
+        *buf = x->inbuf;
+        return n;
+}
+
+/* The tar reader's input: the decompressed bytes of the raw reader.
+ * Some producers (umoci, Go's archive/tar without Close) end a layer right
+ * after the last file's data: no padding to 512 bytes, no end-of-archive
+ * blocks. Their runtimes accept that, and the diff ID covers exactly those
+ * bytes, so the stream is completed here with zeros that are not hashed. */
+static la_ssize_t read_inner(struct archive *a, void *data, const void **buf)
+{
+        Extract *x = data;
+        la_ssize_t n;
+        size_t give;
+
+        if (!x->inner_eof) {
+                n = archive_read_data(x->raw, x->rawbuf, sizeof(x->rawbuf));
+                if (n < 0) {
+                        archive_set_error(a, EIO, "%s", archive_error_string(x->raw));
+                        return -1;
+                }
+                if (n > 0) {
+                        sha256_update(&x->inner, x->rawbuf, (size_t)n);
+                        *buf = x->rawbuf;
+                        return n;
+                }
+                x->inner_eof = true;
+                x->padding = (512 - x->inner.length % 512) % 512 + 1024;
+        }
+        give = x->padding < sizeof(x->rawbuf) ? x->padding : sizeof(x->rawbuf);
+        memset(x->rawbuf, 0, give);
+        x->padding -= give;
+        *buf = x->rawbuf;
+        return (la_ssize_t)give;
+}
+
+/* ------------------------------------------------------------------ paths */
+
+/* Normalises an entry path in place: "./a//b/" -> "a/b". Refuses absolute
+ * paths and ".." components. The empty result is the layer's root. */
+static int normalize_path(Extract *x, const char *in, char **ret)
+{
+        _cleanup_free_ char *out = NULL;
+        size_t n = 0;
+
+        if (strlen(in) >= PATH_MAX)
+                return fail(x, -ENAMETOOLONG, "path is too long");
+        if (in[0] == '/')
+                return fail(x, -EPERM, "absolute path (refusing to write outside the layer)");
+        out = xmalloc(strlen(in) + 1);
+        for (const char *s = in; *s;) {
+                size_t l = strcspn(s, "/");
+                if (l == 2 && s[0] == '.' && s[1] == '.')
+                        return fail(x, -EPERM, "path contains `..` (refusing to write outside the layer)");
+                if (l > 0 && !(l == 1 && s[0] == '.')) {
+                        if (n > 0)
+                                out[n++] = '/';
+                        memcpy(out + n, s, l);
+                        n += l;
+                }
+                s += l;
+                while (*s == '/')
+                        s++;
+        }
+        out[n] = '\0';
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static void forget_parent(Extract *x)
+{
+        x->parent_fd = safe_close(x->parent_fd);
+        x->parent_path = (free(x->parent_path), NULL);
+}
+
+/* Opens (creating missing directories, mode 0755) the directory dir of the
+ * layer; never through a symlink. Returns a borrowed fd. */
+static int open_parent(Extract *x, const char *dir, bool create)
+{
+        _cleanup_free_ char *copy = NULL;
+        _cleanup_close_ int cur = -1;
+        char *save = NULL;
+        int fd;
+
+        if (x->parent_path && streq(x->parent_path, dir))
+                return x->parent_fd;
+        fd = open_beneath(x->root, *dir ? dir : ".", O_PATH | O_DIRECTORY, 0);
+        if (fd == -ENOENT && create) {
+                /* Walk down, creating what is missing. */
+                copy = xstrdup(dir);
+                cur = fcntl(x->root, F_DUPFD_CLOEXEC, 3);
+                for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+                        if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST)
+                                return fail(x, -errno, "mkdir `%s`: %s", c, strerror(errno));
+                        fd = open_beneath(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+                        if (fd < 0)
+                                break;
+                        safe_close(cur);
+                        cur = fd;
+                }
+                if (fd >= 0)
+                        fd = TAKE_FD(cur);
+        }
+        if (fd == -ELOOP)
+                return fail(x, fd, "a parent directory in `%s` is a symlink (refusing to follow it)", dir);
+        if (fd == -ENOTDIR)
+                return fail(x, fd, "a parent in `%s` is not a directory", dir);
+        if (fd == -EXDEV)
+                return fail(x, fd, "`%s` leaves the layer", dir);
+        if (fd < 0)
+                return fail(x, fd, "open `%s`: %s", dir, strerror(-fd));
+        forget_parent(x);
+        x->parent_path = xstrdup(dir);
+        x->parent_fd = fd;
+        return fd;
+}
+
+/* Splits "a/b/c" into "a/b" and "c" (in place); "c" into "" and "c". */
+static const char *split_base(char *path, const char **ret_dir)
+{
+        char *slash = strrchr(path, '/');
+
+        if (!slash) {
+                *ret_dir = "";
+                return path;
+        }
+        *slash = '\0';
+        *ret_dir = path;
+        return slash + 1;
+}
+
+/* Removes whatever is at parent/name, unless it is a directory and keep_dir
+ * is set. */
+static int clear_name(Extract *x, int parent, const char *name, bool keep_dir)
+{
+        struct stat st;
+        int r;
+
+        if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : fail(x, -errno, "stat: %s", strerror(errno));
+        if (keep_dir && S_ISDIR(st.st_mode))
+                return 1;
+        if (S_ISDIR(st.st_mode))
+                forget_parent(x); /* the cached parent may lie below */
+        r = layer_remove_tree(parent, name);
+        return r < 0 ? fail(x, r, "remove: %s", strerror(-r)) : 0;
+}
+
+/* ------------------------------------------------------------------ metadata */
+
+/* lsetxattr() on parent/name through our own fd's /proc link: the only way
+ * to reach a symlink or device node without following or opening it. */
+static int set_xattr(int fd, int parent, const char *name, const char *key, const void *v,
+                     size_t n)
+{
+        char p[64 + NAME_MAX];
+
+        if (fd >= 0)
+                return fsetxattr(fd, key, v, n, 0) < 0 ? -errno : 0;
+        snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", parent, name);
+        return lsetxattr(p, key, v, n, 0) < 0 ? -errno : 0;
+}
+
+static int apply_xattrs(Extract *x, struct archive_entry *e, int fd, int parent, const char *name)
+{
+        const char *key;
+        const void *v;
+        size_t n;
+
+        if (x->flags & LAYER_PLAIN)
+                return 0;
+        archive_entry_xattr_reset(e);
+        while (archive_entry_xattr_next(e, &key, &v, &n) == ARCHIVE_OK) {
+                /* Overlay metadata only ever comes from whiteouts. */
+                if (startswith(key, "trusted.overlay.") || startswith(key, "user.overlay."))
+                        continue;
+                int r = set_xattr(fd, parent, name, key, v, n);
+                if (r < 0 && r != -EOPNOTSUPP)
+                        return fail(x, r, "set xattr `%s`: %s", key, strerror(-r));
+        }
+        return 0;
+}
+
+static int apply_owner_mode(Extract *x, struct archive_entry *e, int fd, int parent,
+                            const char *name, bool is_link)
+{
+        la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+        mode_t mode = archive_entry_perm(e) & 07777;
+
+        if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
+                return fail(x, -ERANGE, "owner %lld:%lld is out of range", (long long)uid, (long long)gid);
+        if (!(x->flags & LAYER_PLAIN)) {
+                /* chown first: it clears set-user-ID bits that chmod then sets. */
+                int r = fd >= 0 ? fchown(fd, (uid_t)uid, (gid_t)gid)
+                                : fchownat(parent, name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW);
+                if (r < 0)
+                        return fail(x, -errno, "chown: %s", strerror(errno));
+        }
+        if (is_link)
+                return 0;
+        if ((fd >= 0 ? fchmod(fd, mode) : fchmodat(parent, name, mode, 0)) < 0)
+                return fail(x, -errno, "chmod: %s", strerror(errno));
+        return 0;
+}
+
+static void entry_times(struct archive_entry *e, struct timespec t[2])
+{
+        t[1] = (struct timespec){ archive_entry_mtime(e), archive_entry_mtime_nsec(e) };
+        if (archive_entry_atime_is_set(e))
+                t[0] = (struct timespec){ archive_entry_atime(e), archive_entry_atime_nsec(e) };
+        else
+                t[0] = t[1];
+        if (!archive_entry_mtime_is_set(e))
+                t[0].tv_nsec = t[1].tv_nsec = UTIME_OMIT;
+}
+
+static int apply_times(Extract *x, struct archive_entry *e, int fd, int parent, const char *name)
+{
+        struct timespec t[2];
+
+        entry_times(e, t);
+        if ((fd >= 0 ? futimens(fd, t) : utimensat(parent, name, t, AT_SYMLINK_NOFOLLOW)) < 0)
+                return fail(x, -errno, "set times: %s", strerror(errno));
+        return 0;
+}
+
+/* ------------------------------------------------------------------ entry kinds */
+
+static int write_data(Extract *x, int fd, struct archive_entry *e)
+{
+        const void *buf;
+        size_t n;
+        la_int64_t off;
+        int r;
+
+        while ((r = archive_read_data_block(x->tar, &buf, &n, &off)) == ARCHIVE_OK) {
+                for (size_t done = 0; done < n;) {
+                        ssize_t w = pwrite(fd, (const char *)buf + done, n - done, off + (off_t)done);
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0)
+                                return fail(x, -errno, "write: %s", strerror(errno));
+                        done += (size_t)w;
+                }
+        }
+        if (r != ARCHIVE_EOF)
+                return fail(x, -EIO, "read: %s", archive_error_string(x->tar));
+        /* Sparse files end in a hole that no block covers. */
+        if (archive_entry_size_is_set(e) && ftruncate(fd, archive_entry_size(e)) < 0)
+                return fail(x, -errno, "truncate: %s", strerror(errno));
+        return 0;
+}
+
+static int make_file(Extract *x, struct archive_entry *e, int parent, const char *name)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if ((r = clear_name(x, parent, name, false)) < 0)
+                return r;
+        fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return fail(x, -errno, "create: %s", strerror(errno));
+        if ((r = write_data(x, fd, e)) < 0 ||
+            (r = apply_owner_mode(x, e, fd, parent, name, false)) < 0 ||
+            (r = apply_xattrs(x, e, fd, parent, name)) < 0)
+                return r;
+        return apply_times(x, e, fd, parent, name);
+}
+
+static int make_dir(Extract *x, struct archive_entry *e, int parent, const char *name,
+                    const char *path)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (*name) {
+                if ((r = clear_name(x, parent, name, true)) < 0)
+                        return r;
+                if (r == 0 && mkdirat(parent, name, 0700) < 0)
+                        return fail(x, -errno, "mkdir: %s", strerror(errno));
+        }
+        fd = openat(parent, *name ? name : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return fail(x, -errno, "open: %s", strerror(errno));
+        if ((r = apply_owner_mode(x, e, fd, parent, name, false)) < 0 ||
+            (r = apply_xattrs(x, e, fd, parent, name)) < 0)
+                return r;
+        /* Times last: creating the children would change them again. */
+        x->dirs = xrealloc(x->dirs, (x->n_dirs + 1) * sizeof(DeferredDir));
+        x->dirs[x->n_dirs].path = xstrdup(path);
+        entry_times(e, x->dirs[x->n_dirs].times);
+        x->n_dirs++;
+        return 0;
+}
+
+static int make_symlink(Extract *x, struct archive_entry *e, int parent, const char *name)
+{
+        const char *target = archive_entry_symlink(e);
+        int r;
+
+        if (!target)
+                return fail(x, -EBADMSG, "symlink without a target");
+        if ((r = clear_name(x, parent, name, false)) < 0)
+                return r;
+        /* The target is only text: it is resolved inside the container,
+         * and never by this extractor (no path walk follows symlinks). */
+        if (symlinkat(target, parent, name) < 0)
+                return fail(x, -errno, "symlink: %s", strerror(errno));
+        if ((r = apply_owner_mode(x, e, -1, parent, name, true)) < 0 ||
+            (r = apply_xattrs(x, e, -1, parent, name)) < 0)
+                return r;
+        return apply_times(x, e, -1, parent, name);
+}
+
+static int make_node(Extract *x, struct archive_entry *e, int parent, const char *name)
+{
+        mode_t type = archive_entry_filetype(e);
+        int r;
+
+        if (x->flags & LAYER_PLAIN)
+                return 0;
+        if ((r = clear_name(x, parent, name, false)) < 0)
+                return r;
+        if (mknodat(parent, name, type | 0600, type == AE_IFIFO ? 0 : archive_entry_rdev(e)) < 0)
+                return fail(x, -errno, "mknod: %s", strerror(errno));
+        if ((r = apply_owner_mode(x, e, -1, parent, name, false)) < 0 ||
+            (r = apply_xattrs(x, e, -1, parent, name)) < 0)
+                return r;
+        return apply_times(x, e, -1, parent, name);
+}
+
+static int make_hardlink(Extract *x, const char *target_raw, int parent, const char *name)
+{
+        _cleanup_free_ char *target = NULL;
+        _cleanup_close_ int tparent = -1;
+        struct stat st;
+        const char *tbase, *tdir;
+        int r;
+
+        r = normalize_path(x, target_raw, &target);
+        if (r < 0)
+                return fail(x, r, "hard link target `%s` is outside the layer", target_raw);
+        tbase = split_base(target, &tdir);
+        if (!*tbase)
+                return fail(x, -EPERM, "hard link to the layer's root");
+        tparent = open_beneath(x->root, *tdir ? tdir : ".", O_PATH | O_DIRECTORY, 0);
+        if (tparent < 0 || fstatat(tparent, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return fail(x, -ENOENT, "hard link target `%s` is not in the layer", target_raw);
+        if (S_ISDIR(st.st_mode))
+                return fail(x, -EPERM, "hard link to the directory `%s`", target_raw);
+        if ((r = clear_name(x, parent, name, false)) < 0)
+                return r;
+        if (linkat(tparent, tbase, parent, name, 0) < 0)
+                return fail(x, -errno, "link to `%s`: %s", target_raw, strerror(errno));
+        return 0;
+}
+
+static int make_whiteout(Extract *x, int parent, const char *base)
+{
+        const char *victim = base + strlen(WHITEOUT_PREFIX);
+        int r;
+
+        if (streq(base, WHITEOUT_OPAQUE)) {
+                _cleanup_close_ int fd = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0 || fsetxattr(fd, OVERLAY_OPAQUE_XATTR, "y", 1, 0) < 0)
+                        return fail(x, -errno, "mark opaque: %s", strerror(errno));
+                return 0;
+        }
+        if (startswith(base, WHITEOUT_PREFIX WHITEOUT_PREFIX))
+                return 0; /* aufs bookkeeping (.wh..wh.plnk …): nothing for overlayfs */
+        if (!*victim || streq(victim, ".") || streq(victim, ".."))
+                return fail(x, -EBADMSG, "invalid whiteout");
+        if ((r = clear_name(x, parent, victim, false)) < 0)
+                return r;
+        if (mknodat(parent, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
+                return fail(x, -errno, "whiteout: %s", strerror(errno));
+        return 0;
+}
+
+static int extract_entry(Extract *x, struct archive_entry *e)
+{
+        _cleanup_free_ char *path = NULL;
+        const char *raw = archive_entry_pathname(e), *base, *dir, *link;
+        mode_t type = archive_entry_filetype(e);
+        int parent, r;
+
+        x->entry = raw;
+        if (!raw)
+                return fail(x, -EBADMSG, "entry without a path");
+        if ((r = normalize_path(x, raw, &path)) < 0)
+                return r;
+        if (!*path) { /* "./": the layer's root itself */
+                if (type != AE_IFDIR)
+                        return fail(x, -EBADMSG, "the layer's root is not a directory");
+                return make_dir(x, e, x->root, "", "");
+        }
+        _cleanup_free_ char *full = xstrdup(path);
+        base = split_base(path, &dir);
+        parent = open_parent(x, dir, true);
+        if (parent < 0)
+                return parent;
+        if ((x->flags & LAYER_OCI_WHITEOUTS) && startswith(base, WHITEOUT_PREFIX))
+                return make_whiteout(x, parent, base);
+        if (streq(base, "..") || strlen(base) > NAME_MAX)
+                return fail(x, -EBADMSG, "invalid name");
+        link = archive_entry_hardlink(e);
+        if (link)
+                return (x->flags & LAYER_PLAIN) ? 0 : make_hardlink(x, link, parent, base);
+        switch (type) {
+        case AE_IFREG: return make_file(x, e, parent, base);
+        case AE_IFDIR: return make_dir(x, e, parent, base, full);
+        case AE_IFLNK: return make_symlink(x, e, parent, base);
+        case AE_IFCHR: case AE_IFBLK: case AE_IFIFO: return make_node(x, e, parent, base);
+        case AE_IFSOCK: return 0; /* sockets mean nothing in an image */
+        default: return fail(x, -EBADMSG, "unknown file type 0%o", (unsigned)type);
+        }
+}
+
+static int finish_dirs(Extract *x)
+{
+        for (size_t k = x->n_dirs; k-- > 0;) {
+                _cleanup_close_ int fd = open_beneath(
+                        x->root, *x->dirs[k].path ? x->dirs[k].path : ".", O_RDONLY | O_DIRECTORY, 0);
+                /* A directory replaced by a later entry is simply gone. */
+                if (fd >= 0 && futimens(fd, x->dirs[k].times) < 0)
+                        return fail(x, -errno, "set times of `%s`: %s", x->dirs[k].path, strerror(errno));
+        }
+        return 0;
+}
+
+/* ------------------------------------------------------------------ driver */
+
+static int open_readers(Extract *x)
+{
+        struct archive_entry *e;
+
+        x->raw = archive_read_new();
+        x->tar = archive_read_new();
+        if (!x->raw || !x->tar)
+                abort();
+        /* Only what OCI layers may be: tar, gzip, zstd. No external
+         * decompressor programs are ever run on untrusted input. */
+        archive_read_support_filter_gzip(x->raw);
+        archive_read_support_filter_zstd(x->raw);
+        archive_read_support_format_raw(x->raw);
+        if (archive_read_open(x->raw, x, NULL, read_outer, NULL) != ARCHIVE_OK)
+                return fail(x, -EBADMSG, "%s", archive_error_string(x->raw));
+        if (archive_read_next_header(x->raw, &e) != ARCHIVE_OK)
+                return fail(x, -EBADMSG, "empty or unreadable layer: %s",
+                            archive_error_string(x->raw) ?: "no data");
+        archive_read_support_format_tar(x->tar);
+        if (archive_read_open(x->tar, x, NULL, read_inner, NULL) != ARCHIVE_OK)
+                return fail(x, -EBADMSG, "not a tar archive: %s", archive_error_string(x->tar));
+        return 0;
+}
+
+/* Reads what the readers left (tar padding, compressed trailers) so the
+ * digests cover the whole input. */
+static int drain(Extract *x)
+{
+        la_ssize_t n;
+        const void *b;
+
+        while ((n = read_inner(x->tar, x, &b)) > 0)
+                ;
+        if (n < 0)
+                return fail(x, -EBADMSG, "%s", archive_error_string(x->raw));
+        while ((n = read_outer(x->raw, x, &b)) > 0)
+                ;
+        return n < 0 ? fail(x, -EIO, "read: %s", strerror(errno)) : 0;
+}
+
+static int extract_all(Extract *x)
+{
+        struct archive_entry *e;
+        int r;
+
+        if ((r = open_readers(x)) < 0)
+                return r;
+        while ((r = archive_read_next_header(x->tar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+                if ((r = extract_entry(x, e)) < 0)
+                        return r;
+                x->entry = NULL;
+                x->n_entries++;
+                if (fault_after > 0 && ++fault_count >= fault_after)
+                        raise(SIGKILL);
+        }
+        if (r != ARCHIVE_EOF)
+                return fail(x, -EBADMSG, "corrupt archive: %s", archive_error_string(x->tar));
+        if ((r = finish_dirs(x)) < 0)
+                return r;
+        return drain(x);
+}
+
+int layer_extract(int in_fd, int dirfd, unsigned flags, LayerResult *ret, char **ret_error)
+{
+        _cleanup_free_ Extract *x = xcalloc(1, sizeof(Extract));
+        const char *fault = getenv("CCSUP_LAYER_FAULT_AFTER");
+        int r;
+
+        if (fault && fault_after == 0)
+                fault_after = strtoul(fault, NULL, 10);
+        x->in_fd = in_fd;
+        x->root = dirfd;
+        x->flags = flags;
+        x->error = ret_error;
+        x->parent_fd = -1;
+        sha256_init(&x->outer);
+        sha256_init(&x->inner);
+
+        r = extract_all(x);
+
+        forget_parent(x);
+        for (size_t k = 0; k < x->n_dirs; k++)
+                free(x->dirs[k].path);
+        free(x->dirs);
+        if (x->tar)
+                archive_read_free(x->tar);
+        if (x->raw)
+                archive_read_free(x->raw);
+        if (r < 0)
+                return r;
+        if (ret) {
+                *ret = (LayerResult){ .size = x->outer.length, .diff_size = x->inner.length,
+                                      .n_entries = x->n_entries };
+                sha256_final_digest(&x->outer, ret->digest);
+                sha256_final_digest(&x->inner, ret->diff_id);
+        }
+        return 0;
+}
+
+static int check_digests(const LayerResult *res, const char *want_digest,
+                         const char *want_diff_id, char **ret_error)
+{
+        if (want_digest && !streq(want_digest, res->digest)) {
+                *ret_error = xasprintf("layer %s: digest mismatch (content is %s)", want_digest,
+                                       res->digest);
+                return -EBADMSG;
+        }
+        if (want_diff_id && !streq(want_diff_id, res->diff_id)) {
+                *ret_error = xasprintf("layer %s: diff ID mismatch (uncompressed content is %s)",
+                                       want_diff_id, res->diff_id);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* A layer that fails to unpack may simply be corrupt: when its bytes do
+ * not match the digest it should have, say that (the cause) instead. */
+static int explain_failure(int in_fd, const char *want_digest, int r, char **ret_error)
+{
+        char got[SHA256_DIGEST_STRING_MAX];
+
+        if (lseek(in_fd, 0, SEEK_SET) < 0 || sha256_fd(in_fd, got, NULL) < 0 || streq(got, want_digest))
+                return r;
+        free(*ret_error);
+        *ret_error = xasprintf("layer %s: digest mismatch (content is %s)", want_digest, got);
+        return -EBADMSG;
+}
+
+int layer_unpack(int in_fd, int parent_dirfd, const char *name, unsigned flags,
+                 const char *want_digest, const char *want_diff_id, LayerResult *ret,
+                 char **ret_error)
+{
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -1;
+        LayerResult res;
+        int r;
+
+        tmp = xasprintf(".tmp-%s-%d", name, (int)getpid());
+        (void)layer_remove_tree(parent_dirfd, tmp);
+        if (mkdirat(parent_dirfd, tmp, 0755) < 0) {
+                r = -errno;
+                *ret_error = xasprintf("mkdir `%s`: %s", tmp, strerror(-r));
+                return r;
+        }
+        fd = openat(parent_dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                *ret_error = xasprintf("open `%s`: %s", tmp, strerror(-r));
+                goto fail;
+        }
+        r = layer_extract(in_fd, fd, flags, &res, ret_error);
+        if (r < 0 && want_digest)
+                r = explain_failure(in_fd, want_digest, r, ret_error);
+        if (r >= 0)
+                r = check_digests(&res, want_digest, want_diff_id, ret_error);
+        if (r >= 0 && syncfs(fd) < 0) {
+                r = -errno;
+                *ret_error = xasprintf("syncfs: %s", strerror(-r));
+        }
+        if (r < 0)
+                goto fail;
+        if (renameat2(parent_dirfd, tmp, parent_dirfd, name, RENAME_NOREPLACE) < 0) {
+                r = -errno;
+                if (r != -EEXIST) {
+                        *ret_error = xasprintf("rename to `%s`: %s", name, strerror(-r));
+                        goto fail;
+                }
+                (void)layer_remove_tree(parent_dirfd, tmp);
+        }
+        if (fsync(parent_dirfd) < 0 && errno != EBADF && errno != EINVAL) {
+                r = -errno;
+                *ret_error = xasprintf("fsync: %s", strerror(-r));
+                return r;
+        }
+        if (ret)
+                *ret = res;
+        return 0;
+fail:
+        (void)layer_remove_tree(parent_dirfd, tmp);
+        return r;
+}

@@ -1,0 +1,1318 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "image.h"
+#include "layer.h"
+#include "parse.h"
+#include "sha256.h"
+#include "store.h"
+#include "util.h"
+
+#define REPOSITORIES "repositories.json"
+/* A layer blob is streamed; only documents are read whole. */
+#define DOCUMENT_MAX OCI_DOCUMENT_MAX
+
+static void json_putp(json_object **o) { json_object_put(*o); }
+#define _cleanup_json_ _cleanup_(json_putp)
+
+static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int set_error(char **ret_error, int r, const char *fmt, ...)
+{
+        va_list ap;
+        char *msg;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        free(*ret_error);
+        *ret_error = msg;
+        return r;
+}
+
+/* Prefixes an existing message: "context: message". */
+static int wrap_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+static int wrap_error(char **ret_error, int r, const char *fmt, ...)
+{
+        _cleanup_free_ char *ctx = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&ctx, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        char *msg = xasprintf("%s: %s", ctx, *ret_error ? *ret_error : strerror(-r));
+        free(*ret_error);
+        *ret_error = msg;
+        return r;
+}
+
+/* ------------------------------------------------------------------ files */
+
+static int open_in_root(int root, const char *path, int flags)
+{
+        struct open_how how = {
+                .flags = (uint64_t)(flags | O_CLOEXEC),
+                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+        return fd < 0 ? -errno : fd;
+}
+
+static int read_fd_all(int fd, size_t max, char **ret, size_t *ret_size)
+{
+        char p[64];
+
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        return read_full_file(p, max, ret, ret_size);
+}
+
+/* Writes dirfd/name atomically and durably. */
+static int write_file_at(int dirfd, const char *name, const char *data, size_t size)
+{
+        _cleanup_free_ char *tmp = xasprintf(".tmp-%s-%d", name, (int)getpid());
+        _cleanup_close_ int fd = -1;
+        int r = 0;
+
+        (void)unlinkat(dirfd, tmp, 0);
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        for (size_t done = 0; done < size;) {
+                ssize_t n = write(fd, data + done, size - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
+                done += (size_t)n;
+        }
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void)unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+/* ------------------------------------------------------------------ the store */
+
+typedef struct Store {
+        char *root;               /* STATE_DIR/images */
+        int fd, blobs, layers, tmp, lock;
+} Store;
+
+static void store_close(Store *s)
+{
+        free(s->root);
+        safe_close(s->fd);
+        safe_close(s->blobs);
+        safe_close(s->layers);
+        safe_close(s->tmp);
+        safe_close(s->lock); /* releases the flock */
+        *s = (Store){ .fd = -1, .blobs = -1, .layers = -1, .tmp = -1, .lock = -1 };
+}
+
+static int open_subdir(int at, const char *name, bool create)
+{
+        if (create && mkdirat(at, name, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+/* Opens STATE_DIR/images; with lock, creates it and takes the lock. A
+ * reader without lock gets -ENOENT when there is no store yet. */
+static int store_open(const char *state_dir, bool lock, Store *s, char **ret_error)
+{
+        _cleanup_close_ int sd = -1, sha = -1;
+        int r;
+
+        *s = (Store){ .fd = -1, .blobs = -1, .layers = -1, .tmp = -1, .lock = -1 };
+        s->root = path_join(state_dir, "images");
+        if (lock && mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+                return set_error(ret_error, -errno, "state directory `%s`: %s", state_dir, strerror(errno));
+        sd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sd < 0)
+                return set_error(ret_error, -errno, "state directory `%s`: %s", state_dir, strerror(errno));
+        if (lock && mkdirat(sd, "images", 0700) < 0 && errno != EEXIST)
+                return set_error(ret_error, -errno, "image store `%s`: %s", s->root, strerror(errno));
+        if (lock && mkdirat(sd, "images/blobs", 0700) < 0 && errno != EEXIST)
+                return set_error(ret_error, -errno, "image store `%s`: %s", s->root, strerror(errno));
+        if ((r = s->fd = open_subdir(sd, "images", false)) < 0 ||
+            (r = sha = open_subdir(s->fd, "blobs/sha256", lock)) < 0 ||
+            (r = s->layers = open_subdir(s->fd, "layers", lock)) < 0 ||
+            (r = s->tmp = open_subdir(s->fd, "tmp", lock)) < 0) {
+                r = set_error(ret_error, r, "image store `%s`: %s", s->root, strerror(-r));
+                store_close(s);
+                return r;
+        }
+        s->blobs = TAKE_FD(sha);
+        if (!lock)
+                return 0;
+        s->lock = openat(s->fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (s->lock < 0 || flock(s->lock, LOCK_EX) < 0) {
+                r = set_error(ret_error, -errno, "lock `%s/lock`: %s", s->root, strerror(errno));
+                store_close(s);
+                return r;
+        }
+        return 0;
+}
+
+/* Removes every entry of dirfd whose name starts with ".tmp-" (or all of
+ * them): what an interrupted import left. Only under the lock. */
+static void remove_debris(int at, bool all)
+{
+        _cleanup_close_ int fd = fcntl(at, F_DUPFD_CLOEXEC, 3);
+        DIR *d;
+
+        if (fd < 0 || !(d = fdopendir(fd)))
+                return;
+        fd = -1;
+        rewinddir(d);
+        for (struct dirent *de; (de = readdir(d));)
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                    (all || startswith(de->d_name, ".tmp-")))
+                        (void)layer_remove_tree(dirfd(d), de->d_name);
+        closedir(d);
+}
+
+/* ------------------------------------------------------------------ repositories.json */
+
+static json_object *object_member(json_object *o, const char *key)
+{
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_object)) {
+                v = json_object_new_object();
+                json_object_object_add(o, key, v);
+        }
+        return v;
+}
+
+static int repos_load(const Store *s, json_object **ret, char **ret_error)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = openat(s->fd, REPOSITORIES, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        json_object *o;
+        size_t n;
+        int r;
+
+        if (fd < 0 && errno != ENOENT)
+                return set_error(ret_error, -errno, "`%s/%s`: %s", s->root, REPOSITORIES, strerror(errno));
+        if (fd < 0)
+                o = json_object_new_object();
+        else {
+                if ((r = read_fd_all(fd, 64 * 1024 * 1024, &text, &n)) < 0)
+                        return set_error(ret_error, r, "`%s/%s`: %s", s->root, REPOSITORIES, strerror(-r));
+                o = json_tokener_parse(text);
+                if (!o || !json_object_is_type(o, json_type_object)) {
+                        json_object_put(o);
+                        return set_error(ret_error, -EBADMSG, "`%s/%s`: not a JSON object", s->root,
+                                         REPOSITORIES);
+                }
+        }
+        object_member(o, "tags");
+        object_member(o, "sources");
+        *ret = o;
+        return 0;
+}
+
+static int repos_save(const Store *s, json_object *o, char **ret_error)
+{
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
+        int r = write_file_at(s->fd, REPOSITORIES, text, strlen(text));
+
+        return r < 0 ? set_error(ret_error, r, "write `%s/%s`: %s", s->root, REPOSITORIES, strerror(-r)) : 0;
+}
+
+static const char *tag_digest(json_object *repos, const char *tag)
+{
+        json_object *v;
+
+        if (!json_object_object_get_ex(object_member(repos, "tags"), tag, &v) ||
+            !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static const char *source_field(json_object *repos, const char *key, const char *field)
+{
+        json_object *src, *v;
+
+        if (!json_object_object_get_ex(object_member(repos, "sources"), key, &src) ||
+            !json_object_is_type(src, json_type_object) ||
+            !json_object_object_get_ex(src, field, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+/* ------------------------------------------------------------------ blobs */
+
+static int verify_bytes(const char *digest, const char *data, size_t size, char **ret_error)
+{
+        char got[SHA256_DIGEST_STRING_MAX];
+
+        sha256_digest(data, size, got);
+        if (!streq(got, digest))
+                return set_error(ret_error, -EBADMSG, "blob %s: digest mismatch (content is %s)", digest, got);
+        return 0;
+}
+
+/* Reads and verifies a blob below root (a layout, or the store itself). */
+static int blob_read_at(int root, const char *where, const char *digest, int64_t want_size,
+                        char **ret, size_t *ret_size, char **ret_error)
+{
+        _cleanup_free_ char *path = xasprintf("blobs/sha256/%s", oci_digest_hex(digest));
+        _cleanup_free_ char *data = NULL;
+        _cleanup_close_ int fd = open_in_root(root, path, O_RDONLY);
+        size_t n;
+        int r;
+
+        if (fd < 0)
+                return set_error(ret_error, fd, "blob %s: %s (%s)", digest, strerror(-fd), where);
+        if ((r = read_fd_all(fd, DOCUMENT_MAX, &data, &n)) < 0)
+                return set_error(ret_error, r, "blob %s: %s (%s)", digest, strerror(-r), where);
+        if (want_size >= 0 && (uint64_t)want_size != n)
+                return set_error(ret_error, -EBADMSG, "blob %s: size mismatch (descriptor says %lld, blob has %zu bytes)",
+                                 digest, (long long)want_size, n);
+        if ((r = verify_bytes(digest, data, n, ret_error)) < 0)
+                return r;
+        *ret = TAKE_PTR(data);
+        *ret_size = n;
+        return 0;
+}
+
+static int store_blob_read(const Store *s, const char *digest, char **ret, size_t *ret_size,
+                           char **ret_error)
+{
+        _cleanup_free_ char *where = xasprintf("image store `%s`", s->root);
+        return blob_read_at(s->fd, where, digest, -1, ret, ret_size, ret_error);
+}
+
+static int store_blob_write(const Store *s, const char *digest, const char *data, size_t size,
+                            char **ret_error)
+{
+        const char *hex = oci_digest_hex(digest);
+        struct stat st;
+        int r;
+
+        if (fstatat(s->blobs, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && (size_t)st.st_size == size)
+                return 0;
+        r = write_file_at(s->blobs, hex, data, size);
+        return r < 0 ? set_error(ret_error, r, "write blob %s: %s", digest, strerror(-r)) : 0;
+}
+
+/* ------------------------------------------------------------------ sources */
+
+static bool tag_is_valid(const char *t)
+{
+        size_t n = strlen(t);
+
+        if (n == 0 || n > 128)
+                return false;
+        for (; *t; t++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *t))
+                        return false;
+        return true;
+}
+
+int store_source_parse(const char *s, ImageKind *ret_kind, char **ret_path, char **ret_tag,
+                       char **ret_error)
+{
+        _cleanup_free_ char *path = NULL, *tag = NULL, *abs = NULL;
+        const char *rest, *colon;
+        ImageKind kind;
+
+        if ((rest = startswith(s, "oci:")))
+                kind = IMAGE_OCI;
+        else if ((rest = startswith(s, "oci-archive:")))
+                kind = IMAGE_OCI_ARCHIVE;
+        else if ((rest = startswith(s, "docker-archive:")))
+                kind = IMAGE_DOCKER_ARCHIVE;
+        else
+                return set_error(ret_error, -EINVAL, "`%s` is not an image source (oci:PATH[:TAG], oci-archive:PATH[:TAG] or docker-archive:PATH)", s);
+        colon = strrchr(rest, ':');
+        if (kind != IMAGE_DOCKER_ARCHIVE && colon && !strchr(colon, '/')) {
+                path = xstrndup(rest, (size_t)(colon - rest));
+                tag = xstrdup(colon + 1);
+                if (!tag_is_valid(tag))
+                        return set_error(ret_error, -EINVAL, "invalid tag `%s`", tag);
+        } else
+                path = xstrdup(rest);
+        if (!*path)
+                return set_error(ret_error, -EINVAL, "`%s`: no path", s);
+        if (path[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+                if (!cwd)
+                        return set_error(ret_error, -errno, "getcwd: %s", strerror(errno));
+                abs = path_join(cwd, path);
+                free(path);
+                path = TAKE_PTR(abs);
+        }
+        *ret_kind = kind;
+        *ret_path = TAKE_PTR(path);
+        *ret_tag = TAKE_PTR(tag);
+        return 0;
+}
+
+typedef struct Source {
+        ImageKind kind;
+        char *path, *tag;
+        char *key;                /* "oci:/abs/path:tag", as recorded */
+        char *stamp;              /* changes when the source file does */
+        char *label;              /* "oci layout `/p`", for messages */
+        char *staging;            /* name under the store's tmp/ */
+        int root;                 /* the layout or the unpacked archive */
+} Source;
+
+static void source_done(Source *src, const Store *s)
+{
+        if (src->staging && s->tmp >= 0)
+                (void)layer_remove_tree(s->tmp, src->staging);
+        free(src->path);
+        free(src->tag);
+        free(src->key);
+        free(src->stamp);
+        free(src->label);
+        free(src->staging);
+        safe_close(src->root);
+        *src = (Source){ .root = -1 };
+}
+
+static int source_init(Source *src, const char *string, char **ret_error)
+{
+        _cleanup_free_ char *stamp_path = NULL;
+        struct stat st;
+        int r;
+
+        *src = (Source){ .root = -1 };
+        r = store_source_parse(string, &src->kind, &src->path, &src->tag, ret_error);
+        if (r < 0)
+                return r;
+        src->key = xasprintf("%s:%s%s%s", image_kind_to_string(src->kind), src->path,
+                             src->tag ? ":" : "", src->tag ? src->tag : "");
+        src->label = xasprintf("%s `%s`", src->kind == IMAGE_OCI ? "oci layout" :
+                                          src->kind == IMAGE_OCI_ARCHIVE ? "oci archive" : "docker archive",
+                               src->path);
+        stamp_path = src->kind == IMAGE_OCI ? path_join(src->path, "index.json") : xstrdup(src->path);
+        if (stat(stamp_path, &st) < 0)
+                return set_error(ret_error, -errno, "%s: %s", src->label,
+                                 src->kind == IMAGE_OCI && errno == ENOENT
+                                         ? "not an OCI image layout (no index.json)" : strerror(errno));
+        src->stamp = xasprintf("%lld.%09ld:%lld:%llu", (long long)st.st_mtim.tv_sec,
+                               st.st_mtim.tv_nsec, (long long)st.st_size,
+                               (unsigned long long)st.st_ino);
+        return 0;
+}
+
+/* Makes src->root: the layout directory, or an archive unpacked into the
+ * store's tmp/ (archive members may be symlinks to each other; they are
+ * resolved inside that directory only). */
+static int source_open(Source *src, const Store *s, char **ret_error)
+{
+        _cleanup_close_ int in = -1;
+        int r;
+
+        if (src->kind == IMAGE_OCI) {
+                src->root = open(src->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                return src->root < 0 ? set_error(ret_error, -errno, "%s: %s", src->label, strerror(errno)) : 0;
+        }
+        in = open(src->path, O_RDONLY | O_CLOEXEC);
+        if (in < 0)
+                return set_error(ret_error, -errno, "%s: %s", src->label, strerror(errno));
+        src->staging = xasprintf("src-%d", (int)getpid());
+        (void)layer_remove_tree(s->tmp, src->staging);
+        if ((src->root = open_subdir(s->tmp, src->staging, true)) < 0)
+                return set_error(ret_error, src->root, "staging: %s", strerror(-src->root));
+        r = layer_extract(in, src->root, LAYER_PLAIN, NULL, ret_error);
+        return r < 0 ? wrap_error(ret_error, r, "%s", src->label) : 0;
+}
+
+/* ------------------------------------------------------------------ importing */
+
+/* What an import produced, before it is committed. */
+typedef struct Imported {
+        char *manifest, *config;  /* document bytes */
+        size_t manifest_size, config_size;
+        char manifest_digest[SHA256_DIGEST_STRING_MAX];
+        char config_digest[SHA256_DIGEST_STRING_MAX];
+        char **names;             /* NAME:TAG from the archive */
+} Imported;
+
+static void imported_done(Imported *im)
+{
+        free(im->manifest);
+        free(im->config);
+        strv_free(im->names);
+        *im = (Imported){};
+}
+
+/* Unpacks one layer into layers/HEX(diff_id) unless it is there. */
+static int import_layer(const Store *s, const Source *src, const char *path, const char *digest,
+                        const char *diff_id, size_t idx, size_t n, char **ret_error)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        if (fstatat(s->layers, oci_digest_hex(diff_id), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode))
+                return 0;
+        fd = open_in_root(src->root, path, O_RDONLY);
+        if (fd < 0)
+                return set_error(ret_error, fd, "layer %zu of %zu: blob %s: %s (%s)", idx + 1, n,
+                                 digest ? digest : path, strerror(-fd), src->label);
+        r = layer_unpack(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS, digest,
+                         diff_id, NULL, ret_error);
+        if (r < 0)
+                return wrap_error(ret_error, r, "layer %zu of %zu (%s)", idx + 1, n, diff_id);
+        return 0;
+}
+
+/* Follows an index to the manifest descriptor for tag (nested indexes are
+ * narrowed by platform). */
+static int oci_pick_manifest(const Source *src, OciDescriptor *ret, char **ret_error)
+{
+        _cleanup_free_ char *data = NULL, *what = xasprintf("%s: index.json", src->label);
+        _cleanup_close_ int fd = open_in_root(src->root, "index.json", O_RDONLY);
+        OciIndex idx = {};
+        size_t n;
+        int r, k;
+
+        if (fd < 0)
+                return set_error(ret_error, fd, "%s: %s", what, strerror(-fd));
+        if ((r = read_fd_all(fd, DOCUMENT_MAX, &data, &n)) < 0)
+                return set_error(ret_error, r, "%s: %s", what, strerror(-r));
+        if ((r = oci_index_parse(what, data, n, &idx, ret_error)) < 0)
+                return r;
+        for (int depth = 0;; depth++) {
+                k = oci_index_select(&idx, what, depth == 0 ? src->tag : NULL, ret_error);
+                if (k < 0) {
+                        oci_index_done(&idx);
+                        return k;
+                }
+                OciDescriptor d = idx.manifests[k];
+                idx.manifests[k] = (OciDescriptor){};
+                oci_index_done(&idx);
+                if (!oci_media_type_is_index(d.media_type)) {
+                        *ret = d;
+                        return 0;
+                }
+                free(data);
+                data = NULL;
+                free(what);
+                what = xasprintf("index %s", d.digest);
+                r = depth < 4 ? blob_read_at(src->root, src->label, d.digest, d.size, &data, &n, ret_error)
+                              : set_error(ret_error, -ELOOP, "%s: indexes nested too deep", src->label);
+                if (r >= 0)
+                        r = oci_index_parse(what, data, n, &idx, ret_error);
+                oci_descriptor_done(&d);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static int import_oci(const Store *s, const Source *src, Imported *im, char **ret_error)
+{
+        _cleanup_(oci_config_freep) OciConfig *cfg = NULL;
+        _cleanup_free_ char *what = NULL;
+        OciDescriptor d = {};
+        OciManifest m = {};
+        int r;
+
+        if (faccessat(src->root, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                return set_error(ret_error, -ENOENT, "%s: not an OCI image layout (no oci-layout file)", src->label);
+        if ((r = oci_pick_manifest(src, &d, ret_error)) < 0)
+                return r;
+        if (d.ref_name && strchr(d.ref_name, ':') && !strchr(strrchr(d.ref_name, ':'), '/'))
+                strv_add(&im->names, d.ref_name);
+        r = blob_read_at(src->root, src->label, d.digest, d.size, &im->manifest, &im->manifest_size, ret_error);
+        if (r >= 0) {
+                snprintf(im->manifest_digest, sizeof(im->manifest_digest), "%s", d.digest);
+                what = xasprintf("manifest %s", d.digest);
+                r = oci_manifest_parse(what, im->manifest, im->manifest_size, &m, ret_error);
+        }
+        oci_descriptor_done(&d);
+        if (r < 0)
+                return r;
+        r = blob_read_at(src->root, src->label, m.config.digest, m.config.size, &im->config,
+                         &im->config_size, ret_error);
+        if (r >= 0) {
+                snprintf(im->config_digest, sizeof(im->config_digest), "%s", m.config.digest);
+                free(what);
+                what = xasprintf("config %s", m.config.digest);
+                r = oci_config_parse(what, im->config, im->config_size, &cfg, ret_error);
+        }
+        if (r >= 0 && cfg->n_diff_ids != m.n_layers)
+                r = set_error(ret_error, -EBADMSG, "manifest %s: %zu layers, but the config lists %zu diff IDs",
+                              im->manifest_digest, m.n_layers, cfg->n_diff_ids);
+        for (size_t k = 0; r >= 0 && k < m.n_layers; k++) {
+                _cleanup_free_ char *path = xasprintf("blobs/sha256/%s", oci_digest_hex(m.layers[k].digest));
+                r = import_layer(s, src, path, m.layers[k].digest, cfg->diff_ids[k], k, m.n_layers, ret_error);
+        }
+        oci_manifest_done(&m);
+        return r;
+}
+
+/* "blobs/sha256/HEX" or "HEX.json"/"HEX/…" names carry a digest: check it. */
+static const char *digest_from_archive_path(const char *path, char buf[SHA256_DIGEST_STRING_MAX])
+{
+        const char *hex = startswith(path, "blobs/sha256/");
+
+        if (!hex)
+                return NULL;
+        snprintf(buf, SHA256_DIGEST_STRING_MAX, "sha256:%s", hex);
+        return oci_digest_is_valid(buf) ? buf : NULL;
+}
+
+static int docker_pick(const Source *src, const DockerManifest *dm, char **ret_error)
+{
+        if (dm->n_images == 1)
+                return 0;
+        for (size_t k = 0; src->tag && k < dm->n_images; k++)
+                STRV_FOREACH(t, dm->images[k].repo_tags)
+                        if (streq(*t, src->tag))
+                                return (int)k;
+        return set_error(ret_error, -ENOENT, "%s holds %zu images; only single-image archives are supported",
+                         src->label, dm->n_images);
+}
+
+static void docker_synthesize_manifest(const Source *src, const OciConfig *cfg,
+                                       const DockerImage *img, Imported *im)
+{
+        OciManifest m = { .media_type = OCI_MEDIA_MANIFEST };
+
+        m.config = (OciDescriptor){ .media_type = OCI_MEDIA_CONFIG, .digest = im->config_digest,
+                                    .size = (int64_t)im->config_size };
+        m.layers = xcalloc(img->n_layers + 1, sizeof(OciDescriptor));
+        m.n_layers = img->n_layers;
+        for (size_t k = 0; k < img->n_layers; k++) {
+                _cleanup_close_ int fd = open_in_root(src->root, img->layers[k], O_RDONLY);
+                struct stat st = {};
+                if (fd >= 0)
+                        (void)fstat(fd, &st);
+                m.layers[k] = (OciDescriptor){ .media_type = OCI_MEDIA_LAYER_TAR,
+                                               .digest = cfg->diff_ids[k], .size = st.st_size };
+        }
+        im->manifest = oci_manifest_to_json(&m);
+        im->manifest_size = strlen(im->manifest);
+        sha256_digest(im->manifest, im->manifest_size, im->manifest_digest);
+        free(m.layers);
+}
+
+static int import_docker(const Store *s, const Source *src, Imported *im, char **ret_error)
+{
+        _cleanup_(oci_config_freep) OciConfig *cfg = NULL;
+        _cleanup_free_ char *data = NULL, *what = xasprintf("%s: manifest.json", src->label);
+        _cleanup_close_ int fd = open_in_root(src->root, "manifest.json", O_RDONLY);
+        char buf[SHA256_DIGEST_STRING_MAX];
+        DockerManifest dm = {};
+        const DockerImage *img;
+        const char *want;
+        size_t n;
+        int r, k;
+
+        if (fd < 0)
+                return set_error(ret_error, fd, "%s: %s", what, strerror(-fd));
+        if ((r = read_fd_all(fd, DOCUMENT_MAX, &data, &n)) < 0)
+                return set_error(ret_error, r, "%s: %s", what, strerror(-r));
+        if ((r = docker_manifest_parse(what, data, n, &dm, ret_error)) < 0)
+                return r;
+        if ((k = r = docker_pick(src, &dm, ret_error)) < 0)
+                goto out;
+        img = &dm.images[k];
+        im->names = strv_copy(img->repo_tags);
+        safe_close(fd);
+        fd = open_in_root(src->root, img->config, O_RDONLY);
+        if (fd < 0 || (r = read_fd_all(fd, DOCUMENT_MAX, &im->config, &im->config_size)) < 0) {
+                r = set_error(ret_error, fd < 0 ? fd : r, "%s: config `%s`: %s", src->label, img->config,
+                              strerror(fd < 0 ? -fd : -r));
+                goto out;
+        }
+        sha256_digest(im->config, im->config_size, im->config_digest);
+        want = digest_from_archive_path(img->config, buf);
+        if (!want && strlen(img->config) == 64 + 5 && startswith(img->config + 64, ".json")) {
+                snprintf(buf, sizeof(buf), "sha256:%.64s", img->config);
+                want = oci_digest_is_valid(buf) ? buf : NULL;
+        }
+        if (want && (r = verify_bytes(want, im->config, im->config_size, ret_error)) < 0)
+                goto out;
+        free(what);
+        what = xasprintf("config %s", im->config_digest);
+        if ((r = oci_config_parse(what, im->config, im->config_size, &cfg, ret_error)) < 0)
+                goto out;
+        if (cfg->n_diff_ids != img->n_layers) {
+                r = set_error(ret_error, -EBADMSG, "%s: %zu layers, but the config lists %zu diff IDs",
+                              src->label, img->n_layers, cfg->n_diff_ids);
+                goto out;
+        }
+        for (size_t l = 0; r >= 0 && l < img->n_layers; l++)
+                r = import_layer(s, src, img->layers[l], digest_from_archive_path(img->layers[l], buf),
+                                 cfg->diff_ids[l], l, img->n_layers, ret_error);
+        if (r >= 0)
+                docker_synthesize_manifest(src, cfg, img, im);
+out:
+        docker_manifest_done(&dm);
+        return r < 0 ? r : 0;
+}
+
+/* "NAME[:TAG]" with TAG defaulting to latest; NULL when invalid. */
+static char *normalize_name(const char *name)
+{
+        const char *slash = strrchr(name, '/'), *colon = strrchr(name, ':');
+        size_t n;
+
+        if (colon && (!slash || colon > slash)) {
+                if (!tag_is_valid(colon + 1))
+                        return NULL;
+                n = (size_t)(colon - name);
+        } else
+                n = strlen(name), colon = NULL;
+        if (n == 0 || n > 255 || strchr(name, '@'))
+                return NULL;
+        for (size_t k = 0; k < n; k++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/:", name[k]))
+                        return NULL;
+        return colon ? xstrdup(name) : xasprintf("%s:latest", name);
+}
+
+/* Makes the image visible: blobs, then the names and the source. */
+static int commit(const Store *s, const Source *src, const Imported *im, char *const *names,
+                  char **ret_error)
+{
+        _cleanup_json_ json_object *repos = NULL;
+        json_object *rec;
+        int r;
+
+        if ((r = store_blob_write(s, im->config_digest, im->config, im->config_size, ret_error)) < 0 ||
+            (r = store_blob_write(s, im->manifest_digest, im->manifest, im->manifest_size, ret_error)) < 0 ||
+            (r = repos_load(s, &repos, ret_error)) < 0)
+                return r;
+        STRV_FOREACH(n, names)
+                json_object_object_add(object_member(repos, "tags"), *n,
+                                       json_object_new_string(im->manifest_digest));
+        rec = json_object_new_object();
+        json_object_object_add(rec, "digest", json_object_new_string(im->manifest_digest));
+        json_object_object_add(rec, "stamp", json_object_new_string(src->stamp));
+        json_object_object_add(object_member(repos, "sources"), src->key, rec);
+        return repos_save(s, repos, ret_error);
+}
+
+static bool image_complete(const char *state_dir, const char *digest)
+{
+        ResolvedImage ri = {};
+        _cleanup_free_ char *err = NULL;
+        int r = store_open_image(state_dir, digest, &ri, &err);
+
+        resolved_image_done(&ri);
+        return r >= 0;
+}
+
+static int import_locked(const char *state_dir, const Store *s, Source *src, const char *name,
+                         bool default_names, char **ret_digest, char **ret_error)
+{
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_json_ json_object *repos = NULL;
+        Imported im = {};
+        const char *done;
+        int r;
+
+        if (name) {
+                char *n = normalize_name(name);
+                if (!n)
+                        return set_error(ret_error, -EINVAL, "invalid image name `%s` (expected NAME[:TAG])", name);
+                strv_push(&names, n);
+        }
+        /* Another import (or an earlier run) may have done it all. */
+        if ((r = repos_load(s, &repos, ret_error)) < 0)
+                return r;
+        done = source_field(repos, src->key, "digest");
+        if (!names && done && streq_ptr(source_field(repos, src->key, "stamp"), src->stamp) &&
+            image_complete(state_dir, done)) {
+                *ret_digest = xstrdup(done);
+                return 0;
+        }
+        if ((r = source_open(src, s, ret_error)) < 0)
+                return r;
+        r = src->kind == IMAGE_DOCKER_ARCHIVE ? import_docker(s, src, &im, ret_error)
+                                              : import_oci(s, src, &im, ret_error);
+        if (r >= 0 && !names && default_names)
+                STRV_FOREACH(n, im.names) {
+                        char *x = normalize_name(*n);
+                        if (x)
+                                strv_push(&names, x);
+                }
+        if (r >= 0)
+                r = commit(s, src, &im, names, ret_error);
+        if (r >= 0)
+                *ret_digest = xstrdup(im.manifest_digest);
+        imported_done(&im);
+        return r;
+}
+
+static int import_source(const char *state_dir, const char *source, const char *name,
+                         bool default_names, char **ret_digest, char **ret_error)
+{
+        Store s;
+        Source src;
+        int r;
+
+        if ((r = source_init(&src, source, ret_error)) < 0) {
+                source_done(&src, &(Store){ .tmp = -1 });
+                return r;
+        }
+        if ((r = store_open(state_dir, true, &s, ret_error)) < 0) {
+                source_done(&src, &s);
+                return r;
+        }
+        /* Under the lock nobody else imports: whatever is temporary is debris. */
+        remove_debris(s.layers, false);
+        remove_debris(s.blobs, false);
+        remove_debris(s.fd, false);
+        remove_debris(s.tmp, true);
+        r = import_locked(state_dir, &s, &src, name, default_names, ret_digest, ret_error);
+        source_done(&src, &s);
+        store_close(&s);
+        return r;
+}
+
+int store_import(const char *state_dir, const char *source, const char *name,
+                 char **ret_digest, char **ret_error)
+{
+        return import_source(state_dir, source, name, true, ret_digest, ret_error);
+}
+
+/* ------------------------------------------------------------------ async */
+
+int store_import_async(const char *state_dir, const char *source, const char *name,
+                       StoreImportJob *ret, char **ret_error)
+{
+        int p[2];
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return set_error(ret_error, -errno, "pipe: %s", strerror(errno));
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                safe_close(p[0]);
+                safe_close(p[1]);
+                return set_error(ret_error, r, "fork: %s", strerror(-r));
+        }
+        if (pid == 0) {
+                _cleanup_free_ char *digest = NULL, *err = NULL, *msg = NULL;
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                safe_close(p[0]);
+                int r = store_import(state_dir, source, name, &digest, &err);
+                msg = r < 0 ? xasprintf("%d %s", r, err ? err : strerror(-r)) : xasprintf("0 %s", digest);
+                _exit(write(p[1], msg, strlen(msg)) < 0 || r < 0 ? 1 : 0);
+        }
+        safe_close(p[1]);
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0) {
+                int r = -errno;
+                kill(pid, SIGKILL);
+                (void)waitpid(pid, NULL, 0);
+                safe_close(p[0]);
+                return set_error(ret_error, r, "pidfd_open: %s", strerror(-r));
+        }
+        *ret = (StoreImportJob){ .pid = pid, .pidfd = pidfd, .result_fd = p[0] };
+        return 0;
+}
+
+int store_import_finish(StoreImportJob *job, char **ret_digest, char **ret_error)
+{
+        _cleanup_free_ char *msg = NULL;
+        siginfo_t si = {};
+        size_t n = 0;
+        int r, code;
+        char *end;
+
+        /* The helper writes once and exits: read to EOF. */
+        r = read_fd_all(job->result_fd, 64 * 1024, &msg, &n);
+        while (waitid(P_PIDFD, (id_t)job->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                ;
+        job->result_fd = safe_close(job->result_fd);
+        job->pidfd = safe_close(job->pidfd);
+        if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+                return set_error(ret_error, -EINTR, "image import helper killed by %s",
+                                 signal_to_string(si.si_status) ?: "a signal");
+        if (r < 0 || n == 0)
+                return set_error(ret_error, -EIO, "image import helper exited with status %d and no result",
+                                 si.si_status);
+        code = (int)strtol(msg, &end, 10);
+        if (*end != ' ' || code > 0)
+                return set_error(ret_error, -EIO, "image import helper: garbled result");
+        if (code < 0)
+                return set_error(ret_error, code, "%s", end + 1);
+        *ret_digest = xstrdup(end + 1);
+        return 0;
+}
+
+void store_import_cancel(StoreImportJob *job)
+{
+        if (job->pidfd >= 0) {
+                siginfo_t si;
+                (void)syscall(SYS_pidfd_send_signal, job->pidfd, SIGKILL, NULL, 0);
+                while (waitid(P_PIDFD, (id_t)job->pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                        ;
+        }
+        job->pidfd = safe_close(job->pidfd);
+        job->result_fd = safe_close(job->result_fd);
+}
+
+/* ------------------------------------------------------------------ reading */
+
+void resolved_image_done(ResolvedImage *r)
+{
+        free(r->manifest_digest);
+        free(r->config_digest);
+        strv_free(r->layers);
+        oci_config_free(r->config);
+        *r = (ResolvedImage){};
+}
+
+/* Reads and verifies manifest and config of a stored image. */
+static int read_image(const Store *s, const char *digest, OciManifest *ret_m, OciConfig **ret_c,
+                      char **ret_error)
+{
+        _cleanup_free_ char *data = NULL, *what = NULL;
+        OciManifest m = {};
+        size_t n;
+        int r;
+
+        if (!oci_digest_is_valid(digest))
+                return set_error(ret_error, -EINVAL, "invalid digest `%s`", digest);
+        what = xasprintf("manifest %s", digest);
+        if ((r = store_blob_read(s, digest, &data, &n, ret_error)) < 0 ||
+            (r = oci_manifest_parse(what, data, n, &m, ret_error)) < 0)
+                return r;
+        free(data);
+        data = NULL;
+        free(what);
+        what = xasprintf("config %s", m.config.digest);
+        if ((r = store_blob_read(s, m.config.digest, &data, &n, ret_error)) < 0 ||
+            (r = oci_config_parse(what, data, n, ret_c, ret_error)) < 0) {
+                oci_manifest_done(&m);
+                return r;
+        }
+        *ret_m = m;
+        return 0;
+}
+
+int store_open_image(const char *state_dir, const char *digest, ResolvedImage *ret,
+                     char **ret_error)
+{
+        _cleanup_(oci_config_freep) OciConfig *cfg = NULL;
+        _cleanup_strv_free_ char **layers = NULL;
+        OciManifest m = {};
+        Store s;
+        int r;
+
+        if ((r = store_open(state_dir, false, &s, ret_error)) < 0)
+                return r;
+        r = read_image(&s, digest, &m, &cfg, ret_error);
+        for (size_t k = 0; r >= 0 && k < cfg->n_diff_ids; k++) {
+                const char *hex = oci_digest_hex(cfg->diff_ids[k]);
+                struct stat st;
+                if (fstatat(s.layers, hex, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                        r = set_error(ret_error, -ENOENT, "image %s: layer %s is missing from the store (import the image again)",
+                                      digest, cfg->diff_ids[k]);
+                else
+                        strv_addf(&layers, "%s/layers/%s", s.root, hex);
+        }
+        if (r >= 0) {
+                *ret = (ResolvedImage){ .manifest_digest = xstrdup(digest),
+                                        .config_digest = xstrdup(m.config.digest),
+                                        .n_layers = cfg->n_diff_ids,
+                                        .layers = TAKE_PTR(layers),
+                                        .config = TAKE_PTR(cfg) };
+                if (!ret->layers)
+                        ret->layers = xcalloc(1, sizeof(char *));
+        }
+        oci_manifest_done(&m);
+        store_close(&s);
+        return r;
+}
+
+/* Collects the manifest digests that repos names, with their names. */
+static void repos_images(json_object *repos, char ***digests, char ****names)
+{
+        const char *groups[] = { "tags", "sources" };
+
+        for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
+                json_object_object_foreach(object_member(repos, groups[g]), k, v) {
+                        const char *d = g == 0 ? (json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL)
+                                               : source_field(repos, k, "digest");
+                        size_t i = 0;
+                        if (!d)
+                                continue;
+                        for (; *digests && (*digests)[i]; i++)
+                                if (streq((*digests)[i], d))
+                                        break;
+                        if (!*digests || !(*digests)[i]) {
+                                strv_add(digests, d);
+                                *names = xrealloc(*names, (i + 2) * sizeof(char **));
+                                (*names)[i] = NULL;
+                                (*names)[i + 1] = NULL;
+                        }
+                        strv_add(&(*names)[i], k);
+                }
+        }
+}
+
+int store_lookup(const char *state_dir, const char *ref, char **ret_digest, char **ret_error)
+{
+        _cleanup_json_ json_object *repos = NULL;
+        _cleanup_free_ char *norm = NULL;
+        const char *d = NULL, *at = strchr(ref, '@');
+        Store s;
+        int r;
+
+        if ((r = store_open(state_dir, false, &s, ret_error)) < 0)
+                return r == -ENOENT ? set_error(ret_error, r, "no image `%s` in the store (the store is empty)", ref) : r;
+        r = repos_load(&s, &repos, ret_error);
+        store_close(&s);
+        if (r < 0)
+                return r;
+        if (startswith(ref, "oci:") || startswith(ref, "oci-archive:") || startswith(ref, "docker-archive:")) {
+                ImageKind k;
+                _cleanup_free_ char *path = NULL, *tag = NULL;
+                if (store_source_parse(ref, &k, &path, &tag, ret_error) >= 0) {
+                        norm = xasprintf("%s:%s%s%s", image_kind_to_string(k), path, tag ? ":" : "", tag ? tag : "");
+                        d = source_field(repos, norm, "digest");
+                }
+        } else if (at || startswith(ref, "sha256:")) {
+                const char *want = at ? at + 1 : ref;
+                _cleanup_strv_free_ char **digests = NULL;
+                char ***names = NULL;
+                size_t hits = 0;
+                repos_images(repos, &digests, &names);
+                for (size_t i = 0; digests && digests[i]; i++) {
+                        if (startswith(digests[i], want) && (at ? streq(digests[i], want) : strlen(want) >= 7 + 12)) {
+                                d = digests[i];
+                                hits++;
+                        }
+                        strv_free(names[i]);
+                }
+                free(names);
+                if (hits > 1)
+                        return set_error(ret_error, -EINVAL, "digest prefix `%s` is ambiguous", ref);
+                if (d)
+                        d = norm = xstrdup(d);
+        } else if ((norm = normalize_name(ref)))
+                d = tag_digest(repos, norm);
+        if (!d)
+                return set_error(ret_error, -ENOENT, "no image `%s` in the store", ref);
+        *ret_digest = xstrdup(d);
+        return 0;
+}
+
+void store_images_free(StoreImage *l, size_t n)
+{
+        for (size_t k = 0; k < n; k++) {
+                free(l[k].digest);
+                free(l[k].config_digest);
+                strv_free(l[k].names);
+                free(l[k].created);
+        }
+        free(l);
+}
+
+static int image_cmp(const void *a, const void *b)
+{
+        const StoreImage *x = a, *y = b;
+        return strcmp(x->names && x->names[0] ? x->names[0] : "", y->names && y->names[0] ? y->names[0] : "");
+}
+
+int store_list(const char *state_dir, StoreImage **ret, size_t *ret_n, char **ret_error)
+{
+        _cleanup_json_ json_object *repos = NULL;
+        _cleanup_strv_free_ char **digests = NULL;
+        char ***names = NULL;
+        StoreImage *l;
+        size_t n;
+        Store s;
+        int r;
+
+        if ((r = store_open(state_dir, false, &s, ret_error)) < 0) {
+                if (r != -ENOENT)
+                        return r;
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if ((r = repos_load(&s, &repos, ret_error)) < 0) {
+                store_close(&s);
+                return r;
+        }
+        repos_images(repos, &digests, &names);
+        n = strv_length(digests);
+        l = xcalloc(n + 1, sizeof(StoreImage));
+        for (size_t k = 0; k < n; k++) {
+                _cleanup_(oci_config_freep) OciConfig *cfg = NULL;
+                _cleanup_free_ char *err = NULL;
+                OciManifest m = {};
+                l[k].digest = xstrdup(digests[k]);
+                l[k].names = names[k];
+                strv_sort(l[k].names);
+                if (read_image(&s, digests[k], &m, &cfg, &err) < 0)
+                        continue;
+                l[k].config_digest = xstrdup(m.config.digest);
+                l[k].n_layers = m.n_layers;
+                for (size_t i = 0; i < m.n_layers; i++)
+                        l[k].size += (uint64_t)m.layers[i].size;
+                l[k].created = cfg->created ? xstrdup(cfg->created) : NULL;
+                oci_manifest_done(&m);
+        }
+        free(names);
+        store_close(&s);
+        qsort(l, n, sizeof(StoreImage), image_cmp);
+        *ret = l;
+        *ret_n = n;
+        return 0;
+}
+
+/* ------------------------------------------------------------------ removing */
+
+/* Deletes blobs and layers that no image in repos references, and debris. */
+static void collect_garbage(const Store *s, json_object *repos)
+{
+        _cleanup_strv_free_ char **digests = NULL, **keep_blobs = NULL, **keep_layers = NULL;
+        char ***names = NULL;
+        const int dirs[2] = { s->blobs, s->layers };
+
+        repos_images(repos, &digests, &names);
+        for (size_t k = 0; digests && digests[k]; k++) {
+                _cleanup_(oci_config_freep) OciConfig *cfg = NULL;
+                _cleanup_free_ char *err = NULL;
+                OciManifest m = {};
+                strv_free(names[k]);
+                strv_add(&keep_blobs, oci_digest_hex(digests[k]));
+                if (read_image(s, digests[k], &m, &cfg, &err) < 0)
+                        continue;
+                strv_add(&keep_blobs, oci_digest_hex(m.config.digest));
+                STRV_FOREACH(id, cfg->diff_ids)
+                        strv_add(&keep_layers, oci_digest_hex(*id));
+                oci_manifest_done(&m);
+        }
+        free(names);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_close_ int fd = fcntl(dirs[i], F_DUPFD_CLOEXEC, 3);
+                DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+                if (!d)
+                        continue;
+                fd = -1;
+                for (struct dirent *de; (de = readdir(d));)
+                        if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                            !strv_contains(i == 0 ? keep_blobs : keep_layers, de->d_name))
+                                (void)layer_remove_tree(dirs[i], de->d_name);
+                closedir(d);
+        }
+        remove_debris(s->tmp, true);
+        (void)syncfs(s->fd);
+}
+
+/* Removes the names in repos that ref denotes; returns how many. */
+static int unname(json_object *repos, const char *ref, const char *digest)
+{
+        const char *groups[] = { "tags", "sources" };
+        _cleanup_strv_free_ char **drop = NULL;
+        _cleanup_free_ char *norm = normalize_name(ref);
+        bool by_digest = startswith(ref, "sha256:") || strchr(ref, '@');
+        int n = 0;
+
+        for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
+                json_object *o = object_member(repos, groups[g]);
+                json_object_object_foreach(o, k, v) {
+                        const char *d = g == 0 ? json_object_get_string(v) : source_field(repos, k, "digest");
+                        bool match = by_digest ? streq_ptr(d, digest)
+                                               : streq(k, ref) || streq_ptr(k, norm) ||
+                                                         (g == 1 && streq_ptr(d, digest) && !strchr(ref, ':'));
+                        if (match)
+                                strv_addf(&drop, "%zu%s", g, k);
+                }
+        }
+        STRV_FOREACH(k, drop) {
+                json_object_object_del(object_member(repos, groups[(*k)[0] - '0']), *k + 1);
+                n++;
+        }
+        return n;
+}
+
+int store_remove(const char *state_dir, const char *ref, char **ret_error)
+{
+        _cleanup_json_ json_object *repos = NULL;
+        _cleanup_free_ char *digest = NULL;
+        Store s;
+        int r, n;
+
+        if ((r = store_lookup(state_dir, ref, &digest, ret_error)) < 0)
+                return r;
+        if ((r = store_open(state_dir, true, &s, ret_error)) < 0)
+                return r;
+        if ((r = repos_load(&s, &repos, ret_error)) < 0)
+                goto out;
+        /* A source string removes its record; the key is normalised. */
+        if (startswith(ref, "oci:") || startswith(ref, "oci-archive:") || startswith(ref, "docker-archive:")) {
+                ImageKind k;
+                _cleanup_free_ char *path = NULL, *tag = NULL, *key = NULL;
+                if ((r = store_source_parse(ref, &k, &path, &tag, ret_error)) < 0)
+                        goto out;
+                key = xasprintf("%s:%s%s%s", image_kind_to_string(k), path, tag ? ":" : "", tag ? tag : "");
+                json_object_object_del(object_member(repos, "sources"), key);
+                n = 1;
+        } else
+                n = unname(repos, ref, digest);
+        if ((r = repos_save(&s, repos, ret_error)) < 0)
+                goto out;
+        collect_garbage(&s, repos);
+        r = n;
+out:
+        store_close(&s);
+        return r;
+}
+
+/* ------------------------------------------------------------------ units */
+
+int store_resolve(const char *state_dir, const UnitConfig *c, ResolvedImage *ret,
+                  char **ret_error)
+{
+        _cleanup_free_ char *digest = NULL;
+        int r;
+
+        switch (c->image_kind) {
+        case IMAGE_STORE:
+                r = store_lookup(state_dir, c->image_ref, &digest, ret_error);
+                if (r == -ENOENT)
+                        return set_error(ret_error, r, "image `%s` is not in the store (import it with `ccsupctl image import SOURCE %s`)",
+                                         c->image_ref, c->image_ref);
+                if (r < 0)
+                        return r;
+                return store_open_image(state_dir, digest, ret, ret_error);
+        case IMAGE_OCI:
+        case IMAGE_OCI_ARCHIVE:
+        case IMAGE_DOCKER_ARCHIVE: {
+                /* Imported already, from this very file? */
+                Source src;
+                _cleanup_json_ json_object *repos = NULL;
+                _cleanup_free_ char *ignored = NULL, *ignored2 = NULL;
+                Store s;
+                r = source_init(&src, c->image, ret_error);
+                if (r >= 0 && store_open(state_dir, false, &s, &ignored) >= 0) {
+                        if (repos_load(&s, &repos, &ignored) >= 0) {
+                                const char *d = source_field(repos, src.key, "digest");
+                                if (d && streq_ptr(source_field(repos, src.key, "stamp"), src.stamp))
+                                        digest = xstrdup(d);
+                        }
+                        store_close(&s);
+                }
+                source_done(&src, &(Store){ .tmp = -1 });
+                if (r < 0)
+                        return r;
+                if (digest && store_open_image(state_dir, digest, ret, &ignored2) >= 0)
+                        return 0;
+                free(digest);
+                digest = NULL;
+                r = import_source(state_dir, c->image, NULL, false, &digest, ret_error);
+                if (r < 0)
+                        return r;
+                return store_open_image(state_dir, digest, ret, ret_error);
+        }
+        default:
+                return set_error(ret_error, -EINVAL, "Image=%s is a directory, not a store image",
+                                 c->image_path ? c->image_path : "");
+        }
+}
+
+/* ------------------------------------------------------------------ config merge */
+
+void resolved_process_done(ResolvedProcess *p)
+{
+        strv_free(p->argv);
+        strv_free(p->environment);
+        free(p->working_directory);
+        free(p->user);
+        strv_free(p->health_argv);
+        *p = (ResolvedProcess){};
+}
+
+static void health_from_image(const OciHealthcheck *h, ResolvedProcess *p)
+{
+        if (!h->test || !h->test[0] || streq(h->test[0], "NONE"))
+                return;
+        if (streq(h->test[0], "CMD-SHELL")) {
+                if (!h->test[1])
+                        return;
+                strv_add(&p->health_argv, "/bin/sh");
+                strv_add(&p->health_argv, "-c");
+                strv_add(&p->health_argv, h->test[1]);
+        } else if (h->test[1])
+                p->health_argv = strv_copy(h->test + 1);
+        p->health_interval_usec = h->interval_nsec / 1000;
+        p->health_timeout_usec = h->timeout_nsec / 1000;
+        p->health_start_period_usec = h->start_period_nsec / 1000;
+        p->health_retries = h->retries;
+}
+
+static void build_argv(const OciConfig *img, const UnitConfig *c, char ***argv)
+{
+        char *const *entry = c->entrypoint ? c->entrypoint : img ? img->entrypoint : NULL;
+        char *const *cmd = c->exec ? c->exec : (img && !c->entrypoint) ? img->cmd : NULL;
+
+        STRV_FOREACH(a, entry)
+                strv_add(argv, *a);
+        STRV_FOREACH(a, cmd)
+                strv_add(argv, *a);
+}
+
+int image_config_apply(const OciConfig *img, const UnitConfig *c, ResolvedProcess *ret,
+                       char **ret_error)
+{
+        ResolvedProcess p = {};
+        int sig = c->stop_signal;
+
+        build_argv(img, c, &p.argv);
+        if (!p.argv)
+                return set_error(ret_error, -EINVAL, "no command: the image has no Entrypoint or Cmd, and the unit no Exec=");
+        if (!sig && img && img->stop_signal) {
+                sig = parse_signal(img->stop_signal);
+                if (sig < 0) {
+                        resolved_process_done(&p);
+                        return set_error(ret_error, -EINVAL, "image StopSignal `%s` is not a signal", img->stop_signal);
+                }
+        }
+        p.stop_signal = sig ? sig : SIGTERM;
+        STRV_FOREACH(e, img ? img->env : NULL)
+                env_set(&p.environment, *e);
+        STRV_FOREACH(e, c->environment)
+                env_set(&p.environment, *e);
+        p.working_directory = xstrdup(c->working_directory ? c->working_directory
+                                      : img && img->working_dir ? img->working_dir : "/");
+        if (c->user)
+                p.user = c->group ? xasprintf("%s:%s", c->user, c->group) : xstrdup(c->user);
+        else if (img && img->user)
+                p.user = xstrdup(img->user);
+        if (img)
+                health_from_image(&img->healthcheck, &p);
+        *ret = p;
+        return 0;
+}
