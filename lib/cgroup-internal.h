@@ -4,6 +4,7 @@
 /* The per-hierarchy backends behind cgroup.h; each works on one absolute
  * cgroup directory. */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -21,7 +22,11 @@ int cg_write(const char *dir, const char *file, const char *value);
 /* cgroup2 */
 int cg2_is_populated(const char *dir);
 int cg2_kill(const char *dir);
-int cg2_enable_controllers(const char *root, const char *path, const char *controllers);
+/* Enables the controllers of want (cgroup2 names) in cgroup.subtree_control
+ * of every ancestor of path from the cgroup from (an ancestor of path, or
+ * "/") down to path's parent, where offered and not enabled yet. */
+int cg2_enable_controllers(const char *root, const char *from, const char *path,
+                           char *const *want);
 
 /* cgroup v1 */
 int cg1_list_hierarchies(const char *root, char ***ret_names);

@@ -142,15 +142,57 @@ int cg2_kill(const char *dir)
         return r < 0 ? r : 0;
 }
 
-/* Enables controllers (e.g. "+memory +pids") in every ancestor of path, so
- * that path itself gets their interface files. */
-int cg2_enable_controllers(const char *root, const char *path, const char *controllers)
+static bool word_in(const char *list, const char *word)
 {
-        for (const char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
+        size_t n = strlen(word);
+
+        for (const char *s = list; *s;) {
+                size_t l = strcspn(s, " \n");
+
+                if (l == n && strncmp(s, word, n) == 0)
+                        return true;
+                s += l;
+                s += strspn(s, " \n");
+        }
+        return false;
+}
+
+/* Enables each controller of want that dir offers (cgroup.controllers) and
+ * has not enabled yet (cgroup.subtree_control): no write when all are on. */
+static int cg2_enable_at(const char *dir, char *const *want)
+{
+        _cleanup_free_ char *offered = NULL, *enabled = NULL, *add = NULL;
+        int r;
+
+        r = cg_read(dir, "cgroup.controllers", &offered);
+        if (r < 0)
+                return r;
+        r = cg_read(dir, "cgroup.subtree_control", &enabled);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(w, want)
+                if (word_in(offered, *w) && !word_in(enabled, *w)) {
+                        char *more = xasprintf("%s%s+%s", add ? add : "", add ? " " : "", *w);
+                        free(add);
+                        add = more;
+                }
+        return add ? cg_write(dir, "cgroup.subtree_control", add) : 0;
+}
+
+int cg2_enable_controllers(const char *root, const char *from, const char *path,
+                           char *const *want)
+{
+        size_t skip = streq(from, "/") ? 0 : strlen(from);
+
+        if (strncmp(path, from, skip) != 0 || (path[skip] != '/' && path[skip] != '\0'))
+                return -EINVAL;
+        /* Each ancestor of path at or below from: the prefixes of path that
+         * end before one of its slashes. */
+        for (const char *s = strchr(path + skip, '/'); s; s = strchr(s + 1, '/')) {
                 _cleanup_free_ char *dir = xasprintf("%s%.*s", root, (int)(s - path), path);
                 int r;
 
-                r = cg_write(dir, "cgroup.subtree_control", controllers);
+                r = cg2_enable_at(dir, want);
                 if (r < 0)
                         return r;
         }

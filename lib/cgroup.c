@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
@@ -44,7 +46,118 @@ int cgroup_detect_mode(const char *root, CgroupMode *ret)
         return 0;
 }
 
-static int cgroup_create_unified(Cgroup *cg, const char *root)
+/* The controllers of a v1 hierarchy, from its directory name ("cpu,cpuacct"). */
+static CgroupMask v1_hierarchy_mask(const char *name)
+{
+        static const struct {
+                const char *name;
+                CgroupController c;
+        } table[] = {
+                { "cpu", CGROUP_CONTROLLER_CPU },         { "cpuacct", CGROUP_CONTROLLER_CPUACCT },
+                { "cpuset", CGROUP_CONTROLLER_CPUSET },   { "blkio", CGROUP_CONTROLLER_IO },
+                { "memory", CGROUP_CONTROLLER_MEMORY },   { "pids", CGROUP_CONTROLLER_PIDS },
+                { "devices", CGROUP_CONTROLLER_DEVICES }, { "freezer", CGROUP_CONTROLLER_FREEZER },
+        };
+        CgroupMask m = 0;
+
+        for (const char *s = name; *s;) {
+                size_t n = strcspn(s, ",");
+                CgroupMask one = CGROUP_MASK(CGROUP_CONTROLLER_OTHER);
+
+                for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                        if (strlen(table[i].name) == n && strncmp(s, table[i].name, n) == 0)
+                                one = CGROUP_MASK(table[i].c);
+                m |= one;
+                s += n;
+                if (*s == ',')
+                        s++;
+        }
+        return m;
+}
+
+const char *cgroup_controller_dir(const Cgroup *cg, CgroupController c)
+{
+        switch (c) {
+        case CGROUP_CONTROLLER_CPU: return cg->v1_cpu;
+        case CGROUP_CONTROLLER_CPUACCT: return cg->v1_cpuacct;
+        case CGROUP_CONTROLLER_CPUSET: return cg->v1_cpuset;
+        case CGROUP_CONTROLLER_IO: return cg->v1_blkio;
+        case CGROUP_CONTROLLER_MEMORY: return cg->v1_memory;
+        case CGROUP_CONTROLLER_PIDS: return cg->v1_pids;
+        case CGROUP_CONTROLLER_DEVICES: return cg->v1_devices;
+        case CGROUP_CONTROLLER_FREEZER: return cg->v1_freezer;
+        default: return NULL;
+        }
+}
+
+static void v1_remember(Cgroup *cg, CgroupMask m, char *dir)
+{
+        char **slots[] = {
+                [CGROUP_CONTROLLER_CPU] = &cg->v1_cpu,
+                [CGROUP_CONTROLLER_CPUACCT] = &cg->v1_cpuacct,
+                [CGROUP_CONTROLLER_CPUSET] = &cg->v1_cpuset,
+                [CGROUP_CONTROLLER_IO] = &cg->v1_blkio,
+                [CGROUP_CONTROLLER_MEMORY] = &cg->v1_memory,
+                [CGROUP_CONTROLLER_PIDS] = &cg->v1_pids,
+                [CGROUP_CONTROLLER_DEVICES] = &cg->v1_devices,
+                [CGROUP_CONTROLLER_FREEZER] = &cg->v1_freezer,
+        };
+
+        for (size_t c = 0; c < ELEMENTSOF(slots); c++)
+                if (m & CGROUP_MASK(c))
+                        *slots[c] = dir;
+}
+
+/* The cgroup2 names of the controllers in mask that v2 enables per subtree. */
+static char **v2_controller_names(CgroupMask mask)
+{
+        char **l = NULL;
+
+        if (mask & (CGROUP_MASK(CGROUP_CONTROLLER_CPU) | CGROUP_MASK(CGROUP_CONTROLLER_CPUACCT)))
+                strv_add(&l, "cpu");
+        if (mask & CGROUP_MASK(CGROUP_CONTROLLER_CPUSET))
+                strv_add(&l, "cpuset");
+        if (mask & CGROUP_MASK(CGROUP_CONTROLLER_IO))
+                strv_add(&l, "io");
+        if (mask & CGROUP_MASK(CGROUP_CONTROLLER_MEMORY))
+                strv_add(&l, "memory");
+        if (mask & CGROUP_MASK(CGROUP_CONTROLLER_PIDS))
+                strv_add(&l, "pids");
+        return l;
+}
+
+/* The deepest common ancestor of our own cgroup2 cgroup and path: what we
+ * may configure (a delegated subtree, else the hierarchy's root). */
+static char *v2_control_root(const char *path)
+{
+        _cleanup_free_ char *text = NULL;
+        const char *self = NULL;
+        size_t common = 0;
+
+        if (read_full_file("/proc/self/cgroup", 65536, &text, NULL) < 0)
+                return xstrdup("/");
+        for (char *line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+                if (startswith(line, "0::")) {
+                        line[strcspn(line, "\n")] = '\0';
+                        self = line + 3;
+                        break;
+                }
+        if (!self || self[0] != '/')
+                return xstrdup("/");
+        /* Compare component by component: "/a/bc" is no ancestor of "/a/b". */
+        for (size_t i = 1;; i++) {
+                bool end_self = self[i] == '\0' || self[i] == '/';
+                bool end_path = path[i] == '\0' || path[i] == '/';
+
+                if (end_self && end_path)
+                        common = i;
+                if (end_self || end_path || self[i] != path[i])
+                        break;
+        }
+        return common == 0 ? xstrdup("/") : xstrndup(path, common);
+}
+
+static int cgroup_create_unified(Cgroup *cg, const char *root, CgroupMask mask)
 {
         int r;
 
@@ -56,10 +169,23 @@ static int cgroup_create_unified(Cgroup *cg, const char *root)
         cg->unified_fd = open(cg->unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (cg->unified_fd < 0)
                 return -errno;
+
+        /* On hybrid the controllers live in the v1 hierarchies. */
+        if (cg->mode == CGROUP_MODE_V2) {
+                _cleanup_strv_free_ char **names = v2_controller_names(mask);
+                _cleanup_free_ char *from = NULL;
+
+                if (names) {
+                        from = v2_control_root(cg->path);
+                        /* Best effort: a limit whose controller could not be
+                         * enabled fails later, naming it. */
+                        (void)cg2_enable_controllers(root, from, cg->path, names);
+                }
+        }
         return 0;
 }
 
-static int cgroup_create_v1(Cgroup *cg, const char *root)
+static int cgroup_create_v1(Cgroup *cg, const char *root, CgroupMask mask)
 {
         _cleanup_strv_free_ char **names = NULL;
         int r;
@@ -68,26 +194,23 @@ static int cgroup_create_v1(Cgroup *cg, const char *root)
         if (r < 0)
                 return r;
         STRV_FOREACH(n, names) {
+                CgroupMask m = v1_hierarchy_mask(*n);
                 char *dir;
 
+                if (!(m & mask))
+                        continue;
                 r = cg1_prepare(root, *n, cg->path);
                 if (r < 0)
                         return r;
                 dir = xasprintf("%s/%s%s", root, *n, cg->path);
                 strv_push(&cg->v1, dir);
-                if (streq(*n, "freezer"))
-                        cg->v1_freezer = dir;
-                else if (streq(*n, "memory"))
-                        cg->v1_memory = dir;
-                else if (streq(*n, "pids"))
-                        cg->v1_pids = dir;
+                v1_remember(cg, m, dir);
         }
-        if (cg->mode == CGROUP_MODE_V1 && !cg->v1)
-                return -ENOMEDIUM;
         return 0;
 }
 
-int cgroup_create(const char *root, CgroupMode mode, const char *path, Cgroup **ret)
+int cgroup_create_with(const char *root, CgroupMode mode, const char *path, CgroupMask mask,
+                       Cgroup **ret)
 {
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         int r;
@@ -101,14 +224,26 @@ int cgroup_create(const char *root, CgroupMode mode, const char *path, Cgroup **
         cg->unified_fd = -1;
 
         if (mode != CGROUP_MODE_V1) {
-                r = cgroup_create_unified(cg, root);
+                r = cgroup_create_unified(cg, root, mask);
                 if (r < 0)
                         return r;
         }
         if (mode != CGROUP_MODE_V2) {
-                r = cgroup_create_v1(cg, root);
+                /* Pure v1 tracks and kills through the freezer. */
+                r = cgroup_create_v1(cg, root,
+                                     mode == CGROUP_MODE_V1
+                                             ? mask | CGROUP_MASK(CGROUP_CONTROLLER_FREEZER)
+                                             : mask);
                 if (r < 0)
                         return r;
+                /* No freezer hierarchy: any hierarchy will track. */
+                if (mode == CGROUP_MODE_V1 && !cg->v1) {
+                        r = cgroup_create_v1(cg, root, CGROUP_MASK_ALL);
+                        if (r < 0)
+                                return r;
+                }
+                if (mode == CGROUP_MODE_V1 && !cg->v1)
+                        return -ENOMEDIUM;
         }
 
         r = cgroup_is_populated(cg);
@@ -121,6 +256,32 @@ int cgroup_create(const char *root, CgroupMode mode, const char *path, Cgroup **
 
         *ret = TAKE_PTR(cg);
         return 0;
+}
+
+int cgroup_create(const char *root, CgroupMode mode, const char *path, Cgroup **ret)
+{
+        return cgroup_create_with(root, mode, path, CGROUP_MASK_ALL, ret);
+}
+
+int cgroup_watch_populated(const Cgroup *cg, int inotify_fd)
+{
+        _cleanup_free_ char *events = NULL;
+        int wd;
+
+        if (!cg->unified)
+                return -EOPNOTSUPP;
+        events = path_join(cg->unified, "cgroup.events");
+        wd = inotify_add_watch(inotify_fd, events, IN_MODIFY);
+        return wd < 0 ? -errno : wd;
+}
+
+void cgroup_event_drain(int fd)
+{
+        /* Large enough for inotify events with names, and for an eventfd's 8 bytes. */
+        char buf[4096] __attribute__((aligned(8)));
+
+        while (read(fd, buf, sizeof(buf)) > 0)
+                ;
 }
 
 int cgroup_attach(const Cgroup *cg, pid_t pid, bool with_unified)
@@ -144,13 +305,10 @@ int cgroup_is_populated(const Cgroup *cg)
 {
         int r;
 
-        if (cg->unified && cg->mode == CGROUP_MODE_V2)
+        /* Hybrid: every process of the container is in the cgroup2 tree
+         * (forks inherit it, and nothing inside can move itself out). */
+        if (cg->unified)
                 return cg2_is_populated(cg->unified);
-        if (cg->unified) {
-                r = cg2_is_populated(cg->unified);
-                if (r != 0)
-                        return r;
-        }
         STRV_FOREACH(d, cg->v1) {
                 r = cg1_is_populated(*d);
                 if (r != 0)
@@ -207,6 +365,33 @@ int cgroup_remove(Cgroup *cg)
         return r;
 }
 
+static int rmdir_parent(const char *dir)
+{
+        _cleanup_free_ char *parent = xstrdup(dir);
+        char *slash = strrchr(parent, '/');
+
+        if (!slash || slash == parent)
+                return -EINVAL;
+        *slash = '\0';
+        return rmdir(parent) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int cgroup_remove_parent(const Cgroup *cg)
+{
+        int r = 0, k;
+
+        if (!strchr(cg->path + 1, '/'))
+                return 0; /* the parent is the root */
+        if (cg->unified)
+                r = rmdir_parent(cg->unified);
+        STRV_FOREACH(d, cg->v1) {
+                k = rmdir_parent(*d);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        return r;
+}
+
 int cgroup_remove_if_empty(const char *root, CgroupMode mode, const char *path)
 {
         _cleanup_strv_free_ char **names = NULL;
@@ -232,24 +417,21 @@ static char *format_limit(uint64_t v)
         return v == UINT64_MAX ? xstrdup("max") : xasprintf("%" PRIu64, v);
 }
 
-/* Writes a v2 limit file, first enabling its controller in every ancestor's
- * cgroup.subtree_control when the file is not there yet. */
-static int cg2_write_limit(const Cgroup *cg, const char *controller, const char *file,
-                           const char *value)
+/* Writes an interface file; its absence means the controller is not enabled
+ * for this cgroup (or, on v1, the hierarchy was not joined). */
+static int write_limit(const char *dir, const char *file, const char *value)
 {
-        _cleanup_free_ char *root = NULL, *enable = NULL;
-        size_t l = strlen(cg->unified), n = strlen(cg->path);
         int r;
 
-        r = cg_write(cg->unified, file, value);
-        if (r != -ENOENT || l < n)
-                return r;
-        root = xstrndup(cg->unified, l - n);
-        enable = xasprintf("+%s", controller);
-        r = cg2_enable_controllers(root, cg->path, enable);
-        if (r < 0)
-                return r == -ENOENT ? -EOPNOTSUPP : r;
-        return cg_write(cg->unified, file, value);
+        if (!dir)
+                return -EOPNOTSUPP;
+        r = cg_write(dir, file, value);
+        return r == -ENOENT ? -EOPNOTSUPP : r;
+}
+
+static const char *v2_dir(const Cgroup *cg)
+{
+        return cg->mode == CGROUP_MODE_V2 ? cg->unified : NULL;
 }
 
 int cgroup_set_memory_max(const Cgroup *cg, uint64_t bytes)
@@ -257,22 +439,242 @@ int cgroup_set_memory_max(const Cgroup *cg, uint64_t bytes)
         _cleanup_free_ char *v = format_limit(bytes);
 
         if (cg->mode == CGROUP_MODE_V2)
-                return cg2_write_limit(cg, "memory", "memory.max", v);
-        if (!cg->v1_memory)
-                return -EOPNOTSUPP;
-        return cg_write(cg->v1_memory, "memory.limit_in_bytes",
-                        bytes == UINT64_MAX ? "-1" : v);
+                return write_limit(cg->unified, "memory.max", v);
+        return write_limit(cg->v1_memory, "memory.limit_in_bytes", bytes == UINT64_MAX ? "-1" : v);
+}
+
+int cgroup_set_memory_high(const Cgroup *cg, uint64_t bytes)
+{
+        _cleanup_free_ char *v = format_limit(bytes);
+
+        return write_limit(v2_dir(cg), "memory.high", v);
+}
+
+int cgroup_set_memory_swap_max(const Cgroup *cg, uint64_t swap, uint64_t memory_max)
+{
+        _cleanup_free_ char *v = NULL;
+
+        if (cg->mode == CGROUP_MODE_V2) {
+                v = format_limit(swap);
+                return write_limit(cg->unified, "memory.swap.max", v);
+        }
+        /* v1 limits memory and swap together, never below the memory limit. */
+        if (swap == UINT64_MAX || memory_max == UINT64_MAX || memory_max > UINT64_MAX - swap)
+                v = xstrdup("-1");
+        else
+                v = xasprintf("%" PRIu64, memory_max + swap);
+        return write_limit(cg->v1_memory, "memory.memsw.limit_in_bytes", v);
+}
+
+#define CPU_PERIOD_USEC 100000
+
+int cgroup_set_cpu_quota(const Cgroup *cg, uint64_t basis_points)
+{
+        /* basis points of one CPU -> microseconds per period */
+        uint64_t quota = basis_points == UINT64_MAX ? UINT64_MAX
+                                                    : basis_points * CPU_PERIOD_USEC / 10000;
+        _cleanup_free_ char *v = NULL;
+        int r;
+
+        if (quota != UINT64_MAX && quota < 1000)
+                quota = 1000; /* the kernel's minimum: 1 ms */
+        if (cg->mode == CGROUP_MODE_V2) {
+                v = quota == UINT64_MAX ? xasprintf("max %d", CPU_PERIOD_USEC)
+                                        : xasprintf("%" PRIu64 " %d", quota, CPU_PERIOD_USEC);
+                return write_limit(cg->unified, "cpu.max", v);
+        }
+        r = write_limit(cg->v1_cpu, "cpu.cfs_period_us", "100000");
+        if (r < 0)
+                return r;
+        v = quota == UINT64_MAX ? xstrdup("-1") : xasprintf("%" PRIu64, quota);
+        return write_limit(cg->v1_cpu, "cpu.cfs_quota_us", v);
+}
+
+int cgroup_set_cpu_weight(const Cgroup *cg, uint64_t weight)
+{
+        _cleanup_free_ char *v = NULL;
+        uint64_t shares;
+
+        if (weight < 1 || weight > 10000)
+                return -ERANGE;
+        if (cg->mode == CGROUP_MODE_V2) {
+                v = xasprintf("%" PRIu64, weight);
+                return write_limit(cg->unified, "cpu.weight", v);
+        }
+        /* systemd's mapping: the default weight 100 is the default 1024 shares */
+        shares = weight * 1024 / 100;
+        v = xasprintf("%" PRIu64, shares < 2 ? 2 : shares);
+        return write_limit(cg->v1_cpu, "cpu.shares", v);
+}
+
+int cgroup_set_cpuset(const Cgroup *cg, const char *cpus)
+{
+        const char *dir = cg->mode == CGROUP_MODE_V2 ? cg->unified : cg->v1_cpuset;
+
+        return write_limit(dir, "cpuset.cpus", cpus);
 }
 
 int cgroup_set_pids_max(const Cgroup *cg, uint64_t n)
 {
         _cleanup_free_ char *v = format_limit(n);
+        const char *dir = cg->mode == CGROUP_MODE_V2 ? cg->unified : cg->v1_pids;
+
+        return write_limit(dir, "pids.max", v);
+}
+
+int cgroup_set_io_weight(const Cgroup *cg, uint64_t weight)
+{
+        const char *dir = cg->mode == CGROUP_MODE_V2 ? cg->unified : cg->v1_blkio;
+        const char *plain = cg->mode == CGROUP_MODE_V2 ? "io.weight" : "blkio.weight";
+        const char *bfq = cg->mode == CGROUP_MODE_V2 ? "io.bfq.weight" : "blkio.bfq.weight";
+        _cleanup_free_ char *v = NULL, *v_bfq = NULL;
+        uint64_t w_bfq = weight / 10;
+        int r;
+
+        if (weight < 1 || weight > 10000)
+                return -ERANGE;
+        /* io.weight (v2, blk-iocost) takes 1..10000; v1 blkio.weight (CFQ,
+         * gone from recent kernels) 10..1000; BFQ's files 1..1000. */
+        v = cg->mode == CGROUP_MODE_V2 ? xasprintf("default %" PRIu64, weight)
+                                       : xasprintf("%" PRIu64, w_bfq < 10 ? 10 : w_bfq);
+        r = write_limit(dir, plain, v);
+        if (r != -EOPNOTSUPP)
+                return r;
+        v_bfq = xasprintf("%" PRIu64, w_bfq < 1 ? 1 : w_bfq);
+        return write_limit(dir, bfq, v_bfq);
+}
+
+int cgroup_set_devices(const Cgroup *cg, char *const *allow)
+{
+        int r;
+
+        if (!cg->v1_devices)
+                return -EOPNOTSUPP;
+        r = cg_write(cg->v1_devices, "devices.deny", "a");
+        if (r < 0)
+                return r;
+        STRV_FOREACH(a, allow) {
+                r = cg_write(cg->v1_devices, "devices.allow", *a);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* "KEY VALUE" lines (memory.events, memory.oom_control, cpu.stat). */
+static int read_keyed(const char *dir, const char *file, const char *key, uint64_t *ret)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t l = strlen(key);
+        int r;
+
+        if (!dir)
+                return -EOPNOTSUPP;
+        r = cg_read(dir, file, &text);
+        if (r < 0)
+                return r;
+        for (const char *line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+                if (strncmp(line, key, l) == 0 && line[l] == ' ')
+                        return sscanf(line + l + 1, "%" SCNu64, ret) == 1 ? 0 : -EBADMSG;
+        return -ENOENT;
+}
+
+static int read_number(const char *dir, const char *file, uint64_t *ret)
+{
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (!dir)
+                return -EOPNOTSUPP;
+        r = cg_read(dir, file, &text);
+        if (r < 0)
+                return r;
+        if (streq(text, "max")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        return sscanf(text, "%" SCNu64, ret) == 1 ? 0 : -EBADMSG;
+}
+
+int cgroup_get_oom_kills(const Cgroup *cg, uint64_t *ret)
+{
+        int r;
 
         if (cg->mode == CGROUP_MODE_V2)
-                return cg2_write_limit(cg, "pids", "pids.max", v);
-        if (!cg->v1_pids)
+                r = read_keyed(cg->unified, "memory.events", "oom_kill", ret);
+        else
+                r = read_keyed(cg->v1_memory, "memory.oom_control", "oom_kill", ret);
+        return r == -ENOENT ? -EOPNOTSUPP : r;
+}
+
+int cgroup_oom_fd(const Cgroup *cg)
+{
+        _cleanup_close_ int fd = -1, control = -1;
+        _cleanup_free_ char *path = NULL, *line = NULL;
+
+        if (cg->mode == CGROUP_MODE_V2) {
+                fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                path = path_join(cg->unified, "memory.events");
+                if (inotify_add_watch(fd, path, IN_MODIFY) < 0)
+                        return errno == ENOENT ? -EOPNOTSUPP : -errno;
+                return TAKE_FD(fd);
+        }
+        if (!cg->v1_memory)
                 return -EOPNOTSUPP;
-        return cg_write(cg->v1_pids, "pids.max", v);
+        /* v1: "<eventfd> <fd of memory.oom_control>" into cgroup.event_control */
+        path = path_join(cg->v1_memory, "memory.oom_control");
+        control = open(path, O_RDONLY | O_CLOEXEC);
+        if (control < 0)
+                return -errno;
+        fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        line = xasprintf("%d %d", fd, control);
+        if (cg_write(cg->v1_memory, "cgroup.event_control", line) < 0)
+                return -EOPNOTSUPP;
+        return TAKE_FD(fd);
+}
+
+static uint64_t count_lines(const char *dir, const char *file)
+{
+        _cleanup_free_ char *text = NULL;
+        uint64_t n = 0;
+
+        if (!dir || cg_read(dir, file, &text) < 0)
+                return UINT64_MAX;
+        for (const char *p = text; *p; p++)
+                n += *p == '\n';
+        return n + (text[0] != '\0'); /* cg_read() drops the last newline */
+}
+
+void cgroup_get_stats(const Cgroup *cg, CgroupStats *ret)
+{
+        CgroupStats s = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX };
+        uint64_t v;
+
+        if (cg->mode == CGROUP_MODE_V2) {
+                (void)read_number(cg->unified, "memory.current", &s.memory_current);
+                (void)read_number(cg->unified, "memory.peak", &s.memory_peak);
+                (void)read_number(cg->unified, "pids.current", &s.tasks_current);
+                /* cpu.stat is there even without the cpu controller */
+                if (read_keyed(cg->unified, "cpu.stat", "usage_usec", &v) == 0)
+                        s.cpu_usage_nsec = v * 1000;
+        } else {
+                (void)read_number(cg->v1_memory, "memory.usage_in_bytes", &s.memory_current);
+                (void)read_number(cg->v1_memory, "memory.max_usage_in_bytes", &s.memory_peak);
+                (void)read_number(cg->v1_pids, "pids.current", &s.tasks_current);
+                (void)read_number(cg->v1_cpuacct, "cpuacct.usage", &s.cpu_usage_nsec);
+                /* hybrid without cpuacct: the cgroup2 tree's cpu.stat */
+                if (s.cpu_usage_nsec == UINT64_MAX && cg->unified &&
+                    read_keyed(cg->unified, "cpu.stat", "usage_usec", &v) == 0)
+                        s.cpu_usage_nsec = v * 1000;
+        }
+        if (s.tasks_current == UINT64_MAX)
+                s.tasks_current = count_lines(cg->unified ? cg->unified : (cg->v1 ? cg->v1[0] : NULL),
+                                              "cgroup.procs");
+        *ret = s;
 }
 
 Cgroup *cgroup_free(Cgroup *cg)

@@ -4,6 +4,9 @@
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 
 #include "rootfs.h"
@@ -17,8 +20,8 @@ static const char *const default_masked[] = {
 static const char *const default_read_only[] = {
         "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
-/* Host device nodes bound into the container's /dev: binds work where mknod
- * is refused (nodev host mounts, some sandboxes). */
+/* Host device nodes copied (mknod) into the container's /dev; bound where
+ * mknod is refused (user namespaces, some sandboxes). */
 static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 static const char *const dev_links[][2] = {
         { "pts/ptmx", "ptmx" },         { "/proc/self/fd", "fd" },
@@ -85,8 +88,13 @@ void rootfs_plan_add_defaults(RootfsPlan *p)
 bool rootfs_host_is_initramfs(void)
 {
         _cleanup_free_ char *mi = NULL;
+        struct statfs fs;
         size_t n;
 
+        /* The initramfs is a ramfs or a tmpfs: anything else is not it. */
+        if (statfs("/", &fs) == 0 && (uint32_t)fs.f_type != RAMFS_MAGIC &&
+            (uint32_t)fs.f_type != TMPFS_MAGIC)
+                return false;
         if (read_full_file("/proc/self/mountinfo", 16 * 1024 * 1024, &mi, &n) < 0)
                 return false;
         /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE ..." */
@@ -284,24 +292,54 @@ static int setup_proc_sys(const RootfsPlan *p, int rootfd, char **ret_error)
         return 0;
 }
 
+/* A copy of the host's node: one inode on the container's tmpfs, where a
+ * bind would be a mount to make and to tear down again. 0 when made, <0
+ * when mknod is refused (a user namespace, a seccomp'd or nodev host). */
+static int copy_dev_node(int dev, const char *name, const char *host)
+{
+        struct stat st;
+
+        if (stat(host, &st) < 0)
+                return -errno;
+        if (!S_ISCHR(st.st_mode))
+                return -ENODEV;
+        if (mknodat(dev, name, S_IFCHR | 0666, st.st_rdev) < 0)
+                return -errno;
+        /* mknod obeyed ccsupd's umask. */
+        if (fchmodat(dev, name, 0666, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+static int bind_dev_node(int dev, const char *name, const char *host, char **ret_error)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        (void)unlinkat(dev, name, 0);
+        fd = openat(dev, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+        if (fd < 0)
+                return fail(ret_error, -errno, "/dev/%s", name);
+        safe_close(fd);
+        fd = openat(dev, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return fail(ret_error, -errno, "/dev/%s", name);
+        r = bind_onto(AT_FDCWD, host, fd, false, false);
+        return r < 0 ? fail(ret_error, r, "bind `%s`", host) : 0;
+}
+
 static int setup_dev_nodes(int dev, char **ret_error)
 {
         int r;
 
         for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
                 _cleanup_free_ char *host = path_join("/dev", dev_nodes[i]);
-                _cleanup_close_ int fd = -1;
 
-                fd = openat(dev, dev_nodes[i], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
-                if (fd < 0)
-                        return fail(ret_error, -errno, "/dev/%s", dev_nodes[i]);
-                safe_close(fd);
-                fd = openat(dev, dev_nodes[i], O_PATH | O_CLOEXEC | O_NOFOLLOW);
-                if (fd < 0)
-                        return fail(ret_error, -errno, "/dev/%s", dev_nodes[i]);
-                r = bind_onto(AT_FDCWD, host, fd, false, false);
+                if (copy_dev_node(dev, dev_nodes[i], host) == 0)
+                        continue;
+                r = bind_dev_node(dev, dev_nodes[i], host, ret_error);
                 if (r < 0)
-                        return fail(ret_error, r, "bind `%s`", host);
+                        return r;
         }
         for (size_t i = 0; i < ELEMENTSOF(dev_links); i++)
                 if (symlinkat(dev_links[i][0], dev, dev_links[i][1]) < 0)

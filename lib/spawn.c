@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -44,6 +45,8 @@ struct SpawnPlan {
         int stdio[3];
         char *cgroup_root, *cgroup_path;
         CgroupMode cgroup_mode;
+        CgroupMask cgroup_mask;   /* controllers the container's cgroup needs */
+        int staging_lock;         /* flock()ed fd of rootfs.staging */
         uint64_t memory_max, pids_max;
         bool no_clone3;
 };
@@ -120,6 +123,47 @@ static int prepare_dir(const char *path, mode_t mode, char **ret_error)
         return r;
 }
 
+/*
+ * Takes the lock of the staging directory (created when missing). The
+ * directory is removed under the lock when the container is gone
+ * (spawn_cleanup()), so a lock won on a directory that was removed in the
+ * meantime is worthless: check that the path still names the locked one.
+ */
+static int lock_staging(const char *name, const char *path, int *ret_fd, char **ret_error)
+{
+        for (int tries = 0; tries < 8; tries++) {
+                _cleanup_close_ int fd = -1;
+                struct stat locked, now;
+                int r;
+
+                r = prepare_dir(path, 0700, ret_error);
+                if (r < 0)
+                        return r;
+                fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        *ret_error = xasprintf("directory `%s`: %s", path, strerror(errno));
+                        return -errno;
+                }
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                        r = -errno;
+                        *ret_error = r == -EWOULDBLOCK
+                                ? xasprintf("`%s` is already running (its directory `%s` is in use)",
+                                            name, path)
+                                : xasprintf("lock `%s`: %s", path, strerror(-r));
+                        return r == -EWOULDBLOCK ? -EBUSY : r;
+                }
+                if (fstat(fd, &locked) == 0 && stat(path, &now) == 0 &&
+                    locked.st_dev == now.st_dev && locked.st_ino == now.st_ino) {
+                        *ret_fd = TAKE_FD(fd);
+                        return 0;
+                }
+        }
+        *ret_error = xasprintf("lock `%s`: the directory keeps disappearing", path);
+        return -EAGAIN;
+}
+
 static int prepare_rootfs(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
                           char *image, char **ret_error)
 {
@@ -132,7 +176,8 @@ static int prepare_rootfs(SpawnPlan *p, const UnitConfig *c, const SpawnOptions 
         rp->privileged = c->privileged;
         rp->use_chroot = rootfs_host_is_initramfs();
         rp->staging = xasprintf("%s/containers/%s", o->runtime_dir, c->name);
-        r = prepare_dir(rp->staging, 0700, ret_error);
+        /* First: nothing below may touch what a running twin uses. */
+        r = lock_staging(c->name, rp->staging, &p->staging_lock, ret_error);
         if (r < 0)
                 return r;
 
@@ -208,6 +253,7 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
                 return r;
 
         p = xcalloc(1, sizeof(*p));
+        p->staging_lock = -1;
         p->name = xstrdup(c->name);
         p->own_netns = c->network_mode != NETWORK_HOST;
         r = prepare_rootfs(p, c, o, image, ret_error);
@@ -239,7 +285,9 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
                 if (o->default_seccomp && o->default_seccomp->caps == p->caps)
                         p->seccomp = o->default_seccomp;
                 else {
-                        r = seccomp_profile_compile(p->caps, &p->seccomp_owned);
+                        _cleanup_free_ char *cache = path_join(o->runtime_dir, "cache");
+
+                        r = seccomp_profile_get(p->caps, cache, &p->seccomp_owned);
                         if (r < 0) {
                                 *ret_error = xasprintf("seccomp: %s", strerror(-r));
                                 return r;
@@ -257,6 +305,11 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
                                    c->name);
         p->memory_max = c->memory_max;
         p->pids_max = c->pids_max;
+        p->cgroup_mask = o->no_accounting ? 0 : CGROUP_MASK_ACCOUNTING;
+        if (p->memory_max != UNIT_UNSET)
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_MEMORY);
+        if (p->pids_max != UNIT_UNSET)
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_PIDS);
         p->no_clone3 = o->no_clone3;
 
         *ret = TAKE_PTR(p);
@@ -287,12 +340,15 @@ SpawnPlan *spawn_plan_free(SpawnPlan *p)
         seccomp_profile_free(p->seccomp_owned);
         free(p->cgroup_root);
         free(p->cgroup_path);
+        safe_close(p->staging_lock);
         free(p);
         return NULL;
 }
 
 void spawn_cleanup(const SpawnPlan *p)
 {
+        /* Still under the lock: a twin waiting for it sees the directory
+         * gone and makes its own. */
         (void)rmdir(p->rootfs.staging);
 }
 
@@ -462,14 +518,17 @@ static void child_fork_init(int fd)
                 child_failf(fd, -errno, "init: fork: %s", strerror(errno));
         if (pid > 0) {
                 /* The parent sees EOF once the command's execve closes the
-                 * last copy of the sync socket. */
-                safe_close(fd);
+                 * last copy of the sync socket. The init never executes
+                 * anything: close what CLOEXEC would have (ccsupd's loop
+                 * fds, the staging lock) instead of keeping it for the
+                 * container's life. */
+                (void)close_range(3, ~0U, 0);
                 container_init_run(pid);
         }
         sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-_Noreturn static void child_run(const SpawnPlan *p, int fd)
+_Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
 {
         _cleanup_free_ char *cmd = NULL, *msg = NULL;
         uint64_t caps = p->caps;
@@ -478,7 +537,7 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd)
         int r;
 
         /* Wait until the parent has placed us in every cgroup. */
-        if (read(fd, &go, 1) != 1)
+        if (wait_for_go && read(fd, &go, 1) != 1)
                 _exit(SPAWN_EXIT_SETUP);
 
         reset_signals();
@@ -558,6 +617,7 @@ static pid_t clone_child(const SpawnPlan *p, int cgroup_fd, int *ret_pidfd, bool
         }
 
         /* Like fork(): no stack given, the child returns here. */
+        *ret_clone3 = false;
         pid = (pid_t)syscall(SYS_clone, ns | SIGCHLD, NULL, NULL, NULL, 0);
         if (pid <= 0)
                 return pid < 0 ? -errno : 0;
@@ -572,12 +632,20 @@ static pid_t clone_child(const SpawnPlan *p, int cgroup_fd, int *ret_pidfd, bool
         return pid;
 }
 
+static char *limit_error(const char *key, const char *controller, const SpawnPlan *p, int r)
+{
+        if (r == -EOPNOTSUPP)
+                return xasprintf("%s: the %s controller is not available for cgroup `%s` (%s)", key,
+                                 controller, p->cgroup_path, cgroup_mode_to_string(p->cgroup_mode));
+        return xasprintf("%s: %s controller: %s", key, controller, strerror(-r));
+}
+
 static int create_cgroup(const SpawnPlan *p, Cgroup **ret, char **ret_error)
 {
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         int r;
 
-        r = cgroup_create(p->cgroup_root, p->cgroup_mode, p->cgroup_path, &cg);
+        r = cgroup_create_with(p->cgroup_root, p->cgroup_mode, p->cgroup_path, p->cgroup_mask, &cg);
         if (r == -EBUSY) {
                 *ret_error = xasprintf("cgroup `%s` still has processes: is `%s` already running?",
                                        p->cgroup_path, p->name);
@@ -590,14 +658,14 @@ static int create_cgroup(const SpawnPlan *p, Cgroup **ret, char **ret_error)
         if (p->memory_max != UNIT_UNSET) {
                 r = cgroup_set_memory_max(cg, p->memory_max);
                 if (r < 0) {
-                        *ret_error = xasprintf("MemoryMax=: memory controller: %s", strerror(-r));
+                        *ret_error = limit_error("MemoryMax=", "memory", p, r);
                         goto fail;
                 }
         }
         if (p->pids_max != UNIT_UNSET) {
                 r = cgroup_set_pids_max(cg, p->pids_max);
                 if (r < 0) {
-                        *ret_error = xasprintf("PidsMax=: pids controller: %s", strerror(-r));
+                        *ret_error = limit_error("PidsMax=", "pids", p, r);
                         goto fail;
                 }
         }
@@ -613,7 +681,7 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         _cleanup_close_ int parent_end = -1, child_end = -1, pidfd = -1;
         int sv[2], r;
-        bool clone3;
+        bool clone3, attach;
         pid_t pid;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -628,9 +696,11 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
                 return r;
 
         pid = clone_child(p, cg->unified_fd, &pidfd, &clone3);
+        /* Born in its only cgroup: nothing to wait for. */
+        attach = !clone3 || cg->v1;
         if (pid == 0) {
                 safe_close(parent_end);
-                child_run(p, child_end);
+                child_run(p, child_end, attach);
         }
         if (pid < 0) {
                 *ret_error = xasprintf("clone: %s", strerror(-pid));
@@ -641,7 +711,7 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
 
         /* The child waits for this byte: by then it is in every cgroup, so
          * nothing it forks can escape. */
-        r = cgroup_attach(cg, pid, !clone3);
+        r = attach ? cgroup_attach(cg, pid, !clone3) : 0;
         if (r < 0) {
                 *ret_error = xasprintf("cgroup `%s`: attach: %s", p->cgroup_path, strerror(-r));
                 (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
@@ -649,7 +719,7 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
                 (void)cgroup_remove(cg);
                 return r;
         }
-        if (send(parent_end, "g", 1, MSG_NOSIGNAL) != 1) {
+        if (attach && send(parent_end, "g", 1, MSG_NOSIGNAL) != 1) {
                 r = -errno;
                 *ret_error = xasprintf("release the child: %s", strerror(-r));
                 (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);

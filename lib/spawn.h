@@ -6,7 +6,13 @@
  *
  *   spawn_prepare()    everything that can be decided before a process
  *                      exists: image, user and groups, environment, mounts,
- *                      capabilities, the seccomp BPF. Reads files; no fork.
+ *                      capabilities, the seccomp BPF (from the cache in
+ *                      RUNTIME_DIR/cache when it is there). Reads files; no
+ *                      fork. Locks the unit's staging directory
+ *                      RUNTIME_DIR/containers/NAME for as long as the plan
+ *                      lives: a second start of the same name (another
+ *                      ccsupd, a --run) fails with -EBUSY before touching
+ *                      anything of the first.
  *   spawn_container()  creates the container's cgroup, clones the child into
  *                      its namespaces (and, where the kernel can, straight
  *                      into the cgroup), finishes cgroup placement, then
@@ -47,6 +53,11 @@ typedef struct SpawnOptions {
         const SeccompProfile *default_seccomp;
         int stdin_fd, stdout_fd, stderr_fd;
         bool no_clone3;            /* force the clone() + pidfd_open() path (tests) */
+        /* No statistics wanted (ccsupd --run): on v1 and hybrid the container
+         * then joins only the v1 hierarchies its limits need, which saves a
+         * kernel synchronize_rcu() per start. Default: join memory, cpuacct
+         * and pids so that cgroup_get_stats() has figures. */
+        bool no_accounting;
 } SpawnOptions;
 
 typedef struct SpawnPlan SpawnPlan;

@@ -2,6 +2,7 @@
 /* ccsupd: options, then either --run (one unit in the foreground) or the
  * supervisor daemon. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -134,7 +135,16 @@ int main(int argc, char *argv[])
                 .log_dir = "/var/log/ccsup",
                 .log_level = LOG_INFO,
         };
+        sigset_t stop;
         int r;
+
+        /* First thing: from here on SIGINT/SIGTERM wait for the loop (--run
+         * reads them through a signalfd) instead of killing us half-way
+         * through a launch, leaving a container and its cgroup behind. */
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        sigprocmask(SIG_BLOCK, &stop, NULL);
 
         r = parse_argv(argc, argv, &o);
         if (r >= 0)

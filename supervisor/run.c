@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/inotify.h>
 #include <sys/pidfd.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 
 #include "cgroup.h"
@@ -13,10 +15,12 @@
 #include "unit.h"
 #include "util.h"
 
-/* Polling cadence while waiting for a container's cgroup to empty and go
- * away: the kernel offers no event for rmdir becoming possible. */
-#define CLEANUP_INTERVAL 0.01
-#define CLEANUP_MAX_TRIES 1000
+/* Retrying a cgroup removal the kernel refuses for a moment (EBUSY), and
+ * polling "populated" where no event exists (v1): 1 ms, doubling up to
+ * 100 ms, about 10 s in all. */
+#define RETRY_FIRST 0.001
+#define RETRY_MAX 0.1
+#define RETRY_MAX_TRIES 110
 
 typedef enum RunState {
         RUN_STARTING,  /* cloned, setup in progress */
@@ -32,12 +36,13 @@ typedef struct Run {
         SpawnResult spawn;
         struct ev_loop *loop;
         RunState state;
-        ev_io sync_io, pidfd_io;
-        ev_signal sigterm, sigint;
-        ev_timer stop_timer, cleanup_timer;
+        ev_io sync_io, pidfd_io, signal_io, populated_io;
+        ev_timer stop_timer, retry_timer;
+        int signal_fd;        /* SIGINT, SIGTERM: blocked since main() */
+        int populated_fd;     /* inotify on cgroup.events, made when needed */
         char *error;          /* setup failure from the child */
         int exit_status;
-        unsigned cleanup_tries;
+        unsigned retries;
 } Run;
 
 static int log_max_level = LOG_INFO;
@@ -58,12 +63,90 @@ static void run_log(int level, const char *name, const char *fmt, ...)
         fputc('\n', stderr);
 }
 
+static void run_retry_later(Run *run)
+{
+        double delay = RETRY_FIRST * (double)(1U << (run->retries < 7 ? run->retries : 7));
+
+        if (++run->retries > RETRY_MAX_TRIES) {
+                run_log(LOG_WARNING, run->config->name, "cgroup `%s` could not be removed",
+                        run->spawn.cgroup->path);
+                ev_break(run->loop, EVBREAK_ALL);
+                return;
+        }
+        ev_timer_set(&run->retry_timer, delay < RETRY_MAX ? delay : RETRY_MAX, 0.);
+        ev_timer_start(run->loop, &run->retry_timer);
+}
+
+/* Watches cgroup.events, once: an inotify fd only where a container left
+ * processes behind, since closing one costs an SRCU grace period (~10 ms). */
+static int run_watch_populated(Run *run)
+{
+        int r;
+
+        if (run->populated_fd >= 0)
+                return 0;
+        run->populated_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (run->populated_fd < 0)
+                return -errno;
+        r = cgroup_watch_populated(run->spawn.cgroup, run->populated_fd);
+        if (r < 0) {
+                run->populated_fd = safe_close(run->populated_fd);
+                return r;
+        }
+        ev_io_set(&run->populated_io, run->populated_fd, EV_READ);
+        ev_io_start(run->loop, &run->populated_io);
+        return 1;
+}
+
+/* Empties and removes the cgroup; ends the loop once it is gone. Called when
+ * PID 1 ended, on every cgroup.events change, and from the retry timer. */
+static void run_try_finish(Run *run)
+{
+        Cgroup *cg = run->spawn.cgroup;
+        int r;
+
+        r = cgroup_is_populated(cg);
+        if (r > 0) {
+                (void)cgroup_kill_all(cg);
+                r = run_watch_populated(run);
+                if (r < 0) {
+                        run_retry_later(run); /* v1: no event */
+                        return;
+                }
+                /* A watch made just now may have missed "populated 0". */
+                if (r == 0 || cgroup_is_populated(cg) > 0)
+                        return;
+        }
+        r = cgroup_remove(cg);
+        if (r == -EBUSY || r == -ENOTEMPTY) {
+                run_retry_later(run);
+                return;
+        }
+        if (r < 0)
+                run_log(LOG_WARNING, run->config->name, "remove cgroup `%s`: %s", cg->path,
+                        strerror(-r));
+        ev_break(run->loop, EVBREAK_ALL);
+}
+
+static void on_populated(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Run *run = w->data;
+
+        cgroup_event_drain(run->populated_fd);
+        if (!ev_is_active(&run->retry_timer))
+                run_try_finish(run);
+}
+
+static void on_retry_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        run_try_finish(w->data);
+}
+
 static void run_start_cleanup(Run *run)
 {
         run->state = RUN_CLEANUP;
         ev_timer_stop(run->loop, &run->stop_timer);
-        (void)cgroup_kill_all(run->spawn.cgroup);
-        ev_timer_start(run->loop, &run->cleanup_timer);
+        run_try_finish(run);
 }
 
 static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
@@ -103,33 +186,6 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
         run_start_cleanup(run);
 }
 
-static void on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-        Run *run = w->data;
-        Cgroup *cg = run->spawn.cgroup;
-        int r;
-
-        if (++run->cleanup_tries > CLEANUP_MAX_TRIES) {
-                run_log(LOG_WARNING, run->config->name, "cgroup `%s` could not be removed",
-                        cg->path);
-                ev_break(loop, EVBREAK_ALL);
-                return;
-        }
-        r = cgroup_is_populated(cg);
-        if (r > 0) {
-                (void)cgroup_kill_all(cg);
-                return;
-        }
-        r = cgroup_remove(cg);
-        if (r == -EBUSY || r == -ENOTEMPTY)
-                return;
-        if (r < 0)
-                run_log(LOG_WARNING, run->config->name, "remove cgroup `%s`: %s", cg->path,
-                        strerror(-r));
-        ev_timer_stop(loop, w);
-        ev_break(loop, EVBREAK_ALL);
-}
-
 static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
         Run *run = w->data;
@@ -138,12 +194,12 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
         (void)cgroup_kill_all(run->spawn.cgroup);
 }
 
-static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+static void run_stop(Run *run, int received)
 {
-        Run *run = w->data;
         int sig = run->config->stop_signal > 0 ? run->config->stop_signal : SIGTERM;
         uint64_t timeout = run->config->stop_timeout_usec;
 
+        run_log(LOG_DEBUG, run->config->name, "received %s", signal_to_string(received));
         switch (run->state) {
         case RUN_STARTING:
                 /* Not our command yet: nothing to be polite to. */
@@ -155,7 +211,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
                 (void)pidfd_send_signal(run->spawn.pidfd, sig, NULL, 0);
                 if (timeout != USEC_INFINITY) {
                         ev_timer_set(&run->stop_timer, (double)timeout / 1e6, 0.);
-                        ev_timer_start(loop, &run->stop_timer);
+                        ev_timer_start(run->loop, &run->stop_timer);
                 }
                 return;
         case RUN_STOPPING:
@@ -167,21 +223,46 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
         }
 }
 
+static void on_signal(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Run *run = w->data;
+        struct signalfd_siginfo si;
+
+        while (read(run->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                run_stop(run, (int)si.ssi_signo);
+}
+
 static void run_watch(Run *run)
 {
         ev_io_init(&run->sync_io, on_sync, run->spawn.sync_fd, EV_READ);
         ev_io_init(&run->pidfd_io, on_pidfd, run->spawn.pidfd, EV_READ);
-        ev_signal_init(&run->sigterm, on_stop_signal, SIGTERM);
-        ev_signal_init(&run->sigint, on_stop_signal, SIGINT);
+        ev_io_init(&run->signal_io, on_signal, run->signal_fd, EV_READ);
+        ev_init(&run->populated_io, on_populated);
         ev_init(&run->stop_timer, on_stop_timer);
-        ev_timer_init(&run->cleanup_timer, on_cleanup_timer, 0., CLEANUP_INTERVAL);
-        run->sync_io.data = run->pidfd_io.data = run->sigterm.data = run->sigint.data = run;
-        run->stop_timer.data = run->cleanup_timer.data = run;
+        ev_init(&run->retry_timer, on_retry_timer);
+        run->sync_io.data = run->pidfd_io.data = run->signal_io.data = run;
+        run->populated_io.data = run->stop_timer.data = run->retry_timer.data = run;
 
         ev_io_start(run->loop, &run->sync_io);
         ev_io_start(run->loop, &run->pidfd_io);
-        ev_signal_start(run->loop, &run->sigterm);
-        ev_signal_start(run->loop, &run->sigint);
+        ev_io_start(run->loop, &run->signal_io);
+}
+
+/* SIGINT and SIGTERM as an fd. main() blocked them before anything else, so
+ * one that arrived during start-up is pending and read from here: it stops
+ * the container instead of killing ccsupd half-way through a launch. */
+static int run_signal_fd(void)
+{
+        sigset_t stop;
+        int fd;
+
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0)
+                return -errno;
+        fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
+        return fd < 0 ? -errno : fd;
 }
 
 static int load_unit(const char *path, UnitConfig **ret)
@@ -253,6 +334,8 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
                 .stdout_fd = STDOUT_FILENO,
                 .stderr_fd = STDERR_FILENO,
                 .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
+                /* Nobody reads statistics of a --run container. */
+                .no_accounting = true,
         };
         r = spawn_prepare(c, &so, &plan, &msg);
         if (r < 0) {
@@ -279,12 +362,24 @@ int run_unit(const RunOptions *o)
 {
         _cleanup_(unit_config_freep) UnitConfig *c = NULL;
         _cleanup_(spawn_plan_freep) SpawnPlan *plan = NULL;
-        Run run = { .options = o, .spawn = { .pidfd = -1, .sync_fd = -1 } };
+        Run run = {
+                .options = o,
+                .spawn = { .pidfd = -1, .sync_fd = -1 },
+                .signal_fd = -1,
+                .populated_fd = -1,
+        };
         int r;
 
         log_max_level = o->log_level;
-        if (load_unit(o->unit_file, &c) < 0)
+        run.signal_fd = run_signal_fd();
+        if (run.signal_fd < 0) {
+                run_log(LOG_ERR, NULL, "signalfd: %s", strerror(-run.signal_fd));
                 return SPAWN_EXIT_SETUP;
+        }
+        if (load_unit(o->unit_file, &c) < 0) {
+                safe_close(run.signal_fd);
+                return SPAWN_EXIT_SETUP;
+        }
         run.config = c;
 
         /* Never ev_default_loop(): it reaps every child in its SIGCHLD
@@ -292,11 +387,13 @@ int run_unit(const RunOptions *o)
         run.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
         if (!run.loop) {
                 run_log(LOG_ERR, NULL, "cannot create the event loop");
+                safe_close(run.signal_fd);
                 return SPAWN_EXIT_SETUP;
         }
         r = run_spawn(&run, &plan);
         if (r < 0) {
                 ev_loop_destroy(run.loop);
+                safe_close(run.signal_fd);
                 remove_parent_cgroups(o->cgroup);
                 return SPAWN_EXIT_SETUP;
         }
@@ -305,9 +402,13 @@ int run_unit(const RunOptions *o)
         ev_run(run.loop, 0);
 
         spawn_cleanup(plan);
-        remove_parent_cgroups(o->cgroup);
+        /* Another ccsupd --run may be creating a sibling right now: failure
+         * is fine. */
+        (void)cgroup_remove_parent(run.spawn.cgroup);
         spawn_result_done(&run.spawn);
         ev_loop_destroy(run.loop);
+        safe_close(run.populated_fd);
+        safe_close(run.signal_fd);
 
         if (run.error) {
                 run_log(LOG_ERR, c->name, "%s", run.error);

@@ -87,3 +87,106 @@ EOF
         expect_status 137
         expect_nothing_left
 }
+
+# v1_path PID CONTROLLER: the process's cgroup in that v1 hierarchy
+v1_path() {
+        awk -F: -v c="$2" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print $3 }' \
+                "/proc/$1/cgroup" 2>/dev/null
+}
+
+hybrid_only() {
+        [[ -d /sys/fs/cgroup/unified && -d /sys/fs/cgroup/freezer ]] ||
+                skip "needs a hybrid host (cgroup2 at /sys/fs/cgroup/unified, v1 controllers)"
+}
+
+@test "hybrid: --run without limits joins the cgroup2 tree only; MemoryMax= adds the memory hierarchy" {
+        hybrid_only
+        unit plain <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c 'echo ready; exec $H wait-signal 30'
+EOF
+        ccsup_start plain
+        wait_for_output '^ready$'
+        local pid
+        pid=$(tagged_pids)
+        expect_equal "cgroup2 path" "$CG/plain.ctr" "$(v2_path "$pid")"
+        # where ccsupd itself is, not below $CG
+        local c
+        for c in freezer memory pids cpu devices; do
+                [[ $(v1_path "$pid" "$c") != "$CG"/* ]] || { echo "joined the $c hierarchy"; false; }
+        done
+        kill -TERM "$CCSUPD_PID"
+        wait_exit "$CCSUPD_PID" 15
+        expect_status 0
+        expect_nothing_left
+
+        unit limited <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c 'echo ready; exec $H wait-signal 30'
+
+[Resources]
+MemoryMax=64M
+EOF
+        ccsup_start limited
+        wait_for_output '^ready$'
+        pid=$(tagged_pids)
+        expect_equal "cgroup2 path" "$CG/limited.ctr" "$(v2_path "$pid")"
+        expect_equal "memory path" "$CG/limited.ctr" "$(v1_path "$pid" memory)"
+        expect_equal "memory.limit_in_bytes" $((64 << 20)) \
+                "$(cat "/sys/fs/cgroup/memory$CG/limited.ctr/memory.limit_in_bytes")"
+        kill -TERM "$CCSUPD_PID"
+        wait_exit "$CCSUPD_PID" 15
+        expect_status 0
+        expect_nothing_left
+}
+
+@test "CCSUP_TEST_CGROUP_MODE=v1: the pure-v1 backend tracks (freezer) and empties the container" {
+        hybrid_only
+        unit v1 <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c '$H fork-orphans 10 120 >/dev/null; echo ready; exec $H ignore-term 30'
+StopTimeoutSec=1
+
+[Resources]
+PidsMax=100
+EOF
+        CCSUP_TEST_CGROUP_MODE=v1 ccsup_start v1 --log-level=debug
+        wait_for_output '^ready$'
+        local pid
+        for pid in $(tagged_pids); do
+                expect_equal "freezer path of $pid" "$CG/v1.ctr" "$(v1_path "$pid" freezer)"
+                expect_equal "pids path of $pid" "$CG/v1.ctr" "$(v1_path "$pid" pids)"
+                # not placed in the cgroup2 tree: v1 ignores it
+                [[ $(v2_path "$pid") != "$CG"/* ]] || { echo "in the cgroup2 tree"; false; }
+        done
+        expect_equal "pids.max" 100 "$(cat "/sys/fs/cgroup/pids$CG/v1.ctr/pids.max")"
+        kill -TERM "$CCSUPD_PID"
+        wait_exit "$CCSUPD_PID" 15
+        expect_status 137
+        expect_stderr_has ", v1)"
+        expect_nothing_left
+}
+
+@test "CCSUP_TEST_NO_CLONE3: the clone() + pidfd_open() fallback places every process in the cgroup" {
+        unit fallback <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c '$H fork-orphans 5 60 >/dev/null; cat /proc/[0-9]*/cgroup | cut -d: -f3 | sort -u'
+EOF
+        CCSUP_TEST_NO_CLONE3=1 ccsup_run fallback --log-level=debug
+        expect_status 0
+        expect_stderr_has "(clone, cgroup"
+        expect_equal "cgroup paths of all processes inside" "/" "$output"
+        expect_nothing_left
+}

@@ -9,7 +9,9 @@
  * "populated", kills everything, and removes the cgroup, which it also does
  * when a check fails.
  */
+#include <poll.h>
 #include <sched.h>
+#include <sys/inotify.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -72,7 +74,7 @@ static void check_cycle(const char *root, CgroupMode mode, const char *what)
         _cleanup_free_ char *parent = xasprintf("/ccsup-unittest-%d", (int)getpid());
         _cleanup_free_ char *path = xasprintf("%s/t.ctr", parent);
         _cleanup_(cgroup_freep) Cgroup *cg = NULL, *dup = NULL;
-        int status = 0, release = -1, r;
+        int status = 0, release = -1, inotify_fd = -1, r;
         pid_t pid;
 
         r = cgroup_create(root, mode, path, &cg);
@@ -94,13 +96,57 @@ static void check_cycle(const char *root, CgroupMode mode, const char *what)
         if (mode != CGROUP_MODE_V2)
                 is_int(cgroup_set_pids_max(cg, 100), 0, "%s: pids.max", what);
 
+        if (cg->unified) {
+                inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+                ok(cgroup_watch_populated(cg, inotify_fd) >= 0, "%s: watch cgroup.events", what);
+        } else
+                is_int(cgroup_watch_populated(cg, -1), -EOPNOTSUPP, "%s: no cgroup.events on v1",
+                       what);
+
         is_int(cgroup_kill_all(cg), 0, "%s: kill all", what);
         (void)kill(pid, SIGKILL); /* only matters when the kill failed */
         ok(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
            "%s: the process died of SIGKILL", what);
+        if (inotify_fd >= 0) {
+                /* The event, not polling, says when it is empty. */
+                struct pollfd pfd = { .fd = inotify_fd, .events = POLLIN };
+                int empty = 1;
+
+                for (int i = 0; i < 50 && empty > 0; i++) {
+                        empty = cgroup_is_populated(cg);
+                        if (empty > 0 && poll(&pfd, 1, 100) > 0)
+                                cgroup_event_drain(inotify_fd);
+                }
+                is_int(empty, 0, "%s: inotify on cgroup.events reports the end", what);
+                close(inotify_fd);
+        }
         is_int(wait_empty(cg), 0, "%s: empty after kill (grandchild too)", what);
         is_int(remove_bounded(cg), 0, "%s: remove", what);
         is_int(cgroup_remove_if_empty(root, mode, parent), 0, "%s: remove the parent", what);
+}
+
+/* cgroup_create_with(): on hybrid and v1, only the hierarchies of the mask
+ * (v1: plus the freezer, which tracks there). */
+static void check_mask(const char *root, CgroupMode mode, const char *what)
+{
+        _cleanup_free_ char *parent = xasprintf("/ccsup-unittest-mask-%d", (int)getpid());
+        _cleanup_free_ char *path = xasprintf("%s/m.ctr", parent);
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        int r;
+
+        r = cgroup_create_with(root, mode, path, CGROUP_MASK(CGROUP_CONTROLLER_PIDS), &cg);
+        is_int(r, 0, "%s: create with the pids controller only", what);
+        if (r < 0)
+                return;
+        ok(cg->v1_pids != NULL, "%s: joins the pids hierarchy", what);
+        ok(!cg->v1_memory && !cg->v1_cpu && !cg->v1_devices, "%s: and no other controller's", what);
+        ok((mode == CGROUP_MODE_V1) == (cg->v1_freezer != NULL),
+           "%s: the freezer only on pure v1", what);
+        is_str(cgroup_controller_dir(cg, CGROUP_CONTROLLER_PIDS), cg->v1_pids,
+               "%s: cgroup_controller_dir()", what);
+        is_int(cgroup_remove(cg), 0, "%s: remove", what);
+        is_int(cgroup_remove_parent(cg), 0, "%s: remove the parent", what);
+        ok(access(cg->v1_pids, F_OK) < 0, "%s: gone", what);
 }
 
 /* The v2 backend on a private cgroup2 mount. Runs in a child process: the
@@ -148,6 +194,10 @@ int main(void)
                 /* A hybrid host also runs the pure-v1 backend (unified ignored). */
                 if (mode == CGROUP_MODE_HYBRID)
                         check_cycle(CGROUP_ROOT_DEFAULT, CGROUP_MODE_V1, "v1");
+                if (mode != CGROUP_MODE_V2)
+                        check_mask(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
+                if (mode == CGROUP_MODE_HYBRID)
+                        check_mask(CGROUP_ROOT_DEFAULT, CGROUP_MODE_V1, "v1");
         }
 
         fflush(stdout);
