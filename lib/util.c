@@ -144,6 +144,8 @@ static int cmp_str(const void *a, const void *b)
 
 void strv_sort(char **l)
 {
+        if (!l)
+                return; /* qsort(NULL, 0, …) is undefined */
         qsort(l, strv_length(l), sizeof(char *), cmp_str);
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "daemon.h"
 #include "run.h"
 #include "util.h"
 
@@ -144,6 +145,7 @@ int main(int argc, char *argv[])
         sigemptyset(&stop);
         sigaddset(&stop, SIGINT);
         sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGHUP);
         sigprocmask(SIG_BLOCK, &stop, NULL);
 
         r = parse_argv(argc, argv, &o);
@@ -151,6 +153,11 @@ int main(int argc, char *argv[])
                 return r;
 
         if (o.run) {
+                /* --run keeps SIGHUP's default: a closed terminal ends it. */
+                sigset_t hup;
+                sigemptyset(&hup);
+                sigaddset(&hup, SIGHUP);
+                sigprocmask(SIG_UNBLOCK, &hup, NULL);
                 RunOptions ro = {
                         .unit_file = o.run,
                         .runtime_dir = o.runtime_dir,
@@ -161,6 +168,15 @@ int main(int argc, char *argv[])
                 return run_unit(&ro);
         }
 
-        fprintf(stderr, "ccsupd: daemon mode is not implemented yet; use --run=FILE.unit\n");
-        return 1;
+        /* The daemon reads them through libev's signalfd; they stay blocked
+         * so that one arriving during start-up is not fatal either. */
+        return daemon_run(&(DaemonOptions){
+                .unit_path = o.unit_path,
+                .runtime_dir = o.runtime_dir,
+                .state_dir = o.state_dir,
+                .log_dir = o.log_dir,
+                .cgroup = o.cgroup,
+                .log_level = o.log_level,
+                .no_watch = o.no_watch,
+        });
 }

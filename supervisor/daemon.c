@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "daemon.h"
+
+#include <ev.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include "control.h"
+#include "log.h"
+#include "manager.h"
+#include "notify.h"
+#include "util.h"
+#include "watch.h"
+
+typedef struct Daemon {
+        struct ev_loop *loop;
+        Manager *manager;
+        Control *control;
+        Notify *notify;
+        Watch *watch;
+        ev_signal sigterm, sigint, sighup, sigchld;
+        char *cgroup_parent;
+        bool delegated;
+        bool reload_announced;  /* RELOADING=1 sent for the reload in progress */
+} Daemon;
+
+static void daemon_reload(Daemon *d, const char *why)
+{
+        ReloadChange *changes = NULL;
+        size_t n = 0;
+
+        log_msg(LOG_INFO, "reloading (%s)", why);
+        if (manager_reload(d->manager, &changes, &n) >= 0)
+                for (size_t i = 0; i < n; i++)
+                        log_unit(LOG_INFO, changes[i].name, "%s", changes[i].what);
+        reload_changes_free(changes, n);
+}
+
+/* Every reload, whoever asked for it (SIGHUP, the watch, ccsupctl). The
+ * first load is not a reload for systemd: READY=1 has not been sent yet. */
+static void on_manager_reload(Manager *m, bool done, void *userdata)
+{
+        Daemon *d = userdata;
+
+        if (!done) {
+                d->reload_announced = m->ready;
+                if (d->reload_announced)
+                        notify_reloading(d->notify);
+                return;
+        }
+        if (d->watch)
+                watch_sync(d->watch);
+        if (d->reload_announced)
+                notify_reloaded(d->notify);
+        d->reload_announced = false;
+}
+
+static void on_watch_reload(void *userdata)
+{
+        daemon_reload(userdata, "the unit path changed");
+}
+
+static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        daemon_reload(w->data, "SIGHUP");
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        Daemon *d = w->data;
+
+        if (d->manager->shutting_down)
+                return;
+        log_msg(LOG_INFO, "%s: shutting down", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+        notify_stopping(d->notify);
+        manager_shutdown(d->manager);
+}
+
+static void on_sigchld(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        /* Containers are reaped through their pidfds (waitid(P_PIDFD)); a
+         * waitpid(-1) here would steal their exit statuses. */
+}
+
+static void on_idle(Manager *m)
+{
+        ev_break(m->loop, EVBREAK_ALL);
+}
+
+/* Our own cgroup2 path from /proc/self/cgroup ("0::/system.slice/x.service"). */
+static char *own_cgroup2_path(void)
+{
+        _cleanup_free_ char *text = NULL;
+        char *line;
+
+        if (read_full_file("/proc/self/cgroup", 65536, &text, NULL) < 0)
+                return NULL;
+        for (line = text; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (startswith(line, "0::"))
+                        return xstrdup(line + 3);
+                line = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
+/*
+ * With --cgroup unset, under systemd with Delegate=yes on a pure cgroup2
+ * host (systemd marks delegated cgroups with the trusted.delegate xattr):
+ * containers go below our own cgroup, and ccsupd moves itself into a
+ * "supervisor" leaf first (no processes in inner cgroups). Else /ccsup.
+ */
+static int daemon_choose_cgroup(Daemon *d, const DaemonOptions *o, CgroupMode mode)
+{
+        _cleanup_free_ char *own = NULL, *dir = NULL, *leaf = NULL, *pid = NULL;
+        char value[8] = "";
+
+        if (o->cgroup) {
+                d->cgroup_parent = xstrdup(o->cgroup);
+                return 0;
+        }
+        d->cgroup_parent = xstrdup("/ccsup");
+        if (mode != CGROUP_MODE_V2 || !getenv("NOTIFY_SOCKET"))
+                return 0;
+        own = own_cgroup2_path();
+        if (!own || streq(own, "/"))
+                return 0;
+        dir = xasprintf("%s%s", CGROUP_ROOT_DEFAULT, own);
+        if (getxattr(dir, "trusted.delegate", value, sizeof(value) - 1) <= 0 || value[0] != '1')
+                return 0;
+        leaf = path_join(dir, "supervisor");
+        if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+                return log_unit_errno(LOG_ERR, NULL, -errno, "cgroup `%s`: %s", leaf, strerror(errno));
+        pid = path_join(leaf, "cgroup.procs");
+        int r = write_string_file(pid, "0");
+        if (r < 0)
+                return log_unit_errno(LOG_ERR, NULL, r, "move into `%s`: %s", leaf, strerror(-r));
+        free(d->cgroup_parent);
+        d->cgroup_parent = TAKE_PTR(own);
+        d->delegated = true;
+        log_msg(LOG_INFO, "delegated cgroup `%s`: containers go below it", d->cgroup_parent);
+        return 0;
+}
+
+static void daemon_signals(Daemon *d)
+{
+        ev_signal_init(&d->sigterm, on_stop_signal, SIGTERM);
+        ev_signal_init(&d->sigint, on_stop_signal, SIGINT);
+        ev_signal_init(&d->sighup, on_sighup, SIGHUP);
+        ev_signal_init(&d->sigchld, on_sigchld, SIGCHLD);
+        d->sigterm.data = d->sigint.data = d->sighup.data = d->sigchld.data = d;
+        ev_signal_start(d->loop, &d->sigterm);
+        ev_signal_start(d->loop, &d->sigint);
+        ev_signal_start(d->loop, &d->sighup);
+        ev_signal_start(d->loop, &d->sigchld);
+}
+
+static Daemon *the_daemon; /* for the ready callback, which gets only the manager */
+
+static void on_manager_ready(Manager *m)
+{
+        log_msg(LOG_INFO, "every unit has been started");
+        notify_ready(the_daemon->notify);
+}
+
+static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
+{
+        _cleanup_free_ char *socket_path = path_join(o->runtime_dir, "control");
+        CgroupMode mode;
+        int r;
+
+        r = cgroup_detect_mode(CGROUP_ROOT_DEFAULT, &mode);
+        if (r < 0)
+                return log_unit_errno(LOG_ERR, NULL, r, "no cgroup hierarchy at %s: %s",
+                                      CGROUP_ROOT_DEFAULT, strerror(-r));
+        r = daemon_choose_cgroup(d, o, mode);
+        if (r < 0)
+                return r;
+        if (mkdir(o->runtime_dir, 0755) < 0 && errno != EEXIST)
+                return log_unit_errno(LOG_ERR, NULL, -errno, "runtime directory `%s`: %s",
+                                      o->runtime_dir, strerror(errno));
+
+        ManagerOptions mo = {
+                .unit_path = dirs,
+                .runtime_dir = o->runtime_dir,
+                .state_dir = o->state_dir,
+                .log_dir = o->log_dir,
+                .cgroup_root = CGROUP_ROOT_DEFAULT,
+                .cgroup_mode = mode,
+                .cgroup_parent = d->cgroup_parent,
+        };
+        r = manager_new(d->loop, &mo, &d->manager);
+        if (r < 0)
+                return r;
+        d->manager->ready_cb = on_manager_ready;
+        d->manager->idle_cb = on_idle;
+        d->manager->reload_cb = on_manager_reload;
+        d->manager->reload_userdata = d;
+        d->notify = notify_new(d->manager);
+        r = control_new(d->manager, socket_path, &d->control);
+        if (r < 0)
+                return r;
+        if (!o->no_watch) {
+                r = watch_new(d->loop, dirs, on_watch_reload, d, &d->watch);
+                if (r < 0)
+                        return r;
+        }
+        daemon_signals(d);
+        log_msg(LOG_INFO, "ccsupd %s: cgroup %s (%s), unit path %s", PACKAGE_VERSION,
+                d->cgroup_parent, cgroup_mode_to_string(mode), o->unit_path);
+        return 0;
+}
+
+static void daemon_teardown(Daemon *d)
+{
+        if (d->watch)
+                d->watch = watch_free(d->watch);
+        if (d->control)
+                d->control = control_free(d->control);
+        if (d->manager) {
+                CgroupMode mode = d->manager->o.cgroup_mode;
+                d->notify = notify_free(d->notify);
+                d->manager = manager_free(d->manager);
+                /* Our parent cgroup, if we made it and nobody else uses it. */
+                if (!d->delegated && !streq(d->cgroup_parent, "/"))
+                        (void)cgroup_remove_if_empty(CGROUP_ROOT_DEFAULT, mode, d->cgroup_parent);
+        }
+        ev_signal_stop(d->loop, &d->sigterm);
+        ev_signal_stop(d->loop, &d->sigint);
+        ev_signal_stop(d->loop, &d->sighup);
+        ev_signal_stop(d->loop, &d->sigchld);
+        free(d->cgroup_parent);
+}
+
+static char **split_path(const char *s)
+{
+        char **l = NULL;
+
+        for (const char *p = s; *p;) {
+                size_t n = strcspn(p, ":");
+                if (n > 0)
+                        strv_push(&l, xstrndup(p, n));
+                p += n;
+                if (*p == ':')
+                        p++;
+        }
+        return l;
+}
+
+int daemon_run(const DaemonOptions *o)
+{
+        _cleanup_strv_free_ char **dirs = split_path(o->unit_path);
+        Daemon d = {};
+        int r;
+
+        log_setup(o->log_level);
+        /* One pidfd per container, and a few per client: the default soft
+         * limit of 1024 is too small for a thousand containers. */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        /* Never ev_default_loop(): it reaps every child in its SIGCHLD
+         * handler and would steal the statuses waitid(P_PIDFD) reads.
+         * EVFLAG_SIGNALFD: main() blocked SIGINT/SIGTERM/SIGHUP first thing,
+         * and they are read from a signalfd, so none is lost or fatal during
+         * start-up (the launcher resets the mask in each container). */
+        d.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK | EVFLAG_SIGNALFD);
+        if (!d.loop) {
+                log_msg(LOG_ERR, "cannot create the event loop");
+                return 1;
+        }
+        the_daemon = &d;
+        r = daemon_setup(&d, o, dirs);
+        if (r >= 0)
+                r = manager_reload(d.manager, NULL, NULL);
+        if (r >= 0) {
+                if (d.watch)
+                        watch_sync(d.watch);
+                ev_run(d.loop, 0);
+                log_msg(LOG_INFO, "every container is stopped; exiting");
+        }
+        daemon_teardown(&d);
+        ev_loop_destroy(d.loop);
+        the_daemon = NULL;
+        return r < 0 ? 1 : 0;
+}

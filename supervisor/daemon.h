@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The supervisor daemon: `ccsupd` without --run (CLI.md). */
+
+#include <stdbool.h>
+
+typedef struct DaemonOptions {
+        const char *unit_path;   /* DIR[:DIR...] */
+        const char *runtime_dir;
+        const char *state_dir;
+        const char *log_dir;
+        const char *cgroup;      /* NULL: the delegated cgroup, else /ccsup */
+        int log_level;
+        bool no_watch;
+} DaemonOptions;
+
+/* Runs until SIGTERM/SIGINT has stopped every container. Returns the exit
+ * status: 0 after a requested shutdown, 1 on a fatal start-up error. */
+int daemon_run(const DaemonOptions *o);

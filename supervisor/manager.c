@@ -1,0 +1,1208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "manager.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "depgraph.h"
+#include "log.h"
+#include "util.h"
+
+/* Cadence and bound of the retries while a dead container's cgroup empties
+ * and goes away: the kernel offers no event for rmdir becoming possible. */
+#define CLEANUP_INTERVAL 0.01
+#define CLEANUP_MAX_TRIES 500
+
+static const UnitConfig null_config = { .restart = RESTART_NO };
+
+static void manager_dispatch(Manager *m);
+static void unit_event(Unit *u, ServiceEvent ev, const void *data);
+
+/* ------------------------------------------------------------------ units */
+
+static const UnitConfig *unit_config(const Unit *u)
+{
+        return u->config ? u->config : &null_config;
+}
+
+static bool unit_is_active(const Unit *u)
+{
+        return service_state_is_active(u->svc.state);
+}
+
+/* Requires=, and Mode=container:NAME, which needs NAME's network namespace. */
+static bool unit_requires(const Unit *u, const Unit *dep)
+{
+        return u->config && (strv_contains(u->config->requires, dep->name) ||
+                             (u->config->network_mode == NETWORK_CONTAINER &&
+                              streq_ptr(u->config->network_container, dep->name)));
+}
+
+/* After= (which holds Requires= and Wants=), plus the network container. */
+static char **unit_ordering(const UnitConfig *c)
+{
+        char **l = strv_copy(c->after);
+
+        if (c->network_mode == NETWORK_CONTAINER && c->network_container &&
+            !strv_contains(l, c->network_container))
+                strv_add(&l, c->network_container);
+        return l;
+}
+
+static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
+static void on_sync(struct ev_loop *loop, ev_io *w, int revents);
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents);
+
+static Unit *unit_new(Manager *m, const char *name)
+{
+        Unit *u = xcalloc(1, sizeof(*u));
+
+        u->manager = m;
+        u->name = xstrdup(name);
+        u->run = (SpawnResult){ .pidfd = -1, .sync_fd = -1 };
+        service_init(&u->svc, SERVICE_INACTIVE);
+        ev_init(&u->pidfd_io, on_pidfd);
+        ev_init(&u->sync_io, on_sync);
+        ev_init(&u->timer, on_timer);
+        ev_timer_init(&u->cleanup_timer, on_cleanup_timer, CLEANUP_INTERVAL, CLEANUP_INTERVAL);
+        u->pidfd_io.data = u->sync_io.data = u->timer.data = u->cleanup_timer.data = u;
+        u->state_changed_realtime = now_usec_realtime();
+        return u;
+}
+
+static void unit_free(Unit *u)
+{
+        Manager *m = u->manager;
+
+        for (size_t i = 0; i < m->n_hooks; i++)
+                if (m->hooks[i].unit_freed)
+                        m->hooks[i].unit_freed(m, u, m->hooks[i].userdata);
+        ev_io_stop(m->loop, &u->pidfd_io);
+        ev_io_stop(m->loop, &u->sync_io);
+        ev_timer_stop(m->loop, &u->timer);
+        ev_timer_stop(m->loop, &u->cleanup_timer);
+        spawn_result_done(&u->run);
+        spawn_plan_free(u->plan);
+        cgroup_free(u->dead_cgroup);
+        spawn_plan_free(u->dead_plan);
+        unit_config_free(u->config);
+        strv_free(u->load_errors);
+        strv_free(u->dropin_paths);
+        free(u->fragment_path);
+        free(u->cycle_error);
+        free(u->start_error);
+        free(u->after);
+        free(u->before);
+        free(u->name);
+        free(u);
+}
+
+static int unit_cmp(const void *a, const void *b)
+{
+        return strcmp((*(Unit *const *)a)->name, (*(Unit *const *)b)->name);
+}
+
+static int unit_name_cmp(const void *key, const void *b)
+{
+        return strcmp(key, (*(Unit *const *)b)->name);
+}
+
+Unit *manager_get_unit(Manager *m, const char *name)
+{
+        Unit **u = m->n_units ? bsearch(name, m->units, m->n_units, sizeof(Unit *), unit_name_cmp)
+                              : NULL;
+        return u ? *u : NULL;
+}
+
+static void manager_add_unit(Manager *m, Unit *u)
+{
+        m->units = xrealloc(m->units, (m->n_units + 1) * sizeof(Unit *));
+        m->units[m->n_units++] = u;
+        qsort(m->units, m->n_units, sizeof(Unit *), unit_cmp);
+        m->graph_dirty = true;
+}
+
+/* ------------------------------------------------------------------ runtime state files */
+
+static char *unit_runtime_file(Unit *u)
+{
+        return xasprintf("%s/units/%s", u->manager->o.runtime_dir, u->name);
+}
+
+/* Field 22 of /proc/PID/stat: the start time in clock ticks since boot, which
+ * together with the PID names one process for good. */
+static int proc_start_time(pid_t pid, uint64_t *ret)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int)pid), *text = NULL;
+        const char *p;
+        int r;
+
+        r = read_full_file(path, 4096, &text, NULL);
+        if (r < 0)
+                return r;
+        p = strrchr(text, ')'); /* the command name may hold spaces and ')' */
+        if (!p)
+                return -EINVAL;
+        for (int field = 2; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EINVAL;
+        }
+        return sscanf(p + 1, "%" SCNu64, ret) == 1 ? 0 : -EINVAL;
+}
+
+static void unit_write_runtime(Unit *u)
+{
+        _cleanup_free_ char *path = unit_runtime_file(u), *tmp = NULL, *text = NULL;
+        _cleanup_close_ int fd = -1;
+        uint64_t start = 0;
+
+        (void)proc_start_time(u->run.pid, &start);
+        text = xasprintf("PID=%d\nStartTime=%" PRIu64 "\nCgroup=%s\nStartedAt=%" PRIu64 "\n",
+                         (int)u->run.pid, start, unit_cgroup_path(u) ? unit_cgroup_path(u) : "",
+                         u->started_realtime);
+        tmp = xasprintf("%s.tmp", path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+            rename(tmp, path) < 0) {
+                log_unit(LOG_WARNING, u->name, "runtime state `%s`: %s", path, strerror(errno));
+                (void)unlink(tmp);
+        }
+}
+
+/* ------------------------------------------------------------------ cgroup figures */
+
+static int read_u64(const char *dir, const char *file, uint64_t *ret)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+
+        if (!dir)
+                return -ENOENT;
+        path = path_join(dir, file);
+        r = read_full_file(path, 4096, &text, NULL);
+        if (r < 0)
+                return r;
+        return sscanf(text, "%" SCNu64, ret) == 1 ? 0 : -EINVAL;
+}
+
+/* "KEY N" from a flat-keyed file (memory.events, cpu.stat, memory.oom_control). */
+static int read_keyed_u64(const char *dir, const char *file, const char *key, uint64_t *ret)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t l = strlen(key);
+        int r;
+
+        if (!dir)
+                return -ENOENT;
+        path = path_join(dir, file);
+        r = read_full_file(path, 65536, &text, NULL);
+        if (r < 0)
+                return r;
+        for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+                if (strncmp(line, key, l) == 0 && line[l] == ' ')
+                        return sscanf(line + l + 1, "%" SCNu64, ret) == 1 ? 0 : -EINVAL;
+        return -ENOENT;
+}
+
+/* The v1 directory of a controller: ROOT/cpu,cpuacct/PATH has "cpuacct". */
+static const char *cgroup_v1_dir(const Cgroup *cg, const char *controller)
+{
+        size_t l = strlen(controller);
+
+        STRV_FOREACH(d, cg->v1) {
+                for (const char *p = strstr(*d, controller); p; p = strstr(p + 1, controller))
+                        if ((p[-1] == '/' || p[-1] == ',') && (p[l] == '/' || p[l] == ','))
+                                return *d;
+        }
+        return NULL;
+}
+
+static uint64_t cgroup_oom_kills(const Cgroup *cg)
+{
+        uint64_t v = 0;
+
+        if (!cg)
+                return 0;
+        if (cg->mode == CGROUP_MODE_V2)
+                (void)read_keyed_u64(cg->unified, "memory.events", "oom_kill", &v);
+        else
+                (void)read_keyed_u64(cg->v1_memory, "memory.oom_control", "oom_kill", &v);
+        return v;
+}
+
+static uint64_t count_procs(const char *dir)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        uint64_t n = 0;
+
+        if (!dir)
+                return UINT64_MAX;
+        path = path_join(dir, "cgroup.procs");
+        if (read_full_file(path, 1 << 20, &text, NULL) < 0)
+                return UINT64_MAX;
+        for (char *p = text; *p; p++)
+                n += *p == '\n';
+        return n;
+}
+
+void unit_get_stats(Unit *u, UnitStats *ret)
+{
+        const Cgroup *cg = u->run.cgroup;
+        UnitStats s = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX };
+        uint64_t v;
+
+        if (!cg) {
+                *ret = s;
+                return;
+        }
+        if (cg->mode == CGROUP_MODE_V2) {
+                if (read_u64(cg->unified, "memory.current", &v) == 0)
+                        s.memory_current = v;
+                if (read_u64(cg->unified, "memory.peak", &v) == 0)
+                        s.memory_peak = v;
+                if (read_u64(cg->unified, "pids.current", &v) == 0)
+                        s.tasks_current = v;
+                if (read_keyed_u64(cg->unified, "cpu.stat", "usage_usec", &v) == 0)
+                        s.cpu_usage_nsec = v * 1000;
+        } else {
+                if (read_u64(cg->v1_memory, "memory.usage_in_bytes", &v) == 0)
+                        s.memory_current = v;
+                if (read_u64(cg->v1_memory, "memory.max_usage_in_bytes", &v) == 0)
+                        s.memory_peak = v;
+                if (read_u64(cg->v1_pids, "pids.current", &v) == 0)
+                        s.tasks_current = v;
+                if (read_u64(cgroup_v1_dir(cg, "cpuacct"), "cpuacct.usage", &v) == 0)
+                        s.cpu_usage_nsec = v;
+        }
+        if (s.tasks_current == UINT64_MAX)
+                s.tasks_current = count_procs(cg->unified ? cg->unified : (cg->v1 ? cg->v1[0] : NULL));
+        *ret = s;
+}
+
+const char *unit_cgroup_path(Unit *u)
+{
+        return u->plan ? spawn_plan_cgroup_path(u->plan) : NULL;
+}
+
+/* ------------------------------------------------------------------ running a container */
+
+/* The previous run's cgroup is gone or can be reused: forget it. */
+static bool unit_finish_cleanup(Unit *u, bool final)
+{
+        int r;
+
+        if (!u->dead_cgroup)
+                return true;
+        r = cgroup_is_populated(u->dead_cgroup);
+        if (r > 0) {
+                (void)cgroup_kill_all(u->dead_cgroup);
+                return false;
+        }
+        r = cgroup_remove(u->dead_cgroup);
+        if ((r == -EBUSY || r == -ENOTEMPTY) && !final)
+                return false;
+        if (r < 0 && r != -EBUSY && r != -ENOTEMPTY)
+                log_unit(LOG_WARNING, u->name, "remove cgroup `%s`: %s", u->dead_cgroup->path,
+                         strerror(-r));
+        ev_timer_stop(u->manager->loop, &u->cleanup_timer);
+        if (u->dead_plan)
+                spawn_cleanup(u->dead_plan);
+        u->dead_plan = spawn_plan_free(u->dead_plan);
+        u->dead_cgroup = cgroup_free(u->dead_cgroup);
+        return true;
+}
+
+static void on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        Unit *u = w->data;
+
+        if (!unit_finish_cleanup(u, ++u->cleanup_tries >= CLEANUP_MAX_TRIES))
+                return;
+        manager_dispatch(u->manager); /* a removed unit may go now; shutdown may end */
+}
+
+/* The container's PID 1 ended: empty its cgroup and remove it, from a timer
+ * when the kernel is not done with it yet. */
+static void unit_cleanup_run(Unit *u)
+{
+        Manager *m = u->manager;
+        _cleanup_free_ char *runtime = unit_runtime_file(u);
+
+        (void)unlink(runtime);
+        ev_io_stop(m->loop, &u->pidfd_io);
+        ev_io_stop(m->loop, &u->sync_io);
+        if (u->dead_cgroup)
+                (void)unit_finish_cleanup(u, true);
+        u->dead_cgroup = TAKE_PTR(u->run.cgroup);
+        u->dead_plan = TAKE_PTR(u->plan);
+        spawn_result_done(&u->run);
+        u->run = (SpawnResult){ .pidfd = -1, .sync_fd = -1 };
+        u->cleanup_tries = 0;
+        if (!u->dead_cgroup) {
+                /* The launch failed before a cgroup existed. */
+                if (u->dead_plan)
+                        spawn_cleanup(u->dead_plan);
+                u->dead_plan = spawn_plan_free(u->dead_plan);
+                return;
+        }
+        /* Removal waits for the timer: a restart due sooner reuses the
+         * directories instead (no rmdir + mkdir in every hierarchy). */
+        if (cgroup_is_populated(u->dead_cgroup) > 0)
+                (void)cgroup_kill_all(u->dead_cgroup);
+        ev_timer_set(&u->cleanup_timer, CLEANUP_INTERVAL, CLEANUP_INTERVAL);
+        ev_timer_start(m->loop, &u->cleanup_timer);
+}
+
+static int unit_open_output(Unit *u, int *ret, char **ret_error)
+{
+        Manager *m = u->manager;
+        _cleanup_free_ char *path = NULL;
+        int fd;
+
+        if (u->config->log_target == LOG_TARGET_NONE) {
+                *ret = fcntl(m->devnull, F_DUPFD_CLOEXEC, 3);
+                return *ret < 0 ? -errno : 0;
+        }
+        /* Output capture and rotation belong to the log work; until then
+         * everything is appended to LOG_DIR/NAME.log. */
+        path = xasprintf("%s/%s.log", m->o.log_dir, u->name);
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0) {
+                *ret_error = xasprintf("log file `%s`: %s", path, strerror(errno));
+                return -errno;
+        }
+        *ret = fd;
+        return 0;
+}
+
+static int unit_launch(Unit *u, char **ret_error)
+{
+        Manager *m = u->manager;
+        _cleanup_(spawn_plan_freep) SpawnPlan *plan = NULL;
+        _cleanup_close_ int out = -1;
+        SpawnOptions so;
+        int r;
+
+        /* A restart reuses the previous run's cgroup when it is empty. */
+        if (u->dead_cgroup) {
+                ev_timer_stop(m->loop, &u->cleanup_timer);
+                if (cgroup_is_populated(u->dead_cgroup) == 0) {
+                        spawn_cleanup(u->dead_plan);
+                        u->dead_plan = spawn_plan_free(u->dead_plan);
+                        u->dead_cgroup = cgroup_free(u->dead_cgroup);
+                } else
+                        (void)unit_finish_cleanup(u, true);
+        }
+        r = unit_open_output(u, &out, ret_error);
+        if (r < 0)
+                return r;
+        so = (SpawnOptions){
+                .runtime_dir = m->o.runtime_dir,
+                .state_dir = m->o.state_dir,
+                .cgroup_root = m->o.cgroup_root,
+                .cgroup_mode = m->o.cgroup_mode,
+                .cgroup_parent = m->o.cgroup_parent,
+                .default_seccomp = m->seccomp,
+                .stdin_fd = m->devnull,
+                .stdout_fd = out,
+                .stderr_fd = out,
+                .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
+        };
+        r = spawn_prepare(u->config, &so, &plan, ret_error);
+        if (r < 0)
+                return r;
+        r = spawn_container(plan, &u->run, ret_error);
+        if (r < 0) {
+                spawn_cleanup(plan);
+                u->run = (SpawnResult){ .pidfd = -1, .sync_fd = -1 };
+                return r;
+        }
+        u->plan = TAKE_PTR(plan);
+        u->exec_done = false;
+        /* Only clone3(CLONE_INTO_CGROUP) needed the cgroup's directory fd. */
+        u->run.cgroup->unified_fd = safe_close(u->run.cgroup->unified_fd);
+        u->started_realtime = now_usec_realtime();
+        u->oom_kills_at_start = cgroup_oom_kills(u->run.cgroup);
+        ev_io_set(&u->pidfd_io, u->run.pidfd, EV_READ);
+        ev_io_set(&u->sync_io, u->run.sync_fd, EV_READ);
+        ev_io_start(m->loop, &u->pidfd_io);
+        ev_io_start(m->loop, &u->sync_io);
+        unit_write_runtime(u);
+        log_unit(LOG_DEBUG, u->name, "launched as PID %d (cgroup %s)", (int)u->run.pid,
+                 spawn_plan_cgroup_path(u->plan));
+        return 0;
+}
+
+static void unit_start_failed(Unit *u, int r, char *msg)
+{
+        ServiceEnd end = { .start_error = true, .code = -r };
+
+        free(u->start_error);
+        u->start_error = msg ? msg : xstrdup(strerror(-r));
+        log_unit(LOG_ERR, u->name, "%s", u->start_error);
+        unit_event(u, SERVICE_EVENT_EXITED, &end);
+}
+
+static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Unit *u = w->data;
+        char *msg = NULL;
+        int r;
+
+        r = spawn_read_result(u->run.sync_fd, &msg);
+        if (r == -EAGAIN)
+                return;
+        ev_io_stop(loop, w);
+        if (r < 0) {
+                /* The child exits right after its message: the pidfd says when. */
+                free(u->start_error);
+                u->start_error = msg ? msg : xasprintf("setup failed: %s", strerror(-r));
+                return;
+        }
+        u->exec_done = true;
+        /* Done with: fds are counted (1000 units stay below RLIMIT_NOFILE). */
+        u->run.sync_fd = safe_close(u->run.sync_fd);
+        free(u->start_error);
+        u->start_error = NULL;
+        unit_event(u, SERVICE_EVENT_READY, NULL);
+}
+
+static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Unit *u = w->data;
+        siginfo_t si = {};
+        ServiceEnd end = {};
+
+        if (waitid(P_PIDFD, u->run.pidfd, &si, WEXITED | WNOHANG) < 0) {
+                if (errno == EINTR || errno == EAGAIN)
+                        return;
+                /* Reaped elsewhere: the status is lost, the run still ended. */
+                si.si_code = CLD_KILLED;
+                si.si_status = SIGKILL;
+        } else if (si.si_pid == 0)
+                return;
+        ev_io_stop(loop, w);
+        /* The child's message or EOF may still sit unread in the socket. */
+        if (ev_is_active(&u->sync_io))
+                on_sync(loop, &u->sync_io, EV_READ);
+        ev_io_stop(loop, &u->sync_io);
+
+        end.start_error = !u->exec_done;
+        end.killed = si.si_code != CLD_EXITED;
+        end.code = si.si_status;
+        end.oom = end.killed && si.si_status == SIGKILL &&
+                  cgroup_oom_kills(u->run.cgroup) > u->oom_kills_at_start;
+        if (end.start_error)
+                log_unit(LOG_ERR, u->name, "%s", u->start_error ? u->start_error : "setup failed");
+        else if (end.killed)
+                log_unit(LOG_INFO, u->name, "PID %d killed by %s%s", (int)u->run.pid,
+                         signal_to_string(end.code) ? signal_to_string(end.code) : "?",
+                         end.oom ? " (OOM)" : "");
+        else
+                log_unit(LOG_INFO, u->name, "PID %d exited with status %d", (int)u->run.pid,
+                         end.code);
+        unit_event(u, SERVICE_EVENT_EXITED, &end);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        unit_event(w->data, SERVICE_EVENT_TIMER, NULL);
+}
+
+static void unit_kill_signal(Unit *u)
+{
+        int sig = u->config && u->config->stop_signal > 0 ? u->config->stop_signal : SIGTERM;
+
+        if (u->run.pidfd < 0)
+                return;
+        if (!u->exec_done) {
+                /* Not the command yet: nothing to be polite to. */
+                (void)cgroup_kill_all(u->run.cgroup);
+                return;
+        }
+        log_unit(LOG_DEBUG, u->name, "sending %s to PID %d", signal_to_string(sig), (int)u->run.pid);
+        if (pidfd_send_signal(u->run.pidfd, sig, NULL, 0) < 0 && errno != ESRCH)
+                log_unit(LOG_WARNING, u->name, "send %s: %s", signal_to_string(sig), strerror(errno));
+}
+
+/* Requires= dependents of a unit that failed for good fail too. */
+static void unit_propagate_failure(Unit *u)
+{
+        for (size_t i = 0; i < u->n_before; i++) {
+                Unit *v = u->before[i];
+                if (v == u || !unit_requires(v, u) || (!unit_is_active(v) && !v->pending_start))
+                        continue;
+                v->pending_start = false;
+                log_unit(LOG_NOTICE, v->name, "required unit `%s` failed", u->name);
+                unit_event(v, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
+        }
+}
+
+static void unit_execute(Unit *u, const ServiceActions *a)
+{
+        Manager *m = u->manager;
+
+        if (a->flags & SERVICE_ACTION_KILL_SIGNAL)
+                unit_kill_signal(u);
+        if ((a->flags & SERVICE_ACTION_KILL_ALL) && u->run.cgroup) {
+                log_unit(LOG_NOTICE, u->name, "stop timeout: killing every process");
+                (void)cgroup_kill_all(u->run.cgroup);
+        }
+        if (a->flags & SERVICE_ACTION_CLEANUP)
+                unit_cleanup_run(u);
+        if (a->flags & SERVICE_ACTION_TIMER) {
+                ev_timer_stop(m->loop, &u->timer);
+                if (a->timer_usec != USEC_INFINITY) {
+                        ev_now_update(m->loop);
+                        ev_timer_set(&u->timer, (double)a->timer_usec / 1e6, 0.);
+                        ev_timer_start(m->loop, &u->timer);
+                }
+                if (u->svc.state == SERVICE_WAITING)
+                        u->next_restart_realtime = now_usec_realtime() + a->timer_usec;
+        }
+        if (a->flags & SERVICE_ACTION_FAILED)
+                unit_propagate_failure(u);
+        if (a->flags & SERVICE_ACTION_LAUNCH) {
+                char *msg = NULL;
+                int r = unit_launch(u, &msg);
+                if (r < 0)
+                        unit_start_failed(u, r, msg);
+        }
+}
+
+static void unit_changed(Unit *u)
+{
+        Manager *m = u->manager;
+
+        for (size_t i = 0; i < m->n_hooks; i++)
+                if (m->hooks[i].unit_changed)
+                        m->hooks[i].unit_changed(m, u, m->hooks[i].userdata);
+}
+
+/* The only way into a unit's state machine. */
+static void unit_event(Unit *u, ServiceEvent ev, const void *data)
+{
+        ServiceState old = u->svc.state;
+        ServiceResult old_result = u->svc.result;
+        ServiceActions a;
+        int r;
+
+        r = service_handle(&u->svc, unit_config(u), ev, data, now_usec_monotonic(), &a);
+        if (r < 0)
+                return;
+        if (u->svc.state != old) {
+                u->state_changed_realtime = now_usec_realtime();
+                log_unit(u->svc.state == SERVICE_FAILED ? LOG_WARNING : LOG_DEBUG, u->name,
+                         "%s -> %s (%s, %s)", service_state_to_string(old),
+                         service_state_to_string(u->svc.state), service_event_to_string(ev),
+                         service_result_to_string(u->svc.result));
+        }
+        unit_execute(u, &a);
+        if (u->svc.state != old || u->svc.result != old_result)
+                unit_changed(u);
+        manager_dispatch(u->manager);
+}
+
+/* ------------------------------------------------------------------ the dependency graph */
+
+static void manager_build_graph(Manager *m)
+{
+        _cleanup_free_ size_t **deps = xcalloc(m->n_units + 1, sizeof(size_t *));
+        _cleanup_free_ size_t *n_deps = xcalloc(m->n_units + 1, sizeof(size_t));
+        _cleanup_free_ char **names = xcalloc(m->n_units + 1, sizeof(char *));
+        char **cycles = NULL;
+
+        for (size_t i = 0; i < m->n_units; i++) {
+                Unit *u = m->units[i];
+                free(u->after);
+                free(u->before);
+                u->after = u->before = NULL;
+                u->n_after = u->n_before = 0;
+                names[i] = u->name;
+        }
+        for (size_t i = 0; i < m->n_units; i++) {
+                Unit *u = m->units[i];
+                if (!u->config)
+                        continue;
+                _cleanup_strv_free_ char **after = unit_ordering(u->config);
+                deps[i] = xcalloc(strv_length(after) + 1, sizeof(size_t));
+                STRV_FOREACH(name, after) {
+                        Unit **d = bsearch(*name, m->units, m->n_units, sizeof(Unit *), unit_name_cmp);
+                        if (!d)
+                                continue;
+                        deps[i][n_deps[i]++] = (size_t)(d - m->units);
+                        u->after = xrealloc(u->after, (u->n_after + 1) * sizeof(Unit *));
+                        u->after[u->n_after++] = *d;
+                        (*d)->before = xrealloc((*d)->before, ((*d)->n_before + 1) * sizeof(Unit *));
+                        (*d)->before[(*d)->n_before++] = u;
+                }
+        }
+
+        DepGraph g = { .n = m->n_units, .names = names, .deps = deps, .n_deps = n_deps };
+        (void)depgraph_find_cycles(&g, &cycles);
+        for (size_t i = 0; i < m->n_units; i++) {
+                Unit *u = m->units[i];
+                bool was = u->cycle_error != NULL;
+                free(u->cycle_error);
+                u->cycle_error = TAKE_PTR(cycles[i]);
+                if (u->cycle_error && !was) {
+                        ServiceReload rl = { SERVICE_LOAD_BAD };
+                        log_unit(LOG_ERR, u->name, "%s", u->cycle_error);
+                        u->pending_start = false;
+                        unit_event(u, SERVICE_EVENT_RELOAD, &rl);
+                } else if (!u->cycle_error && was && u->svc.state == SERVICE_BAD && !u->load_errors &&
+                           !u->masked && u->config) {
+                        ServiceReload rl = { SERVICE_LOAD_CHANGED };
+                        unit_event(u, SERVICE_EVENT_RELOAD, &rl);
+                        u->pending_start = u->wanted;
+                }
+                free(deps[i]);
+        }
+        free(cycles);
+        m->graph_dirty = false;
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+static bool unit_is_transitioning(const Unit *d)
+{
+        return d->pending_start || d->svc.state == SERVICE_STARTING ||
+               d->svc.state == SERVICE_WAITING ||
+               (d->svc.state == SERVICE_STOPPING && d->svc.start_after_stop);
+}
+
+static void dispatch_start(Manager *m, Unit *u)
+{
+        if (m->shutting_down || u->svc.state == SERVICE_BAD || u->svc.state == SERVICE_MASKED) {
+                u->pending_start = false;
+                return;
+        }
+        if (unit_is_active(u)) {
+                u->pending_start = false;
+                if (u->svc.state == SERVICE_STOPPING)
+                        unit_event(u, SERVICE_EVENT_START, NULL);
+                return;
+        }
+        if (!u->config) {
+                u->pending_start = false;
+                return;
+        }
+        _cleanup_strv_free_ char **required = strv_copy(u->config->requires);
+        if (u->config->network_mode == NETWORK_CONTAINER && u->config->network_container)
+                strv_add(&required, u->config->network_container);
+        STRV_FOREACH(name, required)
+                if (!manager_get_unit(m, *name)) {
+                        u->pending_start = false;
+                        log_unit(LOG_ERR, u->name, "required unit `%s` does not exist", *name);
+                        unit_event(u, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
+                        return;
+                }
+        for (size_t i = 0; i < u->n_after; i++) {
+                Unit *d = u->after[i];
+                if (d == u || d->svc.state == SERVICE_RUNNING)
+                        continue;
+                if (unit_is_transitioning(d))
+                        return; /* not yet */
+                if (unit_requires(u, d)) {
+                        u->pending_start = false;
+                        log_unit(LOG_NOTICE, u->name, "required unit `%s` is %s", d->name,
+                                 service_state_to_string(d->svc.state));
+                        unit_event(u, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
+                        return;
+                }
+        }
+        u->pending_start = false;
+        unit_event(u, SERVICE_EVENT_START, NULL);
+}
+
+static void dispatch_stop(Manager *m, Unit *u)
+{
+        if (!unit_is_active(u)) {
+                u->pending_stop = false;
+                return;
+        }
+        for (size_t i = 0; i < u->n_before; i++) {
+                Unit *v = u->before[i];
+                if (v != u && unit_is_active(v) && (v->pending_stop || v->svc.state == SERVICE_STOPPING))
+                        return; /* units ordered after it stop first */
+        }
+        u->pending_stop = false;
+        unit_event(u, SERVICE_EVENT_STOP, NULL);
+}
+
+static bool manager_delete_removed(Manager *m)
+{
+        size_t j = 0;
+        bool deleted = false;
+
+        for (size_t i = 0; i < m->n_units; i++) {
+                Unit *u = m->units[i];
+                if (u->removed && !unit_is_active(u) && !u->dead_cgroup) {
+                        log_unit(LOG_INFO, u->name, "removed");
+                        unit_free(u);
+                        deleted = true;
+                } else
+                        m->units[j++] = u;
+        }
+        m->n_units = j;
+        if (deleted)
+                m->graph_dirty = true;
+        return deleted;
+}
+
+/* A unit's first start attempt is over: it ran, failed or waits for a
+ * restart, or it waits for dependencies whose own first attempts are over
+ * (a dependency that keeps restarting must not hold READY=1 back forever). */
+static bool unit_first_attempt_over(const Unit *u)
+{
+        if (u->svc.state == SERVICE_STARTING ||
+            (u->svc.state == SERVICE_STOPPING && u->svc.start_after_stop))
+                return false;
+        if (!u->pending_start)
+                return true;
+        for (size_t i = 0; i < u->n_after; i++) {
+                const Unit *d = u->after[i];
+                if (d != u && (d->initial || d->svc.state == SERVICE_STARTING))
+                        return false;
+        }
+        return true;
+}
+
+static void manager_check_ready(Manager *m)
+{
+        bool progress = true, left = true;
+
+        if (m->ready)
+                return;
+        while (progress && left) {
+                progress = left = false;
+                for (size_t i = 0; i < m->n_units; i++) {
+                        Unit *u = m->units[i];
+                        if (!u->initial)
+                                continue;
+                        if (unit_first_attempt_over(u)) {
+                                u->initial = false;
+                                progress = true;
+                        } else
+                                left = true;
+                }
+        }
+        if (left)
+                return;
+        m->ready = true;
+        if (m->ready_cb)
+                m->ready_cb(m);
+}
+
+bool manager_is_idle(Manager *m)
+{
+        for (size_t i = 0; i < m->n_units; i++)
+                if (unit_is_active(m->units[i]) || m->units[i]->dead_cgroup)
+                        return false;
+        return true;
+}
+
+static void manager_dispatch(Manager *m)
+{
+        if (m->dispatching) {
+                m->dispatch_again = true;
+                return;
+        }
+        m->dispatching = true;
+        do {
+                m->dispatch_again = false;
+                if (m->graph_dirty)
+                        manager_build_graph(m);
+                for (size_t i = 0; i < m->n_units; i++) {
+                        Unit *u = m->units[i];
+                        if (u->pending_stop)
+                                dispatch_stop(m, u);
+                        else if (u->pending_start)
+                                dispatch_start(m, u);
+                }
+                if (manager_delete_removed(m))
+                        m->dispatch_again = true;
+        } while (m->dispatch_again);
+        m->dispatching = false;
+
+        manager_check_ready(m);
+        if (m->shutting_down && manager_is_idle(m) && m->idle_cb)
+                m->idle_cb(m);
+}
+
+/* ------------------------------------------------------------------ reload */
+
+void reload_changes_free(ReloadChange *c, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(c[i].name);
+        free(c);
+}
+
+static void add_change(ReloadChange **c, size_t *n, const char *name, const char *what)
+{
+        *c = xrealloc(*c, (*n + 1) * sizeof(ReloadChange));
+        (*c)[(*n)++] = (ReloadChange){ .name = xstrdup(name), .what = what };
+}
+
+static bool strv_equal(char *const *a, char *const *b)
+{
+        size_t n = strv_length(a);
+
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+/* Applies what the unit path now says about an existing or new unit.
+ * Returns what changed (NULL: nothing to report); takes c and errors. */
+static const char *unit_apply_load(Unit *u, bool is_new, bool masked, UnitConfig *c, char **errors)
+{
+        bool active = unit_is_active(u);
+
+        if (masked) {
+                ServiceReload rl = { SERVICE_LOAD_MASKED };
+                unit_config_free(c);
+                strv_free(errors);
+                bool was = u->masked;
+                u->masked = true;
+                u->pending_start = false;
+                strv_free(u->load_errors);
+                u->load_errors = NULL;
+                unit_event(u, SERVICE_EVENT_RELOAD, &rl);
+                return is_new || !was ? "masked" : NULL;
+        }
+        bool was_masked = u->masked;
+        u->masked = false;
+
+        if (errors) {
+                ServiceReload rl = { SERVICE_LOAD_BAD };
+                STRV_FOREACH(e, errors)
+                        log_unit(LOG_ERR, u->name, "%s", *e);
+                strv_free(u->load_errors);
+                u->load_errors = errors;
+                if (active) {
+                        /* Keeps running with its previous configuration. */
+                        unit_config_free(c);
+                        return "bad";
+                }
+                unit_config_free(u->config);
+                u->config = c;
+                u->pending_start = false;
+                unit_event(u, SERVICE_EVENT_RELOAD, &rl);
+                return "bad";
+        }
+
+        bool was_bad = u->svc.state == SERVICE_BAD || u->load_errors;
+        strv_free(u->load_errors);
+        u->load_errors = NULL;
+        if (!is_new && !was_bad && !was_masked && u->config && u->config->hash == c->hash) {
+                unit_config_free(c);
+                return NULL;
+        }
+        if (!is_new && u->config && u->config->hash == c->hash && active) {
+                /* A bad edit reverted: the running configuration is the file's again. */
+                unit_config_free(c);
+                return "changed";
+        }
+        unit_config_free(u->config);
+        u->config = c;
+        if (is_new) {
+                u->wanted = true;
+                u->pending_start = true;
+                return "added";
+        }
+        ServiceReload rl = { SERVICE_LOAD_CHANGED };
+        unit_event(u, SERVICE_EVENT_RELOAD, &rl);
+        if (!unit_is_active(u) && u->wanted)
+                u->pending_start = true;
+        u->manager->graph_dirty = true;
+        return "changed";
+}
+
+static void unit_mark_removed(Unit *u)
+{
+        u->removed = true;
+        u->wanted = false;
+        u->pending_start = false;
+        if (unit_is_active(u))
+                u->pending_stop = true;
+        u->manager->graph_dirty = true;
+}
+
+int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
+{
+        UnitEntry *entries = NULL;
+        size_t n = 0, n_changes = 0;
+        ReloadChange *changes = NULL;
+        bool first = m->n_units == 0;
+        int r;
+
+        if (m->reload_cb)
+                m->reload_cb(m, false, m->reload_userdata);
+        r = unit_path_enumerate(m->o.unit_path, &entries, &n);
+        if (r < 0) {
+                if (m->reload_cb)
+                        m->reload_cb(m, true, m->reload_userdata);
+                return log_unit_errno(LOG_ERR, NULL, r, "scan the unit path: %s", strerror(-r));
+        }
+
+        /* Hold dispatching until the whole set is known, so that ordering
+         * sees every unit. */
+        m->dispatching = true;
+        bool *seen = xcalloc(m->n_units + 1, sizeof(bool));
+        size_t n_old = m->n_units;
+        Unit **old = xcalloc(n_old + 1, sizeof(Unit *));
+        if (n_old > 0)
+                memcpy(old, m->units, n_old * sizeof(Unit *));
+
+        for (size_t i = 0; i < n; i++) {
+                UnitEntry *e = &entries[i];
+                UnitConfig *c = NULL;
+                char **errors = NULL;
+                Unit *u = manager_get_unit(m, e->name);
+                bool is_new = !u;
+                const char *what;
+
+                if (!e->masked && unit_load_entry(e, &c, &errors) >= 0) {
+                        strv_free(errors);
+                        errors = NULL;
+                } else if (!e->masked && !errors)
+                        strv_addf(&errors, "%s: cannot be loaded", e->fragment_path);
+                if (u) {
+                        Unit **p = bsearch(e->name, old, n_old, sizeof(Unit *), unit_name_cmp);
+                        if (p)
+                                seen[p - old] = true;
+                        if (u->removed) {
+                                u->removed = false;
+                                u->wanted = true;
+                                u->pending_stop = false;
+                                if (!unit_is_active(u))
+                                        u->pending_start = true;
+                        }
+                } else {
+                        u = unit_new(m, e->name);
+                        manager_add_unit(m, u);
+                }
+                free(u->fragment_path);
+                u->fragment_path = e->fragment_path ? xstrdup(e->fragment_path) : NULL;
+                if (!strv_equal(u->dropin_paths, e->dropin_paths)) {
+                        strv_free(u->dropin_paths);
+                        u->dropin_paths = strv_copy(e->dropin_paths);
+                }
+                what = unit_apply_load(u, is_new, e->masked, c, errors);
+                if (is_new && what && streq(what, "masked"))
+                        what = NULL; /* a masked unit was never there */
+                if (first && u->pending_start)
+                        u->initial = true;
+                if (what && !first)
+                        add_change(&changes, &n_changes, u->name, what);
+                else if (what && first && !streq(what, "added"))
+                        add_change(&changes, &n_changes, u->name, what);
+        }
+        for (size_t i = 0; i < n_old; i++)
+                if (!seen[i] && !old[i]->removed) {
+                        unit_mark_removed(old[i]);
+                        add_change(&changes, &n_changes, old[i]->name, "removed");
+                }
+        free(seen);
+        free(old);
+        unit_entries_free(entries, n);
+
+        m->graph_dirty = true;
+        m->dispatching = false;
+        manager_dispatch(m);
+        if (m->reload_cb)
+                m->reload_cb(m, true, m->reload_userdata);
+
+        if (ret_changes) {
+                *ret_changes = changes;
+                *ret_n = n_changes;
+        } else
+                reload_changes_free(changes, n_changes);
+        return 0;
+}
+
+/* ------------------------------------------------------------------ operator requests */
+
+static void request_start(Manager *m, Unit *u)
+{
+        u->wanted = true;
+        u->pending_stop = false;
+        if (u->pending_start || u->svc.state == SERVICE_RUNNING || u->svc.state == SERVICE_STARTING)
+                return;
+        u->pending_start = true;
+        for (size_t i = 0; i < u->n_after; i++) {
+                Unit *d = u->after[i];
+                if (d == u || !u->config)
+                        continue;
+                if ((unit_requires(u, d) || strv_contains(u->config->wants, d->name)) &&
+                    !unit_is_active(d) && d->svc.state != SERVICE_BAD && d->svc.state != SERVICE_MASKED)
+                        request_start(m, d);
+        }
+}
+
+int manager_start_unit(Manager *m, Unit *u)
+{
+        if (u->svc.state == SERVICE_BAD || u->svc.state == SERVICE_MASKED || u->removed)
+                return -EINVAL;
+        if (m->shutting_down)
+                return -ESHUTDOWN;
+        request_start(m, u);
+        manager_dispatch(m);
+        return 0;
+}
+
+static void request_stop(Manager *m, Unit *u)
+{
+        u->wanted = false;
+        u->pending_start = false;
+        if (!unit_is_active(u) || u->pending_stop)
+                return;
+        u->pending_stop = true;
+        for (size_t i = 0; i < u->n_before; i++) {
+                Unit *v = u->before[i];
+                if (v != u && unit_requires(v, u) && (unit_is_active(v) || v->pending_start))
+                        request_stop(m, v);
+        }
+}
+
+int manager_stop_unit(Manager *m, Unit *u)
+{
+        request_stop(m, u);
+        manager_dispatch(m);
+        return 0;
+}
+
+int manager_restart_unit(Manager *m, Unit *u)
+{
+        if (u->svc.state == SERVICE_BAD || u->svc.state == SERVICE_MASKED || u->removed)
+                return -EINVAL;
+        if (m->shutting_down)
+                return -ESHUTDOWN;
+        u->wanted = true;
+        u->pending_stop = false;
+        if (unit_is_active(u)) {
+                unit_event(u, SERVICE_EVENT_RESTART, NULL);
+                return 0;
+        }
+        return manager_start_unit(m, u);
+}
+
+int manager_kill_unit(Manager *m, Unit *u, int sig)
+{
+        int r;
+
+        if (!u->run.cgroup)
+                return -ESRCH;
+        log_unit(LOG_INFO, u->name, "sending %s to every process", signal_to_string(sig));
+        r = cgroup_signal_all(u->run.cgroup, sig);
+        return r;
+}
+
+int manager_reset_unit(Manager *m, Unit *u)
+{
+        unit_event(u, SERVICE_EVENT_RESET, NULL);
+        /* The counters are not state: the changed hook tells clients anyway. */
+        unit_changed(u);
+        return 0;
+}
+
+void manager_shutdown(Manager *m)
+{
+        if (!m->shutting_down)
+                log_msg(LOG_INFO, "stopping every container");
+        m->shutting_down = true;
+        for (size_t i = 0; i < m->n_units; i++) {
+                Unit *u = m->units[i];
+                u->pending_start = false;
+                if (unit_is_active(u))
+                        u->pending_stop = true;
+        }
+        manager_dispatch(m);
+}
+
+void manager_count_states(Manager *m, unsigned counts[_SERVICE_STATE_MAX])
+{
+        memset(counts, 0, sizeof(unsigned) * _SERVICE_STATE_MAX);
+        for (size_t i = 0; i < m->n_units; i++)
+                counts[m->units[i]->svc.state]++;
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = xstrdup(path);
+
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret)
+{
+        Manager *m = xcalloc(1, sizeof(*m));
+        _cleanup_free_ char *units_dir = path_join(o->runtime_dir, "units");
+        int r;
+
+        m->loop = loop;
+        m->o = *o;
+        m->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (m->devnull < 0) {
+                r = -errno;
+                free(m);
+                return log_unit_errno(LOG_ERR, NULL, r, "/dev/null: %s", strerror(-r));
+        }
+        if ((r = mkdir_p(units_dir, 0755)) < 0 || (r = mkdir_p(o->log_dir, 0755)) < 0 ||
+            (r = mkdir_p(o->state_dir, 0755)) < 0) {
+                log_msg(LOG_ERR, "create directories below `%s`, `%s`, `%s`: %s", o->runtime_dir,
+                        o->log_dir, o->state_dir, strerror(-r));
+                manager_free(m);
+                return r;
+        }
+        r = seccomp_profile_compile_default(&m->seccomp);
+        if (r < 0) {
+                log_msg(LOG_ERR, "compile the default seccomp profile: %s", strerror(-r));
+                manager_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m)
+{
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_units; i++)
+                unit_free(m->units[i]);
+        free(m->units);
+        seccomp_profile_free(m->seccomp);
+        safe_close(m->devnull);
+        free(m);
+        return NULL;
+}
+
+void manager_add_hooks(Manager *m, const ManagerHooks *h)
+{
+        if (m->n_hooks < ELEMENTSOF(m->hooks))
+                m->hooks[m->n_hooks++] = *h;
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The set of units of the unit path and what runs them: loading and reload
+ * diffs, the dependency order (After=/Requires=/Wants=, cycles), operator
+ * requests, shutdown, and carrying out the actions of each unit's state
+ * machine (supervisor/service.h) with the lib/ launch API (lib/spawn.h, the
+ * same one `ccsupd --run` uses).
+ */
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cgroup.h"
+#include "seccomp-profile.h"
+#include "service.h"
+#include "spawn.h"
+#include "unit.h"
+
+typedef struct Manager Manager;
+typedef struct Unit Unit;
+
+typedef struct ManagerOptions {
+        char **unit_path;          /* directories, highest priority first */
+        const char *runtime_dir;
+        const char *state_dir;
+        const char *log_dir;
+        const char *cgroup_root;   /* normally /sys/fs/cgroup */
+        CgroupMode cgroup_mode;
+        const char *cgroup_parent; /* e.g. "/ccsup" */
+} ManagerOptions;
+
+struct Unit {
+        Manager *manager;
+        char *name;
+        UnitConfig *config;        /* the effective configuration; NULL if never valid */
+        char **load_errors;        /* of the current file; the unit may run an older config */
+        char *fragment_path;       /* from the last scan of the unit path */
+        char **dropin_paths;
+        bool masked;               /* the file is a symlink to /dev/null */
+
+        Service svc;
+        bool wanted;               /* should run: not stopped by the operator */
+        bool pending_start;        /* start once its After= units are running */
+        bool pending_stop;         /* stop once the units ordered after it are stopped */
+        bool removed;              /* gone from the unit path: delete once stopped */
+        bool initial;              /* its first start attempt has not ended yet */
+        char *cycle_error;         /* on a dependency cycle */
+
+        /* Resolved ordering, rebuilt whenever the set of units changes. */
+        Unit **after, **before;    /* ordered after / before this unit */
+        size_t n_after, n_before;
+
+        /* The current run. */
+        SpawnPlan *plan;
+        SpawnResult run;           /* pid 0 and fds -1 when there is no container */
+        bool exec_done;            /* the sync socket reported a successful execve */
+        char *start_error;         /* the last start error, for status */
+        uint64_t oom_kills_at_start;
+        uint64_t started_realtime, state_changed_realtime;
+        ev_io pidfd_io, sync_io;
+        ev_timer timer;            /* the state machine's timer */
+
+        /* The previous run's cgroup, until it can be removed. */
+        Cgroup *dead_cgroup;
+        SpawnPlan *dead_plan;
+        ev_timer cleanup_timer;
+        unsigned cleanup_tries;
+
+        void *waiters;             /* control.c: calls waiting for this unit to settle */
+        uint64_t next_restart_realtime;
+};
+
+typedef struct ManagerHooks {
+        /* A unit's state, result or configuration changed. */
+        void (*unit_changed)(Manager *m, Unit *u, void *userdata);
+        /* A unit is about to be freed. */
+        void (*unit_freed)(Manager *m, Unit *u, void *userdata);
+        void *userdata;
+} ManagerHooks;
+
+struct Manager {
+        struct ev_loop *loop;
+        ManagerOptions o;
+        Unit **units;              /* sorted by name */
+        size_t n_units;
+        SeccompProfile *seccomp;   /* the default profile, compiled once */
+        int devnull;
+        bool shutting_down;
+        bool ready;                /* every first start attempt has ended */
+        bool dispatching, dispatch_again, graph_dirty;
+        ManagerHooks hooks[2];
+        size_t n_hooks;
+        void (*ready_cb)(Manager *m);
+        void (*idle_cb)(Manager *m); /* shutdown finished: nothing active any more */
+        /* Around every reload (done = false before, true after). */
+        void (*reload_cb)(Manager *m, bool done, void *userdata);
+        void *reload_userdata;
+};
+
+int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret);
+Manager *manager_free(Manager *m);
+
+void manager_add_hooks(Manager *m, const ManagerHooks *h);
+
+/* One line of what a reload did: "web changed", for `ccsupctl reload`. */
+typedef struct ReloadChange {
+        char *name;
+        const char *what; /* "added", "removed", "changed", "bad", "masked" */
+} ReloadChange;
+void reload_changes_free(ReloadChange *c, size_t n);
+
+/*
+ * (Re)reads the unit path and applies the difference: added units start,
+ * removed ones stop, changed ones restart, untouched ones are left alone, a
+ * running unit whose file became bad keeps running with its old
+ * configuration. The first call loads everything and starts what should run.
+ */
+int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n);
+
+Unit *manager_get_unit(Manager *m, const char *name);
+
+/* Operator requests. Return -ENOENT-free errnos: -EINVAL for a bad or masked
+ * unit (start), -ESRCH when nothing runs (kill). */
+int manager_start_unit(Manager *m, Unit *u);
+int manager_stop_unit(Manager *m, Unit *u);
+int manager_restart_unit(Manager *m, Unit *u);
+int manager_kill_unit(Manager *m, Unit *u, int sig);
+int manager_reset_unit(Manager *m, Unit *u);
+
+/* Stops every unit in reverse dependency order; idle_cb runs when done. */
+void manager_shutdown(Manager *m);
+bool manager_is_idle(Manager *m);
+
+/* Counts of units per state. */
+void manager_count_states(Manager *m, unsigned counts[_SERVICE_STATE_MAX]);
+
+/* cgroup figures of a running unit; UINT64_MAX when unknown. */
+typedef struct UnitStats {
+        uint64_t memory_current, memory_peak, tasks_current, cpu_usage_nsec;
+} UnitStats;
+void unit_get_stats(Unit *u, UnitStats *ret);
+
+/* The cgroup path of the current run, or NULL. */
+const char *unit_cgroup_path(Unit *u);

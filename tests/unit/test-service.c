@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tests of one unit's state machine (supervisor/service.c): the restart
+ * policies against exit codes and signals, the backoff, ResetAfterSec=,
+ * MaxRestarts=, operator stops, restarts, reloads, dependency failures. */
+#include <signal.h>
+
+#include "service.h"
+#include "tap.h"
+#include "util.h"
+
+#define MS 1000ULL
+#define SEC 1000000ULL
+
+static UnitConfig *config(const char *restart_section)
+{
+        char *text = xasprintf("[Image]\nImage=/img\n[Process]\nExec=/bin/true\nStopTimeoutSec=3s\n"
+                               "StartTimeoutSec=5s\n[Restart]\n%s", restart_section);
+        char *paths[] = { (char *)"t.unit", NULL };
+        char *texts[] = { text, NULL };
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        int r = unit_parse_texts("t", paths, texts, &c, &errors);
+        if (r < 0)
+                tap_diag("unit errors: %s", errors && errors[0] ? errors[0] : "?");
+        strv_free(errors);
+        free(text);
+        return c;
+}
+
+static ServiceActions act;
+static uint64_t now;
+
+static int ev(Service *s, const UnitConfig *c, ServiceEvent e, const void *data)
+{
+        return service_handle(s, c, e, data, now, &act);
+}
+
+/* Start a service and bring it to running. */
+static void run_it(Service *s, const UnitConfig *c)
+{
+        ev(s, c, SERVICE_EVENT_START, NULL);
+        ev(s, c, SERVICE_EVENT_READY, NULL);
+}
+
+static void end_with(Service *s, const UnitConfig *c, bool killed, int code)
+{
+        ServiceEnd e = { .killed = killed, .code = code };
+        ev(s, c, SERVICE_EVENT_EXITED, &e);
+}
+
+static const char *st(const Service *s)
+{
+        return service_state_to_string(s->state);
+}
+
+/* The state after one run of `policy` ended like (killed, code). */
+static const char *policy_outcome(const char *policy, bool killed, int code)
+{
+        _cleanup_free_ char *sect = xasprintf("Policy=%s\nSuccessExitStatus=7 SIGUSR1\n", policy);
+        UnitConfig *c = config(sect);
+        Service s;
+        service_init(&s, SERVICE_INACTIVE);
+        run_it(&s, c);
+        end_with(&s, c, killed, code);
+        const char *r = st(&s);
+        unit_config_free(c);
+        return r;
+}
+
+static void test_policies(void)
+{
+        static const struct {
+                const char *policy;
+                bool killed;
+                int code;
+                const char *want;
+        } t[] = {
+                { "no", false, 0, "exited" },          { "no", false, 1, "failed" },
+                { "no", true, SIGSEGV, "failed" },     { "on-failure", false, 0, "exited" },
+                { "on-failure", false, 7, "exited" },  { "on-failure", false, 1, "waiting" },
+                { "on-failure", true, SIGKILL, "waiting" },
+                { "on-failure", true, SIGUSR1, "exited" },
+                { "on-abnormal", false, 0, "exited" }, { "on-abnormal", false, 1, "failed" },
+                { "on-abnormal", true, SIGSEGV, "waiting" },
+                { "on-abnormal", true, SIGUSR1, "exited" },
+                { "always", false, 0, "waiting" },     { "always", false, 1, "waiting" },
+                { "always", true, SIGTERM, "waiting" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                is_str(policy_outcome(t[i].policy, t[i].killed, t[i].code), t[i].want,
+                       "Policy=%s, %s %d -> %s", t[i].policy, t[i].killed ? "signal" : "exit",
+                       t[i].code, t[i].want);
+}
+
+static void test_results(void)
+{
+        UnitConfig *c = config("SuccessExitStatus=3 SIGHUP\n");
+        ServiceEnd e = { .code = 3 };
+        is_int(service_end_result(c, &e, 0), SERVICE_SUCCESS, "exit 3 is clean (SuccessExitStatus)");
+        e.code = 4;
+        is_int(service_end_result(c, &e, 0), SERVICE_RESULT_EXIT_CODE, "exit 4: exit-code");
+        e = (ServiceEnd){ .killed = true, .code = SIGHUP };
+        is_int(service_end_result(c, &e, 0), SERVICE_SUCCESS, "SIGHUP is clean");
+        e.code = SIGTERM;
+        is_int(service_end_result(c, &e, 0), SERVICE_RESULT_SIGNAL, "SIGTERM not sent by us: signal");
+        is_int(service_end_result(c, &e, SIGTERM), SERVICE_SUCCESS, "the signal we sent is clean");
+        e = (ServiceEnd){ .killed = true, .code = SIGKILL, .oom = true };
+        is_int(service_end_result(c, &e, 0), SERVICE_RESULT_OOM_KILL, "OOM kill: oom-kill");
+        e = (ServiceEnd){ .start_error = true, .code = 2 };
+        is_int(service_end_result(c, &e, 0), SERVICE_RESULT_START_ERROR, "start error");
+        ok(!service_policy_restarts(RESTART_ON_ABNORMAL, SERVICE_RESULT_EXIT_CODE),
+           "on-abnormal ignores exit codes");
+        ok(service_policy_restarts(RESTART_ON_ABNORMAL, SERVICE_RESULT_START_ERROR),
+           "on-abnormal restarts after a start error");
+        ok(!service_policy_restarts(RESTART_ALWAYS, SERVICE_RESULT_DEPENDENCY),
+           "a dependency failure is never restarted");
+        unit_config_free(c);
+}
+
+static void test_backoff(void)
+{
+        UnitConfig *c = config("DelaySec=100ms\nMaxDelaySec=1s\nPolicy=always\nResetAfterSec=10s\n");
+        static const uint64_t want[] = { 100 * MS, 200 * MS, 400 * MS, 800 * MS, 1 * SEC, 1 * SEC };
+        Service s;
+
+        for (unsigned n = 1; n <= ELEMENTSOF(want); n++)
+                is_int(service_restart_delay(c, n), want[n - 1], "delay of restart %u", n);
+        is_int(service_restart_delay(c, 200), 1 * SEC, "no overflow at n=200");
+
+        service_init(&s, SERVICE_INACTIVE);
+        now = 1000 * SEC;
+        run_it(&s, c);
+        for (unsigned n = 1; n <= 5; n++) {
+                now += 1 * SEC; /* runs of 1s: shorter than ResetAfterSec */
+                end_with(&s, c, false, 1);
+                is_str(st(&s), "waiting", "run %u ended: waiting", n);
+                ok(act.flags & SERVICE_ACTION_TIMER, "timer armed");
+                is_int(act.timer_usec, want[n - 1], "restart %u waits %llu ms", n,
+                       (unsigned long long)want[n - 1] / MS);
+                now += act.timer_usec;
+                ev(&s, c, SERVICE_EVENT_TIMER, NULL);
+                ok(act.flags & SERVICE_ACTION_LAUNCH, "timer: launch");
+                ev(&s, c, SERVICE_EVENT_READY, NULL);
+        }
+        is_int(s.restarts, 5, "5 restarts counted");
+        now += 11 * SEC; /* a long run resets the backoff */
+        end_with(&s, c, false, 1);
+        is_int(act.timer_usec, 100 * MS, "after a run >= ResetAfterSec the delay is DelaySec again");
+
+        /* restart by the operator clears the backoff */
+        ev(&s, c, SERVICE_EVENT_TIMER, NULL);
+        ev(&s, c, SERVICE_EVENT_READY, NULL);
+        now += 1 * SEC;
+        end_with(&s, c, false, 1);
+        is_int(act.timer_usec, 200 * MS, "second quick failure: 200ms");
+        ev(&s, c, SERVICE_EVENT_RESTART, NULL);
+        is_str(st(&s), "starting", "restart while waiting: starting now");
+        ev(&s, c, SERVICE_EVENT_READY, NULL);
+        now += 1 * SEC;
+        end_with(&s, c, false, 1);
+        is_int(act.timer_usec, 100 * MS, "restart cleared the backoff");
+        ev(&s, c, SERVICE_EVENT_RESET, NULL);
+        is_int(s.restarts, 0, "reset clears the counter");
+        unit_config_free(c);
+}
+
+static void test_max_restarts(void)
+{
+        UnitConfig *c = config("DelaySec=0\nMaxRestarts=2\n");
+        Service s;
+
+        service_init(&s, SERVICE_INACTIVE);
+        run_it(&s, c);
+        for (int i = 0; i < 2; i++) {
+                end_with(&s, c, false, 1);
+                is_str(st(&s), "waiting", "failure %d: waiting", i + 1);
+                is_int(act.timer_usec, 0, "DelaySec=0: immediate");
+                ev(&s, c, SERVICE_EVENT_TIMER, NULL);
+                ev(&s, c, SERVICE_EVENT_READY, NULL);
+        }
+        end_with(&s, c, false, 1);
+        is_str(st(&s), "failed", "third failure with MaxRestarts=2: failed");
+        ok(act.flags & SERVICE_ACTION_FAILED, "failed for good is announced");
+        is_int(s.result, SERVICE_RESULT_EXIT_CODE, "result exit-code");
+        ev(&s, c, SERVICE_EVENT_START, NULL);
+        is_str(st(&s), "starting", "an operator start works again");
+        unit_config_free(c);
+}
+
+static void test_stop(void)
+{
+        UnitConfig *c = config("Policy=always\n");
+        Service s;
+
+        service_init(&s, SERVICE_INACTIVE);
+        run_it(&s, c);
+        is_str(st(&s), "running", "running");
+        ev(&s, c, SERVICE_EVENT_STOP, NULL);
+        is_str(st(&s), "stopping", "stop: stopping");
+        ok(act.flags & SERVICE_ACTION_KILL_SIGNAL, "stop signal sent");
+        is_int(act.timer_usec, 3 * SEC, "stop timeout armed");
+        ev(&s, c, SERVICE_EVENT_TIMER, NULL);
+        ok(act.flags & SERVICE_ACTION_KILL_ALL, "stop timeout: SIGKILL to everything");
+        end_with(&s, c, true, SIGKILL);
+        is_str(st(&s), "inactive", "operator stop with Policy=always: inactive, no restart");
+        is_int(s.result, SERVICE_SUCCESS, "result success");
+        ok(act.flags & SERVICE_ACTION_CLEANUP, "cleanup");
+
+        /* stop while waiting cancels the restart */
+        run_it(&s, c);
+        end_with(&s, c, false, 0);
+        is_str(st(&s), "waiting", "always: waiting");
+        ev(&s, c, SERVICE_EVENT_STOP, NULL);
+        is_str(st(&s), "inactive", "stop while waiting: inactive");
+        is_int(act.timer_usec, USEC_INFINITY, "timer disarmed");
+
+        /* restart while running: stop, then start */
+        run_it(&s, c);
+        ev(&s, c, SERVICE_EVENT_RESTART, NULL);
+        is_str(st(&s), "stopping", "restart: stopping first");
+        end_with(&s, c, true, SIGTERM);
+        is_str(st(&s), "starting", "then starting");
+        ok(act.flags & SERVICE_ACTION_LAUNCH, "launched");
+
+        /* start timeout */
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, c, SERVICE_EVENT_START, NULL);
+        is_int(act.timer_usec, 5 * SEC, "start timeout armed");
+        ev(&s, c, SERVICE_EVENT_TIMER, NULL);
+        is_str(st(&s), "stopping", "start timeout: stopping");
+        end_with(&s, c, true, SIGTERM);
+        is_str(st(&s), "waiting", "start timeout is a failure: restarted");
+        is_int(s.result, SERVICE_RESULT_TIMEOUT, "result timeout");
+
+        /* start error */
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, c, SERVICE_EVENT_START, NULL);
+        ServiceEnd e = { .start_error = true, .code = 2 };
+        ev(&s, c, SERVICE_EVENT_EXITED, &e);
+        is_int(s.result, SERVICE_RESULT_START_ERROR, "start error: result start-error");
+        is_str(st(&s), "waiting", "start error: restarted");
+        unit_config_free(c);
+}
+
+static void test_reload_and_dependencies(void)
+{
+        UnitConfig *c = config("Policy=on-failure\n");
+        ServiceReload bad = { SERVICE_LOAD_BAD }, changed = { SERVICE_LOAD_CHANGED },
+                      masked = { SERVICE_LOAD_MASKED };
+        Service s;
+
+        service_init(&s, SERVICE_INACTIVE);
+        run_it(&s, c);
+        ev(&s, c, SERVICE_EVENT_RELOAD, &bad);
+        is_str(st(&s), "running", "a running unit whose file turns bad keeps running");
+        ev(&s, c, SERVICE_EVENT_RELOAD, &changed);
+        is_str(st(&s), "stopping", "changed: restart (stopping)");
+        end_with(&s, c, true, SIGTERM);
+        is_str(st(&s), "starting", "changed: started again");
+        ev(&s, c, SERVICE_EVENT_READY, NULL);
+        ev(&s, c, SERVICE_EVENT_RELOAD, &masked);
+        end_with(&s, c, true, SIGTERM);
+        is_str(st(&s), "masked", "masked while running: stopped, then masked");
+        is_int(ev(&s, c, SERVICE_EVENT_START, NULL), -EINVAL, "a masked unit does not start");
+        ev(&s, c, SERVICE_EVENT_RELOAD, &changed);
+        is_str(st(&s), "inactive", "unmasked: inactive");
+        ev(&s, c, SERVICE_EVENT_RELOAD, &bad);
+        is_str(st(&s), "bad", "an inactive unit whose file is bad: bad");
+        is_int(ev(&s, c, SERVICE_EVENT_START, NULL), -EINVAL, "a bad unit does not start");
+
+        service_init(&s, SERVICE_INACTIVE);
+        run_it(&s, c);
+        ev(&s, c, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
+        is_str(st(&s), "stopping", "dependency failed: stopping");
+        end_with(&s, c, true, SIGTERM);
+        is_str(st(&s), "failed", "then failed");
+        is_int(s.result, SERVICE_RESULT_DEPENDENCY, "result dependency");
+        ok(act.flags & SERVICE_ACTION_FAILED, "and its own dependents fail too");
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, c, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
+        is_str(st(&s), "failed", "a unit waiting for its dependency: failed");
+        unit_config_free(c);
+}
+
+int main(void)
+{
+        test_policies();
+        test_results();
+        test_backoff();
+        test_max_restarts();
+        test_stop();
+        test_reload_and_dependencies();
+        return tap_done();
+}
