@@ -24,6 +24,16 @@ int caps_last_cap(void)
         return last < 63 ? last : 63;
 }
 
+uint64_t caps_bounding_set(int last_cap)
+{
+        uint64_t m = 0;
+
+        for (int c = 0; c <= last_cap; c++)
+                if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) > 0)
+                        m |= UINT64_C(1) << c;
+        return m;
+}
+
 int caps_drop_bounding(uint64_t keep, int last_cap)
 {
         for (int c = 0; c <= last_cap; c++) {

@@ -12,6 +12,9 @@
 /* The highest capability the running kernel knows (parent side). */
 int caps_last_cap(void);
 
+/* The calling process's bounding set (parent side): what it can give. */
+uint64_t caps_bounding_set(int last_cap);
+
 /* Drops every capability not in keep from the bounding set. Needs
  * CAP_SETPCAP, so it runs before the user switch. */
 int caps_drop_bounding(uint64_t keep, int last_cap);

@@ -282,11 +282,13 @@ static int setup_proc_sys(const RootfsPlan *p, int rootfd, char **ret_error)
                 return sys;
         /* A fresh sysfs shows the network devices of the mounter's netns:
          * right for an own netns, the host's otherwise, so then bind it. */
+        /* Privileged=yes: writable, as Docker's --privileged has it. */
         if (p->own_netns)
                 r = mount_on_fd("sysfs", sys, "sysfs",
-                                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+                                (p->privileged ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                NULL);
         else
-                r = bind_onto(AT_FDCWD, "/sys", sys, true, true);
+                r = bind_onto(AT_FDCWD, "/sys", sys, true, !p->privileged);
         if (r < 0)
                 return fail(ret_error, r, "mount `%s`", "/sys");
         return 0;

@@ -41,6 +41,17 @@ int seccomp_profile_compile_default(SeccompProfile **ret);
  */
 int seccomp_profile_get(uint64_t caps, const char *cache_dir, SeccompProfile **ret);
 
+/*
+ * Seccomp=PATH: an OCI/Docker JSON profile for the capability set caps
+ * (includes/excludes on caps are decided here), through the same cache.
+ * Checked on every call: a malformed profile gives -EINVAL and *ret_error
+ * "seccomp profile `PATH`: `FIELD`: problem" (or "line N: not valid JSON");
+ * system call names libseccomp does not know are skipped, each with a line
+ * in *ret_warnings (may be NULL) for the caller to log.
+ */
+int seccomp_profile_get_json(const char *path, uint64_t caps, const char *cache_dir,
+                             SeccompProfile **ret, char ***ret_warnings, char **ret_error);
+
 /* Child side: installs the filter (NoNewPrivs set, or CAP_SYS_ADMIN held). */
 int seccomp_profile_load(const SeccompProfile *p);
 

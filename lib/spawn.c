@@ -14,11 +14,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 
 #include "caps.h"
 #include "container-init.h"
 #include "image.h"
+#include "parse.h"
 #include "rootfs.h"
 #include "spawn.h"
 #include "util.h"
@@ -47,7 +49,11 @@ struct SpawnPlan {
         CgroupMode cgroup_mode;
         CgroupMask cgroup_mask;   /* controllers the container's cgroup needs */
         int staging_lock;         /* flock()ed fd of rootfs.staging */
-        uint64_t memory_max, pids_max;
+        uint64_t memory_max, memory_high, memory_swap_max, cpu_quota, cpu_weight, pids_max,
+                io_weight;
+        char *cpuset;
+        char **device_rules;      /* v1 devices cgroup: "c 1:3 rwm"; NULL = not confined */
+        char **warnings;
         bool no_clone3;
 };
 
@@ -61,35 +67,9 @@ typedef struct SpawnMessage {
 
 static int check_supported(const UnitConfig *c, char **ret_error)
 {
-        static const struct {
-                size_t offset;
-                const char *key;
-        } unsupported[] = {
-                { offsetof(UnitConfig, memory_high), "MemoryHigh=" },
-                { offsetof(UnitConfig, memory_swap_max), "MemorySwapMax=" },
-                { offsetof(UnitConfig, cpu_quota), "CPUQuota=" },
-                { offsetof(UnitConfig, cpu_weight), "CPUWeight=" },
-                { offsetof(UnitConfig, io_weight), "IOWeight=" },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(unsupported); i++)
-                if (*(const uint64_t *)((const char *)c + unsupported[i].offset) != UNIT_UNSET) {
-                        *ret_error = xasprintf("resource limits are not supported yet (%s)",
-                                               unsupported[i].key);
-                        return -EOPNOTSUPP;
-                }
-        if (c->cpuset) {
-                *ret_error = xstrdup("resource limits are not supported yet (CPUSet=)");
-                return -EOPNOTSUPP;
-        }
         if (c->network_mode == NETWORK_CONTAINER) {
                 *ret_error = xasprintf("network mode `container:%s` is not supported yet",
                                        c->network_container ? c->network_container : "");
-                return -EOPNOTSUPP;
-        }
-        if (!c->privileged && c->seccomp == SECCOMP_MODE_PROFILE) {
-                *ret_error = xasprintf("seccomp profile `%s`: profiles are not supported yet",
-                                       c->seccomp_profile);
                 return -EOPNOTSUPP;
         }
         if (!c->exec && (!c->entrypoint || !c->entrypoint[0])) {
@@ -239,6 +219,147 @@ static int prepare_command(SpawnPlan *p, const UnitConfig *c)
         return p->argv ? 0 : -EINVAL;
 }
 
+/* Privileged=yes (and ALL) means all that ccsupd itself may give (its
+ * bounding set: a sandboxed ccsupd lacks some); a capability asked for by
+ * name that ccsupd lacks is an error. */
+static int prepare_caps(SpawnPlan *p, const UnitConfig *c, char **ret_error)
+{
+        uint64_t have = caps_bounding_set(p->last_cap), want = unit_effective_capabilities(c);
+
+        if (c->privileged || (c->capabilities_set && (c->capabilities | ~have) == UINT64_MAX))
+                want &= have;
+        if (want & ~have) {
+                for (int i = 0; i < 64; i++)
+                        if (want & ~have & (UINT64_C(1) << i)) {
+                                *ret_error = xasprintf("capability %s: ccsupd does not hold it",
+                                                       capability_to_string(i) ? capability_to_string(i) : "?");
+                                return -EPERM;
+                        }
+        }
+        p->caps = want;
+        return 0;
+}
+
+static int prepare_seccomp(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
+                           char **ret_error)
+{
+        _cleanup_free_ char *cache = path_join(o->runtime_dir, "cache");
+        char **warnings = NULL;
+        int r;
+
+        if (c->privileged || c->seccomp == SECCOMP_MODE_UNCONFINED)
+                return 0;
+        if (c->seccomp == SECCOMP_MODE_PROFILE) {
+                r = seccomp_profile_get_json(c->seccomp_profile, p->caps, cache, &p->seccomp_owned,
+                                             &warnings, ret_error);
+                STRV_FOREACH(w, warnings)
+                        strv_add(&p->warnings, *w);
+                strv_free(warnings);
+                if (r < 0)
+                        return r;
+                p->seccomp = p->seccomp_owned;
+                return 0;
+        }
+        if (o->default_seccomp && o->default_seccomp->caps == p->caps) {
+                p->seccomp = o->default_seccomp;
+                return 0;
+        }
+        r = seccomp_profile_get(p->caps, cache, &p->seccomp_owned);
+        if (r < 0) {
+                *ret_error = xasprintf("seccomp: %s", strerror(-r));
+                return r;
+        }
+        p->seccomp = p->seccomp_owned;
+        return 0;
+}
+
+/* The v1 devices cgroup's allowlist: /dev's default nodes, the pts, and each
+ * Devices= node with its access. */
+static const char *const default_device_rules[] = {
+        "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", /* null zero full random urandom */
+        "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm",                         /* tty ptmx pts */
+};
+
+/*
+ * Devices=. On v1 and hybrid the devices cgroup confines the container to
+ * exactly the default nodes and these, so an "m" entry may come with
+ * CAP_MKNOD; on v2 there is no device program, and CAP_MKNOD stays dropped
+ * (nothing would stop a mknod of any device). Any container that holds
+ * CAP_MKNOD on v1 gets the devices cgroup too.
+ */
+static int prepare_devices(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
+                           char **ret_error)
+{
+        bool v1 = o->cgroup_mode != CGROUP_MODE_V2;
+        char **rules = NULL;
+        bool mknod = false;
+
+        if (c->privileged)
+                return 0;
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const DeviceSpec *d = &c->devices[i];
+                struct stat st;
+
+                if (stat(d->host_path, &st) < 0) {
+                        *ret_error = xasprintf("device `%s`: %s", d->host_path, strerror(errno));
+                        return -errno;
+                }
+                if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+                        *ret_error = xasprintf("device `%s`: not a device node", d->host_path);
+                        return -ENODEV;
+                }
+                strv_addf(&p->device_rules, "%c %u:%u %s%s%s", S_ISCHR(st.st_mode) ? 'c' : 'b',
+                          major(st.st_rdev), minor(st.st_rdev), d->read ? "r" : "",
+                          d->write ? "w" : "", d->mknod ? "m" : "");
+                mknod |= d->mknod;
+        }
+        if (v1 && mknod)
+                p->caps |= UINT64_C(1) << 27 /* CAP_MKNOD */;
+        if (!v1 && c->n_devices > 0 && !c->capabilities_set &&
+            !(c->add_capabilities & (UINT64_C(1) << 27)))
+                p->caps &= ~(UINT64_C(1) << 27);
+        if (!v1 || (c->n_devices == 0 && !(p->caps & (UINT64_C(1) << 27)))) {
+                p->device_rules = (strv_free(p->device_rules), NULL);
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(default_device_rules); i++)
+                strv_add(&rules, default_device_rules[i]);
+        STRV_FOREACH(d, p->device_rules)
+                strv_add(&rules, *d);
+        strv_free(p->device_rules);
+        p->device_rules = rules;
+        return 0;
+}
+
+static void prepare_resources(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o)
+{
+        p->memory_max = c->memory_max;
+        p->memory_high = c->memory_high;
+        p->memory_swap_max = c->memory_swap_max;
+        p->cpu_quota = c->cpu_quota;
+        p->cpu_weight = c->cpu_weight;
+        p->cpuset = c->cpuset ? xstrdup(c->cpuset) : NULL;
+        p->pids_max = c->pids_max;
+        p->io_weight = c->io_weight;
+
+        p->cgroup_mask = o->no_accounting ? 0 : CGROUP_MASK_ACCOUNTING;
+        if (p->memory_max != UNIT_UNSET || p->memory_swap_max != UNIT_UNSET ||
+            (p->memory_high != UNIT_UNSET && o->cgroup_mode == CGROUP_MODE_V2))
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_MEMORY);
+        if (p->cpu_quota != UNIT_UNSET || p->cpu_weight != UNIT_UNSET)
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_CPU);
+        if (p->cpuset)
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_CPUSET);
+        if (p->pids_max != UNIT_UNSET)
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_PIDS);
+        if (p->io_weight != UNIT_UNSET)
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_IO);
+        if (p->device_rules)
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_DEVICES);
+        if (p->memory_high != UNIT_UNSET && o->cgroup_mode != CGROUP_MODE_V2)
+                strv_add(&p->warnings, "MemoryHigh= is ignored: cgroup v1 has no equivalent");
+}
+
 int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, char **ret_error)
 {
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
@@ -277,24 +398,18 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         p->init = c->init;
         p->no_new_privileges = c->no_new_privileges;
         p->last_cap = caps_last_cap();
-        p->caps = unit_effective_capabilities(c);
+        r = prepare_caps(p, c, ret_error);
+        if (r < 0)
+                return r;
         if (p->rootfs.use_chroot)
                 p->caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT */);
 
-        if (!c->privileged && c->seccomp == SECCOMP_MODE_DEFAULT) {
-                if (o->default_seccomp && o->default_seccomp->caps == p->caps)
-                        p->seccomp = o->default_seccomp;
-                else {
-                        _cleanup_free_ char *cache = path_join(o->runtime_dir, "cache");
-
-                        r = seccomp_profile_get(p->caps, cache, &p->seccomp_owned);
-                        if (r < 0) {
-                                *ret_error = xasprintf("seccomp: %s", strerror(-r));
-                                return r;
-                        }
-                        p->seccomp = p->seccomp_owned;
-                }
-        }
+        r = prepare_devices(p, c, o, ret_error);
+        if (r < 0)
+                return r;
+        r = prepare_seccomp(p, c, o, ret_error);
+        if (r < 0)
+                return r;
 
         p->stdio[0] = o->stdin_fd;
         p->stdio[1] = o->stdout_fd;
@@ -303,13 +418,7 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         p->cgroup_mode = o->cgroup_mode;
         p->cgroup_path = xasprintf("%s/%s.ctr", streq(o->cgroup_parent, "/") ? "" : o->cgroup_parent,
                                    c->name);
-        p->memory_max = c->memory_max;
-        p->pids_max = c->pids_max;
-        p->cgroup_mask = o->no_accounting ? 0 : CGROUP_MASK_ACCOUNTING;
-        if (p->memory_max != UNIT_UNSET)
-                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_MEMORY);
-        if (p->pids_max != UNIT_UNSET)
-                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_PIDS);
+        prepare_resources(p, c, o);
         p->no_clone3 = o->no_clone3;
 
         *ret = TAKE_PTR(p);
@@ -319,6 +428,11 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
 bool spawn_plan_uses_chroot(const SpawnPlan *p)
 {
         return p->rootfs.use_chroot;
+}
+
+char *const *spawn_plan_warnings(const SpawnPlan *p)
+{
+        return p->warnings;
 }
 
 const char *spawn_plan_cgroup_path(const SpawnPlan *p)
@@ -341,6 +455,9 @@ SpawnPlan *spawn_plan_free(SpawnPlan *p)
         free(p->cgroup_root);
         free(p->cgroup_path);
         safe_close(p->staging_lock);
+        free(p->cpuset);
+        strv_free(p->device_rules);
+        strv_free(p->warnings);
         free(p);
         return NULL;
 }
@@ -640,6 +757,39 @@ static char *limit_error(const char *key, const char *controller, const SpawnPla
         return xasprintf("%s: %s controller: %s", key, controller, strerror(-r));
 }
 
+/* Every limit of the unit; the first that fails names its key and
+ * controller. */
+static int apply_limits(const SpawnPlan *p, const Cgroup *cg, char **ret_error)
+{
+        bool set = true;
+        uint64_t memory_max = p->memory_max == UNIT_UNSET ? UINT64_MAX : p->memory_max;
+        int r = 0;
+
+#define LIMIT(cond, call, key, controller)                                        \
+        if (set && (cond) && (r = (call)) < 0) {                                  \
+                *ret_error = limit_error(key, controller, p, r);                  \
+                set = false;                                                      \
+        }
+        LIMIT(p->memory_max != UNIT_UNSET, cgroup_set_memory_max(cg, p->memory_max),
+              "MemoryMax=", "memory");
+        LIMIT(p->memory_high != UNIT_UNSET && p->cgroup_mode == CGROUP_MODE_V2,
+              cgroup_set_memory_high(cg, p->memory_high), "MemoryHigh=", "memory");
+        LIMIT(p->memory_swap_max != UNIT_UNSET,
+              cgroup_set_memory_swap_max(cg, p->memory_swap_max, memory_max), "MemorySwapMax=",
+              p->cgroup_mode == CGROUP_MODE_V2 ? "memory (swap)" : "memory (swap accounting, memsw)");
+        LIMIT(p->cpu_quota != UNIT_UNSET, cgroup_set_cpu_quota(cg, p->cpu_quota), "CPUQuota=",
+              "cpu");
+        LIMIT(p->cpu_weight != UNIT_UNSET, cgroup_set_cpu_weight(cg, p->cpu_weight), "CPUWeight=",
+              "cpu");
+        LIMIT(p->cpuset, cgroup_set_cpuset(cg, p->cpuset), "CPUSet=", "cpuset");
+        LIMIT(p->pids_max != UNIT_UNSET, cgroup_set_pids_max(cg, p->pids_max), "PidsMax=", "pids");
+        LIMIT(p->io_weight != UNIT_UNSET, cgroup_set_io_weight(cg, p->io_weight), "IOWeight=",
+              p->cgroup_mode == CGROUP_MODE_V2 ? "io" : "blkio");
+        LIMIT(p->device_rules, cgroup_set_devices(cg, p->device_rules), "Devices=", "devices");
+#undef LIMIT
+        return set ? 0 : r;
+}
+
 static int create_cgroup(const SpawnPlan *p, Cgroup **ret, char **ret_error)
 {
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
@@ -655,20 +805,9 @@ static int create_cgroup(const SpawnPlan *p, Cgroup **ret, char **ret_error)
                 *ret_error = xasprintf("cgroup `%s`: %s", p->cgroup_path, strerror(-r));
                 return r;
         }
-        if (p->memory_max != UNIT_UNSET) {
-                r = cgroup_set_memory_max(cg, p->memory_max);
-                if (r < 0) {
-                        *ret_error = limit_error("MemoryMax=", "memory", p, r);
-                        goto fail;
-                }
-        }
-        if (p->pids_max != UNIT_UNSET) {
-                r = cgroup_set_pids_max(cg, p->pids_max);
-                if (r < 0) {
-                        *ret_error = limit_error("PidsMax=", "pids", p, r);
-                        goto fail;
-                }
-        }
+        r = apply_limits(p, cg, ret_error);
+        if (r < 0)
+                goto fail;
         *ret = TAKE_PTR(cg);
         return 0;
 fail:

@@ -76,6 +76,10 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
  * CAP_SYS_CHROOT. The caller warns once. */
 bool spawn_plan_uses_chroot(const SpawnPlan *p);
 
+/* Lines for the caller to log once: unknown system calls skipped in a
+ * Seccomp= profile, MemoryHigh= ignored on cgroup v1. */
+char *const *spawn_plan_warnings(const SpawnPlan *p);
+
 /* The cgroup path (relative to the hierarchy roots) the container gets. */
 const char *spawn_plan_cgroup_path(const SpawnPlan *p);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ev.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/inotify.h>
@@ -42,6 +43,7 @@ typedef struct Run {
         int populated_fd;     /* inotify on cgroup.events, made when needed */
         char *error;          /* setup failure from the child */
         int exit_status;
+        uint64_t oom_kills;   /* the cgroup's OOM kill counter at start; UINT64_MAX: none */
         unsigned retries;
 } Run;
 
@@ -168,6 +170,21 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
                 run->state = RUN_RUNNING;
 }
 
+/* The memory cgroup's OOM killer acted: the result is "oom-kill", exit 137,
+ * whatever PID 1 itself did. */
+static void run_check_oom(Run *run)
+{
+        uint64_t n;
+
+        if (run->oom_kills == UINT64_MAX ||
+            cgroup_get_oom_kills(run->spawn.cgroup, &n) < 0 || n <= run->oom_kills)
+                return;
+        run_log(LOG_ERR, run->config->name,
+                "oom-kill: the memory cgroup's OOM killer killed %" PRIu64 " process(es)",
+                n - run->oom_kills);
+        run->exit_status = 128 + SIGKILL;
+}
+
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 {
         Run *run = w->data;
@@ -183,6 +200,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 
         run->exit_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
         run_log(LOG_DEBUG, run->config->name, "PID 1 ended, status %d", run->exit_status);
+        run_check_oom(run);
         run_start_cleanup(run);
 }
 
@@ -342,6 +360,8 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
                 run_log(LOG_ERR, c->name, "%s", msg ? msg : strerror(-r));
                 return r;
         }
+        STRV_FOREACH(w, spawn_plan_warnings(plan))
+                run_log(LOG_WARNING, c->name, "%s", *w);
         if (spawn_plan_uses_chroot(plan))
                 run_log(LOG_WARNING, NULL, "/ is the initramfs: containers are chroot'ed "
                         "instead of pivoted, and lose CAP_SYS_CHROOT");
@@ -351,6 +371,8 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
                 spawn_cleanup(plan);
                 return r;
         }
+        if (cgroup_get_oom_kills(run->spawn.cgroup, &run->oom_kills) < 0)
+                run->oom_kills = UINT64_MAX;
         run_log(LOG_DEBUG, c->name, "cloned PID %d (%s, cgroup %s, %s)", (int)run->spawn.pid,
                 run->spawn.used_clone3 ? "clone3" : "clone", spawn_plan_cgroup_path(plan),
                 cgroup_mode_to_string(mode));

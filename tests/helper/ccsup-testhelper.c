@@ -24,6 +24,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -894,6 +896,398 @@ static int cmd_try(int argc, char **argv)
 	return worst;
 }
 
+/* ------------------------------------------------------------ resources */
+
+/* busy loop for SECS of wall time */
+static int cmd_burn(const char *secs)
+{
+	struct timespec t0, t;
+	double limit = seconds(secs), el;
+	volatile unsigned long x = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	printf("burning\n");
+	do {
+		for (int i = 0; i < 100000; i++)
+			x += (unsigned long)i;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+	} while (el < limit);
+	printf("burned %.1f s\n", el);
+	return 0;
+}
+
+/* tries N forks of children that wait for the parent's end; prints how many
+ * worked and why the next one did not: "forked=K error=EAGAIN" */
+static int cmd_fork_bomb(const char *nstr)
+{
+	long n = num(nstr), k;
+	int p[2], e = 0;
+	char c;
+
+	if (pipe(p) < 0)
+		return 2;
+	for (k = 0; k < n; k++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			e = errno;
+			break;
+		}
+		if (pid == 0) {
+			close(p[1]);
+			(void)!read(p[0], &c, 1);
+			_exit(0);
+		}
+	}
+	printf("forked=%ld error=%s\n", k, errname(e));
+	close(p[1]); /* the children end */
+	while (wait(NULL) > 0)
+		;
+	return 0;
+}
+
+/* exit 0 when this process has any effective capability */
+static int cmd_has_caps(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	unsigned long long eff = 0;
+
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	if (f)
+		fclose(f);
+	printf("CapEff=%016llx euid=%d\n", eff, (int)geteuid());
+	return eff != 0 || geteuid() == 0 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------ the battery */
+
+/* Each probe runs in a child of its own (unshare and friends change the
+ * caller) and returns 0 when the attempt got through every confinement
+ * layer, else the errno that stopped it. Probes use harmless arguments: an
+ * allowed call fails with EINVAL/ENOENT/EBADF instead of acting, and those
+ * count as "got through" (the kernel looked at the arguments). */
+static int through(long r)
+{
+	if (r >= 0)
+		return 0;
+	return errno == EPERM || errno == EACCES || errno == EROFS ? errno : 0;
+}
+
+static pid_t host_pid;
+static const char *host_comm = "";
+
+/* the host's whole disks (loop devices included), from sysfs */
+struct disk {
+	char name[64];
+	unsigned maj, min;
+};
+
+static int host_disks(struct disk *out, int max)
+{
+	DIR *d = opendir("/sys/dev/block");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && n < max && (e = readdir(d))) {
+		char path[300], line[256];
+		FILE *f;
+		int disk = 0;
+
+		if (sscanf(e->d_name, "%u:%u", &out[n].maj, &out[n].min) != 2)
+			continue;
+		snprintf(path, sizeof path, "/sys/dev/block/%s/uevent", e->d_name);
+		f = fopen(path, "re");
+		out[n].name[0] = 0;
+		while (f && fgets(line, sizeof line, f)) {
+			line[strcspn(line, "\n")] = 0;
+			if (!strcmp(line, "DEVTYPE=disk"))
+				disk = 1;
+			if (!strncmp(line, "DEVNAME=", 8))
+				snprintf(out[n].name, sizeof out[n].name, "%.60s", line + 8);
+		}
+		if (f)
+			fclose(f);
+		if (disk && out[n].name[0])
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int row_mount(void) { int e = try_mount(); return e == EPERM ? e : 0; }
+/* a directory of our own that is no mount point: EINVAL when allowed */
+static int row_umount(void)
+{
+	int e;
+
+	mkdir("/tmp/ccsup-umount-probe", 0700);
+	e = through(umount2("/tmp/ccsup-umount-probe", 0));
+	rmdir("/tmp/ccsup-umount-probe");
+	return e;
+}
+static int row_unshare_user(void) { return through(unshare(CLONE_NEWUSER)); }
+static int row_unshare_mount(void) { return through(unshare(CLONE_NEWNS)); }
+static int row_unshare_net(void) { return through(unshare(CLONE_NEWNET)); }
+static int row_setns(void) { int e = try_setns(); return e == EPERM ? e : 0; }
+static int row_pivot_root(void)
+{
+	return through(syscall(SYS_pivot_root, "/nonexistent-ccsup-a", "/nonexistent-ccsup-b"));
+}
+static int row_keyctl(void) { int e = try_keyctl(); return e == EPERM || e == EACCES ? e : 0; }
+static int row_add_key(void) { int e = try_add_key(); return e == EPERM || e == EACCES ? e : 0; }
+static int row_bpf(void) { int e = try_bpf(); return e == EPERM ? e : 0; }
+static int row_perf(void) { int e = try_perf(); return e == EPERM || e == EACCES ? e : 0; }
+static int row_init_module(void) { return through(syscall(SYS_init_module, NULL, 0UL, "")); }
+static int row_kexec(void) { int e = try_kexec(); return e == EPERM ? e : 0; }
+static int row_reboot(void) { int e = try_reboot(); return e == EPERM ? e : 0; }
+static int row_swapon(void) { return through(syscall(SYS_swapon, "/nonexistent-ccsup-swap", 0)); }
+
+static int row_chroot_escape(void)
+{
+	struct stat before, after;
+
+	if (stat("/", &before) < 0)
+		return errno;
+	mkdir("/tmp/ccsup-escape", 0700);
+	if (chroot("/tmp/ccsup-escape") < 0)
+		return errno;
+	for (int i = 0; i < 64; i++)
+		(void)!chdir("..");
+	if (chroot(".") < 0)
+		return errno;
+	if (stat("/", &after) < 0)
+		return errno;
+	/* still the container's root: the escape led nowhere */
+	return before.st_dev == after.st_dev && before.st_ino == after.st_ino ? ENOENT : 0;
+}
+
+/* any of them, as /dev shows it (a sandboxed host may refuse some) */
+static int row_open_block(void)
+{
+	struct disk disks[64];
+	int n = host_disks(disks, 64), first = ENODEV;
+
+	for (int i = 0; i < n; i++) {
+		char path[80];
+		int fd;
+
+		snprintf(path, sizeof path, "/dev/%.60s", disks[i].name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		if (first == ENODEV)
+			first = errno;
+	}
+	return first;
+}
+
+/* making the node is the privilege (CAP_MKNOD); opening it is the devices
+ * cgroup's business, and the nodev upper layer's */
+static int row_mknod_block(void)
+{
+	struct disk disk;
+
+	if (host_disks(&disk, 1) < 1)
+		return ENODEV;
+	unlink("/tmp/ccsup-blk");
+	if (mknod("/tmp/ccsup-blk", S_IFBLK | 0600, makedev(disk.maj, disk.min)) < 0)
+		return errno;
+	unlink("/tmp/ccsup-blk");
+	return 0;
+}
+
+static int row_proc_sys_kernel(void)
+{
+	char host[256];
+	int fd;
+
+	if (gethostname(host, sizeof host) < 0)
+		return errno;
+	/* the container's own UTS name, written back as it is */
+	fd = open("/proc/sys/kernel/hostname", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (write(fd, host, strlen(host)) < 0) {
+		int e = errno;
+		close(fd);
+		return e;
+	}
+	close(fd);
+	return 0;
+}
+
+static int row_sysrq(void)
+{
+	/* opened for writing only: never written */
+	int fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static int row_kcore(void)
+{
+	char buf[4];
+	int fd = open("/proc/kcore", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return errno;
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	if (n != 4 || memcmp(buf, "\177ELF", 4))
+		return n < 0 ? errno : ENODATA; /* masked: /dev/null */
+	return 0;
+}
+
+/* a host process, by its host PID: visible only if /proc shows that command there */
+static int host_pid_visible(void)
+{
+	char path[64], comm[64] = "";
+	FILE *f;
+
+	if (host_pid <= 0)
+		return EINVAL;
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)host_pid);
+	f = fopen(path, "re");
+	if (!f)
+		return ESRCH;
+	if (!fgets(comm, sizeof comm, f))
+		comm[0] = 0;
+	fclose(f);
+	comm[strcspn(comm, "\n")] = 0;
+	return strcmp(comm, host_comm) ? ESRCH : 0;
+}
+
+static int row_see_host(void) { return host_pid_visible(); }
+
+static int row_ptrace(void)
+{
+	int e = host_pid_visible();
+
+	if (e)
+		return e;
+	if (ptrace(PTRACE_SEIZE, host_pid, NULL, NULL) < 0)
+		return errno;
+	ptrace(PTRACE_DETACH, host_pid, NULL, NULL);
+	return 0;
+}
+
+/* exec a privileged copy of ourselves as an unprivileged user: does it gain
+ * capabilities? */
+static int gain_through(const char *path)
+{
+	pid_t pid;
+	int status;
+
+	if (access(path, X_OK) < 0)
+		return errno;
+	pid = fork();
+	if (pid == 0) {
+		to_dev_null();
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(3);
+		execl(path, path, "has-caps", (char *)NULL);
+		/* a file capability the bounding set lacks: EPERM */
+		_exit(errno == EPERM ? 5 : 4);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return errno;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 5)
+		return EPERM;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+		return ECHILD;
+	return WEXITSTATUS(status) == 0 ? 0 : EPERM;
+}
+
+static int row_setuid(void) { return gain_through("/usr/bin/ccsup-testhelper-suid"); }
+static int row_filecap(void) { return gain_through("/usr/bin/ccsup-testhelper-fcap"); }
+
+static int battery_pipe = -1;
+
+static int row_inherited_fd(void)
+{
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != battery_pipe && fcntl(fd, F_GETFD) >= 0)
+			return 0;
+	return EBADF;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(void);
+} rows[] = {
+	{ "inherited-fd", row_inherited_fd }, /* first: before anything opens a file */
+	{ "mount", row_mount },
+	{ "umount", row_umount },
+	{ "unshare-user", row_unshare_user },
+	{ "unshare-mount", row_unshare_mount },
+	{ "unshare-net", row_unshare_net },
+	{ "setns", row_setns },
+	{ "pivot_root", row_pivot_root },
+	{ "chroot-escape", row_chroot_escape },
+	{ "keyctl", row_keyctl },
+	{ "add_key", row_add_key },
+	{ "bpf", row_bpf },
+	{ "perf_event_open", row_perf },
+	{ "init_module", row_init_module },
+	{ "kexec_load", row_kexec },
+	{ "reboot", row_reboot },
+	{ "swapon", row_swapon },
+	{ "open-host-block-device", row_open_block },
+	{ "mknod-block-device", row_mknod_block },
+	{ "write-proc-sys-kernel", row_proc_sys_kernel },
+	{ "write-sysrq-trigger", row_sysrq },
+	{ "read-proc-kcore", row_kcore },
+	{ "see-host-process", row_see_host },
+	{ "ptrace-outside", row_ptrace },
+	{ "setuid-gain", row_setuid },
+	{ "filecap-gain", row_filecap },
+};
+
+/* battery HOSTPID COMM: one line per row, "NAME allowed" or "NAME blocked
+ * ERRNO"; HOSTPID and COMM name a process of the host to look for */
+static int cmd_battery(const char *pid, const char *comm)
+{
+	host_pid = (pid_t)num(pid);
+	host_comm = comm;
+	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+		int p[2], e = 0;
+		pid_t c;
+
+		if (pipe(p) < 0)
+			die("pipe: %s", strerror(errno));
+		c = fork();
+		if (c == 0) {
+			close(p[0]);
+			battery_pipe = p[1];
+			e = rows[i].fn();
+			(void)!write(p[1], &e, sizeof e);
+			_exit(0);
+		}
+		close(p[1]);
+		if (c < 0 || read(p[0], &e, sizeof e) != sizeof e)
+			e = ECHILD;
+		close(p[0]);
+		waitpid(c, NULL, 0);
+		if (e)
+			printf("%s blocked %s\n", rows[i].name, errname(e));
+		else
+			printf("%s allowed\n", rows[i].name);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ write-everywhere */
 
 struct damage {
@@ -1040,6 +1434,7 @@ static void usage(FILE *f)
 		"      keyctl add_key bpf reboot kexec perf_event_open finit_module setns\n"
 		"      chroot mknod icmp)\n"
 		"  loopback\n"
+		"  burn SECS | fork-bomb N | has-caps | battery HOSTPID COMM\n"
 		"  write-everywhere\n", prog);
 }
 
@@ -1091,6 +1486,10 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "try")) { NEED(1); return cmd_try(argc - 2, argv + 2); }
 	if (!strcmp(c, "write-everywhere")) return cmd_write_everywhere();
 	if (!strcmp(c, "loopback")) return cmd_loopback();
+	if (!strcmp(c, "burn")) { NEED(1); return cmd_burn(argv[2]); }
+	if (!strcmp(c, "fork-bomb")) { NEED(1); return cmd_fork_bomb(argv[2]); }
+	if (!strcmp(c, "has-caps")) return cmd_has_caps();
+	if (!strcmp(c, "battery")) { NEED(2); return cmd_battery(argv[2], argv[3]); }
 	fprintf(stderr, "%s: unknown command: %s\n", prog, c);
 	usage(stderr);
 	return 2;

@@ -95,6 +95,16 @@ static void check_cycle(const char *root, CgroupMode mode, const char *what)
                "%s: creating a populated cgroup again is refused", what);
         if (mode != CGROUP_MODE_V2)
                 is_int(cgroup_set_pids_max(cg, 100), 0, "%s: pids.max", what);
+        if (mode == CGROUP_MODE_V2 && access(xasprintf("%s/memory.max", cg->unified), F_OK) < 0)
+                is_int(cgroup_set_memory_max(cg, 1 << 20), -EOPNOTSUPP,
+                       "%s: no memory controller here: -EOPNOTSUPP", what);
+        {
+                CgroupStats st;
+
+                cgroup_get_stats(cg, &st);
+                ok(st.tasks_current >= 1 && st.tasks_current != UINT64_MAX, "%s: TasksCurrent %llu",
+                   what, (unsigned long long)st.tasks_current);
+        }
 
         if (cg->unified) {
                 inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
