@@ -288,18 +288,27 @@ int image_build_environment(const UnitConfig *c, const ImageUser *u, char ***ret
 
         STRV_FOREACH(e, c->environment)
                 env_set(&env, *e);
+        r = image_read_environment_files(c, &env, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(env);
+        return 0;
+}
+
+int image_read_environment_files(const UnitConfig *c, char ***env, char **ret_error)
+{
         STRV_FOREACH(f, c->environment_files) {
                 const char *path = *f;
                 bool optional = path[0] == '-';
+                int r;
 
                 if (optional)
                         path++;
                 if (optional && access(path, F_OK) < 0 && errno == ENOENT)
                         continue;
-                r = env_file_read(path, &env, ret_error);
+                r = env_file_read(path, env, ret_error);
                 if (r < 0)
                         return r;
         }
-        *ret = TAKE_PTR(env);
         return 0;
 }

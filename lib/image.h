@@ -58,3 +58,6 @@ const char *env_get(char *const *env, const char *key);
  */
 int image_build_environment(const UnitConfig *c, const ImageUser *u, char ***ret,
                             char **ret_error);
+
+/* Appends every EnvironmentFile= to *env (replacing same keys). */
+int image_read_environment_files(const UnitConfig *c, char ***env, char **ret_error);

@@ -32,6 +32,7 @@ static const char *const dev_links[][2] = {
 void rootfs_plan_done(RootfsPlan *p)
 {
         free(p->image);
+        strv_free(p->layers);
         free(p->staging);
         free(p->upper);
         free(p->work);
@@ -234,6 +235,119 @@ static int mount_point_or_fail(int rootfd, const char *path, bool as_file, char 
         return fd;
 }
 
+/*
+ * The overlay of a layered image, through the new mount API: one
+ * "lowerdir+" per layer (Linux 6.8), highest first, so the number of layers
+ * is not bounded by the page-sized option string, nor each path by
+ * fsconfig's 256 bytes for a whole "lowerdir=". -EINVAL from the first
+ * "lowerdir+": the kernel is older, use overlay_mount_legacy().
+ * upper NULL: read-only.
+ */
+static int overlay_mount_lowerdir_plus(char *const *layers, size_t n, const char *upper,
+                                       const char *work, const char *root)
+{
+        _cleanup_close_ int fs = -1, mnt = -1;
+
+        fs = fsopen("overlay", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return -errno;
+        for (size_t i = n; i > 0; i--)
+                if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", layers[i - 1], 0) < 0)
+                        return -errno;
+        if (upper && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+                      fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0))
+                return -errno;
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return -errno;
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, upper ? 0 : MOUNT_ATTR_RDONLY);
+        if (mnt < 0)
+                return -errno;
+        if (move_mount(mnt, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return -errno;
+        return 0;
+}
+
+/*
+ * The same with mount(2), whose options must fit in one page: overlayfs
+ * resolves lowerdir paths against the caller's cwd, so from inside the
+ * store's layers directory each layer is its bare name (65 bytes: ~60
+ * layers) instead of its full path. The cwd is switched later anyway.
+ */
+static int overlay_mount_legacy(char *const *layers, size_t n, const char *upper,
+                                const char *work, const char *root)
+{
+        _cleanup_free_ char *dir = NULL, *opts = NULL;
+        size_t l, len = 0;
+        bool relative;
+
+        dir = xstrdup(layers[0]);
+        *(strrchr(dir, '/') ?: dir) = '\0';
+        l = strlen(dir);
+        relative = l > 0;
+        for (size_t i = 0; i < n && relative; i++)
+                relative = strncmp(layers[i], dir, l) == 0 && layers[i][l] == '/' &&
+                           !strchr(layers[i] + l + 1, '/');
+        if (relative && chdir(dir) < 0)
+                return -errno;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(layers[i]) + 1;
+        opts = xcalloc(1, len + strlen("lowerdir=,upperdir=,workdir=") +
+                                  (upper ? strlen(upper) + strlen(work) : 0) + 1);
+        strcpy(opts, "lowerdir=");
+        for (size_t i = n; i > 0; i--) {
+                strcat(opts, relative ? layers[i - 1] + l + 1 : layers[i - 1]);
+                if (i > 1)
+                        strcat(opts, ":");
+        }
+        if (upper)
+                sprintf(opts + strlen(opts), ",upperdir=%s,workdir=%s", upper, work);
+        if (strlen(opts) >= (size_t)getpagesize())
+                return -E2BIG;
+        return mount("overlay", root, "overlay", upper ? 0 : MS_RDONLY, opts) < 0 ? -errno : 0;
+}
+
+/* A layered image's root: its layers under the writable upper (or none). A
+ * single read-only layer is bound: overlayfs wants two lowers without an
+ * upper on older kernels. */
+static int setup_layered_root(const RootfsPlan *p, const char *root, const char *upper,
+                              const char *work, char **ret_error)
+{
+        _cleanup_free_ char *empty = NULL;
+        char *const *layers = p->layers;
+        char *none[2] = {};
+        size_t n = strv_length(p->layers);
+        int r;
+
+        if (n == 0) {
+                /* An image without layers (FROM scratch, nothing added). */
+                empty = path_join(p->staging, "empty");
+                if (mkdir(empty, 0755) < 0)
+                        return fail(ret_error, -errno, "mkdir `%s`", empty);
+                none[0] = empty;
+                layers = none;
+                n = 1;
+        }
+        if (!upper && n == 1) {
+                _cleanup_close_ int target = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+                if (target < 0)
+                        return fail(ret_error, -errno, "open `%s`", root);
+                r = bind_onto(AT_FDCWD, layers[0], target, true, true);
+                return r < 0 ? fail(ret_error, r, "layer `%s`", layers[0]) : 0;
+        }
+        /* Test hook: the mount(2) path of kernels before 6.8, on any kernel. */
+        r = getenv("CCSUP_TEST_OVERLAY_LEGACY") ? -EINVAL
+                : overlay_mount_lowerdir_plus(layers, n, upper, work, root);
+        if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
+                r = overlay_mount_legacy(layers, n, upper, work, root);
+        if (r == -E2BIG) {
+                *ret_error = xasprintf("overlay of %zu layers: the options exceed this kernel's "
+                                       "mount option limit (Linux 6.8 lifts it)", n);
+                return r;
+        }
+        return r < 0 ? fail(ret_error, r, "overlay of %zu image layers", n) : 0;
+}
+
 static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_error)
 {
         _cleanup_free_ char *upper = NULL, *work = NULL, *opts = NULL;
@@ -245,6 +359,8 @@ static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_er
         if (mkdir(root, 0755) < 0)
                 return fail(ret_error, -errno, "mkdir `%s`", root);
 
+        if (p->layers && p->read_only)
+                return setup_layered_root(p, root, NULL, NULL, ret_error);
         if (p->read_only) {
                 target = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (target < 0)
@@ -259,6 +375,8 @@ static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_er
         work = p->work ? xstrdup(p->work) : path_join(p->staging, "work");
         if (!p->upper && (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0))
                 return fail(ret_error, -errno, "mkdir in `%s`", p->staging);
+        if (p->layers)
+                return setup_layered_root(p, root, upper, work, ret_error);
         opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", p->image, upper, work);
         if (mount("overlay", root, "overlay", 0, opts) < 0)
                 return fail(ret_error, -errno, "overlay on image `%s`", p->image);
@@ -530,7 +648,7 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
                 if (r < 0)
                         return r;
         }
-        if (p->own_netns)
+        if (p->own_netns && !p->joined_netns)
                 allow_ping(rootfd);
         STRV_FOREACH(m, p->masked) {
                 r = mask_path(rootfd, *m, ret_error);

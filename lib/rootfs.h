@@ -29,6 +29,7 @@ typedef struct RootfsMount {
 
 typedef struct RootfsPlan {
         char *image;        /* canonical path of the image directory; never written */
+        char **layers;      /* or: a layered image's directories, lowest first (store order) */
         char *staging;      /* an empty host directory; the child mounts a tmpfs on it */
         bool read_only;     /* read-only bind of the image instead of an overlay */
         char *upper, *work; /* persistent overlay layer; NULL = on the staging tmpfs */
@@ -37,6 +38,7 @@ typedef struct RootfsPlan {
         char **masked;      /* bind /dev/null over files, empty read-only tmpfs over dirs */
         char **read_only_paths;
         bool own_netns;     /* fresh sysfs, ping_group_range */
+        bool joined_netns;  /* another container's netns: fresh sysfs, its ping_group_range */
         bool privileged;    /* host /dev, nothing masked */
         bool use_chroot;    /* MS_MOVE + chroot instead of pivot_root */
 } RootfsPlan;

@@ -23,6 +23,7 @@
 #include "parse.h"
 #include "rootfs.h"
 #include "spawn.h"
+#include "store.h"
 #include "util.h"
 
 #define SPAWN_MESSAGE_MAX 4096
@@ -35,12 +36,20 @@ struct SpawnPlan {
         char *working_directory;
         char *hostname;
         ImageUser user;
+        /* A layered image: User= is resolved by the child in the merged
+         * tree (child_resolve_user()), from these. */
+        bool user_in_child;
+        char *user_spec, *group_spec;
+        char **supplementary_groups;
+        bool home_from_user;      /* no HOME in Env/Environment=: the user's */
+        int stop_signal;
         mode_t umask;
         RlimitSpec limits[_UNIT_LIMIT_MAX];
         uint64_t caps;
         int last_cap;
         bool no_new_privileges;
-        bool own_netns;
+        bool own_netns;           /* a new one, with lo up */
+        int netns_fd;             /* borrowed (SpawnOptions): join it; -1 = none */
         bool init;
         SeccompProfile *seccomp_owned;
         const SeccompProfile *seccomp; /* NULL = unconfined */
@@ -65,14 +74,14 @@ typedef struct SpawnMessage {
 
 /* ---- preparation (parent) ------------------------------------------------ */
 
-static int check_supported(const UnitConfig *c, char **ret_error)
+static int check_supported(const UnitConfig *c, const SpawnOptions *o, char **ret_error)
 {
-        if (c->network_mode == NETWORK_CONTAINER) {
+        if (c->network_mode == NETWORK_CONTAINER && !o->join_netns) {
                 *ret_error = xasprintf("network mode `container:%s` is not supported yet",
                                        c->network_container ? c->network_container : "");
                 return -EOPNOTSUPP;
         }
-        if (!c->exec && (!c->entrypoint || !c->entrypoint[0])) {
+        if (c->image_kind == IMAGE_DIRECTORY && !c->exec && (!c->entrypoint || !c->entrypoint[0])) {
                 *ret_error = xstrdup("no command: Exec= is required with a directory image");
                 return -EINVAL;
         }
@@ -152,7 +161,8 @@ static int prepare_rootfs(SpawnPlan *p, const UnitConfig *c, const SpawnOptions 
 
         rp->image = image;
         rp->read_only = c->read_only;
-        rp->own_netns = p->own_netns;
+        rp->own_netns = p->own_netns || p->netns_fd >= 0;
+        rp->joined_netns = p->netns_fd >= 0;
         rp->privileged = c->privileged;
         rp->use_chroot = rootfs_host_is_initramfs();
         rp->staging = xasprintf("%s/containers/%s", o->runtime_dir, c->name);
@@ -360,38 +370,100 @@ static void prepare_resources(SpawnPlan *p, const UnitConfig *c, const SpawnOpti
                 strv_add(&p->warnings, "MemoryHigh= is ignored: cgroup v1 has no equivalent");
 }
 
+/* A directory image: the unit says it all; users from the image's own files. */
+static int prepare_directory(SpawnPlan *p, const UnitConfig *c, char **ret_error)
+{
+        int r;
+
+        r = prepare_command(p, c);
+        if (r < 0)
+                return r;
+        r = image_resolve_user(p->rootfs.image, c->user, c->group, c->supplementary_groups,
+                               &p->user, ret_error);
+        if (r < 0)
+                return r;
+        r = image_build_environment(c, &p->user, &p->env, ret_error);
+        if (r < 0)
+                return r;
+        p->working_directory = xstrdup(c->working_directory ? c->working_directory : "/");
+        p->stop_signal = c->stop_signal > 0 ? c->stop_signal : SIGTERM;
+        return 0;
+}
+
+/*
+ * A layered image: its config supplies the defaults of the command, the
+ * environment, the working directory, the user and the stop signal
+ * (image_config_apply()). Its /etc/passwd is the one overlayfs shows (the
+ * top-most layer's, whiteouts and opaque directories applied), which exists
+ * only in the child's mount namespace: the child resolves the user.
+ */
+static int prepare_layered(SpawnPlan *p, const UnitConfig *c, const ResolvedImage *img,
+                           char **ret_error)
+{
+        _cleanup_(resolved_process_done) ResolvedProcess proc = {};
+        char *colon;
+        int r;
+
+        r = image_config_apply(img->config, c, &proc, ret_error);
+        if (r < 0)
+                return r;
+        p->rootfs.layers = strv_copy(img->layers);
+        p->argv = TAKE_PTR(proc.argv);
+        p->working_directory = TAKE_PTR(proc.working_directory);
+        p->stop_signal = proc.stop_signal;
+
+        strv_add(&p->env, "PATH=" IMAGE_DEFAULT_PATH);
+        strv_addf(&p->env, "HOSTNAME=%s", unit_hostname(c));
+        strv_add(&p->env, "container=ccsup");
+        STRV_FOREACH(e, proc.environment)
+                env_set(&p->env, *e);
+        r = image_read_environment_files(c, &p->env, ret_error);
+        if (r < 0)
+                return r;
+        p->home_from_user = !env_get(p->env, "HOME");
+
+        /* "NAME", "UID", "NAME:GROUP", "UID:GID"; NULL: root. */
+        p->user_in_child = true;
+        colon = proc.user ? strchr(proc.user, ':') : NULL;
+        if (colon) {
+                *colon = '\0';
+                p->group_spec = xstrdup(colon + 1);
+        }
+        p->user_spec = TAKE_PTR(proc.user);
+        p->supplementary_groups = strv_copy(c->supplementary_groups);
+        return 0;
+}
+
 int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, char **ret_error)
 {
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
+        _cleanup_(resolved_image_done) ResolvedImage owned = {};
+        const ResolvedImage *img = o->image;
         char *image = NULL;
         int r;
 
-        r = check_supported(c, ret_error);
+        r = check_supported(c, o, ret_error);
         if (r < 0)
                 return r;
-        r = image_directory_open(c, &image, ret_error);
+        if (c->image_kind == IMAGE_DIRECTORY)
+                r = image_directory_open(c, &image, ret_error);
+        else if (!img && (r = store_resolve(o->state_dir ? o->state_dir : STORE_DEFAULT_STATE_DIR,
+                                            c, &owned, ret_error)) >= 0)
+                img = &owned;
         if (r < 0)
                 return r;
 
         p = xcalloc(1, sizeof(*p));
         p->staging_lock = -1;
         p->name = xstrdup(c->name);
-        p->own_netns = c->network_mode != NETWORK_HOST;
+        p->netns_fd = c->network_mode == NETWORK_CONTAINER ? o->netns_fd : -1;
+        p->own_netns = c->network_mode == NETWORK_NONE;
         r = prepare_rootfs(p, c, o, image, ret_error);
         if (r < 0)
                 return r;
-        r = prepare_command(p, c);
+        r = img ? prepare_layered(p, c, img, ret_error) : prepare_directory(p, c, ret_error);
         if (r < 0)
                 return r;
-        r = image_resolve_user(image, c->user, c->group, c->supplementary_groups, &p->user,
-                               ret_error);
-        if (r < 0)
-                return r;
-        r = image_build_environment(c, &p->user, &p->env, ret_error);
-        if (r < 0)
-                return r;
-
-        p->working_directory = xstrdup(c->working_directory ? c->working_directory : "/");
         p->hostname = xstrdup(unit_hostname(c));
         p->umask = c->umask;
         memcpy(p->limits, c->limits, sizeof(p->limits));
@@ -440,6 +512,11 @@ const char *spawn_plan_cgroup_path(const SpawnPlan *p)
         return p->cgroup_path;
 }
 
+int spawn_plan_stop_signal(const SpawnPlan *p)
+{
+        return p->stop_signal;
+}
+
 SpawnPlan *spawn_plan_free(SpawnPlan *p)
 {
         if (!p)
@@ -451,6 +528,9 @@ SpawnPlan *spawn_plan_free(SpawnPlan *p)
         free(p->working_directory);
         free(p->hostname);
         image_user_done(&p->user);
+        free(p->user_spec);
+        free(p->group_spec);
+        strv_free(p->supplementary_groups);
         seccomp_profile_free(p->seccomp_owned);
         free(p->cgroup_root);
         free(p->cgroup_path);
@@ -536,11 +616,21 @@ static int loopback_up(void)
         return 0;
 }
 
+/* Containers do not inherit ccsupd's raised RLIMIT_NOFILE: without
+ * LimitNOFILE= the soft limit is 1024, as select() needs (systemd's
+ * default); the hard limit stays. */
 static int apply_rlimits(const RlimitSpec *limits)
 {
         for (int i = 0; i < _UNIT_LIMIT_MAX; i++) {
                 struct rlimit rl;
 
+                if (!limits[i].set && i == UNIT_LIMIT_NOFILE) {
+                        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                                return -errno;
+                        rl.rlim_cur = rl.rlim_max < 1024 ? rl.rlim_max : 1024;
+                        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                                return -errno;
+                }
                 if (!limits[i].set)
                         continue;
                 rl.rlim_cur = limits[i].soft == UINT64_MAX ? RLIM_INFINITY : limits[i].soft;
@@ -581,6 +671,23 @@ static int find_command(const char *cmd, char *const *env, char **ret)
                         s++;
         }
         return r;
+}
+
+/* A layered image's users: from the merged /etc/passwd and /etc/group,
+ * inside the new root. p is the child's own copy of the plan. */
+static void child_resolve_user(SpawnPlan *p, int fd)
+{
+        char *msg = NULL;
+        int r;
+
+        if (!p->user_in_child)
+                return;
+        r = image_resolve_user("/", p->user_spec, p->group_spec, p->supplementary_groups,
+                               &p->user, &msg);
+        if (r < 0)
+                child_fail(fd, r, msg);
+        if (p->home_from_user)
+                strv_addf(&p->env, "HOME=%s", p->user.home ? p->user.home : "/");
 }
 
 static void child_enter_workdir(const SpawnPlan *p, int fd)
@@ -667,12 +774,16 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
                 child_failf(fd, r, "standard input/output: %s", strerror(-r));
         if (setsid() < 0)
                 child_failf(fd, -errno, "setsid: %s", strerror(errno));
+        /* Before the mounts: the fresh sysfs shows the joined netns. */
+        if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
+                child_failf(fd, -errno, "join the network namespace: %s", strerror(errno));
 
         r = rootfs_setup(&p->rootfs, &chrooted, &msg);
         if (r < 0)
                 child_fail(fd, r, msg);
         if (chrooted)
                 caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT: the chroot escape */);
+        child_resolve_user((SpawnPlan *)p, fd);
 
         if (sethostname(p->hostname, strlen(p->hostname)) < 0)
                 child_failf(fd, -errno, "hostname `%s`: %s", p->hostname, strerror(errno));
@@ -710,6 +821,7 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
 
 static pid_t clone_child(const SpawnPlan *p, int cgroup_fd, int *ret_pidfd, bool *ret_clone3)
 {
+        /* A joined netns is entered with setns() in the child. */
         uint64_t ns = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
                       (p->own_netns ? CLONE_NEWNET : 0);
         int pidfd = -1;
@@ -875,6 +987,31 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
                 .used_clone3 = clone3,
         };
         return 0;
+}
+
+#ifndef PIDFD_GET_NET_NAMESPACE
+#define PIDFD_GET_NET_NAMESPACE _IO(0xFF, 4)
+#endif
+
+int spawn_open_netns(int pidfd, pid_t pid)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1;
+
+        fd = ioctl(pidfd, PIDFD_GET_NET_NAMESPACE, 0); /* O_CLOEXEC, from the kernel */
+        if (fd >= 0)
+                return TAKE_FD(fd);
+        if (errno == ESRCH)
+                return -ESRCH;
+        /* Older kernels: by PID, then make sure the PID still names the
+         * process of pidfd (it may have died and the PID been reused). */
+        path = xasprintf("/proc/%d/ns/net", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        if (pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+                return -errno;
+        return TAKE_FD(fd);
 }
 
 int spawn_read_result(int sync_fd, char **ret_error)

@@ -51,6 +51,12 @@ typedef struct SpawnOptions {
          * compiled for the unit's capability set, else spawn_prepare()
          * compiles its own. */
         const SeccompProfile *default_seccomp;
+        /* A layered image (Image= NAME, oci:, oci-archive:, docker-archive:)
+         * already resolved (store_resolve_stored() after an asynchronous
+         * import); borrowed. NULL: spawn_prepare() resolves it with
+         * store_resolve() under state_dir, importing first if needed,
+         * which may take long: fine for --run, never for the daemon. */
+        const struct ResolvedImage *image;
         int stdin_fd, stdout_fd, stderr_fd;
         bool no_clone3;            /* force the clone() + pidfd_open() path (tests) */
         /* No statistics wanted (ccsupd --run): on v1 and hybrid the container
@@ -58,6 +64,12 @@ typedef struct SpawnOptions {
          * kernel synchronize_rcu() per start. Default: join memory, cpuacct
          * and pids so that cgroup_get_stats() has figures. */
         bool no_accounting;
+        /* [Network] Mode=container:NAME: the child joins the network
+         * namespace netns_fd refers to (spawn_open_netns()) instead of
+         * making its own; without join_netns that mode is refused.
+         * Borrowed: keep it open until spawn_container() has returned. */
+        bool join_netns;
+        int netns_fd;
 } SpawnOptions;
 
 typedef struct SpawnPlan SpawnPlan;
@@ -83,7 +95,16 @@ char *const *spawn_plan_warnings(const SpawnPlan *p);
 /* The cgroup path (relative to the hierarchy roots) the container gets. */
 const char *spawn_plan_cgroup_path(const SpawnPlan *p);
 
+/* StopSignal=, else the image's StopSignal, else SIGTERM. */
+int spawn_plan_stop_signal(const SpawnPlan *p);
+
 int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error);
+
+/* An fd (CLOEXEC) of the network namespace of the running process behind
+ * pidfd, whose PID is pid: through PIDFD_GET_NET_NAMESPACE where the kernel
+ * has it (Linux 6.11), else /proc/PID/ns/net, checked against PID reuse.
+ * -ESRCH when the process is gone. */
+int spawn_open_netns(int pidfd, pid_t pid);
 
 /* Reads the sync socket: 0 = the command runs, -EAGAIN = nothing yet,
  * other -errno = setup failed, with *ret_error set. */

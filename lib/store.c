@@ -1193,8 +1193,8 @@ out:
 
 /* ------------------------------------------------------------------ units */
 
-int store_resolve(const char *state_dir, const UnitConfig *c, ResolvedImage *ret,
-                  char **ret_error)
+static int resolve(const char *state_dir, const UnitConfig *c, bool import, ResolvedImage *ret,
+                   char **ret_error)
 {
         _cleanup_free_ char *digest = NULL;
         int r;
@@ -1230,6 +1230,8 @@ int store_resolve(const char *state_dir, const UnitConfig *c, ResolvedImage *ret
                         return r;
                 if (digest && store_open_image(state_dir, digest, ret, &ignored2) >= 0)
                         return 0;
+                if (!import)
+                        return set_error(ret_error, -ENOENT, "image `%s` is not imported yet", c->image);
                 free(digest);
                 digest = NULL;
                 r = import_source(state_dir, c->image, NULL, false, &digest, ret_error);
@@ -1241,6 +1243,18 @@ int store_resolve(const char *state_dir, const UnitConfig *c, ResolvedImage *ret
                 return set_error(ret_error, -EINVAL, "Image=%s is a directory, not a store image",
                                  c->image_path ? c->image_path : "");
         }
+}
+
+int store_resolve(const char *state_dir, const UnitConfig *c, ResolvedImage *ret,
+                  char **ret_error)
+{
+        return resolve(state_dir, c, true, ret, ret_error);
+}
+
+int store_resolve_stored(const char *state_dir, const UnitConfig *c, ResolvedImage *ret,
+                         char **ret_error)
+{
+        return resolve(state_dir, c, false, ret, ret_error);
 }
 
 /* ------------------------------------------------------------------ config merge */

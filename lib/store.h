@@ -125,6 +125,13 @@ int store_remove(const char *state_dir, const char *ref, char **ret_error);
 int store_resolve(const char *state_dir, const UnitConfig *c, ResolvedImage *ret,
                   char **ret_error);
 
+/* store_resolve() without the import: a source that is not in the store yet
+ * (or changed since its import) is -ENOENT. Never blocks on the store's
+ * lock: what the supervisor's loop calls, before and after
+ * store_import_async(). */
+int store_resolve_stored(const char *state_dir, const UnitConfig *c, ResolvedImage *ret,
+                         char **ret_error);
+
 /* The process of a unit with an image that has a config, UNITS.md: */
 typedef struct ResolvedProcess {
         char **argv;              /* Entrypoint + Cmd, see image_config_apply() */

@@ -207,7 +207,7 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
 {
         const UnitConfig *c = u->config;
         _cleanup_strv_free_ char **errors = strv_copy(u->load_errors);
-        UnitStats st;
+        CgroupStats st;
         int k = 0;
 
         if (u->cycle_error)

@@ -10,6 +10,7 @@
 
 #include "depgraph.h"
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 /* Cadence and bound of the retries while a dead container's cgroup empties
@@ -57,6 +58,9 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
 static void on_sync(struct ev_loop *loop, ev_io *w, int revents);
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void unit_import_free(Unit *u);
+static void unit_import_abort(Unit *u);
+static int unit_image_resolve(Unit *u, ResolvedImage *ret, char **ret_error);
 
 static Unit *unit_new(Manager *m, const char *name)
 {
@@ -86,6 +90,7 @@ static void unit_free(Unit *u)
         ev_io_stop(m->loop, &u->sync_io);
         ev_timer_stop(m->loop, &u->timer);
         ev_timer_stop(m->loop, &u->cleanup_timer);
+        unit_import_free(u);
         spawn_result_done(&u->run);
         spawn_plan_free(u->plan);
         cgroup_free(u->dead_cgroup);
@@ -177,112 +182,13 @@ static void unit_write_runtime(Unit *u)
 
 /* ------------------------------------------------------------------ cgroup figures */
 
-static int read_u64(const char *dir, const char *file, uint64_t *ret)
+void unit_get_stats(Unit *u, CgroupStats *ret)
 {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        int r;
-
-        if (!dir)
-                return -ENOENT;
-        path = path_join(dir, file);
-        r = read_full_file(path, 4096, &text, NULL);
-        if (r < 0)
-                return r;
-        return sscanf(text, "%" SCNu64, ret) == 1 ? 0 : -EINVAL;
-}
-
-/* "KEY N" from a flat-keyed file (memory.events, cpu.stat, memory.oom_control). */
-static int read_keyed_u64(const char *dir, const char *file, const char *key, uint64_t *ret)
-{
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        size_t l = strlen(key);
-        int r;
-
-        if (!dir)
-                return -ENOENT;
-        path = path_join(dir, file);
-        r = read_full_file(path, 65536, &text, NULL);
-        if (r < 0)
-                return r;
-        for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-                if (strncmp(line, key, l) == 0 && line[l] == ' ')
-                        return sscanf(line + l + 1, "%" SCNu64, ret) == 1 ? 0 : -EINVAL;
-        return -ENOENT;
-}
-
-/* The v1 directory of a controller: ROOT/cpu,cpuacct/PATH has "cpuacct". */
-static const char *cgroup_v1_dir(const Cgroup *cg, const char *controller)
-{
-        size_t l = strlen(controller);
-
-        STRV_FOREACH(d, cg->v1) {
-                for (const char *p = strstr(*d, controller); p; p = strstr(p + 1, controller))
-                        if ((p[-1] == '/' || p[-1] == ',') && (p[l] == '/' || p[l] == ','))
-                                return *d;
-        }
-        return NULL;
-}
-
-static uint64_t cgroup_oom_kills(const Cgroup *cg)
-{
-        uint64_t v = 0;
-
-        if (!cg)
-                return 0;
-        if (cg->mode == CGROUP_MODE_V2)
-                (void)read_keyed_u64(cg->unified, "memory.events", "oom_kill", &v);
-        else
-                (void)read_keyed_u64(cg->v1_memory, "memory.oom_control", "oom_kill", &v);
-        return v;
-}
-
-static uint64_t count_procs(const char *dir)
-{
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        uint64_t n = 0;
-
-        if (!dir)
-                return UINT64_MAX;
-        path = path_join(dir, "cgroup.procs");
-        if (read_full_file(path, 1 << 20, &text, NULL) < 0)
-                return UINT64_MAX;
-        for (char *p = text; *p; p++)
-                n += *p == '\n';
-        return n;
-}
-
-void unit_get_stats(Unit *u, UnitStats *ret)
-{
-        const Cgroup *cg = u->run.cgroup;
-        UnitStats s = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX };
-        uint64_t v;
-
-        if (!cg) {
-                *ret = s;
+        if (!u->run.cgroup) {
+                *ret = (CgroupStats){ UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX };
                 return;
         }
-        if (cg->mode == CGROUP_MODE_V2) {
-                if (read_u64(cg->unified, "memory.current", &v) == 0)
-                        s.memory_current = v;
-                if (read_u64(cg->unified, "memory.peak", &v) == 0)
-                        s.memory_peak = v;
-                if (read_u64(cg->unified, "pids.current", &v) == 0)
-                        s.tasks_current = v;
-                if (read_keyed_u64(cg->unified, "cpu.stat", "usage_usec", &v) == 0)
-                        s.cpu_usage_nsec = v * 1000;
-        } else {
-                if (read_u64(cg->v1_memory, "memory.usage_in_bytes", &v) == 0)
-                        s.memory_current = v;
-                if (read_u64(cg->v1_memory, "memory.max_usage_in_bytes", &v) == 0)
-                        s.memory_peak = v;
-                if (read_u64(cg->v1_pids, "pids.current", &v) == 0)
-                        s.tasks_current = v;
-                if (read_u64(cgroup_v1_dir(cg, "cpuacct"), "cpuacct.usage", &v) == 0)
-                        s.cpu_usage_nsec = v;
-        }
-        if (s.tasks_current == UINT64_MAX)
-                s.tasks_current = count_procs(cg->unified ? cg->unified : (cg->v1 ? cg->v1[0] : NULL));
-        *ret = s;
+        cgroup_get_stats(u->run.cgroup, ret);
 }
 
 const char *unit_cgroup_path(Unit *u)
@@ -381,13 +287,149 @@ static int unit_open_output(Unit *u, int *ret, char **ret_error)
         return 0;
 }
 
+/* Mode=container:NAME: NAME's network namespace, while NAME runs. */
+static int unit_open_netns(Unit *u, int *ret, char **ret_error)
+{
+        const char *name = u->config->network_container;
+        Unit *t = manager_get_unit(u->manager, name);
+        int fd;
+
+        if (!t || t->svc.state != SERVICE_RUNNING || t->run.pidfd < 0) {
+                *ret_error = xasprintf("network mode `container:%s`: unit `%s` is %s", name, name,
+                                       t ? service_state_to_string(t->svc.state) : "missing");
+                return -ESRCH;
+        }
+        fd = spawn_open_netns(t->run.pidfd, t->run.pid);
+        if (fd < 0) {
+                *ret_error = xasprintf("network mode `container:%s`: network namespace of PID %d: %s",
+                                       name, (int)t->run.pid,
+                                       fd == -ESRCH ? "the process is gone" : strerror(-fd));
+                return fd;
+        }
+        *ret = fd;
+        return 0;
+}
+
+/* ------------------------------------------------------------------ image import
+ *
+ * Image= oci:, oci-archive: and docker-archive: are imported into the store
+ * on first use by a helper process (store_import_async()): the unit stays
+ * `starting`, the loop watches the helper's pidfd, and the launch goes on
+ * when it ends, from the store only (store_resolve_stored() never imports,
+ * never waits for the store's lock). A stop (or the start timeout) kills
+ * the helper; its end is then the end of the run, a start error.
+ */
+
+typedef struct UnitImport {
+        StoreImportJob job;
+        ev_io io;
+        bool aborted;   /* the helper was killed: the start is off */
+        bool finished;  /* it ended well: what it imported must be there now */
+} UnitImport;
+
+static int unit_launch(Unit *u, char **ret_error);
+static void unit_start_failed(Unit *u, int r, char *msg);
+
+static void unit_import_free(Unit *u)
+{
+        if (!u->import)
+                return;
+        ev_io_stop(u->manager->loop, &u->import->io);
+        if (u->import->job.pidfd >= 0)
+                store_import_cancel(&u->import->job);
+        free(u->import);
+        u->import = NULL;
+}
+
+static void unit_import_abort(Unit *u)
+{
+        if (!u->import || u->import->aborted || u->import->job.pidfd < 0)
+                return;
+        log_unit(LOG_INFO, u->name, "stopping the import of image `%s`", u->config->image);
+        u->import->aborted = true;
+        (void)pidfd_send_signal(u->import->job.pidfd, SIGKILL, NULL, 0);
+}
+
+static void on_import(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Unit *u = w->data;
+        UnitImport *imp = u->import;
+        _cleanup_free_ char *digest = NULL;
+        char *msg = NULL;
+        int r;
+
+        ev_io_stop(loop, w);
+        r = store_import_finish(&imp->job, &digest, &msg);
+        if (imp->aborted || u->svc.state != SERVICE_STARTING) {
+                ServiceEnd end = { .start_error = true, .killed = true, .code = SIGKILL };
+
+                free(msg);
+                unit_import_free(u);
+                unit_event(u, SERVICE_EVENT_EXITED, &end);
+                return;
+        }
+        if (r < 0) {
+                unit_import_free(u);
+                unit_start_failed(u, r, msg);
+                return;
+        }
+        log_unit(LOG_INFO, u->name, "imported image `%s` (%s)", u->config->image, digest);
+        imp->finished = true;
+        r = unit_launch(u, &msg);
+        if (r < 0)
+                unit_start_failed(u, r, msg);
+}
+
+/* 0 and the image when it is ready (or a directory image: nothing to do),
+ * 1 when an import was started, -errno on failure. */
+static int unit_image_resolve(Unit *u, ResolvedImage *ret, char **ret_error)
+{
+        const UnitConfig *c = u->config;
+        const char *state_dir = u->manager->o.state_dir;
+        char *msg = NULL;
+        UnitImport *imp;
+        int r;
+
+        if (c->image_kind == IMAGE_DIRECTORY)
+                return 0;
+        r = store_resolve_stored(state_dir, c, ret, &msg);
+        /* Imported already, a store name, another error, or just imported
+         * and still not there (the source changed meanwhile): no import. */
+        if (r != -ENOENT || c->image_kind == IMAGE_STORE || (u->import && u->import->finished)) {
+                unit_import_free(u);
+                if (r < 0)
+                        *ret_error = msg;
+                return r;
+        }
+        free(msg);
+        imp = xcalloc(1, sizeof(*imp));
+        r = store_import_async(state_dir, c->image, NULL, &imp->job, ret_error);
+        if (r < 0) {
+                free(imp);
+                return r;
+        }
+        log_unit(LOG_INFO, u->name, "importing image `%s`", c->image);
+        ev_io_init(&imp->io, on_import, imp->job.pidfd, EV_READ);
+        imp->io.data = u;
+        ev_io_start(u->manager->loop, &imp->io);
+        u->import = imp;
+        return 1;
+}
+
+/* ------------------------------------------------------------------ (end of image import) */
+
 static int unit_launch(Unit *u, char **ret_error)
 {
         Manager *m = u->manager;
         _cleanup_(spawn_plan_freep) SpawnPlan *plan = NULL;
-        _cleanup_close_ int out = -1;
+        _cleanup_(resolved_image_done) ResolvedImage image = {};
+        _cleanup_close_ int out = -1, netns = -1;
         SpawnOptions so;
         int r;
+
+        r = unit_image_resolve(u, &image, ret_error);
+        if (r != 0)
+                return r; /* > 0: an import runs; the launch goes on when it ends */
 
         /* A restart reuses the previous run's cgroup when it is empty. */
         if (u->dead_cgroup) {
@@ -402,6 +444,11 @@ static int unit_launch(Unit *u, char **ret_error)
         r = unit_open_output(u, &out, ret_error);
         if (r < 0)
                 return r;
+        if (u->config->network_mode == NETWORK_CONTAINER) {
+                r = unit_open_netns(u, &netns, ret_error);
+                if (r < 0)
+                        return r;
+        }
         so = (SpawnOptions){
                 .runtime_dir = m->o.runtime_dir,
                 .state_dir = m->o.state_dir,
@@ -409,14 +456,19 @@ static int unit_launch(Unit *u, char **ret_error)
                 .cgroup_mode = m->o.cgroup_mode,
                 .cgroup_parent = m->o.cgroup_parent,
                 .default_seccomp = m->seccomp,
+                .image = image.layers ? &image : NULL,
                 .stdin_fd = m->devnull,
                 .stdout_fd = out,
                 .stderr_fd = out,
                 .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
+                .join_netns = netns >= 0,
+                .netns_fd = netns,
         };
         r = spawn_prepare(u->config, &so, &plan, ret_error);
         if (r < 0)
                 return r;
+        STRV_FOREACH(w, spawn_plan_warnings(plan))
+                log_unit(LOG_WARNING, u->name, "%s", *w);
         r = spawn_container(plan, &u->run, ret_error);
         if (r < 0) {
                 spawn_cleanup(plan);
@@ -428,7 +480,8 @@ static int unit_launch(Unit *u, char **ret_error)
         /* Only clone3(CLONE_INTO_CGROUP) needed the cgroup's directory fd. */
         u->run.cgroup->unified_fd = safe_close(u->run.cgroup->unified_fd);
         u->started_realtime = now_usec_realtime();
-        u->oom_kills_at_start = cgroup_oom_kills(u->run.cgroup);
+        if (cgroup_get_oom_kills(u->run.cgroup, &u->oom_kills_at_start) < 0)
+                u->oom_kills_at_start = UINT64_MAX;
         ev_io_set(&u->pidfd_io, u->run.pidfd, EV_READ);
         ev_io_set(&u->sync_io, u->run.sync_fd, EV_READ);
         ev_io_start(m->loop, &u->pidfd_io);
@@ -473,6 +526,16 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
         unit_event(u, SERVICE_EVENT_READY, NULL);
 }
 
+/* The memory cgroup's OOM killer acted during this run (on PID 1 or any
+ * other process of the container). */
+static bool unit_oom_killed(Unit *u)
+{
+        uint64_t n;
+
+        return u->oom_kills_at_start != UINT64_MAX &&
+               cgroup_get_oom_kills(u->run.cgroup, &n) >= 0 && n > u->oom_kills_at_start;
+}
+
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 {
         Unit *u = w->data;
@@ -496,8 +559,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
         end.start_error = !u->exec_done;
         end.killed = si.si_code != CLD_EXITED;
         end.code = si.si_status;
-        end.oom = end.killed && si.si_status == SIGKILL &&
-                  cgroup_oom_kills(u->run.cgroup) > u->oom_kills_at_start;
+        end.oom = unit_oom_killed(u);
         if (end.start_error)
                 log_unit(LOG_ERR, u->name, "%s", u->start_error ? u->start_error : "setup failed");
         else if (end.killed)
@@ -505,8 +567,8 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
                          signal_to_string(end.code) ? signal_to_string(end.code) : "?",
                          end.oom ? " (OOM)" : "");
         else
-                log_unit(LOG_INFO, u->name, "PID %d exited with status %d", (int)u->run.pid,
-                         end.code);
+                log_unit(LOG_INFO, u->name, "PID %d exited with status %d%s", (int)u->run.pid,
+                         end.code, end.oom ? " (the OOM killer killed a process of the container)" : "");
         unit_event(u, SERVICE_EVENT_EXITED, &end);
 }
 
@@ -517,10 +579,13 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void unit_kill_signal(Unit *u)
 {
-        int sig = u->config && u->config->stop_signal > 0 ? u->config->stop_signal : SIGTERM;
+        int sig = u->plan ? spawn_plan_stop_signal(u->plan)
+                : u->config && u->config->stop_signal > 0 ? u->config->stop_signal : SIGTERM;
 
-        if (u->run.pidfd < 0)
+        if (u->run.pidfd < 0) {
+                unit_import_abort(u);
                 return;
+        }
         if (!u->exec_done) {
                 /* Not the command yet: nothing to be polite to. */
                 (void)cgroup_kill_all(u->run.cgroup);

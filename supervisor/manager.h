@@ -58,7 +58,8 @@ struct Unit {
         SpawnResult run;           /* pid 0 and fds -1 when there is no container */
         bool exec_done;            /* the sync socket reported a successful execve */
         char *start_error;         /* the last start error, for status */
-        uint64_t oom_kills_at_start;
+        struct UnitImport *import; /* Image= being imported for this start (manager.c) */
+        uint64_t oom_kills_at_start; /* UINT64_MAX: no OOM counter (no memory controller) */
         uint64_t started_realtime, state_changed_realtime;
         ev_io pidfd_io, sync_io;
         ev_timer timer;            /* the state machine's timer */
@@ -137,11 +138,9 @@ bool manager_is_idle(Manager *m);
 /* Counts of units per state. */
 void manager_count_states(Manager *m, unsigned counts[_SERVICE_STATE_MAX]);
 
-/* cgroup figures of a running unit; UINT64_MAX when unknown. */
-typedef struct UnitStats {
-        uint64_t memory_current, memory_peak, tasks_current, cpu_usage_nsec;
-} UnitStats;
-void unit_get_stats(Unit *u, UnitStats *ret);
+/* cgroup figures of a running unit (cgroup_get_stats()); UINT64_MAX when
+ * unknown or when nothing runs. */
+void unit_get_stats(Unit *u, CgroupStats *ret);
 
 /* The cgroup path of the current run, or NULL. */
 const char *unit_cgroup_path(Unit *u);

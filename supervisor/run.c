@@ -214,7 +214,7 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void run_stop(Run *run, int received)
 {
-        int sig = run->config->stop_signal > 0 ? run->config->stop_signal : SIGTERM;
+        int sig = spawn_plan_stop_signal(run->plan);
         uint64_t timeout = run->config->stop_timeout_usec;
 
         run_log(LOG_DEBUG, run->config->name, "received %s", signal_to_string(received));

@@ -92,7 +92,9 @@ ServiceResult service_end_result(const UnitConfig *c, const ServiceEnd *end, int
 {
         if (end->start_error)
                 return SERVICE_RESULT_START_ERROR;
-        if (end->oom)
+        /* Whatever PID 1 died of, unless it ended cleanly despite the kill
+         * (a shell whose child was killed may exit 0). */
+        if (end->oom && (end->killed || !unit_exit_status_is_success(c, end->code)))
                 return SERVICE_RESULT_OOM_KILL;
         if (end->killed) {
                 if (end->code == sent_signal || unit_signal_is_success(c, end->code))

@@ -133,3 +133,20 @@ EOF
         expect_status 0
         expect_nothing_left
 }
+
+@test "Mode=container:NAME: 125, --run has no other unit to join" {
+        unit sidecar <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/true
+
+[Network]
+Mode=container:web
+EOF
+        ccsup_run sidecar
+        expect_status 125
+        expect_stderr_has "network mode \`container:web\` is not supported with --run"
+        expect_nothing_left
+}

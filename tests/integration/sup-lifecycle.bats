@@ -307,3 +307,87 @@ EOF
                 [[ ! -d $root$CG2 ]] || { echo "cgroup $root$CG2 left"; false; }
         done
 }
+
+@test "statistics from the cgroup: show, status and --json give numbers for a running unit, nothing for a stopped one" {
+        sleeper stats
+        sup_start
+        wait_state stats running
+        local key v
+        for key in MemoryCurrent MemoryPeak TasksCurrent CPUUsageNSec; do
+                v=$(prop stats $key)
+                [[ $v =~ ^[0-9]+$ ]] || { echo "$key='$v' is not a number"; false; }
+        done
+        [[ $(prop stats MemoryCurrent) -gt 0 ]]
+        [[ $(prop stats MemoryPeak) -gt 0 ]]
+        [[ $(prop stats TasksCurrent) -ge 1 ]]
+        [[ $(prop stats CPUUsageNSec) -gt 0 ]]
+
+        run ctl --json show stats
+        expect_status 0
+        python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+for k in ("MemoryCurrent", "MemoryPeak", "TasksCurrent", "CPUUsageNSec"):
+    assert type(d[k]) is int and d[k] >= 0, (k, d[k])
+assert d["TasksCurrent"] >= 1 and d["CPUUsageNSec"] > 0, d' "$output"
+
+        run ctl status stats
+        expect_status 0
+        expect_output_has "Memory: "
+        expect_output_has "Tasks: "
+        expect_output_has "CPU: "
+
+        ctl stop stats
+        for key in MemoryCurrent MemoryPeak TasksCurrent CPUUsageNSec; do
+                expect_equal "$key when stopped" "" "$(prop stats $key)"
+        done
+        run ctl --json show stats
+        python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert all(d[k] is None for k in ("MemoryCurrent", "MemoryPeak", "TasksCurrent", "CPUUsageNSec")), d' "$output"
+}
+
+# limits_unit NAME [PROCESS LINES...]: writes its /proc/self/limits to /out/NAME
+limits_unit() {
+        local name=$1
+        shift
+        unit "$name" <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c 'cat /proc/self/limits >/out/$name; trap "exit 0" TERM; while :; do sleep 0.05; done'
+$(printf '%s\n' "$@")
+
+[Mounts]
+Bind=$T/out:/out
+EOF
+}
+
+@test "containers do not inherit ccsupd's raised open-files limit: soft 1024, hard kept; LimitNOFILE= wins" {
+        limits_unit plain
+        limits_unit asked 'LimitNOFILE=4096:8192'
+        sup_start
+        wait_state plain running
+        wait_state asked running
+        wait_file "$T/out/plain"
+        wait_file "$T/out/asked"
+        local daemon_soft daemon_hard
+        read -r daemon_soft daemon_hard < <(awk '/^Max open files/ { print $4, $5 }' "/proc/$SUP_PID/limits")
+        [[ $daemon_soft -gt 1024 ]] || skip "ccsupd's own soft limit is $daemon_soft: nothing to tell apart"
+        expect_equal "plain: soft hard" "1024 $daemon_hard" \
+                "$(awk '/^Max open files/ { print $4, $5 }' "$T/out/plain")"
+        expect_equal "asked: soft hard" "4096 8192" \
+                "$(awk '/^Max open files/ { print $4, $5 }' "$T/out/asked")"
+}
+
+@test "the launch's warnings are logged once per start (MemoryHigh= on cgroup v1)" {
+        [[ $(cgroup2_root) == /sys/fs/cgroup ]] && skip "pure cgroup v2: MemoryHigh= applies, nothing to warn about"
+        sleeper high '[Resources]' 'MemoryHigh=64M'
+        sup_start
+        wait_state high running
+        expect_equal "warnings after one start" 1 "$(grep -c '<4>.*high: MemoryHigh= is ignored' "$T/d.err")"
+        ctl restart high
+        expect_equal "warnings after two starts" 2 "$(grep -c '<4>.*high: MemoryHigh= is ignored' "$T/d.err")"
+}

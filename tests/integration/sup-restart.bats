@@ -127,3 +127,71 @@ EOF
         expect_equal "after stop" inactive "$(prop steady State)"
         expect_equal "restarts" 0 "$(prop steady Restarts)"
 }
+
+# hog NAME [RESTART LINES...]: a unit that allocates memory until the OOM
+# killer of its MemoryMax=32M cgroup kills it; each run adds a line to
+# /out/NAME.runs
+hog() {
+        local name=$1
+        shift
+        unit "$name" <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c 'echo x >>/out/$name.runs; exec $H hog-memory'
+
+[Resources]
+MemoryMax=32M
+MemorySwapMax=0
+
+[Restart]
+$(printf '%s\n' "$@")
+
+[Mounts]
+Bind=$T/out:/out
+EOF
+}
+
+@test "an OOM kill ends the run with result oom-kill; Policy=no leaves it failed" {
+        hog hog 'Policy=no'
+        sup_start
+        wait_state hog failed 20
+        expect_equal "result" oom-kill "$(prop hog Result)"
+        expect_equal "signal" SIGKILL "$(prop hog ExitSignal)"
+        expect_equal "restarts" 0 "$(prop hog Restarts)"
+        expect_equal "runs" 1 "$(wc -l <"$T/out/hog.runs")"
+        grep -q "hog: .*killed by SIGKILL (OOM)" "$T/d.err"
+        run ctl status hog
+        expect_output_has "oom-kill"
+}
+
+@test "an OOM kill is a failure for the policy: Policy=on-failure with MaxRestarts=1 restarts once" {
+        hog hog 'Policy=on-failure' 'DelaySec=0' 'MaxRestarts=1'
+        sup_start
+        wait_state hog failed 30
+        expect_equal "result" oom-kill "$(prop hog Result)"
+        expect_equal "restarts" 1 "$(prop hog Restarts)"
+        expect_equal "runs" 2 "$(wc -l <"$T/out/hog.runs")"
+}
+
+@test "an OOM kill of a process other than PID 1 counts too (Init=yes exits 137)" {
+        unit inner <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=$H hog-memory
+Init=yes
+
+[Resources]
+MemoryMax=32M
+MemorySwapMax=0
+
+[Restart]
+Policy=no
+EOF
+        sup_start
+        wait_state inner failed 20
+        expect_equal "result" oom-kill "$(prop inner Result)"
+}

@@ -106,6 +106,12 @@ static void test_results(void)
         is_int(service_end_result(c, &e, SIGTERM), SERVICE_SUCCESS, "the signal we sent is clean");
         e = (ServiceEnd){ .killed = true, .code = SIGKILL, .oom = true };
         is_int(service_end_result(c, &e, 0), SERVICE_RESULT_OOM_KILL, "OOM kill: oom-kill");
+        e = (ServiceEnd){ .code = 137, .oom = true };
+        is_int(service_end_result(c, &e, 0), SERVICE_RESULT_OOM_KILL,
+               "an init that exits 137 after an OOM kill of its child: oom-kill");
+        e = (ServiceEnd){ .code = 3, .oom = true };
+        is_int(service_end_result(c, &e, 0), SERVICE_SUCCESS,
+               "a clean exit despite an OOM kill inside stays clean");
         e = (ServiceEnd){ .start_error = true, .code = 2 };
         is_int(service_end_result(c, &e, 0), SERVICE_RESULT_START_ERROR, "start error");
         ok(!service_policy_restarts(RESTART_ON_ABNORMAL, SERVICE_RESULT_EXIT_CODE),

@@ -6,6 +6,7 @@
  * one completes; removal keeps layers other images use. Needs root. */
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -394,6 +395,21 @@ static void resolve(void)
         resolved_image_done(&ri);
         ok(store_resolve(state, &u, &ri, &err) == 0 && ri.n_layers == 2, "resolve again: from the store");
         resolved_image_done(&ri);
+        ok(store_resolve_stored(state, &u, &ri, &err) == 0 && ri.n_layers == 2,
+           "resolve without import: found in the store");
+        resolved_image_done(&ri);
+        {
+                /* The source changes: the no-import variant must not import it again. */
+                _cleanup_free_ char *index = xasprintf("%s/index.json", layout);
+                struct timespec later[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = 1 } };
+                ok(utimensat(AT_FDCWD, index, later, 0) == 0, "touch the layout's index.json");
+                ok(store_resolve_stored(state, &u, &ri, &err) == -ENOENT && strstr(err, "not imported yet"),
+                   "resolve without import: a changed source is not imported: %s", err ? err : "(none)");
+                free(err);
+                err = NULL;
+                ok(store_resolve(state, &u, &ri, &err) == 0 && ri.n_layers == 2, "resolve imports it again");
+                resolved_image_done(&ri);
+        }
         u = (UnitConfig){ .image = ref, .image_ref = ref, .image_kind = IMAGE_STORE };
         ok(store_resolve(state, &u, &ri, &err) == 0 && ri.n_layers == 2, "resolve Image=test:v2");
         resolved_image_done(&ri);
