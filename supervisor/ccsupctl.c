@@ -68,8 +68,11 @@ static void help(void)
                "  image import SOURCE [NAME[:TAG]] | list | remove REF | inspect REF\n"
                "                       the local image store, without a daemon (--state-dir=DIR\n"
                "                       after `image`, else $CCSUP_STATE_DIR, else /var/lib/ccsup)\n"
+               "  poweroff | reboot | halt\n"
+               "                       when ccsupd is PID 1: stop every container (reverse\n"
+               "                       dependency order), then end the system; returns at once\n"
                "\n"
-               "Not implemented yet: logs, exec, poweroff, reboot, halt, daemon-reexec.\n"
+               "Not implemented yet: logs, exec, daemon-reexec.\n"
                "\n"
                "Exit status: 0 success, 1 failure, 2 usage, 3 unit not running,\n"
                "4 no such unit, 5 ccsupd unreachable or permission denied.\n"
@@ -900,10 +903,33 @@ static int verb_cat(int argc, char **argv)
         return ret;
 }
 
+/* poweroff, reboot, halt: ccsupd answers at once, then stops everything. */
+static int verb_power(int argc, char **argv)
+{
+        const char *method = streq(argv[0], "poweroff") ? "PowerOff"
+                             : streq(argv[0], "reboot") ? "Reboot"
+                                                        : "Halt";
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r, ret = EXIT_OK;
+
+        if (argc > 1) {
+                fprintf(stderr, "ccsupctl: %s takes no argument\n", argv[0]);
+                return EXIT_USAGE;
+        }
+        r = sd_bus_message_new_method_call(bus, &m, NULL, OBJ, IFACE, method);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 0, &e, NULL);
+        if (r < 0)
+                ret = report_error(argv[0], &e, r);
+        sd_bus_error_free(&e);
+        return ret;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const char *const later_verbs[] = {
-        "logs", "exec", "poweroff", "reboot", "halt", "daemon-reexec", NULL,
+        "logs", "exec", "daemon-reexec", NULL,
 };
 
 static const struct {
@@ -913,7 +939,8 @@ static const struct {
         { "list", verb_list },     { "status", verb_status }, { "start", verb_job },
         { "stop", verb_job },      { "restart", verb_job },   { "kill", verb_kill },
         { "reload", verb_reload }, { "show", verb_show },     { "cat", verb_cat },
-        { "reset", verb_reset },
+        { "reset", verb_reset },   { "poweroff", verb_power }, { "reboot", verb_power },
+        { "halt", verb_power },
 };
 
 /* Options may also follow the command ("ccsupctl kill --signal=KILL web").

@@ -53,7 +53,12 @@ static void help(void)
                "      --no-watch                do not watch the unit path; reload only on request\n"
                "      --run=FILE.unit           run one unit in the foreground, no daemon, no socket\n"
                "  -h, --help                    show this help and exit\n"
-               "      --version                 show the version and exit\n");
+               "      --version                 show the version and exit\n"
+               "\n"
+               "As PID 1 (init=/usr/sbin/ccsupd), ccsupd also mounts /proc, /sys, /dev, /run and\n"
+               "the cgroup2 hierarchy when missing, reaps orphans and never exits: SIGTERM and\n"
+               "SIGINT (ctrl-alt-del) stop every container then reboot; SIGRTMIN+3, +4, +5\n"
+               "halt, power off, reboot (as `ccsupctl halt|poweroff|reboot`). See ccsupd(8).\n");
 }
 
 static int parse_log_level(const char *s)

@@ -9,12 +9,14 @@
 #include <systemd/sd-bus.h>
 
 #include "log.h"
+#include "pid1.h"
 #include "util.h"
 
 #define ERROR_NO_SUCH_UNIT "org.ccsup.Error.NoSuchUnit"
 #define ERROR_BAD_UNIT "org.ccsup.Error.BadUnit"
 #define ERROR_NOT_RUNNING "org.ccsup.Error.NotRunning"
 #define ERROR_FAILED "org.ccsup.Error.Failed"
+#define ERROR_NOT_PID1 "org.ccsup.Error.NotPid1"
 /* Unit files larger than this are not sent by CatUnit. */
 #define CAT_MAX (1024 * 1024)
 
@@ -490,6 +492,27 @@ static int method_reload(sd_bus_message *call, void *userdata, sd_bus_error *err
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Halt, PowerOff, Reboot: the reply goes out first, then every container
+ * stops and the system ends (supervisor/pid1.h). */
+static int method_shutdown(sd_bus_message *call, void *userdata, sd_bus_error *error)
+{
+        const char *member = sd_bus_message_get_member(call);
+        Pid1Action a = streq(member, "Halt") ? PID1_HALT : streq(member, "PowerOff") ? PID1_POWEROFF
+                                                                                     : PID1_REBOOT;
+        int r;
+
+        if (!caller_is_root(call, error))
+                return -EACCES;
+        if (!pid1_enabled())
+                return sd_bus_error_setf(error, ERROR_NOT_PID1,
+                                         "ccsupd is not PID 1 (it runs as PID %d): %s is only "
+                                         "for an appliance booted into ccsupd; use the system's own",
+                                         (int)getpid(), pid1_action_to_string(a));
+        r = sd_bus_reply_method_return(call, "");
+        (void)pid1_request(a, "over the control socket");
+        return r;
+}
+
 static int method_hello(sd_bus_message *call, void *userdata, sd_bus_error *error)
 {
         return sd_bus_reply_method_return(call, "s", ":1.1");
@@ -526,6 +549,12 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_reset_unit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ss)", changes),
                                 method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Halt", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_shutdown,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PowerOff", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_shutdown,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_shutdown,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("UnitChanged", SD_BUS_ARGS("s", name, "s", state, "s", result), 0),
         SD_BUS_VTABLE_END,
 };

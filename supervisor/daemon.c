@@ -4,6 +4,7 @@
 #include <ev.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
+#include "pid1.h"
 #include "util.h"
 #include "watch.h"
 
@@ -71,6 +73,12 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
         Daemon *d = w->data;
 
+        /* PID 1 never exits: stop everything, then reboot (ctrl-alt-del is
+         * SIGINT too). */
+        if (pid1_enabled()) {
+                (void)pid1_request(PID1_REBOOT, w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+                return;
+        }
         if (d->manager->shutting_down)
                 return;
         log_msg(LOG_INFO, "%s: shutting down", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -81,7 +89,9 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 static void on_sigchld(struct ev_loop *loop, ev_signal *w, int revents)
 {
         /* Containers are reaped through their pidfds (waitid(P_PIDFD)); a
-         * waitpid(-1) here would steal their exit statuses. */
+         * waitpid(-1) here would steal their exit statuses. As PID 1, the
+         * orphans the kernel hands us are reaped here, around them. */
+        pid1_reap();
 }
 
 static void on_idle(Manager *m)
@@ -167,6 +177,22 @@ static void on_manager_ready(Manager *m)
         notify_ready(the_daemon->notify);
 }
 
+/*
+ * Debian's kernel builds overlayfs as a module. Its on-demand loading is not
+ * serialised against concurrent mounts: several containers starting at once
+ * on a fresh boot saw "overlay: No such device" while the module was still
+ * loading. fsopen() makes the kernel load it now, synchronously, before any
+ * container starts.
+ */
+static void daemon_load_overlay(void)
+{
+        int fd = (int)syscall(SYS_fsopen, "overlay", 1 /* FSOPEN_CLOEXEC */);
+        if (fd < 0)
+                log_msg(LOG_WARNING, "overlay filesystem unavailable (%s): images with a writable layer will fail to start",
+                        strerror(errno));
+        safe_close(fd);
+}
+
 static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
 {
         _cleanup_free_ char *socket_path = path_join(o->runtime_dir, "control");
@@ -193,6 +219,7 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
                 .cgroup_mode = mode,
                 .cgroup_parent = d->cgroup_parent,
         };
+        daemon_load_overlay();
         r = manager_new(d->loop, &mo, &d->manager);
         if (r < 0)
                 return r;
@@ -201,6 +228,7 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
         d->manager->reload_cb = on_manager_reload;
         d->manager->reload_userdata = d;
         d->notify = notify_new(d->manager);
+        pid1_attach(d->manager);
         r = control_new(d->manager, socket_path, &d->control);
         if (r < 0)
                 return r;
@@ -221,6 +249,7 @@ static void daemon_teardown(Daemon *d)
                 d->watch = watch_free(d->watch);
         if (d->control)
                 d->control = control_free(d->control);
+        pid1_detach();
         if (d->manager) {
                 CgroupMode mode = d->manager->o.cgroup_mode;
                 d->notify = notify_free(d->notify);
@@ -258,6 +287,8 @@ int daemon_run(const DaemonOptions *o)
         int r;
 
         log_setup(o->log_level);
+        /* As PID 1: mounts, console, crash handlers, before anything else. */
+        pid1_setup();
         /* One pidfd per container, and a few per client: the default soft
          * limit of 1024 is too small for a thousand containers. */
         struct rlimit rl;
@@ -283,10 +314,12 @@ int daemon_run(const DaemonOptions *o)
                 if (d.watch)
                         watch_sync(d.watch);
                 ev_run(d.loop, 0);
-                log_msg(LOG_INFO, "every container is stopped; exiting");
+                log_msg(LOG_INFO, "every container is stopped%s", pid1_enabled() ? "" : "; exiting");
         }
         daemon_teardown(&d);
         ev_loop_destroy(d.loop);
         the_daemon = NULL;
+        if (pid1_enabled())
+                pid1_finish();
         return r < 0 ? 1 : 0;
 }

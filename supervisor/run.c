@@ -360,6 +360,15 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
                 run_log(LOG_ERR, c->name, "%s", msg ? msg : strerror(-r));
                 return r;
         }
+        /* A stop that came while we prepared (reading an EnvironmentFile= can
+         * block) must not let the command run: nothing is started yet. */
+        struct signalfd_siginfo si;
+        if (read(run->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                run_log(LOG_NOTICE, c->name, "%s before the container was started: not starting it",
+                        signal_to_string((int)si.ssi_signo));
+                spawn_cleanup(plan);
+                return -ECANCELED;
+        }
         STRV_FOREACH(w, spawn_plan_warnings(plan))
                 run_log(LOG_WARNING, c->name, "%s", *w);
         if (spawn_plan_uses_chroot(plan))
@@ -417,7 +426,8 @@ int run_unit(const RunOptions *o)
                 ev_loop_destroy(run.loop);
                 safe_close(run.signal_fd);
                 remove_parent_cgroups(o->cgroup);
-                return SPAWN_EXIT_SETUP;
+                /* Stopped before it ran: as if killed during its set-up. */
+                return r == -ECANCELED ? 128 + SIGKILL : SPAWN_EXIT_SETUP;
         }
         run.plan = plan;
         run_watch(&run);
