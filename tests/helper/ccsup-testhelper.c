@@ -33,6 +33,7 @@
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1421,6 +1422,16 @@ static int cmd_write_everywhere(void)
 
 /* ------------------------------------------------------------ main */
 
+/* setxattr PATH NAME VALUE: the VM test fakes systemd's delegation mark. */
+static int cmd_setxattr(const char *path, const char *name, const char *value)
+{
+	if (setxattr(path, name, value, strlen(value), 0) < 0) {
+		fprintf(stderr, "setxattr %s %s: %s\n", path, name, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -1430,6 +1441,7 @@ static void usage(FILE *f)
 		"  count-entries DIR | write FILE [TEXT] | open-w FILE\n"
 		"  sleep SECS | exit N | kill-self SIG | wait-signal SECS | ignore-term SECS\n"
 		"  hog-memory | fork-orphans N [SECS] | zombies N | notify MSG\n"
+		"  setxattr PATH NAME VALUE\n"
 		"  try SYSCALL... (mount unshare-user unshare-net unshare-mount unshare-pid\n"
 		"      keyctl add_key bpf reboot kexec perf_event_open finit_module setns\n"
 		"      chroot mknod icmp)\n"
@@ -1480,6 +1492,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "wait-signal")) { NEED(1); return cmd_wait_signal(argv[2]); }
 	if (!strcmp(c, "ignore-term")) { NEED(1); return cmd_ignore_term(argv[2]); }
 	if (!strcmp(c, "hog-memory")) return cmd_hog_memory();
+	if (!strcmp(c, "setxattr")) { NEED(3); return cmd_setxattr(argv[2], argv[3], argv[4]); }
 	if (!strcmp(c, "fork-orphans")) { NEED(1); return cmd_fork_orphans(argv[2], argc > 3 ? argv[3] : NULL); }
 	if (!strcmp(c, "zombies")) { NEED(1); return cmd_zombies(argv[2]); }
 	if (!strcmp(c, "notify")) { NEED(1); return cmd_notify(argv[2]); }
