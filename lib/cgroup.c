@@ -263,6 +263,48 @@ int cgroup_create(const char *root, CgroupMode mode, const char *path, Cgroup **
         return cgroup_create_with(root, mode, path, CGROUP_MASK_ALL, ret);
 }
 
+int cgroup_open(const char *root, CgroupMode mode, const char *path, Cgroup **ret)
+{
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if (!path_is_normalized_absolute(path) || streq(path, "/"))
+                return -EINVAL;
+        cg = xcalloc(1, sizeof(*cg));
+        cg->mode = mode;
+        cg->path = xstrdup(path);
+        cg->unified_fd = -1;
+
+        if (mode != CGROUP_MODE_V1) {
+                struct stat st;
+
+                cg->unified = mode == CGROUP_MODE_V2 ? path_join(root, path)
+                                                     : xasprintf("%s/unified%s", root, path);
+                if (stat(cg->unified, &st) < 0)
+                        return -errno;
+        }
+        if (mode != CGROUP_MODE_V2) {
+                r = cg1_list_hierarchies(root, &names);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(n, names) {
+                        char *dir = xasprintf("%s/%s%s", root, *n, path);
+
+                        if (access(dir, F_OK) < 0) {
+                                free(dir);
+                                continue;
+                        }
+                        strv_push(&cg->v1, dir);
+                        v1_remember(cg, v1_hierarchy_mask(*n), dir);
+                }
+                if (mode == CGROUP_MODE_V1 && !cg->v1)
+                        return -ENOENT;
+        }
+        *ret = TAKE_PTR(cg);
+        return 0;
+}
+
 int cgroup_watch_populated(const Cgroup *cg, int inotify_fd)
 {
         _cleanup_free_ char *events = NULL;

@@ -94,6 +94,14 @@ int cgroup_create_with(const char *root, CgroupMode mode, const char *path, Cgro
 /* The same with every controller (and, on v1, every hierarchy). */
 int cgroup_create(const char *root, CgroupMode mode, const char *path, Cgroup **ret);
 
+/*
+ * The cgroup path as it exists under root, creating nothing (a container
+ * found again after a restart of ccsupd): its cgroup2 directory (v2,
+ * hybrid; -ENOENT when missing) and every v1 hierarchy where the path
+ * exists. unified_fd is -1: nothing is cloned into an existing cgroup.
+ */
+int cgroup_open(const char *root, CgroupMode mode, const char *path, Cgroup **ret);
+
 /* The v1 directory of the container for controller c, or NULL. */
 const char *cgroup_controller_dir(const Cgroup *cg, CgroupController c);
 

@@ -1014,6 +1014,33 @@ int spawn_open_netns(int pidfd, pid_t pid)
         return TAKE_FD(fd);
 }
 
+/* PIDFD_GET_INFO (Linux 6.13) with the exit status (PIDFD_INFO_EXIT, 6.15):
+ * Debian 12's headers predate both. The first published layout; the kernel
+ * reads its size from the ioctl number and accepts any version. */
+struct spawn_pidfd_info {
+        uint64_t mask;
+        uint64_t cgroupid;
+        uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+        int32_t exit_code;
+};
+_Static_assert(sizeof(struct spawn_pidfd_info) == 64, "PIDFD_INFO_SIZE_VER0");
+#define SPAWN_PIDFD_GET_INFO _IOWR(0xFF, 11, struct spawn_pidfd_info)
+#define SPAWN_PIDFD_INFO_EXIT (UINT64_C(1) << 3)
+
+int spawn_pidfd_exit_status(int pidfd, int *ret_status)
+{
+        struct spawn_pidfd_info info = { .mask = SPAWN_PIDFD_INFO_EXIT };
+
+        if (ioctl(pidfd, SPAWN_PIDFD_GET_INFO, &info) < 0)
+                /* ENOTTY, EINVAL: no such ioctl; ESRCH: reaped, and a
+                 * kernel that kept no exit status (6.13, 6.14). */
+                return errno == ENOTTY || errno == EINVAL || errno == ESRCH ? -EOPNOTSUPP : -errno;
+        if (!(info.mask & SPAWN_PIDFD_INFO_EXIT))
+                return -EAGAIN; /* still a zombie: the status is recorded when it is reaped */
+        *ret_status = info.exit_code;
+        return 0;
+}
+
 int spawn_read_result(int sync_fd, char **ret_error)
 {
         SpawnMessage m;

@@ -106,6 +106,16 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error);
  * -ESRCH when the process is gone. */
 int spawn_open_netns(int pidfd, pid_t pid);
 
+/*
+ * The wait status (WIFEXITED()...) of the ended process behind pidfd, which
+ * need not be our child (a container re-adopted after a restart of ccsupd:
+ * its reaper is someone else), from PIDFD_GET_INFO (Linux 6.15). -EAGAIN
+ * while it is a zombie not reaped yet (the kernel records the status at
+ * reaping; no event says when: retry from a timer), -EOPNOTSUPP when the
+ * kernel cannot tell.
+ */
+int spawn_pidfd_exit_status(int pidfd, int *ret_status);
+
 /* Reads the sync socket: 0 = the command runs, -EAGAIN = nothing yet,
  * other -errno = setup failed, with *ret_error set. */
 int spawn_read_result(int sync_fd, char **ret_error);

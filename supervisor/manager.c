@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "manager.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 
 #include "depgraph.h"
 #include "log.h"
+#include "parse.h"
 #include "store.h"
 #include "util.h"
 
@@ -17,11 +19,19 @@
  * and goes away: the kernel offers no event for rmdir becoming possible. */
 #define CLEANUP_INTERVAL 0.01
 #define CLEANUP_MAX_TRIES 500
+/* The same for the exit status of a re-adopted container: the kernel records
+ * it when the process is reaped, by a reaper that is not ccsupd. */
+#define EXIT_INFO_INTERVAL 0.01
+#define EXIT_INFO_MAX_TRIES 200
 
-static const UnitConfig null_config = { .restart = RESTART_NO };
+/* A unit without a valid configuration: only ever a re-adopted container
+ * (its file bad or gone) that gets the default stop timeout. */
+static const UnitConfig null_config = { .restart = RESTART_NO,
+                                        .stop_timeout_usec = 10 * USEC_PER_SEC };
 
 static void manager_dispatch(Manager *m);
 static void unit_event(Unit *u, ServiceEvent ev, const void *data);
+static void unit_mark_removed(Unit *u);
 
 /* ------------------------------------------------------------------ units */
 
@@ -58,6 +68,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
 static void on_sync(struct ev_loop *loop, ev_io *w, int revents);
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_exit_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void unit_import_free(Unit *u);
 static void unit_import_abort(Unit *u);
 static int unit_image_resolve(Unit *u, ResolvedImage *ret, char **ret_error);
@@ -74,7 +85,9 @@ static Unit *unit_new(Manager *m, const char *name)
         ev_init(&u->sync_io, on_sync);
         ev_init(&u->timer, on_timer);
         ev_timer_init(&u->cleanup_timer, on_cleanup_timer, CLEANUP_INTERVAL, CLEANUP_INTERVAL);
+        ev_timer_init(&u->exit_timer, on_exit_timer, EXIT_INFO_INTERVAL, EXIT_INFO_INTERVAL);
         u->pidfd_io.data = u->sync_io.data = u->timer.data = u->cleanup_timer.data = u;
+        u->exit_timer.data = u;
         u->state_changed_realtime = now_usec_realtime();
         return u;
 }
@@ -90,6 +103,7 @@ static void unit_free(Unit *u)
         ev_io_stop(m->loop, &u->sync_io);
         ev_timer_stop(m->loop, &u->timer);
         ev_timer_stop(m->loop, &u->cleanup_timer);
+        ev_timer_stop(m->loop, &u->exit_timer);
         unit_import_free(u);
         spawn_result_done(&u->run);
         spawn_plan_free(u->plan);
@@ -168,9 +182,11 @@ static void unit_write_runtime(Unit *u)
         uint64_t start = 0;
 
         (void)proc_start_time(u->run.pid, &start);
-        text = xasprintf("PID=%d\nStartTime=%" PRIu64 "\nCgroup=%s\nStartedAt=%" PRIu64 "\n",
+        text = xasprintf("PID=%d\nStartTime=%" PRIu64 "\nCgroup=%s\nStartedAt=%" PRIu64 "\n"
+                         "ConfigHash=%016" PRIx64 "\nStopSignal=%d\n",
                          (int)u->run.pid, start, unit_cgroup_path(u) ? unit_cgroup_path(u) : "",
-                         u->started_realtime);
+                         u->started_realtime, u->config->hash,
+                         u->plan ? spawn_plan_stop_signal(u->plan) : 0);
         tmp = xasprintf("%s.tmp", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
@@ -193,7 +209,9 @@ void unit_get_stats(Unit *u, CgroupStats *ret)
 
 const char *unit_cgroup_path(Unit *u)
 {
-        return u->plan ? spawn_plan_cgroup_path(u->plan) : NULL;
+        if (u->plan)
+                return spawn_plan_cgroup_path(u->plan);
+        return u->run.cgroup ? u->run.cgroup->path : NULL; /* adopted */
 }
 
 /* ------------------------------------------------------------------ running a container */
@@ -243,6 +261,13 @@ static void unit_cleanup_run(Unit *u)
         (void)unlink(runtime);
         ev_io_stop(m->loop, &u->pidfd_io);
         ev_io_stop(m->loop, &u->sync_io);
+        ev_timer_stop(m->loop, &u->exit_timer);
+        if (u->adopted) {
+                /* No plan to clean up after: its staging directory, empty. */
+                _cleanup_free_ char *staging = xasprintf("%s/containers/%s", m->o.runtime_dir, u->name);
+                (void)rmdir(staging);
+                u->adopted = false;
+        }
         if (u->dead_cgroup)
                 (void)unit_finish_cleanup(u, true);
         u->dead_cgroup = TAKE_PTR(u->run.cgroup);
@@ -435,7 +460,8 @@ static int unit_launch(Unit *u, char **ret_error)
         if (u->dead_cgroup) {
                 ev_timer_stop(m->loop, &u->cleanup_timer);
                 if (cgroup_is_populated(u->dead_cgroup) == 0) {
-                        spawn_cleanup(u->dead_plan);
+                        if (u->dead_plan) /* none after a re-adopted or stale container */
+                                spawn_cleanup(u->dead_plan);
                         u->dead_plan = spawn_plan_free(u->dead_plan);
                         u->dead_cgroup = cgroup_free(u->dead_cgroup);
                 } else
@@ -536,6 +562,36 @@ static bool unit_oom_killed(Unit *u)
                cgroup_get_oom_kills(u->run.cgroup, &n) >= 0 && n > u->oom_kills_at_start;
 }
 
+static void unit_ended(Unit *u, ServiceEnd *end);
+
+/* The end of a re-adopted container, from PIDFD_GET_INFO: 0 when delivered
+ * (status known or unknown), -EAGAIN while the kernel has none yet. */
+static int unit_adopted_end(Unit *u, bool last_try)
+{
+        ServiceEnd end = { .unknown = true };
+        int status, r;
+
+        r = getenv("CCSUP_TEST_NO_PIDFD_INFO") ? -EOPNOTSUPP
+                                                : spawn_pidfd_exit_status(u->run.pidfd, &status);
+        if (r == -EAGAIN && !last_try)
+                return r;
+        if (r >= 0) {
+                end.unknown = false;
+                end.killed = !WIFEXITED(status);
+                end.code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
+        }
+        unit_ended(u, &end);
+        return 0;
+}
+
+static void on_exit_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        Unit *u = w->data;
+
+        if (unit_adopted_end(u, ++u->exit_tries >= EXIT_INFO_MAX_TRIES) == 0)
+                ev_timer_stop(loop, w);
+}
+
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 {
         Unit *u = w->data;
@@ -545,6 +601,14 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
         if (waitid(P_PIDFD, u->run.pidfd, &si, WEXITED | WNOHANG) < 0) {
                 if (errno == EINTR || errno == EAGAIN)
                         return;
+                if (errno == ECHILD && u->adopted) {
+                        /* Not our child: another process reaps it. */
+                        ev_io_stop(loop, w);
+                        u->exit_tries = 0;
+                        if (unit_adopted_end(u, false) == -EAGAIN)
+                                ev_timer_again(loop, &u->exit_timer);
+                        return;
+                }
                 /* Reaped elsewhere: the status is lost, the run still ended. */
                 si.si_code = CLD_KILLED;
                 si.si_status = SIGKILL;
@@ -559,17 +623,26 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
         end.start_error = !u->exec_done;
         end.killed = si.si_code != CLD_EXITED;
         end.code = si.si_status;
-        end.oom = unit_oom_killed(u);
-        if (end.start_error)
+        unit_ended(u, &end);
+}
+
+/* The container's PID 1 ended like end: log it, tell the state machine. */
+static void unit_ended(Unit *u, ServiceEnd *end)
+{
+        end->oom = unit_oom_killed(u);
+        if (end->unknown)
+                log_unit(LOG_NOTICE, u->name, "PID %d ended; the kernel cannot tell how (re-adopted)",
+                         (int)u->run.pid);
+        else if (end->start_error)
                 log_unit(LOG_ERR, u->name, "%s", u->start_error ? u->start_error : "setup failed");
-        else if (end.killed)
+        else if (end->killed)
                 log_unit(LOG_INFO, u->name, "PID %d killed by %s%s", (int)u->run.pid,
-                         signal_to_string(end.code) ? signal_to_string(end.code) : "?",
-                         end.oom ? " (OOM)" : "");
+                         signal_to_string(end->code) ? signal_to_string(end->code) : "?",
+                         end->oom ? " (OOM)" : "");
         else
                 log_unit(LOG_INFO, u->name, "PID %d exited with status %d%s", (int)u->run.pid,
-                         end.code, end.oom ? " (the OOM killer killed a process of the container)" : "");
-        unit_event(u, SERVICE_EVENT_EXITED, &end);
+                         end->code, end->oom ? " (the OOM killer killed a process of the container)" : "");
+        unit_event(u, SERVICE_EVENT_EXITED, end);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -580,6 +653,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void unit_kill_signal(Unit *u)
 {
         int sig = u->plan ? spawn_plan_stop_signal(u->plan)
+                : u->adopted && u->adopted_stop_signal > 0 ? u->adopted_stop_signal
                 : u->config && u->config->stop_signal > 0 ? u->config->stop_signal : SIGTERM;
 
         if (u->run.pidfd < 0) {
@@ -901,6 +975,194 @@ static void manager_dispatch(Manager *m)
                 m->idle_cb(m);
 }
 
+/* ------------------------------------------------------------------ re-adoption
+ *
+ * A ccsupd that was killed, crashed or restarted (systemd's KillMode=process)
+ * left its containers running and their runtime state files behind. The
+ * next one takes each one back when the file still names the same process
+ * (PID and start time: never a reused PID) in the same cgroup; otherwise it
+ * empties and removes that cgroup, by path only, and starts the unit anew.
+ */
+
+typedef struct RuntimeState {
+        pid_t pid;
+        uint64_t start_time, started_at, config_hash;
+        int stop_signal;
+        char *cgroup;
+} RuntimeState;
+
+static int runtime_state_read(const char *path, RuntimeState *ret)
+{
+        _cleanup_free_ char *text = NULL;
+        RuntimeState rs = { .pid = 0 };
+        int r, pid = 0;
+
+        r = read_full_file(path, 65536, &text, NULL);
+        if (r < 0)
+                return r;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                const char *v;
+                if ((v = startswith(line, "PID=")))
+                        (void)sscanf(v, "%d", &pid);
+                else if ((v = startswith(line, "StartTime=")))
+                        (void)sscanf(v, "%" SCNu64, &rs.start_time);
+                else if ((v = startswith(line, "StartedAt=")))
+                        (void)sscanf(v, "%" SCNu64, &rs.started_at);
+                else if ((v = startswith(line, "ConfigHash=")))
+                        (void)sscanf(v, "%" SCNx64, &rs.config_hash);
+                else if ((v = startswith(line, "StopSignal=")))
+                        (void)sscanf(v, "%d", &rs.stop_signal);
+                else if ((v = startswith(line, "Cgroup=")) && !rs.cgroup)
+                        rs.cgroup = xstrdup(v);
+        }
+        rs.pid = pid;
+        *ret = rs;
+        return 0;
+}
+
+/* Whether pid is in the cgroup path (or below it) in any hierarchy. */
+static bool proc_in_cgroup(pid_t pid, const char *path)
+{
+        _cleanup_free_ char *file = xasprintf("/proc/%d/cgroup", (int)pid), *text = NULL;
+        size_t n = strlen(path);
+
+        if (read_full_file(file, 65536, &text, NULL) < 0)
+                return false;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                const char *p = strchr(line, ':');
+                p = p ? strchr(p + 1, ':') : NULL;
+                if (p && strncmp(p + 1, path, n) == 0 && (p[1 + n] == '\0' || p[1 + n] == '/'))
+                        return true;
+        }
+        return false;
+}
+
+/* A pidfd of the process rs names, if it still is that process and in its
+ * cgroup. The pidfd comes first: a PID reused after it was taken shows a
+ * different start time, so a match names the process the pidfd holds. */
+static int runtime_state_pidfd(const RuntimeState *rs, int *ret)
+{
+        _cleanup_close_ int fd = -1;
+        uint64_t start;
+
+        if (rs->pid <= 0 || rs->start_time == 0)
+                return -EINVAL;
+        fd = pidfd_open(rs->pid, 0);
+        if (fd < 0)
+                return -errno;
+        if (proc_start_time(rs->pid, &start) < 0)
+                return -ESRCH;
+        if (start != rs->start_time)
+                return -ESTALE;
+        if (!proc_in_cgroup(rs->pid, rs->cgroup))
+                return -EXDEV;
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
+/* Empties and removes a dead container's cgroup (by path: nothing in it is
+ * signalled by PID) through the unit's cleanup timer. */
+static void unit_clean_stale_cgroup(Unit *u, const char *path)
+{
+        Manager *m = u->manager;
+        Cgroup *cg = NULL;
+
+        if (cgroup_open(m->o.cgroup_root, m->o.cgroup_mode, path, &cg) < 0)
+                return; /* gone already */
+        log_unit(LOG_NOTICE, u->name, "removing cgroup `%s` of a container that is gone", path);
+        if (cgroup_is_populated(cg) > 0)
+                (void)cgroup_kill_all(cg);
+        cgroup_free(u->dead_cgroup);
+        u->dead_cgroup = cg;
+        u->cleanup_tries = 0;
+        ev_timer_again(m->loop, &u->cleanup_timer);
+}
+
+static void unit_adopt(Unit *u, const RuntimeState *rs, int pidfd, Cgroup *cg)
+{
+        Manager *m = u->manager;
+        uint64_t now_rt = now_usec_realtime(), now_mono = now_usec_monotonic();
+        uint64_t age = rs->started_at && rs->started_at < now_rt ? now_rt - rs->started_at : 0;
+        ServiceAdopt ad = { .started_usec = age < now_mono ? now_mono - age : 0 };
+
+        u->run = (SpawnResult){ .pid = rs->pid, .pidfd = pidfd, .sync_fd = -1, .cgroup = cg };
+        u->exec_done = true;
+        u->adopted = true;
+        u->adopted_hash = rs->config_hash;
+        u->adopted_stop_signal = rs->stop_signal;
+        u->started_realtime = rs->started_at;
+        if (cgroup_get_oom_kills(cg, &u->oom_kills_at_start) < 0)
+                u->oom_kills_at_start = UINT64_MAX;
+        ev_io_set(&u->pidfd_io, pidfd, EV_READ);
+        ev_io_start(m->loop, &u->pidfd_io);
+        log_unit(LOG_INFO, u->name, "re-adopted PID %d (cgroup %s)", (int)rs->pid, rs->cgroup);
+        unit_event(u, SERVICE_EVENT_ADOPT, &ad);
+}
+
+/* Takes back the container of u's runtime state file, or cleans up after
+ * it. Returns true when adopted. */
+static bool unit_try_adopt(Unit *u)
+{
+        Manager *m = u->manager;
+        _cleanup_free_ char *path = unit_runtime_file(u);
+        _cleanup_free_ char *prefix = xasprintf("%s/", streq(m->o.cgroup_parent, "/") ? "" : m->o.cgroup_parent);
+        RuntimeState rs;
+        Cgroup *cg = NULL;
+        int fd = -1, r;
+
+        if (runtime_state_read(path, &rs) < 0)
+                return false;
+        /* Only a container cgroup of ours is ever emptied by path. */
+        if (!rs.cgroup || !startswith(rs.cgroup, prefix) || !path_is_normalized_absolute(rs.cgroup)) {
+                log_unit(LOG_WARNING, u->name, "runtime state `%s`: bad cgroup, ignored", path);
+                goto gone;
+        }
+        r = runtime_state_pidfd(&rs, &fd);
+        if (r == 0)
+                r = cgroup_open(m->o.cgroup_root, m->o.cgroup_mode, rs.cgroup, &cg);
+        if (r < 0) {
+                safe_close(fd);
+                log_unit(LOG_NOTICE, u->name, "PID %d of the previous run not re-adopted: %s",
+                         (int)rs.pid, r == -ESTALE ? "another process (start time differs)"
+                                      : r == -EXDEV ? "in another cgroup"
+                                      : r == -ESRCH ? "gone" : strerror(-r));
+                unit_clean_stale_cgroup(u, rs.cgroup);
+                goto gone;
+        }
+        unit_adopt(u, &rs, fd, cg);
+        free(rs.cgroup);
+        return true;
+gone:
+        (void)unlink(path);
+        free(rs.cgroup);
+        return false;
+}
+
+/* Runtime state files of units that are gone from the unit path: their
+ * containers are adopted and stopped, or cleaned up. */
+static void manager_adopt_strays(Manager *m)
+{
+        _cleanup_free_ char *dir = path_join(m->o.runtime_dir, "units");
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                Unit *u;
+                size_t n = strlen(de->d_name);
+                if (!unit_name_is_valid(de->d_name) || manager_get_unit(m, de->d_name) ||
+                    (n > 4 && streq(de->d_name + n - 4, ".tmp")))
+                        continue;
+                u = unit_new(m, de->d_name);
+                manager_add_unit(m, u);
+                log_unit(LOG_NOTICE, u->name, "no unit file any more: stopping its container");
+                (void)unit_try_adopt(u);
+                unit_mark_removed(u);
+        }
+        closedir(d);
+}
+
 /* ------------------------------------------------------------------ reload */
 
 void reload_changes_free(ReloadChange *c, size_t n)
@@ -1009,7 +1271,7 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
         UnitEntry *entries = NULL;
         size_t n = 0, n_changes = 0;
         ReloadChange *changes = NULL;
-        bool first = m->n_units == 0;
+        bool first = m->n_units == 0, adopt = !m->adoption_done;
         int r;
 
         if (m->reload_cb)
@@ -1057,6 +1319,8 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
                 } else {
                         u = unit_new(m, e->name);
                         manager_add_unit(m, u);
+                        if (adopt)
+                                (void)unit_try_adopt(u);
                 }
                 free(u->fragment_path);
                 u->fragment_path = e->fragment_path ? xstrdup(e->fragment_path) : NULL;
@@ -1065,6 +1329,13 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
                         u->dropin_paths = strv_copy(e->dropin_paths);
                 }
                 what = unit_apply_load(u, is_new, e->masked, c, errors);
+                if (is_new && u->adopted && what && streq(what, "added") &&
+                    u->config->hash != u->adopted_hash) {
+                        /* Edited while no ccsupd watched: as a reload would. */
+                        ServiceReload rl = { SERVICE_LOAD_CHANGED };
+                        log_unit(LOG_INFO, u->name, "configuration changed: restarting the re-adopted container");
+                        unit_event(u, SERVICE_EVENT_RELOAD, &rl);
+                }
                 if (is_new && what && streq(what, "masked"))
                         what = NULL; /* a masked unit was never there */
                 if (first && u->pending_start)
@@ -1073,6 +1344,10 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
                         add_change(&changes, &n_changes, u->name, what);
                 else if (what && first && !streq(what, "added"))
                         add_change(&changes, &n_changes, u->name, what);
+        }
+        if (adopt) {
+                manager_adopt_strays(m);
+                m->adoption_done = true;
         }
         for (size_t i = 0; i < n_old; i++)
                 if (!seen[i] && !old[i]->removed) {

@@ -64,6 +64,14 @@ struct Unit {
         ev_io pidfd_io, sync_io;
         ev_timer timer;            /* the state machine's timer */
 
+        /* A container found running at start (runtime state file): not our
+         * child, no plan; its end status comes from PIDFD_GET_INFO. */
+        bool adopted;
+        uint64_t adopted_hash;     /* configuration hash it was started with */
+        int adopted_stop_signal;
+        ev_timer exit_timer;       /* adopted and ended, but not reaped yet */
+        unsigned exit_tries;
+
         /* The previous run's cgroup, until it can be removed. */
         Cgroup *dead_cgroup;
         SpawnPlan *dead_plan;
@@ -92,6 +100,7 @@ struct Manager {
         bool shutting_down;
         bool ready;                /* every first start attempt has ended */
         bool dispatching, dispatch_again, graph_dirty;
+        bool adoption_done;        /* the runtime state of a previous ccsupd was read */
         ManagerHooks hooks[2];
         size_t n_hooks;
         void (*ready_cb)(Manager *m);
@@ -117,7 +126,9 @@ void reload_changes_free(ReloadChange *c, size_t n);
  * (Re)reads the unit path and applies the difference: added units start,
  * removed ones stop, changed ones restart, untouched ones are left alone, a
  * running unit whose file became bad keeps running with its old
- * configuration. The first call loads everything and starts what should run.
+ * configuration. The first call loads everything, re-adopts the containers
+ * a previous ccsupd left running (RUNTIME_DIR/units/NAME; a changed unit is
+ * restarted, a removed or masked one stopped) and starts what should run.
  */
 int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n);
 

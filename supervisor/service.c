@@ -27,6 +27,7 @@ static const char *const service_result_table[_SERVICE_RESULT_MAX] = {
         [SERVICE_RESULT_WATCHDOG] = "watchdog",
         [SERVICE_RESULT_UNHEALTHY] = "unhealthy",
         [SERVICE_RESULT_DEPENDENCY] = "dependency",
+        [SERVICE_RESULT_UNKNOWN] = "unknown",
 };
 
 static const char *const service_event_table[_SERVICE_EVENT_MAX] = {
@@ -39,6 +40,7 @@ static const char *const service_event_table[_SERVICE_EVENT_MAX] = {
         [SERVICE_EVENT_DEPENDENCY_FAILED] = "dependency-failed",
         [SERVICE_EVENT_RELOAD] = "reload",
         [SERVICE_EVENT_RESET] = "reset",
+        [SERVICE_EVENT_ADOPT] = "adopt",
 };
 
 const char *service_state_to_string(ServiceState s)
@@ -92,6 +94,8 @@ ServiceResult service_end_result(const UnitConfig *c, const ServiceEnd *end, int
 {
         if (end->start_error)
                 return SERVICE_RESULT_START_ERROR;
+        if (end->unknown)
+                return SERVICE_RESULT_UNKNOWN;
         /* Whatever PID 1 died of, unless it ended cleanly despite the kill
          * (a shell whose child was killed may exit 0). */
         if (end->oom && (end->killed || !unit_exit_status_is_success(c, end->code)))
@@ -198,7 +202,7 @@ static int automatic_end(Service *s, const UnitConfig *c, ServiceResult result, 
 
 static void record_end(Service *s, const ServiceEnd *end)
 {
-        s->has_exit = !end->start_error;
+        s->has_exit = !end->start_error && !end->unknown;
         s->exit_code = end->killed ? 0 : end->code;
         s->exit_signal = end->killed ? end->code : 0;
 }
@@ -375,6 +379,12 @@ int service_handle(Service *s, const UnitConfig *c, ServiceEvent ev, const void 
                 if (!data)
                         return -EINVAL;
                 r = on_reload(s, c, ((const ServiceReload *)data)->load, now, &a);
+                break;
+        case SERVICE_EVENT_ADOPT:
+                if (!data || s->state != SERVICE_INACTIVE)
+                        return -EINVAL;
+                r = enter(s, c, SERVICE_RUNNING, now, &a, 0);
+                s->started_usec = ((const ServiceAdopt *)data)->started_usec;
                 break;
         case SERVICE_EVENT_RESET:
                 s->consecutive = s->restarts = 0;

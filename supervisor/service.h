@@ -42,6 +42,7 @@ typedef enum ServiceResult {
         SERVICE_RESULT_WATCHDOG,
         SERVICE_RESULT_UNHEALTHY,
         SERVICE_RESULT_DEPENDENCY,
+        SERVICE_RESULT_UNKNOWN, /* a re-adopted container ended; the kernel did not say how */
         _SERVICE_RESULT_MAX,
 } ServiceResult;
 
@@ -55,6 +56,7 @@ typedef enum ServiceEvent {
         SERVICE_EVENT_DEPENDENCY_FAILED, /* a Requires= unit failed for good */
         SERVICE_EVENT_RELOAD,            /* the unit file changed (data: ServiceReload) */
         SERVICE_EVENT_RESET,             /* operator: clear failed state and counters */
+        SERVICE_EVENT_ADOPT,             /* a container found running at start (data: ServiceAdopt) */
         _SERVICE_EVENT_MAX,
 } ServiceEvent;
 
@@ -64,7 +66,13 @@ typedef struct ServiceEnd {
         bool killed;      /* death by signal (else exit code) */
         int code;         /* exit code, or the signal number when killed */
         bool oom;         /* the kernel's OOM killer killed it */
+        bool unknown;     /* how it ended is lost (a re-adopted container, no PIDFD_GET_INFO) */
 } ServiceEnd;
+
+/* Data of SERVICE_EVENT_ADOPT: when the container started (monotonic). */
+typedef struct ServiceAdopt {
+        uint64_t started_usec;
+} ServiceAdopt;
 
 typedef enum ServiceLoad {
         SERVICE_LOAD_CHANGED, /* new valid configuration: restart if active */
@@ -131,8 +139,8 @@ bool service_policy_restarts(RestartPolicy p, ServiceResult r);
 
 /*
  * Feeds one event. c is the unit's effective configuration (restart policy,
- * timeouts); data is a ServiceEnd for EXITED, a ServiceReload for RELOAD, and
- * NULL otherwise. Returns 1 when the state changed, 0 when it did not (the
+ * timeouts); data is a ServiceEnd for EXITED, a ServiceReload for RELOAD, a
+ * ServiceAdopt for ADOPT (inactive -> running, no action), and NULL otherwise. Returns 1 when the state changed, 0 when it did not (the
  * actions may still be non-empty), -EINVAL for an event that does not apply
  * in this state (e.g. start of a bad unit), which changes nothing.
  */

@@ -288,6 +288,31 @@ static void test_reload_and_dependencies(void)
         unit_config_free(c);
 }
 
+/* A container found running at start: running at once, no launch; an end
+ * whose status the kernel could not give is `unknown`, a failure. */
+static void test_adopt(void)
+{
+        UnitConfig *c = config("Policy=on-failure\nDelaySec=0\n");
+        ServiceAdopt ad = { .started_usec = 5 * SEC };
+        ServiceEnd e = { .unknown = true };
+        Service s;
+
+        service_init(&s, SERVICE_INACTIVE);
+        now = 100 * SEC;
+        is_int(ev(&s, c, SERVICE_EVENT_ADOPT, &ad), 1, "adopt: state changed");
+        is_str(st(&s), "running", "adopted: running");
+        ok(!(act.flags & SERVICE_ACTION_LAUNCH), "adopted: nothing launched");
+        is_int(s.started_usec, 5 * SEC, "adopted: the recorded start");
+        is_int(ev(&s, c, SERVICE_EVENT_ADOPT, &ad), -EINVAL, "adopting a running service: refused");
+        is_str(service_result_to_string(service_end_result(c, &e, 0)), "unknown",
+               "an unknown end: result unknown");
+        ev(&s, c, SERVICE_EVENT_EXITED, &e);
+        is_str(st(&s), "waiting", "on-failure restarts after an unknown end");
+        ok(!s.has_exit, "an unknown end has no exit status");
+        is_int(s.result, SERVICE_RESULT_UNKNOWN, "result unknown");
+        unit_config_free(c);
+}
+
 int main(void)
 {
         test_policies();
@@ -296,5 +321,6 @@ int main(void)
         test_max_restarts();
         test_stop();
         test_reload_and_dependencies();
+        test_adopt();
         return tap_done();
 }
