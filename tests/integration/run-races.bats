@@ -33,10 +33,16 @@ blocked() { # bit 1 SIGINT, bit 14 SIGTERM; builtins only
         done
         return 1
 }
-for ((i = 0; i < 20000; i++)); do
-        [[ /proc/$pid/exe -ef $1 ]] && blocked && break
+# a deadline, not a count: on a loaded machine the exec alone can take long
+deadline=$((${EPOCHREALTIME/./} + 20000000))
+timed_out=0
+until [[ /proc/$pid/exe -ef $1 ]] && blocked; do
+        if ((${EPOCHREALTIME/./} > deadline)); then
+                timed_out=1
+                break
+        fi
 done
-if ((i == 20000)); then
+if ((timed_out)); then
         echo "ccsupd never blocked SIGINT and SIGTERM" >&2
         kill -KILL "$pid"
         wait "$pid"
