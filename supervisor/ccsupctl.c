@@ -71,8 +71,11 @@ static void help(void)
                "  poweroff | reboot | halt\n"
                "                       when ccsupd is PID 1: stop every container (reverse\n"
                "                       dependency order), then end the system; returns at once\n"
+               "  daemon-reexec        ccsupd re-executes itself (an upgraded binary too) and\n"
+               "                       takes its running containers back, restarting none;\n"
+               "                       returns once the new ccsupd answers\n"
                "\n"
-               "Not implemented yet: logs, exec, daemon-reexec.\n"
+               "Not implemented yet: logs, exec.\n"
                "\n"
                "Exit status: 0 success, 1 failure, 2 usage, 3 unit not running,\n"
                "4 no such unit, 5 ccsupd unreachable or permission denied.\n"
@@ -926,10 +929,54 @@ static int verb_power(int argc, char **argv)
         return ret;
 }
 
+/* daemon-reexec: ccsupd answers, then execve()s itself. Wait until the old
+ * connection is gone (the exec closed it), then until the new ccsupd
+ * answers on the socket again (~10 s at most). */
+#define REEXEC_TIMEOUT_USEC (10 * USEC_PER_SEC)
+static int verb_reexec(int argc, char **argv)
+{
+        uint64_t until = now_usec_monotonic() + REEXEC_TIMEOUT_USEC;
+        int r;
+
+        if (argc > 1) {
+                fprintf(stderr, "ccsupctl: daemon-reexec takes no argument\n");
+                return EXIT_USAGE;
+        }
+        r = call("Reexec", 0, NULL, NULL);
+        if (r != EXIT_OK)
+                return r;
+        while (now_usec_monotonic() < until) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0 || sd_bus_is_open(bus) <= 0)
+                        break;
+                if (r == 0)
+                        (void)sd_bus_wait(bus, 100 * USEC_PER_MSEC);
+        }
+        bus = sd_bus_flush_close_unref(bus);
+        while (now_usec_monotonic() < until) {
+                _cleanup_free_ char *address = bus_address(arg_socket);
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                sd_bus *b = NULL;
+
+                if (sd_bus_new(&b) >= 0 && sd_bus_set_address(b, address) >= 0 && sd_bus_start(b) >= 0 &&
+                    sd_bus_call_method(b, NULL, OBJ, IFACE, "GetManager", &e, NULL, "") >= 0) {
+                        sd_bus_error_free(&e);
+                        bus = b; /* closed by main() */
+                        return EXIT_OK;
+                }
+                sd_bus_error_free(&e);
+                sd_bus_flush_close_unref(b);
+                usleep(50 * 1000);
+        }
+        fprintf(stderr, "ccsupctl: daemon-reexec: ccsupd did not answer again at %s within %d s\n",
+                arg_socket, (int)(REEXEC_TIMEOUT_USEC / USEC_PER_SEC));
+        return EXIT_UNREACHABLE;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const char *const later_verbs[] = {
-        "logs", "exec", "daemon-reexec", NULL,
+        "logs", "exec", NULL,
 };
 
 static const struct {
@@ -940,7 +987,7 @@ static const struct {
         { "stop", verb_job },      { "restart", verb_job },   { "kill", verb_kill },
         { "reload", verb_reload }, { "show", verb_show },     { "cat", verb_cat },
         { "reset", verb_reset },   { "poweroff", verb_power }, { "reboot", verb_power },
-        { "halt", verb_power },
+        { "halt", verb_power },    { "daemon-reexec", verb_reexec },
 };
 
 /* Options may also follow the command ("ccsupctl kill --signal=KILL web").

@@ -183,5 +183,6 @@ int main(int argc, char *argv[])
                 .cgroup = o.cgroup,
                 .log_level = o.log_level,
                 .no_watch = o.no_watch,
+                .argv = argv,
         });
 }

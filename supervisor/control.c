@@ -513,6 +513,31 @@ static int method_shutdown(sd_bus_message *call, void *userdata, sd_bus_error *e
         return r;
 }
 
+/* Reexec: the reply goes out (flushed) first, then ccsupd execve()s itself
+ * from its loop; ccsupctl waits for the new one on the socket. */
+static int method_reexec(sd_bus_message *call, void *userdata, sd_bus_error *error)
+{
+        Control *ctl = userdata;
+        int r;
+
+        if (!caller_is_root(call, error))
+                return -EACCES;
+        if (!ctl->m->reexec_cb)
+                return sd_bus_error_setf(error, ERROR_FAILED, "daemon-reexec is not available");
+        r = manager_prepare_reexec(ctl->m);
+        if (r == -EBUSY)
+                return sd_bus_error_setf(error, ERROR_FAILED,
+                                         "a container is starting or stopping; try again when settled");
+        if (r < 0)
+                return sd_bus_error_setf(error, ERROR_FAILED, "daemon-reexec: %s", strerror(-r));
+        r = sd_bus_reply_method_return(call, "");
+        if (r < 0)
+                return r;
+        (void)sd_bus_flush(sd_bus_message_get_bus(call));
+        ctl->m->reexec_cb(ctl->m);
+        return 0;
+}
+
 static int method_hello(sd_bus_message *call, void *userdata, sd_bus_error *error)
 {
         return sd_bus_reply_method_return(call, "s", ":1.1");
@@ -549,6 +574,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_reset_unit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ss)", changes),
                                 method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reexec", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reexec,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Halt", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_shutdown,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PowerOff", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_shutdown,

@@ -19,6 +19,8 @@
  *   KillUnit(s name, i signal)
  *   ResetUnit(s name)
  *   Reload() -> a(ss)               (unit, "added"|"removed"|"changed"|"bad"|"masked")
+ *   Reexec()                        reply, then ccsupd execve()s itself; the
+ *                                   containers are re-adopted, none restarts
  *   signal UnitChanged(s name, s state, s result)
  * Errors: org.ccsup.Error.NoSuchUnit, org.ccsup.Error.BadUnit,
  * org.ccsup.Error.Failed, org.freedesktop.DBus.Error.AccessDenied (callers

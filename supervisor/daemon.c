@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <ev.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@ typedef struct Daemon {
         char *cgroup_parent;
         bool delegated;
         bool reload_announced;  /* RELOADING=1 sent for the reload in progress */
+        bool reexec;            /* daemon-reexec requested: execve() once the loop ends */
 } Daemon;
 
 static void daemon_reload(Daemon *d, const char *why)
@@ -94,6 +96,49 @@ static void on_sigchld(struct ev_loop *loop, ev_signal *w, int revents)
         pid1_reap();
 }
 
+static Daemon *the_daemon; /* for the callbacks that get only the manager */
+
+/* The reply to Reexec is out: leave the loop, then execve() (daemon_reexec). */
+static void on_reexec(Manager *m)
+{
+        the_daemon->reexec = true;
+        ev_break(m->loop, EVBREAK_ALL);
+}
+
+/*
+ * daemon-reexec: the runtime state file of every running container, then
+ * execve() of our own binary with the original argv, the signal mask as it
+ * is (main() blocked SIGINT/SIGTERM/SIGHUP first thing; a pending one stays
+ * pending). Every descriptor is O_CLOEXEC: the control socket, the pidfds,
+ * the inotify, the signalfd go. The PID stays, so the containers stay our
+ * children; the new ccsupd re-adopts them from their state files and reads
+ * their exit statuses with waitid(P_PIDFD). /proc/self/exe names the binary
+ * we run; when it was replaced on disk (an upgrade, "PATH (deleted)"), the
+ * new file at that path is executed. Returns only on failure.
+ */
+static void daemon_reexec(Daemon *d, const DaemonOptions *o)
+{
+        char exe[PATH_MAX];
+        ssize_t n;
+        const char *deleted = " (deleted)";
+
+        manager_flush_runtime(d->manager);
+        notify_reloading(d->notify);
+        log_msg(LOG_INFO, "re-executing (daemon-reexec)");
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n > 0) {
+                exe[n] = '\0';
+                size_t l = strlen(deleted);
+                if ((size_t)n > l && streq(exe + n - l, deleted))
+                        exe[n - l] = '\0';
+                execv(exe, o->argv);
+                log_msg(LOG_WARNING, "execve `%s`: %s; trying /proc/self/exe", exe, strerror(errno));
+        }
+        execv("/proc/self/exe", o->argv);
+        log_msg(LOG_ERR, "daemon-reexec: execve: %s; going on as before", strerror(errno));
+        notify_reloaded(d->notify);
+}
+
 static void on_idle(Manager *m)
 {
         ev_break(m->loop, EVBREAK_ALL);
@@ -139,6 +184,17 @@ static int daemon_choose_cgroup(Daemon *d, const DaemonOptions *o, CgroupMode mo
         own = own_cgroup2_path();
         if (!own || streq(own, "/"))
                 return 0;
+        /* After daemon-reexec we are in our "supervisor" leaf already. */
+        size_t l = strlen(own), sl = strlen("/supervisor");
+        if (l > sl && streq(own + l - sl, "/supervisor")) {
+                _cleanup_free_ char *up = xstrndup(own, l - sl);
+                _cleanup_free_ char *updir = xasprintf("%s%s", CGROUP_ROOT_DEFAULT, up);
+                if (getxattr(updir, "trusted.delegate", value, sizeof(value) - 1) > 0 && value[0] == '1') {
+                        free(own);
+                        own = TAKE_PTR(up);
+                }
+                value[0] = '\0';
+        }
         dir = xasprintf("%s%s", CGROUP_ROOT_DEFAULT, own);
         if (getxattr(dir, "trusted.delegate", value, sizeof(value) - 1) <= 0 || value[0] != '1')
                 return 0;
@@ -168,8 +224,6 @@ static void daemon_signals(Daemon *d)
         ev_signal_start(d->loop, &d->sighup);
         ev_signal_start(d->loop, &d->sigchld);
 }
-
-static Daemon *the_daemon; /* for the ready callback, which gets only the manager */
 
 static void on_manager_ready(Manager *m)
 {
@@ -227,6 +281,8 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
         d->manager->idle_cb = on_idle;
         d->manager->reload_cb = on_manager_reload;
         d->manager->reload_userdata = d;
+        if (o->argv && o->argv[0])
+                d->manager->reexec_cb = on_reexec;
         d->notify = notify_new(d->manager);
         pid1_attach(d->manager);
         r = control_new(d->manager, socket_path, &d->control);
@@ -313,7 +369,13 @@ int daemon_run(const DaemonOptions *o)
         if (r >= 0) {
                 if (d.watch)
                         watch_sync(d.watch);
-                ev_run(d.loop, 0);
+                for (;;) {
+                        ev_run(d.loop, 0);
+                        if (!d.reexec)
+                                break;
+                        daemon_reexec(&d, o);
+                        d.reexec = false;
+                }
                 log_msg(LOG_INFO, "every container is stopped%s", pid1_enabled() ? "" : "; exiting");
         }
         daemon_teardown(&d);

@@ -13,6 +13,7 @@ typedef struct DaemonOptions {
         const char *cgroup;      /* NULL: the delegated cgroup, else /ccsup */
         int log_level;
         bool no_watch;
+        char **argv;             /* main()'s, for daemon-reexec */
 } DaemonOptions;
 
 /* Runs until SIGTERM/SIGINT has stopped every container. Returns the exit

@@ -185,8 +185,9 @@ static void unit_write_runtime(Unit *u)
         text = xasprintf("PID=%d\nStartTime=%" PRIu64 "\nCgroup=%s\nStartedAt=%" PRIu64 "\n"
                          "ConfigHash=%016" PRIx64 "\nStopSignal=%d\n",
                          (int)u->run.pid, start, unit_cgroup_path(u) ? unit_cgroup_path(u) : "",
-                         u->started_realtime, u->config->hash,
-                         u->plan ? spawn_plan_stop_signal(u->plan) : 0);
+                         u->started_realtime, u->adopted ? u->adopted_hash : unit_config(u)->hash,
+                         u->plan ? spawn_plan_stop_signal(u->plan)
+                         : u->adopted ? u->adopted_stop_signal : 0);
         tmp = xasprintf("%s.tmp", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
@@ -1136,6 +1137,30 @@ gone:
         (void)unlink(path);
         free(rs.cgroup);
         return false;
+}
+
+int manager_prepare_reexec(Manager *m)
+{
+        if (m->shutting_down)
+                return -ESHUTDOWN;
+        /* A launch or a stop in progress would be lost: its sync socket,
+         * its stop timer. */
+        for (size_t i = 0; i < m->n_units; i++) {
+                Unit *u = m->units[i];
+                if (u->svc.state == SERVICE_STARTING || u->svc.state == SERVICE_STOPPING ||
+                    u->import || (u->run.pidfd >= 0 && !u->exec_done))
+                        return -EBUSY;
+        }
+        return 0;
+}
+
+void manager_flush_runtime(Manager *m)
+{
+        for (size_t i = 0; i < m->n_units; i++) {
+                Unit *u = m->units[i];
+                if (u->run.pidfd >= 0 && u->exec_done && u->run.pid > 0)
+                        unit_write_runtime(u);
+        }
 }
 
 /* Runtime state files of units that are gone from the unit path: their

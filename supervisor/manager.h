@@ -108,6 +108,8 @@ struct Manager {
         /* Around every reload (done = false before, true after). */
         void (*reload_cb)(Manager *m, bool done, void *userdata);
         void *reload_userdata;
+        /* daemon-reexec requested (the reply is sent): execve() from the loop. */
+        void (*reexec_cb)(Manager *m);
 };
 
 int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret);
@@ -145,6 +147,12 @@ int manager_reset_unit(Manager *m, Unit *u);
 /* Stops every unit in reverse dependency order; idle_cb runs when done. */
 void manager_shutdown(Manager *m);
 bool manager_is_idle(Manager *m);
+
+/* daemon-reexec: 0 when nothing is half-way (-EBUSY: a start or stop in
+ * progress, -ESHUTDOWN), then the runtime state file of every running
+ * container, for the re-adoption by the next ccsupd. */
+int manager_prepare_reexec(Manager *m);
+void manager_flush_runtime(Manager *m);
 
 /* Counts of units per state. */
 void manager_count_states(Manager *m, unsigned counts[_SERVICE_STATE_MAX]);

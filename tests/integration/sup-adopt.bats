@@ -186,3 +186,116 @@ EOF
         [[ ! -d $(cgroup2_root)$CG/gone.ctr ]]
         expect_equal "container processes" 2 "$(count_tagged)"
 }
+
+# twenty NAME-N waiters with Policy=POLICY and a short delay; started, all running
+start_twenty() {
+        local i policy=$1
+        shift
+        for ((i = 1; i <= 20; i++)); do
+                waiter "w$i" $'[Restart]\n'"Policy=$policy"$'\nDelaySec=0.1s'
+        done
+        sup_start "$@"
+        for ((i = 1; i <= 20; i++)); do
+                wait_state "w$i" running
+        done
+}
+
+# main_pids: "NAME=PID" of the twenty, one a line
+main_pids() {
+        local i
+        for ((i = 1; i <= 20; i++)); do
+                echo "w$i=$(prop "w$i" MainPID)"
+        done
+}
+
+# expect_same_twenty BEFORE: the same twenty PIDs, running, and no duplicate
+expect_same_twenty() {
+        local before=$1 i
+        for ((i = 1; i <= 20; i++)); do
+                wait_state "w$i" running
+        done
+        expect_equal "main PIDs" "$before" "$(main_pids)"
+        sleep 0.3 # a duplicate start would show by now
+        expect_equal "container processes" 20 "$(count_tagged)"
+        for ((i = 1; i <= 20; i++)); do
+                expect_equal "restarts of w$i" 0 "$(prop "w$i" Restarts)"
+        done
+}
+
+# kill_restarted NAME: SIGKILL from outside; restarted by its policy under a new PID
+kill_restarted() {
+        local name=$1 pid i
+        pid=$(prop "$name" MainPID)
+        kill -KILL "$pid"
+        for ((i = 0; i < 200; i++)); do
+                [[ $(prop "$name" Restarts) == 1 && $(prop "$name" State) == running ]] && break
+                sleep 0.05
+        done
+        expect_equal "restarts of $name" 1 "$(prop "$name" Restarts)"
+        wait_state "$name" running
+        [[ $(prop "$name" MainPID) != "$pid" ]]
+        ! kill -0 "$pid" 2>/dev/null
+        expect_equal "container processes" 20 "$(count_tagged)"
+}
+
+@test "twenty containers survive kill -9 of ccsupd; a killed one restarts by its policy" {
+        start_twenty on-failure
+        local before
+        before=$(main_pids)
+        expect_equal "container processes" 20 "$(count_tagged)"
+        crash_and_restart
+        expect_same_twenty "$before"
+        kill_restarted w7
+        expect_equal "result of w7" signal "$(prop w7 Result)"
+        expect_equal "signal of w7" SIGKILL "$(prop w7 ExitSignal)"
+}
+
+@test "twenty containers survive daemon-reexec: same daemon PID, still its children" {
+        CCSUP_TEST_NO_PIDFD_INFO=1 start_twenty always
+        local before pid=$SUP_PID
+        before=$(main_pids)
+        expect_equal "container processes" 20 "$(count_tagged)"
+        run ctl daemon-reexec
+        [[ $status -eq 0 ]]
+        kill -0 "$SUP_PID"
+        expect_equal "ccsupd PID" "$pid" "$SUP_PID"
+        grep -q "re-executing (daemon-reexec)" "$T/d.err"
+        [[ $(grep -c "re-adopted PID" "$T/d.err") -eq 20 ]]
+        # still our children: parent is ccsupd
+        local p
+        p=$(prop w3 MainPID)
+        expect_equal "parent of w3" "$SUP_PID" "$(awk '/^PPid:/ {print $2}' "/proc/$p/status")"
+        expect_same_twenty "$before"
+        # the real status from waitid(), not PIDFD_GET_INFO: run without it
+        kill_restarted w3
+        expect_equal "result of w3" signal "$(prop w3 Result)"
+        expect_equal "signal of w3" SIGKILL "$(prop w3 ExitSignal)"
+        # and once more: a second reexec on top of the first leaks no
+        # descriptor (every one is O_CLOEXEC): one pidfd per container
+        before=$(main_pids)
+        local fds
+        fds=$(find "/proc/$SUP_PID/fd" -mindepth 1 | wc -l)
+        run ctl daemon-reexec
+        [[ $status -eq 0 ]]
+        for ((p = 1; p <= 20; p++)); do
+                wait_state "w$p" running
+        done
+        expect_equal "main PIDs" "$before" "$(main_pids)"
+        expect_equal "container processes" 20 "$(count_tagged)"
+        # (w3's launch plan held its staging directory open; the adopted
+        # container has none)
+        [[ $(find "/proc/$SUP_PID/fd" -mindepth 1 | wc -l) -le $fds ]]
+        expect_equal "pidfds" 20 "$(find "/proc/$SUP_PID/fd" -mindepth 1 -lname 'anon_inode:\[pidfd\]' | wc -l)"
+}
+
+@test "daemon-reexec needs root" {
+        sleeper a
+        sup_start
+        wait_state a running
+        chmod 0666 "$T/run/control"
+        chmod o+x "$T" "$T/run"
+        run setpriv --reuid=65534 --regid=65534 --clear-groups "$CCSUPCTL" daemon-reexec
+        expect_status 5
+        [[ ${output,,} == *"access denied"* || ${output,,} == *"permission denied"* ]]
+        [[ $(grep -c "re-executing" "$T/d.err") -eq 0 ]]
+}

@@ -275,8 +275,9 @@ EOF
         run ctl logs x
         expect_status 1
         [[ $output == *"not implemented yet"* ]]
-        run ctl daemon-reexec
+        run ctl exec x true
         expect_status 1
+        [[ $output == *"not implemented yet"* ]]
 }
 
 @test "two ccsupd instances side by side" {
