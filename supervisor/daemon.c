@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <systemd/sd-daemon.h>
 
 #include "control.h"
 #include "log.h"
@@ -272,11 +273,23 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
                 .cgroup_root = CGROUP_ROOT_DEFAULT,
                 .cgroup_mode = mode,
                 .cgroup_parent = d->cgroup_parent,
+                .fd_store = getenv("NOTIFY_SOCKET") != NULL,
         };
+        char **fd_names = NULL;
         daemon_load_overlay();
         r = manager_new(d->loop, &mo, &d->manager);
         if (r < 0)
                 return r;
+        /* What systemd's fd store passes back: the pidfds of the containers
+         * of a previous ccsupd, for their re-adoption. */
+        r = sd_listen_fds_with_names(1, &fd_names);
+        if (r < 0)
+                log_msg(LOG_WARNING, "LISTEN_FDS: %s", strerror(-r));
+        else if (r > 0) {
+                log_msg(LOG_DEBUG, "%d fd(s) from the fd store", r);
+                manager_set_stored_fds(d->manager, r, fd_names);
+        } else
+                strv_free(fd_names);
         d->manager->ready_cb = on_manager_ready;
         d->manager->idle_cb = on_idle;
         d->manager->reload_cb = on_manager_reload;

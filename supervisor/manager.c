@@ -8,6 +8,7 @@
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 
 #include "depgraph.h"
 #include "log.h"
@@ -197,6 +198,122 @@ static void unit_write_runtime(Unit *u)
         }
 }
 
+/* ------------------------------------------------------------------ systemd's fd store
+ *
+ * Under systemd, the pidfd of each running container is kept in the
+ * service's file-descriptor store as "pidfd-NAME" from its launch (or its
+ * re-adoption) until its run is cleaned up, so that the next ccsupd takes
+ * back the very process rather than whatever holds its PID by then. Unit
+ * names ([A-Za-z0-9_.@-], at most 64 characters) are valid FDNAME= values
+ * as they are: no ':' nor control character, well under 255 characters.
+ * Containers write their log files themselves: there are no output pipes
+ * to keep.
+ */
+
+static void fdstore_remove(const char *name)
+{
+        _cleanup_free_ char *msg = xasprintf("FDSTOREREMOVE=1\nFDNAME=%s", name);
+        int r = sd_notify(0, msg);
+
+        if (r < 0)
+                log_msg(LOG_WARNING, "fd store: removing `%s`: %s", name, strerror(-r));
+}
+
+/* force: also when this ccsupd did not store it (a previous one may have). */
+static void unit_fdstore_remove(Unit *u, bool force)
+{
+        _cleanup_free_ char *name = NULL;
+
+        if (!u->manager->o.fd_store || (!u->fd_stored && !force))
+                return;
+        name = xasprintf("pidfd-%s", u->name);
+        fdstore_remove(name);
+        u->fd_stored = false;
+}
+
+static void unit_fdstore_add(Unit *u)
+{
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        if (!u->manager->o.fd_store || u->run.pidfd < 0 || u->fd_stored)
+                return;
+        msg = xasprintf("FDSTORE=1\nFDNAME=pidfd-%s", u->name);
+        r = sd_pid_notify_with_fds(0, 0, msg, &u->run.pidfd, 1);
+        if (r <= 0) {
+                log_unit(LOG_WARNING, u->name, "fd store: pidfd not stored: %s",
+                         r < 0 ? strerror(-r) : "no NOTIFY_SOCKET");
+                return;
+        }
+        u->fd_stored = true;
+        log_unit(LOG_DEBUG, u->name, "pidfd of PID %d in the fd store as `pidfd-%s`",
+                 (int)u->run.pid, u->name);
+}
+
+void manager_set_stored_fds(Manager *m, int n, char **names)
+{
+        m->stored_fds = xcalloc(n > 0 ? (size_t)n : 1, sizeof(StoredFd));
+        for (int i = 0; i < n; i++)
+                m->stored_fds[m->n_stored_fds++] = (StoredFd){
+                        .name = names && names[i] ? TAKE_PTR(names[i]) : xstrdup("unknown"),
+                        .fd = SD_LISTEN_FDS_START + i,
+                };
+        if (names)
+                for (int i = n; names[i]; i++)
+                        free(names[i]);
+        free(names);
+}
+
+/* The stored pidfd of unit name, taken out of the list; -1 if none. */
+static int manager_take_stored_pidfd(Manager *m, const char *name)
+{
+        for (size_t i = 0; i < m->n_stored_fds; i++) {
+                StoredFd *s = &m->stored_fds[i];
+                const char *n = startswith(s->name, "pidfd-");
+                if (s->fd >= 0 && n && streq(n, name))
+                        return TAKE_FD(s->fd);
+        }
+        return -1;
+}
+
+/* The re-adoption is over: the stored fds nobody took are closed, and the
+ * store forgets the "pidfd-NAME" ones no unit keeps there. */
+static void manager_close_stored_fds(Manager *m, bool final)
+{
+        for (size_t i = 0; i < m->n_stored_fds; i++) {
+                StoredFd *s = &m->stored_fds[i];
+                const char *n = startswith(s->name, "pidfd-");
+                if (s->fd >= 0) {
+                        Unit *u = n && !final ? manager_get_unit(m, n) : NULL;
+                        log_msg(LOG_DEBUG, "fd store: `%s` unused, closed", s->name);
+                        s->fd = safe_close(s->fd);
+                        if (n && m->o.fd_store && !final && !(u && u->fd_stored))
+                                fdstore_remove(s->name);
+                }
+                free(s->name);
+        }
+        free(m->stored_fds);
+        m->stored_fds = NULL;
+        m->n_stored_fds = 0;
+}
+
+/* The PID a pidfd refers to (its fdinfo's "Pid:"), -1 if it has ended, 0
+ * if unknown (not a pidfd). */
+static pid_t pidfd_get_pid(int fd)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/self/fdinfo/%d", fd), *text = NULL;
+        int pid;
+
+        if (read_full_file(path, 65536, &text, NULL) < 0)
+                return 0;
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+                const char *v = startswith(line, "Pid:");
+                if (v && sscanf(v, "%d", &pid) == 1)
+                        return pid;
+        }
+        return 0;
+}
+
 /* ------------------------------------------------------------------ cgroup figures */
 
 void unit_get_stats(Unit *u, CgroupStats *ret)
@@ -260,6 +377,7 @@ static void unit_cleanup_run(Unit *u)
         _cleanup_free_ char *runtime = unit_runtime_file(u);
 
         (void)unlink(runtime);
+        unit_fdstore_remove(u, false);
         ev_io_stop(m->loop, &u->pidfd_io);
         ev_io_stop(m->loop, &u->sync_io);
         ev_timer_stop(m->loop, &u->exit_timer);
@@ -514,6 +632,7 @@ static int unit_launch(Unit *u, char **ret_error)
         ev_io_start(m->loop, &u->pidfd_io);
         ev_io_start(m->loop, &u->sync_io);
         unit_write_runtime(u);
+        unit_fdstore_add(u);
         log_unit(LOG_DEBUG, u->name, "launched as PID %d (cgroup %s)", (int)u->run.pid,
                  spawn_plan_cgroup_path(u->plan));
         return 0;
@@ -1040,15 +1159,18 @@ static bool proc_in_cgroup(pid_t pid, const char *path)
 
 /* A pidfd of the process rs names, if it still is that process and in its
  * cgroup. The pidfd comes first: a PID reused after it was taken shows a
- * different start time, so a match names the process the pidfd holds. */
-static int runtime_state_pidfd(const RuntimeState *rs, int *ret)
+ * different start time, so a match names the process the pidfd holds.
+ * stored: the pidfd from the fd store (taken over), which refers to rs's
+ * PID already (checked by the caller), or -1 for pidfd_open(). */
+static int runtime_state_pidfd(const RuntimeState *rs, int stored, int *ret)
 {
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int fd = stored;
         uint64_t start;
 
         if (rs->pid <= 0 || rs->start_time == 0)
                 return -EINVAL;
-        fd = pidfd_open(rs->pid, 0);
+        if (fd < 0)
+                fd = pidfd_open(rs->pid, 0);
         if (fd < 0)
                 return -errno;
         if (proc_start_time(rs->pid, &start) < 0)
@@ -1079,7 +1201,7 @@ static void unit_clean_stale_cgroup(Unit *u, const char *path)
         ev_timer_again(m->loop, &u->cleanup_timer);
 }
 
-static void unit_adopt(Unit *u, const RuntimeState *rs, int pidfd, Cgroup *cg)
+static void unit_adopt(Unit *u, const RuntimeState *rs, int pidfd, Cgroup *cg, bool from_store)
 {
         Manager *m = u->manager;
         uint64_t now_rt = now_usec_realtime(), now_mono = now_usec_monotonic();
@@ -1097,6 +1219,17 @@ static void unit_adopt(Unit *u, const RuntimeState *rs, int pidfd, Cgroup *cg)
         ev_io_set(&u->pidfd_io, pidfd, EV_READ);
         ev_io_start(m->loop, &u->pidfd_io);
         log_unit(LOG_INFO, u->name, "re-adopted PID %d (cgroup %s)", (int)rs->pid, rs->cgroup);
+        if (from_store) {
+                /* systemd keeps it: what it passes back stays in the store. */
+                u->fd_stored = m->o.fd_store;
+                log_unit(LOG_INFO, u->name, "adopted %s (PID %d) through the stored pidfd",
+                         u->name, (int)rs->pid);
+        } else {
+                /* A pidfd of the same process may be there (daemon-reexec):
+                 * replaced, never doubled. */
+                unit_fdstore_remove(u, true);
+                unit_fdstore_add(u);
+        }
         unit_event(u, SERVICE_EVENT_ADOPT, &ad);
 }
 
@@ -1109,16 +1242,30 @@ static bool unit_try_adopt(Unit *u)
         _cleanup_free_ char *prefix = xasprintf("%s/", streq(m->o.cgroup_parent, "/") ? "" : m->o.cgroup_parent);
         RuntimeState rs;
         Cgroup *cg = NULL;
-        int fd = -1, r;
+        int fd = -1, stored = manager_take_stored_pidfd(m, u->name), r;
+        bool had_stored = stored >= 0;
+        pid_t stored_pid = 0;
 
-        if (runtime_state_read(path, &rs) < 0)
+        if (runtime_state_read(path, &rs) < 0) {
+                if (had_stored) { /* nothing to adopt: the store forgets it */
+                        safe_close(stored);
+                        unit_fdstore_remove(u, true);
+                }
                 return false;
+        }
+        if (stored >= 0 && (stored_pid = pidfd_get_pid(stored)) != rs.pid) {
+                log_unit(LOG_NOTICE, u->name, "stored pidfd refers to %s, not PID %d: ignored",
+                         stored_pid < 0 ? "a process that has ended" : stored_pid == 0 ? "no process"
+                         : "another process", (int)rs.pid);
+                stored = safe_close(stored);
+        }
         /* Only a container cgroup of ours is ever emptied by path. */
         if (!rs.cgroup || !startswith(rs.cgroup, prefix) || !path_is_normalized_absolute(rs.cgroup)) {
                 log_unit(LOG_WARNING, u->name, "runtime state `%s`: bad cgroup, ignored", path);
+                safe_close(stored);
                 goto gone;
         }
-        r = runtime_state_pidfd(&rs, &fd);
+        r = runtime_state_pidfd(&rs, stored, &fd);
         if (r == 0)
                 r = cgroup_open(m->o.cgroup_root, m->o.cgroup_mode, rs.cgroup, &cg);
         if (r < 0) {
@@ -1130,10 +1277,12 @@ static bool unit_try_adopt(Unit *u)
                 unit_clean_stale_cgroup(u, rs.cgroup);
                 goto gone;
         }
-        unit_adopt(u, &rs, fd, cg);
+        unit_adopt(u, &rs, fd, cg, stored >= 0);
         free(rs.cgroup);
         return true;
 gone:
+        if (had_stored)
+                unit_fdstore_remove(u, true);
         (void)unlink(path);
         free(rs.cgroup);
         return false;
@@ -1372,6 +1521,7 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
         }
         if (adopt) {
                 manager_adopt_strays(m);
+                manager_close_stored_fds(m, false);
                 m->adoption_done = true;
         }
         for (size_t i = 0; i < n_old; i++)
@@ -1560,6 +1710,7 @@ Manager *manager_free(Manager *m)
         for (size_t i = 0; i < m->n_units; i++)
                 unit_free(m->units[i]);
         free(m->units);
+        manager_close_stored_fds(m, true);
         seccomp_profile_free(m->seccomp);
         safe_close(m->devnull);
         free(m);

@@ -30,7 +30,14 @@ typedef struct ManagerOptions {
         const char *cgroup_root;   /* normally /sys/fs/cgroup */
         CgroupMode cgroup_mode;
         const char *cgroup_parent; /* e.g. "/ccsup" */
+        bool fd_store;             /* under systemd: pidfds in its file-descriptor store */
 } ManagerOptions;
+
+/* A file descriptor handed back by the service manager (LISTEN_FDNAMES). */
+typedef struct StoredFd {
+        char *name;
+        int fd;                    /* -1 once taken or closed */
+} StoredFd;
 
 struct Unit {
         Manager *manager;
@@ -71,6 +78,7 @@ struct Unit {
         int adopted_stop_signal;
         ev_timer exit_timer;       /* adopted and ended, but not reaped yet */
         unsigned exit_tries;
+        bool fd_stored;            /* its pidfd is in systemd's fd store (pidfd-NAME) */
 
         /* The previous run's cgroup, until it can be removed. */
         Cgroup *dead_cgroup;
@@ -101,6 +109,8 @@ struct Manager {
         bool ready;                /* every first start attempt has ended */
         bool dispatching, dispatch_again, graph_dirty;
         bool adoption_done;        /* the runtime state of a previous ccsupd was read */
+        StoredFd *stored_fds;      /* from the fd store, until the re-adoption is done */
+        size_t n_stored_fds;
         ManagerHooks hooks[2];
         size_t n_hooks;
         void (*ready_cb)(Manager *m);
@@ -116,6 +126,11 @@ int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret);
 Manager *manager_free(Manager *m);
 
 void manager_add_hooks(Manager *m, const ManagerHooks *h);
+
+/* The fds systemd passed back (sd_listen_fds_with_names(): n fds from
+ * SD_LISTEN_FDS_START, names taken over): "pidfd-NAME" ones serve the
+ * re-adoption of NAME by the first manager_reload(); all are closed after it. */
+void manager_set_stored_fds(Manager *m, int n, char **names);
 
 /* One line of what a reload did: "web changed", for `ccsupctl reload`. */
 typedef struct ReloadChange {

@@ -8,7 +8,8 @@ setup_file() { run_setup_file; }
 setup() { sup_setup; }
 teardown() { sup_teardown; }
 
-# a listener writing each datagram on one line ('\n' inside shown as '|')
+# a listener writing each datagram on one line ('\n' inside shown as '|'),
+# except the fd store's FDSTORE=1/FDSTOREREMOVE=1 (sup-adopt.bats tests those)
 listen() {
         python3 - "$T/notify.sock" "$T/notify.log" <<'EOF' &
 import socket, sys
@@ -16,7 +17,9 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 with open(sys.argv[2], "a", buffering=1) as log:
     while True:
-        log.write(s.recv(4096).decode().replace("\n", "|") + "\n")
+        m = s.recv(4096).decode()
+        if not m.startswith("FDSTORE"):
+            log.write(m.replace("\n", "|") + "\n")
 EOF
         echo $! >>"$T/bg-pids"
         local i
