@@ -34,6 +34,8 @@ static inline int safe_close(int fd)
 }
 static inline void closep(int *fd) { safe_close(*fd); }
 #define _cleanup_close_ _cleanup_(closep)
+static inline void close_pairp(int (*fds)[2]) { safe_close((*fds)[0]); safe_close((*fds)[1]); }
+#define _cleanup_close_pair_ _cleanup_(close_pairp)
 
 static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
 #define _cleanup_fclose_ _cleanup_(fclosep)

@@ -255,9 +255,11 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
             (k = append_strv(r, "LoadErrors", errors)) < 0 ||
             (k = append_s(r, "StartError", u->start_error)) < 0)
                 return k;
-        if (c && c->log_target != LOG_TARGET_NONE) {
+        if (c) {
+                LogTarget t = unit_log_target(u);
                 _cleanup_free_ char *log = xasprintf("%s/%s.log", u->manager->o.log_dir, u->name);
-                if ((k = append_s(r, "LogPath", log)) < 0)
+                if ((k = append_s(r, "LogTarget", log_target_to_string(t))) < 0 ||
+                    (t == LOG_TARGET_FILE && (k = append_s(r, "LogPath", log)) < 0))
                         return k;
         }
         return 0;

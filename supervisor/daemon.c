@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <ev.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -97,6 +98,28 @@ static void on_sigchld(struct ev_loop *loop, ev_signal *w, int revents)
         pid1_reap();
 }
 
+/* CCSUP_REEXEC_FDS: "NAME=FD ..." from the ccsupd we were before a
+ * daemon-reexec, taken like fds from systemd's fd store. */
+static void take_reexec_fds(Manager *m)
+{
+        _cleanup_free_ char *words = getenv("CCSUP_REEXEC_FDS") ? xstrdup(getenv("CCSUP_REEXEC_FDS")) : NULL;
+        char *save = NULL;
+
+        unsetenv("CCSUP_REEXEC_FDS");
+        if (!words)
+                return;
+        for (char *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+                char *eq = strrchr(w, '=');
+                int fd;
+                if (!eq || sscanf(eq + 1, "%d", &fd) != 1 || fd < 3 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+                        log_msg(LOG_WARNING, "CCSUP_REEXEC_FDS: `%s` ignored", w);
+                        continue;
+                }
+                *eq = '\0';
+                manager_add_stored_fd(m, w, fd);
+        }
+}
+
 static Daemon *the_daemon; /* for the callbacks that get only the manager */
 
 /* The reply to Reexec is out: leave the loop, then execve() (daemon_reexec). */
@@ -123,7 +146,13 @@ static void daemon_reexec(Daemon *d, const DaemonOptions *o)
         ssize_t n;
         const char *deleted = " (deleted)";
 
+        _cleanup_free_ char *fds = manager_reexec_fds(d->manager);
+
         manager_flush_runtime(d->manager);
+        /* The output pipes' read ends go over: the containers' writes never
+         * meet a pipe without a reader. */
+        if (*fds)
+                setenv("CCSUP_REEXEC_FDS", fds, 1);
         notify_reloading(d->notify);
         log_msg(LOG_INFO, "re-executing (daemon-reexec)");
         n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -137,6 +166,8 @@ static void daemon_reexec(Daemon *d, const DaemonOptions *o)
         }
         execv("/proc/self/exe", o->argv);
         log_msg(LOG_ERR, "daemon-reexec: execve: %s; going on as before", strerror(errno));
+        unsetenv("CCSUP_REEXEC_FDS");
+        manager_reexec_fds_done(d->manager);
         notify_reloaded(d->notify);
 }
 
@@ -290,6 +321,7 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
                 manager_set_stored_fds(d->manager, r, fd_names);
         } else
                 strv_free(fd_names);
+        take_reexec_fds(d->manager);
         d->manager->ready_cb = on_manager_ready;
         d->manager->idle_cb = on_idle;
         d->manager->reload_cb = on_manager_reload;

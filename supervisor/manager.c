@@ -90,6 +90,7 @@ static Unit *unit_new(Manager *m, const char *name)
         u->pidfd_io.data = u->sync_io.data = u->timer.data = u->cleanup_timer.data = u;
         u->exit_timer.data = u;
         u->state_changed_realtime = now_usec_realtime();
+        u->log = unit_log_new(m->loop, name, m->o.log_dir);
         return u;
 }
 
@@ -106,6 +107,7 @@ static void unit_free(Unit *u)
         ev_timer_stop(m->loop, &u->cleanup_timer);
         ev_timer_stop(m->loop, &u->exit_timer);
         unit_import_free(u);
+        unit_log_free(u->log);
         spawn_result_done(&u->run);
         spawn_plan_free(u->plan);
         cgroup_free(u->dead_cgroup);
@@ -206,9 +208,13 @@ static void unit_write_runtime(Unit *u)
  * back the very process rather than whatever holds its PID by then. Unit
  * names ([A-Za-z0-9_.@-], at most 64 characters) are valid FDNAME= values
  * as they are: no ':' nor control character, well under 255 characters.
- * Containers write their log files themselves: there are no output pipes
- * to keep.
+ * In file mode the read ends of the container's output pipes go there too,
+ * as "stdout-NAME" and "stderr-NAME": while systemd holds them, a write of
+ * the container never fails for want of a reader, and the next ccsupd
+ * reads what it wrote in between.
  */
+
+static const char *const stored_prefixes[] = { "pidfd-", "stdout-", "stderr-" };
 
 static void fdstore_remove(const char *name)
 {
@@ -222,29 +228,39 @@ static void fdstore_remove(const char *name)
 /* force: also when this ccsupd did not store it (a previous one may have). */
 static void unit_fdstore_remove(Unit *u, bool force)
 {
-        _cleanup_free_ char *name = NULL;
-
         if (!u->manager->o.fd_store || (!u->fd_stored && !force))
                 return;
-        name = xasprintf("pidfd-%s", u->name);
-        fdstore_remove(name);
+        for (size_t i = 0; i < ELEMENTSOF(stored_prefixes); i++) {
+                _cleanup_free_ char *name = xasprintf("%s%s", stored_prefixes[i], u->name);
+                fdstore_remove(name);
+        }
         u->fd_stored = false;
+}
+
+static int fdstore_add(Unit *u, const char *prefix, int fd)
+{
+        _cleanup_free_ char *msg = xasprintf("FDSTORE=1\nFDNAME=%s%s", prefix, u->name);
+        int r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+
+        if (r <= 0)
+                log_unit(LOG_WARNING, u->name, "fd store: %s%s not stored: %s", prefix, u->name,
+                         r < 0 ? strerror(-r) : "no NOTIFY_SOCKET");
+        return r;
 }
 
 static void unit_fdstore_add(Unit *u)
 {
-        _cleanup_free_ char *msg = NULL;
-        int r;
+        int fds[2];
 
         if (!u->manager->o.fd_store || u->run.pidfd < 0 || u->fd_stored)
                 return;
-        msg = xasprintf("FDSTORE=1\nFDNAME=pidfd-%s", u->name);
-        r = sd_pid_notify_with_fds(0, 0, msg, &u->run.pidfd, 1);
-        if (r <= 0) {
-                log_unit(LOG_WARNING, u->name, "fd store: pidfd not stored: %s",
-                         r < 0 ? strerror(-r) : "no NOTIFY_SOCKET");
+        if (fdstore_add(u, "pidfd-", u->run.pidfd) <= 0)
                 return;
-        }
+        unit_log_fds(u->log, fds);
+        if (fds[0] >= 0)
+                (void)fdstore_add(u, "stdout-", fds[0]);
+        if (fds[1] >= 0)
+                (void)fdstore_add(u, "stderr-", fds[1]);
         u->fd_stored = true;
         log_unit(LOG_DEBUG, u->name, "pidfd of PID %d in the fd store as `pidfd-%s`",
                  (int)u->run.pid, u->name);
@@ -264,25 +280,42 @@ void manager_set_stored_fds(Manager *m, int n, char **names)
         free(names);
 }
 
-/* The stored pidfd of unit name, taken out of the list; -1 if none. */
-static int manager_take_stored_pidfd(Manager *m, const char *name)
+void manager_add_stored_fd(Manager *m, const char *name, int fd)
+{
+        m->stored_fds = xrealloc(m->stored_fds, (m->n_stored_fds + 1) * sizeof(StoredFd));
+        m->stored_fds[m->n_stored_fds++] = (StoredFd){ .name = xstrdup(name), .fd = fd };
+}
+
+/* The stored fd PREFIX-NAME, taken out of the list; -1 if none. */
+static int manager_take_stored_fd(Manager *m, const char *prefix, const char *name)
 {
         for (size_t i = 0; i < m->n_stored_fds; i++) {
                 StoredFd *s = &m->stored_fds[i];
-                const char *n = startswith(s->name, "pidfd-");
+                const char *n = startswith(s->name, prefix);
                 if (s->fd >= 0 && n && streq(n, name))
                         return TAKE_FD(s->fd);
         }
         return -1;
 }
 
+/* The unit name of a stored fd's name ("pidfd-web" → "web"), or NULL. */
+static const char *stored_fd_unit(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(stored_prefixes); i++) {
+                const char *n = startswith(name, stored_prefixes[i]);
+                if (n)
+                        return n;
+        }
+        return NULL;
+}
+
 /* The re-adoption is over: the stored fds nobody took are closed, and the
- * store forgets the "pidfd-NAME" ones no unit keeps there. */
+ * store forgets the "pidfd-NAME" (stdout-, stderr-) ones no unit keeps there. */
 static void manager_close_stored_fds(Manager *m, bool final)
 {
         for (size_t i = 0; i < m->n_stored_fds; i++) {
                 StoredFd *s = &m->stored_fds[i];
-                const char *n = startswith(s->name, "pidfd-");
+                const char *n = stored_fd_unit(s->name);
                 if (s->fd >= 0) {
                         Unit *u = n && !final ? manager_get_unit(m, n) : NULL;
                         log_msg(LOG_DEBUG, "fd store: `%s` unused, closed", s->name);
@@ -407,28 +440,6 @@ static void unit_cleanup_run(Unit *u)
                 (void)cgroup_kill_all(u->dead_cgroup);
         ev_timer_set(&u->cleanup_timer, CLEANUP_INTERVAL, CLEANUP_INTERVAL);
         ev_timer_start(m->loop, &u->cleanup_timer);
-}
-
-static int unit_open_output(Unit *u, int *ret, char **ret_error)
-{
-        Manager *m = u->manager;
-        _cleanup_free_ char *path = NULL;
-        int fd;
-
-        if (u->config->log_target == LOG_TARGET_NONE) {
-                *ret = fcntl(m->devnull, F_DUPFD_CLOEXEC, 3);
-                return *ret < 0 ? -errno : 0;
-        }
-        /* Output capture and rotation belong to the log work; until then
-         * everything is appended to LOG_DIR/NAME.log. */
-        path = xasprintf("%s/%s.log", m->o.log_dir, u->name);
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
-        if (fd < 0) {
-                *ret_error = xasprintf("log file `%s`: %s", path, strerror(errno));
-                return -errno;
-        }
-        *ret = fd;
-        return 0;
 }
 
 /* Mode=container:NAME: NAME's network namespace, while NAME runs. */
@@ -567,7 +578,8 @@ static int unit_launch(Unit *u, char **ret_error)
         Manager *m = u->manager;
         _cleanup_(spawn_plan_freep) SpawnPlan *plan = NULL;
         _cleanup_(resolved_image_done) ResolvedImage image = {};
-        _cleanup_close_ int out = -1, netns = -1;
+        _cleanup_close_ int netns = -1;
+        _cleanup_close_pair_ int out[2] = { -1, -1 };
         SpawnOptions so;
         int r;
 
@@ -586,7 +598,7 @@ static int unit_launch(Unit *u, char **ret_error)
                 } else
                         (void)unit_finish_cleanup(u, true);
         }
-        r = unit_open_output(u, &out, ret_error);
+        r = unit_log_open(u->log, u->config, m->devnull, out, ret_error);
         if (r < 0)
                 return r;
         if (u->config->network_mode == NETWORK_CONTAINER) {
@@ -603,8 +615,8 @@ static int unit_launch(Unit *u, char **ret_error)
                 .default_seccomp = m->seccomp,
                 .image = image.layers ? &image : NULL,
                 .stdin_fd = m->devnull,
-                .stdout_fd = out,
-                .stderr_fd = out,
+                .stdout_fd = out[0],
+                .stderr_fd = out[1],
                 .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
                 .join_netns = netns >= 0,
                 .netns_fd = netns,
@@ -1201,6 +1213,45 @@ static void unit_clean_stale_cgroup(Unit *u, const char *path)
         ev_timer_again(m->loop, &u->cleanup_timer);
 }
 
+/* The output of a re-adopted container: in file mode, the read ends of its
+ * pipes, from the previous ccsupd (daemon-reexec) or systemd's fd store;
+ * else (the previous ccsupd was killed) a new read end of the pipe its PID 1
+ * writes to, opened through /proc. */
+static void unit_adopt_output(Unit *u, pid_t pid)
+{
+        static const char *const prefix[2] = { "stdout-", "stderr-" };
+        LogTarget t = LOG_TARGET_NONE;
+        struct stat st[2] = {};
+        bool have[2] = {}, from_previous;
+        int fds[2] = { -1, -1 };
+
+        for (int i = 0; i < 2; i++) {
+                _cleanup_free_ char *path = xasprintf("/proc/%d/fd/%d", (int)pid, i + 1);
+                struct stat fst;
+                have[i] = stat(path, &st[i]) == 0;
+                fds[i] = manager_take_stored_fd(u->manager, prefix[i], u->name);
+                if (fds[i] >= 0 && (fstat(fds[i], &fst) < 0 || !S_ISFIFO(fst.st_mode)))
+                        fds[i] = safe_close(fds[i]);
+        }
+        from_previous = fds[0] >= 0 || fds[1] >= 0;
+        if (have[0] && S_ISSOCK(st[0].st_mode))
+                t = LOG_TARGET_JOURNAL;
+        else if ((have[0] && S_ISFIFO(st[0].st_mode)) || fds[0] >= 0 || fds[1] >= 0)
+                t = LOG_TARGET_FILE;
+        for (int i = 0; i < 2 && !from_previous; i++) {
+                _cleanup_free_ char *path = xasprintf("/proc/%d/fd/%d", (int)pid, i + 1);
+                /* 2>&1 in the container: one pipe, one reader. */
+                if (!have[i] || !S_ISFIFO(st[i].st_mode) ||
+                    (i == 1 && have[0] && st[0].st_ino == st[1].st_ino && st[0].st_dev == st[1].st_dev))
+                        continue;
+                fds[i] = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+                if (fds[i] < 0)
+                        log_unit(LOG_WARNING, u->name, "output of PID %d: %s: %s", (int)pid, path,
+                                 strerror(errno));
+        }
+        unit_log_adopt(u->log, t, fds);
+}
+
 static void unit_adopt(Unit *u, const RuntimeState *rs, int pidfd, Cgroup *cg, bool from_store)
 {
         Manager *m = u->manager;
@@ -1209,6 +1260,7 @@ static void unit_adopt(Unit *u, const RuntimeState *rs, int pidfd, Cgroup *cg, b
         ServiceAdopt ad = { .started_usec = age < now_mono ? now_mono - age : 0 };
 
         u->run = (SpawnResult){ .pid = rs->pid, .pidfd = pidfd, .sync_fd = -1, .cgroup = cg };
+        unit_adopt_output(u, rs->pid);
         u->exec_done = true;
         u->adopted = true;
         u->adopted_hash = rs->config_hash;
@@ -1242,7 +1294,7 @@ static bool unit_try_adopt(Unit *u)
         _cleanup_free_ char *prefix = xasprintf("%s/", streq(m->o.cgroup_parent, "/") ? "" : m->o.cgroup_parent);
         RuntimeState rs;
         Cgroup *cg = NULL;
-        int fd = -1, stored = manager_take_stored_pidfd(m, u->name), r;
+        int fd = -1, stored = manager_take_stored_fd(m, "pidfd-", u->name), r;
         bool had_stored = stored >= 0;
         pid_t stored_pid = 0;
 
@@ -1721,4 +1773,50 @@ void manager_add_hooks(Manager *m, const ManagerHooks *h)
 {
         if (m->n_hooks < ELEMENTSOF(m->hooks))
                 m->hooks[m->n_hooks++] = *h;
+}
+
+LogTarget unit_log_target(Unit *u)
+{
+        LogTarget t = unit_log_last_target(u->log);
+        struct stat st;
+
+        if (u->run.pid > 0 && t != LOG_TARGET_AUTO)
+                return t;
+        t = u->config ? u->config->log_target : LOG_TARGET_AUTO;
+        if (t == LOG_TARGET_AUTO)
+                t = stat("/run/systemd/journal/stdout", &st) == 0 && S_ISSOCK(st.st_mode)
+                            ? LOG_TARGET_JOURNAL : LOG_TARGET_FILE;
+        return t;
+}
+
+char *manager_reexec_fds(Manager *m)
+{
+        static const char *const prefix[2] = { "stdout-", "stderr-" };
+        _cleanup_free_ char *words = xstrdup("");
+
+        for (size_t i = 0; i < m->n_units; i++) {
+                int fds[2];
+                unit_log_fds(m->units[i]->log, fds);
+                for (int k = 0; k < 2; k++) {
+                        char *w;
+                        if (fds[k] < 0 || fcntl(fds[k], F_SETFD, 0) < 0)
+                                continue;
+                        w = xasprintf("%s%s%s%s=%d", words, *words ? " " : "", prefix[k],
+                                      m->units[i]->name, fds[k]);
+                        free(words);
+                        words = w;
+                }
+        }
+        return TAKE_PTR(words);
+}
+
+void manager_reexec_fds_done(Manager *m)
+{
+        for (size_t i = 0; i < m->n_units; i++) {
+                int fds[2];
+                unit_log_fds(m->units[i]->log, fds);
+                for (int k = 0; k < 2; k++)
+                        if (fds[k] >= 0)
+                                (void)fcntl(fds[k], F_SETFD, FD_CLOEXEC);
+        }
 }

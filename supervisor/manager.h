@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cgroup.h"
+#include "logs.h"
 #include "seccomp-profile.h"
 #include "service.h"
 #include "spawn.h"
@@ -86,6 +87,7 @@ struct Unit {
         ev_timer cleanup_timer;
         unsigned cleanup_tries;
 
+        UnitLog *log;              /* its output (supervisor/logs.h) */
         void *waiters;             /* control.c: calls waiting for this unit to settle */
         uint64_t next_restart_realtime;
 };
@@ -169,6 +171,15 @@ bool manager_is_idle(Manager *m);
 int manager_prepare_reexec(Manager *m);
 void manager_flush_runtime(Manager *m);
 
+/* daemon-reexec: the fds the next ccsupd takes over ("NAME=FD" words for
+ * manager_add_stored_fd()), made inheritable; _done() undoes that when the
+ * execve() failed. */
+char *manager_reexec_fds(Manager *m);
+void manager_reexec_fds_done(Manager *m);
+/* An fd passed by the previous ccsupd (CCSUP_REEXEC_FDS), like one from
+ * systemd's fd store. */
+void manager_add_stored_fd(Manager *m, const char *name, int fd);
+
 /* Counts of units per state. */
 void manager_count_states(Manager *m, unsigned counts[_SERVICE_STATE_MAX]);
 
@@ -178,3 +189,7 @@ void unit_get_stats(Unit *u, CgroupStats *ret);
 
 /* The cgroup path of the current run, or NULL. */
 const char *unit_cgroup_path(Unit *u);
+
+/* Where the unit's output goes: LOG_TARGET_JOURNAL, _FILE or _NONE (auto
+ * resolved): that of the current or last run, else what a start would pick. */
+LogTarget unit_log_target(Unit *u);

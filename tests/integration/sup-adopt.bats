@@ -407,22 +407,34 @@ wait_store() {
 
 @test "under systemd, the pidfds go to the fd store and come back after kill -9" {
         waiter a
-        waiter b@x
+        waiter b@x '[Log]' 'Target=none'
+        printf '%s\n' '[Image]' "Image=$IMAGE" '[Process]' "Environment=CCSUP_TEST_TAG=$TAG" \
+                "Exec=/bin/sh -c 'echo one; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo two; sleep 1000'" \
+                '[Log]' 'Target=file' >"$T/units/talk.unit"
         # shellcheck disable=SC2046
         fake_fd_store "$CCSUPD" $(ccsupd_args) --log-level=debug
         NOTIFY_SOCKET=$T/notify.sock sup_start
         wait_state a running
         wait_state b@x running
-        local pa pb
+        wait_state talk running
+        local pa pb pt
         pa=$(prop a MainPID)
         pb=$(prop b@x MainPID)
-        # one pidfd per running container, named after it, of its PID
-        wait_store "pidfd-a $pa" "pidfd-b@x $pb"
+        pt=$(prop talk MainPID)
+        # one pidfd per running container, named after it, of its PID; the
+        # read ends of the output pipes of those that log to files
+        wait_store "pidfd-a $pa" "stdout-a ?" "stderr-a ?" "pidfd-b@x $pb" \
+                "pidfd-talk $pt" "stdout-talk ?" "stderr-talk ?"
+        wait_file "$T/log/talk.log"
 
         kill -KILL "$SUP_PID"
         wait "$SUP_PID" 2>/dev/null || true
         rm -f "$T/run/control"
         cat "$T/d.err" >>"$T/d1.err"
+        # while no ccsupd runs, the container writes into the pipe the store holds
+        nsenter -m -t "$pt" touch /tmp/go
+        sleep 0.3
+        kill -0 "$pt"
         touch "$T/restart"
         wait_file "$T/sup2.pid"
         SUP_PID=$(cat "$T/sup2.pid")
@@ -438,19 +450,27 @@ wait_store() {
         expect_equal "PID of b@x" "$pb" "$(prop b@x MainPID)"
         grep -q "adopted a (PID $pa) through the stored pidfd" "$T/d.err"
         grep -q "adopted b@x (PID $pb) through the stored pidfd" "$T/d.err"
-        expect_equal "container processes" 2 "$(count_tagged)"
-        # the store holds each pidfd once still
-        wait_store "pidfd-a $pa" "pidfd-b@x $pb"
+        # the store holds each fd once still
+        wait_store "pidfd-a $pa" "stdout-a ?" "stderr-a ?" "pidfd-b@x $pb" \
+                "pidfd-talk $pt" "stdout-talk ?" "stderr-talk ?"
+        # what it wrote meanwhile is read from the stored pipe
+        for ((i = 0; i < 100; i++)); do
+                grep -q ' F two$' "$T/log/talk.log" && break
+                sleep 0.05
+        done
+        expect_equal "talk's output" "one two" "$(awk '{ print $4 }' "$T/log/talk.log" | paste -sd' ')"
+        # a, b@x, talk (its shell has become its last command, sleep)
+        expect_equal "container processes" 3 "$(count_tagged)"
 
         # a stopped container leaves the store
         run ctl stop a
         [[ $status -eq 0 ]]
         wait_state a inactive
-        wait_store "pidfd-b@x $pb"
+        wait_store "pidfd-b@x $pb" "pidfd-talk $pt" "stdout-talk ?" "stderr-talk ?"
 }
 
 @test "a stored pidfd of another process is ignored: pidfd_open, then stored anew" {
-        waiter a
+        waiter a '[Log]' 'Target=none'
         # shellcheck disable=SC2046
         fake_fd_store "$CCSUPD" $(ccsupd_args) --log-level=debug
         NOTIFY_SOCKET=$T/notify.sock sup_start
