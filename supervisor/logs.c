@@ -172,13 +172,26 @@ static void log_flush(UnitLog *l)
         n_out = n_out_records = 0;
 }
 
+/* The start of a record, "TIME STREAM T ", made once per read: a flood
+ * formats no number per line. */
+typedef struct Prefix {
+        char text[64];
+        size_t len;
+} Prefix;
+
+static void prefix_make(Prefix *p, const LogStream *s)
+{
+        p->len = (size_t)snprintf(p->text, sizeof(p->text), "%s %s F ", timestamp(),
+                                  s->err ? "stderr" : "stdout");
+}
+
 /* Appends one record: the message is a then b (the saved partial line and
  * the new bytes). */
-static void log_record(LogStream *s, const char *ts, char tag, const char *a, size_t na, const char *b,
+static void log_record(LogStream *s, const Prefix *pre, char tag, const char *a, size_t na, const char *b,
                        size_t nb)
 {
         UnitLog *l = s->log;
-        size_t len = strlen(ts) + strlen(" stdout F ") + na + nb + 1;
+        size_t len = pre->len + na + nb + 1;
 
         if (l->size + n_out > 0 && l->size + n_out + len > l->max_size) {
                 log_flush(l);
@@ -187,8 +200,9 @@ static void log_record(LogStream *s, const char *ts, char tag, const char *a, si
         }
         if (n_out + len > OUT_MAX)
                 log_flush(l);
-        n_out += (size_t)snprintf(out + n_out, OUT_MAX - n_out, "%s %s %c ", ts,
-                                  s->err ? "stderr" : "stdout", tag);
+        memcpy(out + n_out, pre->text, pre->len);
+        out[n_out + pre->len - 2] = tag;
+        n_out += pre->len;
         memcpy(out + n_out, a, na);
         memcpy(out + n_out + na, b, nb);
         n_out += na + nb;
@@ -198,7 +212,7 @@ static void log_record(LogStream *s, const char *ts, char tag, const char *a, si
 
 /* Splits data into records: whole lines (F), pieces of lines longer than
  * LOG_LINE_MAX (P); the rest waits in s->partial for more. */
-static void stream_consume(LogStream *s, const char *ts, const char *data, size_t n)
+static void stream_consume(LogStream *s, const Prefix *ts, const char *data, size_t n)
 {
         while (n > 0) {
                 const char *nl = memchr(data, '\n', n);
@@ -237,8 +251,11 @@ static void stream_free(LogStream *s)
 {
         UnitLog *l = s->log;
 
-        if (s->n_partial > 0)
-                log_record(s, timestamp(), 'F', s->partial, s->n_partial, "", 0);
+        if (s->n_partial > 0) {
+                Prefix pre;
+                prefix_make(&pre, s);
+                log_record(s, &pre, 'F', s->partial, s->n_partial, "", 0);
+        }
         ev_io_stop(l->loop, &s->io);
         safe_close(s->fd);
         free(s->partial);
@@ -255,6 +272,7 @@ static void stream_free(LogStream *s)
 static int stream_read(LogStream *s)
 {
         ssize_t n = read(s->fd, in, sizeof(in));
+        Prefix pre;
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return 0;
@@ -262,7 +280,8 @@ static int stream_read(LogStream *s)
                 stream_free(s);
                 return -1;
         }
-        stream_consume(s, timestamp(), in, (size_t)n);
+        prefix_make(&pre, s);
+        stream_consume(s, &pre, in, (size_t)n);
         return 1;
 }
 
