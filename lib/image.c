@@ -45,13 +45,14 @@ int image_directory_open(const UnitConfig *c, char **ret_path, char **ret_error)
  * /etc/passwd -> /host/file must not read the host's file. */
 static int read_in_root(const char *root, const char *path, char **ret)
 {
+        /* O_NONBLOCK: an image's FIFO would hold the caller (ccsupd's loop)
+         * until some writer came. */
         struct open_how how = {
-                .flags = O_RDONLY | O_CLOEXEC,
+                .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
                 .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         };
         _cleanup_close_ int rfd = -1, fd = -1;
-        _cleanup_free_ char *proc = NULL;
-        size_t n;
+        struct stat st;
 
         rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rfd < 0)
@@ -59,8 +60,11 @@ static int read_in_root(const char *root, const char *path, char **ret)
         fd = (int)syscall(SYS_openat2, rfd, path, &how, sizeof(how));
         if (fd < 0)
                 return -errno;
-        proc = xasprintf("/proc/self/fd/%d", fd);
-        return read_full_file(proc, 4 * 1024 * 1024, ret, &n);
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        return read_full_fd(fd, 4 * 1024 * 1024, ret, NULL);
 }
 
 /* Splits one colon-separated line into at most max fields (in place). */

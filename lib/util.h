@@ -84,6 +84,10 @@ void strv_sort(char **l);
 /* Reads a whole regular file (at most max bytes; -EFBIG beyond). The buffer is
  * NUL-terminated; *ret_size excludes the terminator. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
+/* Only a regular file, opened without blocking (a FIFO would wait for a
+ * writer): -EBADFD for anything else. dirfd as for openat(2). */
+int read_regular_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_size);
 /* Writes s to an existing file (cgroup, /proc knobs): one write(2). */
 int write_string_file(const char *path, const char *s);
 

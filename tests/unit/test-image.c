@@ -2,6 +2,7 @@
 /* User, group and environment resolution of directory images (lib/image). */
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "image.h"
 #include "tap.h"
@@ -76,6 +77,26 @@ static void check_symlink(void)
         free(err);
 }
 
+/* A FIFO where /etc/passwd belongs (an image is untrusted) is no file to
+ * read: opening it for reading would wait for a writer, and ccsupd's loop
+ * with it. An alarm turns a hang into a failure. */
+static void check_fifo(void)
+{
+        _cleanup_free_ char *p = path_join(root, "etc/passwd");
+        ImageUser u = {};
+        char *err = NULL;
+
+        unlink(p);
+        ok(mkfifo(p, 0644) == 0, "FIFO as /etc/passwd");
+        alarm(10);
+        is_int(image_resolve_user(root, "0", NULL, NULL, &u, &err), 0, "uid 0 resolves, no wait");
+        ok(image_resolve_user(root, "alice", NULL, NULL, &u, &err) < 0, "names do not");
+        alarm(0);
+        image_user_done(&u);
+        free(err);
+        unlink(p);
+}
+
 static void check_env_file(void)
 {
         _cleanup_free_ char *p = path_join(root, "env");
@@ -112,6 +133,7 @@ int main(void)
 
         check_users();
         check_symlink();
+        check_fifo();
         check_env_file();
 
         free(cmd);
