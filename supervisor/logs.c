@@ -203,8 +203,11 @@ static void log_record(LogStream *s, const Prefix *pre, char tag, const char *a,
         memcpy(out + n_out, pre->text, pre->len);
         out[n_out + pre->len - 2] = tag;
         n_out += pre->len;
-        memcpy(out + n_out, a, na);
-        memcpy(out + n_out + na, b, nb);
+        /* a is NULL when no partial line waits: memcpy(NULL, 0) is undefined. */
+        if (na > 0)
+                memcpy(out + n_out, a, na);
+        if (nb > 0)
+                memcpy(out + n_out + na, b, nb);
         n_out += na + nb;
         out[n_out++] = '\n';
         n_out_records++;
