@@ -13,6 +13,7 @@
 #include <systemd/sd-bus.h>
 
 #include "ccsupctl-image.h"
+#include "ccsupctl-logs.h"
 #include "parse.h"
 #include "unit.h"
 #include "util.h"
@@ -62,6 +63,9 @@ static void help(void)
                "                       removed, changed or bad\n"
                "  show UNIT            Key=Value properties, for scripts\n"
                "  cat UNIT             the unit file and its drop-ins\n"
+               "  logs [-f] [-n N] UNIT\n"
+               "                       the container's output, from the journal or its log\n"
+               "                       files: every line (-n N: the last N); -f follows\n"
                "  reset UNIT           clear a failed state and the restart counter\n"
                "  verify FILE...       check unit files without a daemon; prints FILE:LINE: message\n"
                "                       lines and exits 1 if any file has errors\n"
@@ -75,7 +79,7 @@ static void help(void)
                "                       takes its running containers back, restarting none;\n"
                "                       returns once the new ccsupd answers\n"
                "\n"
-               "Not implemented yet: logs, exec.\n"
+               "Not implemented yet: exec.\n"
                "\n"
                "Exit status: 0 success, 1 failure, 2 usage, 3 unit not running,\n"
                "4 no such unit, 5 ccsupd unreachable or permission denied.\n"
@@ -582,34 +586,6 @@ static const char *state_color(const char *state)
         return "";
 }
 
-/* The last n lines of the container's log file, if it can be read. */
-static void print_log_tail(const char *path, size_t n)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0, lines = 0;
-        const char *p;
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-
-        if (!f)
-                return;
-        /* Only the end of a long log matters. */
-        if (fseeko(f, 0, SEEK_END) == 0 && ftello(f) > 65536)
-                (void)fseeko(f, -65536, SEEK_END);
-        else
-                rewind(f);
-        text = xmalloc(65537);
-        size = fread(text, 1, 65536, f);
-        text[size] = '\0';
-        if (size == 0)
-                return;
-        for (p = text + size - 1; p > text; p--)
-                if (*p == '\n' && p != text + size - 1 && ++lines == n) {
-                        p++;
-                        break;
-                }
-        printf("\n%s%s", p, text[size - 1] == '\n' ? "" : "\n");
-}
-
 static void print_status_block(const Props *ps)
 {
         const char *state = props_s(ps, "State") ?: "?", *sub = props_s(ps, "SubState");
@@ -672,8 +648,7 @@ static void print_status_block(const Props *ps)
         p = props_get(ps, "LoadErrors");
         for (size_t i = 0; p && p->strv && p->strv[i]; i++)
                 printf("%s%s\n", i == 0 ? "Load errors: " : "             ", p->strv[i]);
-        if ((s = props_s(ps, "LogPath")))
-                print_log_tail(s, 10);
+        logs_print_tail(props_s(ps, "Name"), props_s(ps, "LogTarget"), props_s(ps, "LogPath"), 10);
 }
 
 static int status_manager(void)
@@ -973,10 +948,29 @@ static int verb_reexec(int argc, char **argv)
         return EXIT_UNREACHABLE;
 }
 
+/* logs: where the output goes comes from ccsupd; the rest is read without it. */
+static int verb_logs(int argc, char **argv)
+{
+        LogsArgs a;
+        Props ps = {};
+        int r = logs_parse_args(argc, argv, &a);
+
+        if (r >= 0)
+                return r;
+        r = connect_daemon();
+        if (r == EXIT_OK)
+                r = get_unit(a.unit, &ps);
+        bus = sd_bus_flush_close_unref(bus);
+        if (r == EXIT_OK)
+                r = logs_show(&a, props_s(&ps, "LogTarget"), props_s(&ps, "LogPath"));
+        props_done(&ps);
+        return r;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const char *const later_verbs[] = {
-        "logs", "exec", NULL,
+        "exec", NULL,
 };
 
 static const struct {
@@ -1065,6 +1059,8 @@ int main(int argc, char **argv)
                 return verb_verify(argc - optind, argv + optind);
         if (streq(verb, "image"))
                 return verb_image(argc - optind, argv + optind, NULL);
+        if (streq(verb, "logs"))
+                return verb_logs(argc - optind, argv + optind);
         if (strv_contains((char **)later_verbs, verb)) {
                 fprintf(stderr, "ccsupctl: %s: not implemented yet\n", verb);
                 return EXIT_FAILED;
