@@ -3,6 +3,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -38,7 +39,7 @@ static const char *const allowed_syscalls[] = {
         "getsockname", "getsockopt", "gettid", "gettimeofday", "getuid", "getuid32",
         "getxattr", "inotify_add_watch", "inotify_init", "inotify_init1",
         "inotify_rm_watch", "io_cancel", "io_destroy", "io_getevents", "io_pgetevents",
-        "io_pgetevents_time64", "io_setup", "io_submit", "ioctl", "ioprio_get",
+        "io_pgetevents_time64", "io_setup", "io_submit", "ioprio_get",
         "ioprio_set", "ipc", "kcmp", "kill", "landlock_add_rule", "landlock_create_ruleset",
         "landlock_restrict_self", "lchown", "lchown32", "lgetxattr", "link", "linkat",
         "listen", "listxattr", "llistxattr", "_llseek", "lremovexattr", "lseek",
@@ -109,6 +110,14 @@ static const struct {
  * variants, and the query 0xffffffff. */
 static const unsigned long allowed_personas[] = { 0x0, 0x8, 0x20000, 0x20008, 0xffffffff };
 
+/* ioctl(2) requests refused (EPERM) whatever else is allowed: TIOCSTI
+ * pushes characters into a terminal's input, TIOCLINUX's selection paste
+ * does the same on a virtual console. `ccsupctl exec` hands the operator's
+ * terminal to a container process, and Linux < 6.2 has no
+ * dev.tty.legacy_tiocsti to turn TIOCSTI off. The ioctl(2) command is an
+ * int in the kernel: only its low 32 bits are compared. */
+static const uint32_t denied_ioctls[] = { TIOCSTI, TIOCLINUX };
+
 #define NAMESPACE_FLAGS                                                                   \
         (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |      \
          CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME)
@@ -123,6 +132,38 @@ static void allow_name(scmp_filter_ctx ctx, const char *name)
                 (void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 }
 
+static bool ioctl_denied_prefix(uint32_t mask, uint32_t prefix)
+{
+        for (size_t i = 0; i < ELEMENTSOF(denied_ioctls); i++)
+                if ((denied_ioctls[i] & mask) == prefix)
+                        return true;
+        return false;
+}
+
+/*
+ * ioctl(2) with any request but denied_ioctls. An allowlist cannot say "not
+ * equal under a mask", and libseccomp lets an unconditional allow absorb a
+ * conditional deny of the same call: so the allowed requests are written as
+ * the prefixes (of the low 32 bits) that no denied request starts with, one
+ * masked-equal rule each: a binary trie walked down the denied values,
+ * every sibling off their paths allowed whole (34 rules for two requests).
+ */
+static int allow_ioctl_except_denied(scmp_filter_ctx ctx, uint32_t prefix, int depth)
+{
+        uint32_t mask = depth == 0 ? 0 : UINT32_MAX << (32 - depth);
+        int r;
+
+        if (!ioctl_denied_prefix(mask, prefix))
+                return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                                        SCMP_A1(SCMP_CMP_MASKED_EQ, mask, prefix));
+        if (depth == 32)
+                return 0; /* a denied request: the default action, EPERM */
+        r = allow_ioctl_except_denied(ctx, prefix, depth + 1);
+        if (r < 0)
+                return r;
+        return allow_ioctl_except_denied(ctx, prefix | (UINT32_C(1) << (31 - depth)), depth + 1);
+}
+
 static int add_rules(scmp_filter_ctx ctx, uint64_t caps)
 {
         bool sys_admin = caps & (UINT64_C(1) << 21);
@@ -134,6 +175,9 @@ static int add_rules(scmp_filter_ctx ctx, uint64_t caps)
                 if (caps & (UINT64_C(1) << cap_syscalls[i].cap))
                         for (const char *const *n = cap_syscalls[i].names; *n; n++)
                                 allow_name(ctx, *n);
+        r = allow_ioctl_except_denied(ctx, 0, 0);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(allowed_personas); i++) {
                 r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(personality), 1,
                                      SCMP_A0(SCMP_CMP_EQ, allowed_personas[i]));
@@ -250,7 +294,7 @@ int seccomp_profile_compile_default(SeccompProfile **ret)
 
 /* Bump when the code that turns the tables into rules changes meaning: the
  * tables themselves are hashed into the key. */
-#define SECCOMP_RULES_REVISION 1
+#define SECCOMP_RULES_REVISION 2
 #define CACHE_MAGIC "CCSUPBPF"
 
 typedef struct CacheHeader {
@@ -308,6 +352,8 @@ void seccomp_cache_key(uint64_t caps, const char *profile, size_t size,
         }
         for (size_t i = 0; i < ELEMENTSOF(allowed_personas); i++)
                 hash_u64(&h, allowed_personas[i]);
+        for (size_t i = 0; i < ELEMENTSOF(denied_ioctls); i++)
+                hash_u64(&h, denied_ioctls[i]);
         hash_u64(&h, NAMESPACE_FLAGS);
         sha256_final(&h, ret);
 }

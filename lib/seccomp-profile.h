@@ -19,7 +19,8 @@ typedef struct SeccompProfile {
  * The built-in allowlist, in the spirit of Docker's default profile: calls
  * not listed fail with EPERM; clone with namespace flags is denied, clone3
  * fails with ENOSYS (its flags live in memory a filter cannot read, so libc
- * falls back to clone); personality only takes the standard personas. The
+ * falls back to clone); personality only takes the standard personas;
+ * ioctl refuses TIOCSTI and TIOCLINUX (typing into a terminal). The
  * native architecture and its compat ABIs (x86, x32 on x86_64) are covered;
  * any other architecture kills the process. Calls that only make sense with
  * a capability (mount with CAP_SYS_ADMIN, reboot with CAP_SYS_BOOT, ...) are

@@ -22,55 +22,9 @@
 #include "image.h"
 #include "parse.h"
 #include "rootfs.h"
-#include "spawn.h"
+#include "spawn-internal.h"
 #include "store.h"
 #include "util.h"
-
-#define SPAWN_MESSAGE_MAX 4096
-
-struct SpawnPlan {
-        char *name;
-        RootfsPlan rootfs;
-        char **argv;
-        char **env;
-        char *working_directory;
-        char *hostname;
-        ImageUser user;
-        /* A layered image: User= is resolved by the child in the merged
-         * tree (child_resolve_user()), from these. */
-        bool user_in_child;
-        char *user_spec, *group_spec;
-        char **supplementary_groups;
-        bool home_from_user;      /* no HOME in Env/Environment=: the user's */
-        int stop_signal;
-        mode_t umask;
-        RlimitSpec limits[_UNIT_LIMIT_MAX];
-        uint64_t caps;
-        int last_cap;
-        bool no_new_privileges;
-        bool own_netns;           /* a new one, with lo up */
-        int netns_fd;             /* borrowed (SpawnOptions): join it; -1 = none */
-        bool init;
-        SeccompProfile *seccomp_owned;
-        const SeccompProfile *seccomp; /* NULL = unconfined */
-        int stdio[3];
-        char *cgroup_root, *cgroup_path;
-        CgroupMode cgroup_mode;
-        CgroupMask cgroup_mask;   /* controllers the container's cgroup needs */
-        int staging_lock;         /* flock()ed fd of rootfs.staging */
-        uint64_t memory_max, memory_high, memory_swap_max, cpu_quota, cpu_weight, pids_max,
-                io_weight;
-        char *cpuset;
-        char **device_rules;      /* v1 devices cgroup: "c 1:3 rwm"; NULL = not confined */
-        char **warnings;
-        bool no_clone3;
-};
-
-/* One message of the sync protocol, child to parent. */
-typedef struct SpawnMessage {
-        int32_t error;
-        char text[SPAWN_MESSAGE_MAX];
-} SpawnMessage;
 
 /* ---- preparation (parent) ------------------------------------------------ */
 
@@ -434,6 +388,28 @@ static int prepare_layered(SpawnPlan *p, const UnitConfig *c, const ResolvedImag
         return 0;
 }
 
+/* What the process gets beyond its files: umask, limits, capabilities,
+ * NoNewPrivs, seccomp. */
+static int prepare_privileges(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
+                              char **ret_error)
+{
+        int r;
+
+        p->umask = c->umask;
+        memcpy(p->limits, c->limits, sizeof(p->limits));
+        p->no_new_privileges = c->no_new_privileges;
+        p->last_cap = caps_last_cap();
+        r = prepare_caps(p, c, ret_error);
+        if (r < 0)
+                return r;
+        if (p->rootfs.use_chroot)
+                p->caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT */);
+        r = prepare_devices(p, c, o, ret_error);
+        if (r < 0)
+                return r;
+        return prepare_seccomp(p, c, o, ret_error);
+}
+
 int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, char **ret_error)
 {
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
@@ -465,21 +441,8 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         if (r < 0)
                 return r;
         p->hostname = xstrdup(unit_hostname(c));
-        p->umask = c->umask;
-        memcpy(p->limits, c->limits, sizeof(p->limits));
         p->init = c->init;
-        p->no_new_privileges = c->no_new_privileges;
-        p->last_cap = caps_last_cap();
-        r = prepare_caps(p, c, ret_error);
-        if (r < 0)
-                return r;
-        if (p->rootfs.use_chroot)
-                p->caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT */);
-
-        r = prepare_devices(p, c, o, ret_error);
-        if (r < 0)
-                return r;
-        r = prepare_seccomp(p, c, o, ret_error);
+        r = prepare_privileges(p, c, o, ret_error);
         if (r < 0)
                 return r;
 
@@ -493,6 +456,42 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         prepare_resources(p, c, o);
         p->no_clone3 = o->no_clone3;
 
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int spawn_prepare_exec(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret,
+                       char **ret_error)
+{
+        _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
+        _cleanup_(resolved_image_done) ResolvedImage owned = {};
+        const ResolvedImage *img = o->image;
+        char *image = NULL;
+        int r = 0;
+
+        if (c->image_kind == IMAGE_DIRECTORY)
+                r = image_directory_open(c, &image, ret_error);
+        else if (!img && (r = store_resolve_stored(o->state_dir ? o->state_dir : STORE_DEFAULT_STATE_DIR,
+                                                   c, &owned, ret_error)) >= 0)
+                img = &owned;
+        if (r < 0)
+                return r;
+
+        p = xcalloc(1, sizeof(*p));
+        p->staging_lock = -1;
+        p->netns_fd = -1;
+        p->name = xstrdup(c->name);
+        p->rootfs.image = image;
+        /* Only for the capabilities: the container's root is entered
+         * through its PID 1, never set up again. */
+        p->rootfs.use_chroot = rootfs_host_is_initramfs();
+        r = img ? prepare_layered(p, c, img, ret_error) : prepare_directory(p, c, ret_error);
+        if (r < 0)
+                return r;
+        r = prepare_privileges(p, c, o, ret_error);
+        if (r < 0)
+                return r;
+        p->no_clone3 = o->no_clone3;
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -559,7 +558,7 @@ void spawn_result_done(SpawnResult *r)
 
 /* ---- the child ----------------------------------------------------------- */
 
-_Noreturn static void child_fail(int sync_fd, int r, char *msg)
+_Noreturn void spawn_child_fail(int sync_fd, int r, char *msg)
 {
         SpawnMessage m = { .error = -r };
         size_t n = msg ? strlen(msg) : 0;
@@ -572,9 +571,7 @@ _Noreturn static void child_fail(int sync_fd, int r, char *msg)
         _exit(SPAWN_EXIT_SETUP);
 }
 
-#define child_failf(fd, r, ...) child_fail(fd, r, xasprintf(__VA_ARGS__))
-
-static int setup_stdio(const int stdio[3])
+int spawn_setup_stdio(const int stdio[3])
 {
         int fds[3];
 
@@ -590,7 +587,7 @@ static int setup_stdio(const int stdio[3])
         return 0;
 }
 
-static void reset_signals(void)
+void spawn_reset_signals(void)
 {
         sigset_t none;
 
@@ -619,7 +616,7 @@ static int loopback_up(void)
 /* Containers do not inherit ccsupd's raised RLIMIT_NOFILE: without
  * LimitNOFILE= the soft limit is 1024, as select() needs (systemd's
  * default); the hard limit stays. */
-static int apply_rlimits(const RlimitSpec *limits)
+int spawn_apply_rlimits(const RlimitSpec *limits)
 {
         for (int i = 0; i < _UNIT_LIMIT_MAX; i++) {
                 struct rlimit rl;
@@ -643,7 +640,7 @@ static int apply_rlimits(const RlimitSpec *limits)
 
 /* execvp()'s lookup, done by hand so the error names the command and tells
  * "not found" from "not executable". */
-static int find_command(const char *cmd, char *const *env, char **ret)
+int spawn_find_command(const char *cmd, char *const *env, char **ret)
 {
         const char *path = env_get(env, "PATH");
         int r = -ENOENT;
@@ -675,7 +672,7 @@ static int find_command(const char *cmd, char *const *env, char **ret)
 
 /* A layered image's users: from the merged /etc/passwd and /etc/group,
  * inside the new root. p is the child's own copy of the plan. */
-static void child_resolve_user(SpawnPlan *p, int fd)
+void spawn_child_resolve_user(SpawnPlan *p, int fd)
 {
         char *msg = NULL;
         int r;
@@ -685,47 +682,47 @@ static void child_resolve_user(SpawnPlan *p, int fd)
         r = image_resolve_user("/", p->user_spec, p->group_spec, p->supplementary_groups,
                                &p->user, &msg);
         if (r < 0)
-                child_fail(fd, r, msg);
+                spawn_child_fail(fd, r, msg);
         if (p->home_from_user)
                 strv_addf(&p->env, "HOME=%s", p->user.home ? p->user.home : "/");
 }
 
-static void child_enter_workdir(const SpawnPlan *p, int fd)
+void spawn_child_enter_workdir(const SpawnPlan *p, int fd)
 {
         char cwd[4096];
 
         if (chdir(p->working_directory) < 0)
-                child_failf(fd, -errno, "working directory `%s`: %s", p->working_directory,
+                spawn_child_failf(fd, -errno, "working directory `%s`: %s", p->working_directory,
                             strerror(errno));
         /* An fd or cwd leaked from outside would show as "(unreachable)/…"
          * (CVE-2024-21626): refuse to run with a cwd outside the root. */
         if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
-                child_failf(fd, -EPERM, "working directory `%s` is outside the container",
+                spawn_child_failf(fd, -EPERM, "working directory `%s` is outside the container",
                             p->working_directory);
 }
 
-static void child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
+void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
 {
         int r;
 
         r = caps_drop_bounding(caps, p->last_cap);
         if (r < 0)
-                child_failf(fd, r, "capability bounding set: %s", strerror(-r));
+                spawn_child_failf(fd, r, "capability bounding set: %s", strerror(-r));
         /* Without NoNewPrivs, installing a filter needs CAP_SYS_ADMIN: do it
          * while it is still held. */
         if (p->seccomp && !p->no_new_privileges) {
                 r = seccomp_profile_load(p->seccomp);
                 if (r < 0)
-                        child_failf(fd, r, "seccomp: %s", strerror(-r));
+                        spawn_child_failf(fd, r, "seccomp: %s", strerror(-r));
         }
         r = caps_switch_user(p->user.uid, p->user.gid, p->user.groups, p->user.n_groups);
         if (r < 0)
-                child_failf(fd, r, "user %u: %s", (unsigned)p->user.uid, strerror(-r));
+                spawn_child_failf(fd, r, "user %u: %s", (unsigned)p->user.uid, strerror(-r));
         r = caps_apply(caps, p->last_cap);
         if (r < 0)
-                child_failf(fd, r, "capabilities: %s", strerror(-r));
+                spawn_child_failf(fd, r, "capabilities: %s", strerror(-r));
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                child_failf(fd, -errno, "no_new_privs: %s", strerror(errno));
+                spawn_child_failf(fd, -errno, "no_new_privs: %s", strerror(errno));
 }
 
 /* Init=yes: PID 1 stays ours and the command runs as its child. Returns in
@@ -739,7 +736,7 @@ static void child_fork_init(int fd)
         sigprocmask(SIG_SETMASK, &all, &old);
         pid = fork();
         if (pid < 0)
-                child_failf(fd, -errno, "init: fork: %s", strerror(errno));
+                spawn_child_failf(fd, -errno, "init: fork: %s", strerror(errno));
         if (pid > 0) {
                 /* The parent sees EOF once the command's execve closes the
                  * last copy of the sync socket. The init never executes
@@ -764,70 +761,67 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         if (wait_for_go && read(fd, &go, 1) != 1)
                 _exit(SPAWN_EXIT_SETUP);
 
-        reset_signals();
+        spawn_reset_signals();
         /* Only now, inside the container's cgroup, so that this cgroup is the
          * root the container sees. */
         if (unshare(CLONE_NEWCGROUP) < 0)
-                child_failf(fd, -errno, "cgroup namespace: %s", strerror(errno));
-        r = setup_stdio(p->stdio);
+                spawn_child_failf(fd, -errno, "cgroup namespace: %s", strerror(errno));
+        r = spawn_setup_stdio(p->stdio);
         if (r < 0)
-                child_failf(fd, r, "standard input/output: %s", strerror(-r));
+                spawn_child_failf(fd, r, "standard input/output: %s", strerror(-r));
         if (setsid() < 0)
-                child_failf(fd, -errno, "setsid: %s", strerror(errno));
+                spawn_child_failf(fd, -errno, "setsid: %s", strerror(errno));
         /* Before the mounts: the fresh sysfs shows the joined netns. */
         if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
-                child_failf(fd, -errno, "join the network namespace: %s", strerror(errno));
+                spawn_child_failf(fd, -errno, "join the network namespace: %s", strerror(errno));
 
         r = rootfs_setup(&p->rootfs, &chrooted, &msg);
         if (r < 0)
-                child_fail(fd, r, msg);
+                spawn_child_fail(fd, r, msg);
         if (chrooted)
                 caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT: the chroot escape */);
-        child_resolve_user((SpawnPlan *)p, fd);
+        spawn_child_resolve_user((SpawnPlan *)p, fd);
 
         if (sethostname(p->hostname, strlen(p->hostname)) < 0)
-                child_failf(fd, -errno, "hostname `%s`: %s", p->hostname, strerror(errno));
+                spawn_child_failf(fd, -errno, "hostname `%s`: %s", p->hostname, strerror(errno));
         if (p->own_netns && (r = loopback_up()) < 0)
-                child_failf(fd, r, "loopback: %s", strerror(-r));
-        r = apply_rlimits(p->limits);
+                spawn_child_failf(fd, r, "loopback: %s", strerror(-r));
+        r = spawn_apply_rlimits(p->limits);
         if (r < 0)
-                child_failf(fd, r, "resource limits: %s", strerror(-r));
+                spawn_child_failf(fd, r, "resource limits: %s", strerror(-r));
         umask(p->umask);
 
-        child_drop_privileges(p, caps, fd);
-        child_enter_workdir(p, fd);
+        spawn_child_drop_privileges(p, caps, fd);
+        spawn_child_enter_workdir(p, fd);
 
-        r = find_command(p->argv[0], p->env, &cmd);
+        r = spawn_find_command(p->argv[0], p->env, &cmd);
         if (r < 0)
-                child_failf(fd, r, "exec `%s`: %s", p->argv[0], strerror(-r));
+                spawn_child_failf(fd, r, "exec `%s`: %s", p->argv[0], strerror(-r));
 
         /* Exactly 0, 1, 2 survive execve; the sync socket closes with it. */
         if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                child_failf(fd, -errno, "close_range: %s", strerror(errno));
+                spawn_child_failf(fd, -errno, "close_range: %s", strerror(errno));
 
         if (p->seccomp && p->no_new_privileges) {
                 r = seccomp_profile_load(p->seccomp);
                 if (r < 0)
-                        child_failf(fd, r, "seccomp: %s", strerror(-r));
+                        spawn_child_failf(fd, r, "seccomp: %s", strerror(-r));
         }
         if (p->init)
                 child_fork_init(fd);
 
         execve(cmd, p->argv, p->env);
-        child_failf(fd, -errno, "exec `%s`: %s", p->argv[0], strerror(errno));
+        spawn_child_failf(fd, -errno, "exec `%s`: %s", p->argv[0], strerror(errno));
 }
 
 /* ---- clone and release (parent) ------------------------------------------ */
 
-static pid_t clone_child(const SpawnPlan *p, int cgroup_fd, int *ret_pidfd, bool *ret_clone3)
+pid_t spawn_clone(uint64_t ns, bool no_clone3, int cgroup_fd, int *ret_pidfd, bool *ret_clone3)
 {
-        /* A joined netns is entered with setns() in the child. */
-        uint64_t ns = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                      (p->own_netns ? CLONE_NEWNET : 0);
         int pidfd = -1;
         pid_t pid;
 
-        if (!p->no_clone3) {
+        if (!no_clone3) {
                 struct clone_args args = {
                         .flags = ns | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
                         .pidfd = (uint64_t)(uintptr_t)&pidfd,
@@ -859,6 +853,15 @@ static pid_t clone_child(const SpawnPlan *p, int cgroup_fd, int *ret_pidfd, bool
                 return r;
         }
         return pid;
+}
+
+static pid_t clone_child(const SpawnPlan *p, int cgroup_fd, int *ret_pidfd, bool *ret_clone3)
+{
+        /* A joined netns is entered with setns() in the child. */
+        uint64_t ns = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                      (p->own_netns ? CLONE_NEWNET : 0);
+
+        return spawn_clone(ns, p->no_clone3, cgroup_fd, ret_pidfd, ret_clone3);
 }
 
 static char *limit_error(const char *key, const char *controller, const SpawnPlan *p, int r)

@@ -125,5 +125,75 @@ int spawn_read_result(int sync_fd, char **ret_error);
 void spawn_cleanup(const SpawnPlan *p);
 
 void spawn_result_done(SpawnResult *r);
+
+/* ---- running a command inside a running container -------------------------
+ *
+ * `ccsupctl exec`, and health checks: a command that joins what the
+ * container's PID 1 has (its namespaces, root, cgroup) and gets what the
+ * unit's plan gives the container's command (user and groups, capabilities,
+ * NoNewPrivs, seccomp filter, limits, umask, working directory,
+ * environment). Asynchronous like a launch: the caller watches one pidfd.
+ */
+
+/*
+ * The plan of a container that has none any more (re-adopted after a
+ * restart of ccsupd), for spawn_exec() only: from c, like spawn_prepare(),
+ * but without side effects: no lock, no directory, no import (a layered
+ * image must be in the store: o->image, else store_resolve_stored()).
+ * Reads files; no fork.
+ */
+int spawn_prepare_exec(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret,
+                       char **ret_error);
+
+typedef struct SpawnExecTarget {
+        int pidfd;             /* the container's PID 1 */
+        pid_t pid;             /* its PID, in our namespace */
+        const Cgroup *cgroup;  /* the container's cgroup (cgroup_open() after a re-adoption) */
+} SpawnExecTarget;
+
+typedef struct SpawnExec {
+        pid_t pid;       /* the relay (below), in our pid namespace */
+        int pidfd;       /* readable once the command has ended, or never ran */
+        int sync_fd;
+} SpawnExec;
+
+/*
+ * Runs argv (argv[0] looked up through the PATH of the plan's environment)
+ * in the container t with stdio as its standard input, output and error
+ * (borrowed: the child takes its own copies). A relay process is cloned
+ * into the container's cgroup, enters the container's mount, UTS, IPC,
+ * network, PID and cgroup namespaces (setns() through the pidfd) and its
+ * root, and forks the command, which is then a process of the container's
+ * PID namespace in its own session; the relay waits for it and reports its
+ * wait status. SIGKILL to the relay (spawn_exec_kill()) kills the command
+ * too (its parent-death signal); processes the command started in the
+ * background stay in the container. Never waits.
+ */
+int spawn_exec(const SpawnPlan *p, const SpawnExecTarget *t, char *const *argv,
+               const int stdio[3], SpawnExec *ret, char **ret_error);
+
+typedef struct SpawnExecEnd {
+        int status;     /* the command's wait status (WIFEXITED()...), when it ran */
+        int error;      /* 0 when it ran, else -errno: it never ran */
+        bool command;   /* error is the command's own (not found, not executable) */
+        char *message;  /* with error: "`nosuch`: No such file or directory" */
+} SpawnExecEnd;
+
+/* After e->pidfd became readable: reaps the relay and tells how the command
+ * ended. -EAGAIN while the relay runs. */
+int spawn_exec_finish(SpawnExec *e, SpawnExecEnd *ret);
+
+/* The exit status a shell would give: the exit code, 128 + the signal that
+ * killed the command, 127 command not found, 126 not executable, 125
+ * another setup error. */
+int spawn_exec_end_code(const SpawnExecEnd *e);
+void spawn_exec_end_done(SpawnExecEnd *e);
+
+/* SIGKILL to the relay, and so to the command. Reap it with
+ * spawn_exec_finish() once the pidfd is readable. */
+int spawn_exec_kill(const SpawnExec *e);
+/* Closes the fds (the relay must have been reaped). */
+void spawn_exec_done(SpawnExec *e);
+
 SpawnPlan *spawn_plan_free(SpawnPlan *p);
 static inline void spawn_plan_freep(SpawnPlan **p) { spawn_plan_free(*p); }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <systemd/sd-bus.h>
 
+#include "ccsupctl-exec.h"
 #include "ccsupctl-image.h"
 #include "ccsupctl-logs.h"
 #include "parse.h"
@@ -66,6 +67,10 @@ static void help(void)
                "  logs [-f] [-n N] UNIT\n"
                "                       the container's output, from the journal or its log\n"
                "                       files: every line (-n N: the last N); -f follows\n"
+               "  exec [-i] UNIT CMD [ARG...]\n"
+               "                       run CMD inside the running container, with our stdout\n"
+               "                       and stderr (-i: stdin too); exit with its exit status\n"
+               "                       (see ccsupctl exec --help)\n"
                "  reset UNIT           clear a failed state and the restart counter\n"
                "  verify FILE...       check unit files without a daemon; prints FILE:LINE: message\n"
                "                       lines and exits 1 if any file has errors\n"
@@ -78,8 +83,6 @@ static void help(void)
                "  daemon-reexec        ccsupd re-executes itself (an upgraded binary too) and\n"
                "                       takes its running containers back, restarting none;\n"
                "                       returns once the new ccsupd answers\n"
-               "\n"
-               "Not implemented yet: exec.\n"
                "\n"
                "Exit status: 0 success, 1 failure, 2 usage, 3 unit not running,\n"
                "4 no such unit, 5 ccsupd unreachable or permission denied.\n"
@@ -154,7 +157,7 @@ static int connect_daemon(void)
         int r;
 
         if ((r = sd_bus_new(&bus)) < 0 || (r = sd_bus_set_address(bus, address)) < 0 ||
-            (r = sd_bus_start(bus)) < 0) {
+            (r = sd_bus_negotiate_fds(bus, 1)) < 0 || (r = sd_bus_start(bus)) < 0) {
                 if (r == -EACCES || r == -EPERM)
                         fprintf(stderr, "ccsupctl: %s: permission denied\n", arg_socket);
                 else
@@ -967,11 +970,27 @@ static int verb_logs(int argc, char **argv)
         return r;
 }
 
-/* ------------------------------------------------------------------ main */
+/* exec: its own options (the command's come after UNIT, untouched). */
+static int verb_exec(int argc, char **argv)
+{
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        ExecArgs a;
+        int r = exec_parse_args(argc, argv, &a);
 
-static const char *const later_verbs[] = {
-        "exec", NULL,
-};
+        if (r >= 0)
+                return r;
+        r = connect_daemon();
+        if (r != EXIT_OK)
+                return r;
+        r = exec_run(bus, &a, &e);
+        if (r < 0)
+                r = report_error("exec", &e, r);
+        sd_bus_error_free(&e);
+        sd_bus_flush_close_unref(bus);
+        return r;
+}
+
+/* ------------------------------------------------------------------ main */
 
 static const struct {
         const char *verb;
@@ -1061,10 +1080,8 @@ int main(int argc, char **argv)
                 return verb_image(argc - optind, argv + optind, NULL);
         if (streq(verb, "logs"))
                 return verb_logs(argc - optind, argv + optind);
-        if (strv_contains((char **)later_verbs, verb)) {
-                fprintf(stderr, "ccsupctl: %s: not implemented yet\n", verb);
-                return EXIT_FAILED;
-        }
+        if (streq(verb, "exec"))
+                return verb_exec(argc - optind, argv + optind);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(verb, verbs[i].verb))
                         continue;

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <systemd/sd-bus.h>
 
+#include "exec.h"
 #include "log.h"
 #include "pid1.h"
 #include "util.h"
@@ -47,6 +48,7 @@ struct Control {
         ev_prepare prepare;
         Connection *connections;
         sd_id128_t id;
+        ExecCall *execs;           /* Exec calls whose command runs */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -536,8 +538,35 @@ static int method_reexec(sd_bus_message *call, void *userdata, sd_bus_error *err
         if (r < 0)
                 return r;
         (void)sd_bus_flush(sd_bus_message_get_bus(call));
+        exec_calls_abort(&ctl->execs);
         ctl->m->reexec_cb(ctl->m);
         return 0;
+}
+
+/* Exec: the reply (the command's exit status) waits for its end (exec.h). */
+static int method_exec(sd_bus_message *call, void *userdata, sd_bus_error *error)
+{
+        Control *ctl = userdata;
+        _cleanup_strv_free_ char **argv = NULL;
+        const char *name;
+        int stdio[3], r;
+        Unit *u;
+
+        if ((r = sd_bus_message_read(call, "s", &name)) < 0 ||
+            (r = sd_bus_message_read_strv(call, &argv)) < 0 ||
+            (r = sd_bus_message_read(call, "hhh", &stdio[0], &stdio[1], &stdio[2])) < 0)
+                return r;
+        if (!caller_is_root(call, error))
+                return -EACCES;
+        u = find_unit(ctl->m, name, error);
+        if (!u)
+                return -ENOENT;
+        if (!argv || !argv[0] || !argv[0][0])
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "no command given");
+        if (u->svc.state != SERVICE_RUNNING || u->run.pidfd < 0 || !u->run.cgroup)
+                return sd_bus_error_setf(error, ERROR_NOT_RUNNING, "unit `%s` is not running (state: %s)",
+                                         name, service_state_to_string(u->svc.state));
+        return exec_call_start(&ctl->execs, ctl->m, u, argv, stdio, call, error);
 }
 
 static int method_hello(sd_bus_message *call, void *userdata, sd_bus_error *error)
@@ -578,6 +607,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reexec", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reexec,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Exec", SD_BUS_ARGS("s", name, "as", argv, "h", stdin, "h", stdout, "h", stderr),
+                                SD_BUS_RESULT("i", status), method_exec, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Halt", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_shutdown,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PowerOff", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_shutdown,
@@ -607,6 +638,7 @@ static void connection_free(Control *ctl, Connection *c)
                 }
         ev_io_stop(ctl->m->loop, &c->io);
         ev_timer_stop(ctl->m->loop, &c->timer);
+        exec_calls_disconnected(&ctl->execs, c->bus);
         sd_bus_flush_close_unref(c->bus);
         free(c);
 }
@@ -687,6 +719,7 @@ static int connection_new(Control *ctl, int fd)
         TAKE_FD(owned);
         if ((r = sd_bus_set_server(bus, 1, ctl->id)) < 0 ||
             (r = sd_bus_set_anonymous(bus, 1)) < 0 ||
+            (r = sd_bus_negotiate_fds(bus, 1)) < 0 || /* Exec's stdio */
             (r = sd_bus_add_object_vtable(bus, NULL, CONTROL_PATH, CONTROL_INTERFACE, manager_vtable,
                                           ctl)) < 0 ||
             (r = sd_bus_add_object_vtable(bus, NULL, "/org/freedesktop/DBus", "org.freedesktop.DBus",
@@ -805,6 +838,7 @@ void control_close(Control *ctl)
 {
         if (!ctl)
                 return;
+        exec_calls_abort(&ctl->execs);
         while (ctl->connections)
                 connection_free(ctl, ctl->connections);
         if (ctl->fd >= 0) {

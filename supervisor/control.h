@@ -21,9 +21,18 @@
  *   Reload() -> a(ss)               (unit, "added"|"removed"|"changed"|"bad"|"masked")
  *   Reexec()                        reply, then ccsupd execve()s itself; the
  *                                   containers are re-adopted, none restarts
+ *   Exec(s name, as argv, h stdin, h stdout, h stderr) -> i
+ *                                   runs argv inside the running container
+ *                                   with the three fds; the reply waits for
+ *                                   its end: the exit status as a shell gives
+ *                                   it (128 + N: killed by signal N); the
+ *                                   command is killed when the caller's
+ *                                   connection closes (exec.h)
  *   signal UnitChanged(s name, s state, s result)
  * Errors: org.ccsup.Error.NoSuchUnit, org.ccsup.Error.BadUnit,
- * org.ccsup.Error.Failed, org.freedesktop.DBus.Error.AccessDenied (callers
+ * org.ccsup.Error.Failed, org.ccsup.Error.NotRunning (KillUnit, Exec),
+ * org.ccsup.Error.CommandNotFound, .CommandNotExecutable, .ExecFailed (Exec:
+ * the command never ran), org.freedesktop.DBus.Error.AccessDenied (callers
  * other than uid 0 on every method that changes something),
  * org.freedesktop.DBus.Error.InvalidArgs.
  * A stub org.freedesktop.DBus.Hello on /org/freedesktop/DBus lets

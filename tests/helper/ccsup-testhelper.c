@@ -851,6 +851,29 @@ static int try_icmp(void)
 	return 0;
 }
 
+/* ioctl(fd, request) on /dev/null, never a terminal: ENOTTY where the call
+ * reaches the tty layer, EPERM where seccomp refuses it.  Harmless either way:
+ * nothing is ever pushed into a terminal. */
+static int try_ioctl(unsigned long request)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), e = 0;
+	char c[2] = { '#', 0 };
+
+	if (fd < 0)
+		return errno;
+	if (syscall(SYS_ioctl, fd, request, c) < 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
+static int try_tiocsti(void) { return try_ioctl(TIOCSTI); }
+/* the kernel takes the request as a 32-bit int: upper bits must not help */
+static int try_tiocsti_high(void) { return try_ioctl((unsigned long)TIOCSTI | 0x100000000UL); }
+static int try_tioclinux(void) { return try_ioctl(TIOCLINUX); }
+/* an ordinary request, for contrast: ENOTTY */
+static int try_tcgets(void) { return try_ioctl(TCGETS); }
+
 static int cmd_try(int argc, char **argv)
 {
 	static const struct {
@@ -869,6 +892,10 @@ static int cmd_try(int argc, char **argv)
 		{ "chroot", try_chroot },
 		{ "mknod", try_mknod },
 		{ "icmp", try_icmp },
+		{ "tiocsti", try_tiocsti },
+		{ "tiocsti-high", try_tiocsti_high },
+		{ "tioclinux", try_tioclinux },
+		{ "tcgets", try_tcgets },
 	};
 	int worst = 0;
 
@@ -1444,7 +1471,7 @@ static void usage(FILE *f)
 		"  setxattr PATH NAME VALUE\n"
 		"  try SYSCALL... (mount unshare-user unshare-net unshare-mount unshare-pid\n"
 		"      keyctl add_key bpf reboot kexec perf_event_open finit_module setns\n"
-		"      chroot mknod icmp)\n"
+		"      chroot mknod icmp tiocsti tiocsti-high tioclinux tcgets)\n"
 		"  loopback\n"
 		"  burn SECS | fork-bomb N | has-caps | battery HOSTPID COMM\n"
 		"  write-everywhere\n", prog);

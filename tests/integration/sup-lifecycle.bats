@@ -272,9 +272,6 @@ EOF
 
         run ctl --socket="$T/nothing-here" list
         expect_status 5
-        run ctl exec x true
-        expect_status 1
-        [[ $output == *"not implemented yet"* ]]
 }
 
 @test "two ccsupd instances side by side" {

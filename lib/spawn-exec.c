@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Running a command inside a running container (spawn.h, spawn_exec()).
+ *
+ *   parent ──clone3(CLONE_INTO_CGROUP)──► relay ──fork──► command
+ *                                        setns(pidfd)     setsid, user,
+ *                                        chroot(root)     caps, seccomp,
+ *                                        waits, reports   execve
+ *
+ * setns(CLONE_NEWPID) only places the children of the caller in the
+ * container's PID namespace: hence the relay. It stays in ccsupd's PID
+ * namespace, invisible to the container, with every signal blocked, and
+ * sends the command's wait status as the last message on the sync socket.
+ */
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "spawn-internal.h"
+
+/* The relay's last message: error 0 tells it from a SpawnMessage. */
+typedef struct SpawnExecStatus {
+        int32_t error;
+        int32_t status;
+} SpawnExecStatus;
+
+#define EXEC_NAMESPACES \
+        (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP)
+
+/* ---- the command (a process of the container) ---------------------------- */
+
+_Noreturn static void command_fail(int fd, int r, const char *cmd)
+{
+        SpawnMessage m = { .error = -r | SPAWN_ERROR_COMMAND };
+        int n = snprintf(m.text, sizeof(m.text), "`%s`: %s", cmd, strerror(-r));
+
+        if (n < 0 || (size_t)n >= sizeof(m.text))
+                n = (int)sizeof(m.text) - 1;
+        (void)send(fd, &m, offsetof(SpawnMessage, text) + (size_t)n, MSG_NOSIGNAL);
+        _exit(r == -ENOENT || r == -ENOTDIR ? 127 : 126);
+}
+
+/* The same sequence as a container's command (spawn.c, child_run()), minus
+ * what the container set up once for all: namespaces, root, hostname. */
+_Noreturn static void exec_command(SpawnPlan *p, char *const *argv, int fd)
+{
+        _cleanup_free_ char *cmd = NULL;
+        int r;
+
+        spawn_reset_signals();
+        /* No controlling terminal: the operator's terminal, if it is one of
+         * stdio, stays the operator shell's. */
+        if (setsid() < 0)
+                spawn_child_failf(fd, -errno, "setsid: %s", strerror(errno));
+        r = spawn_apply_rlimits(p->limits);
+        if (r < 0)
+                spawn_child_failf(fd, r, "resource limits: %s", strerror(-r));
+        umask(p->umask);
+        spawn_child_resolve_user(p, fd);
+        spawn_child_drop_privileges(p, p->caps, fd);
+        /* Only now: a change of user clears it. getppid() is 0 while the
+         * relay (outside our PID namespace) lives; had it died, we would
+         * have been handed to the container's init. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                spawn_child_failf(fd, -errno, "parent-death signal: %s", strerror(errno));
+        if (getppid() != 0)
+                _exit(SPAWN_EXIT_SETUP);
+        spawn_child_enter_workdir(p, fd);
+
+        r = spawn_find_command(argv[0], p->env, &cmd);
+        if (r < 0)
+                command_fail(fd, r, argv[0]);
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                spawn_child_failf(fd, -errno, "close_range: %s", strerror(errno));
+        if (p->seccomp && p->no_new_privileges) {
+                r = seccomp_profile_load(p->seccomp);
+                if (r < 0)
+                        spawn_child_failf(fd, r, "seccomp: %s", strerror(-r));
+        }
+        execve(cmd, argv, p->env);
+        command_fail(fd, -errno, argv[0]);
+}
+
+/* ---- the relay (ccsupd's child, in the container's cgroup) ---------------- */
+
+/* Closes every fd from 3 up but a and b. */
+static void close_all_but(int a, int b)
+{
+        int lo = a < b ? a : b, hi = a < b ? b : a;
+
+        if (lo > 3)
+                (void)close_range(3, (unsigned)lo - 1, 0);
+        if (hi > lo + 1)
+                (void)close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+        (void)close_range((unsigned)hi + 1, ~0U, 0);
+}
+
+/* Enters the namespaces and the root of the container's PID 1. Its root is
+ * taken from /proc (before setns(), in our own view of it) rather than from
+ * the mount namespace: a container chroot'ed on an initramfs host has a
+ * namespace root that is not its own. */
+static void relay_enter(const SpawnExecTarget *t, int fd)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/root", (int)t->pid);
+        _cleanup_close_ int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        /* After the open: a pidfd still alive means the PID was not reused. */
+        if (root < 0 || pidfd_send_signal(t->pidfd, 0, NULL, 0) < 0)
+                spawn_child_failf(fd, -ESRCH, "the container's PID %d is gone", (int)t->pid);
+        if (setns(t->pidfd, EXEC_NAMESPACES) < 0)
+                spawn_child_failf(fd, -errno, "enter the namespaces of PID %d: %s", (int)t->pid,
+                                  strerror(errno));
+        if (fchdir(root) < 0 || chroot(".") < 0)
+                spawn_child_failf(fd, -errno, "enter the root of PID %d: %s", (int)t->pid,
+                                  strerror(errno));
+}
+
+_Noreturn static void exec_relay(const SpawnPlan *p, const SpawnExecTarget *t, char *const *argv,
+                                 const int stdio[3], int fd, bool wait_for_go, pid_t parent)
+{
+        SpawnExecStatus st = { .error = 0 };
+        sigset_t all;
+        pid_t pid;
+        char go;
+        int r;
+
+        /* Only SIGKILL ends the relay: what the container's cgroup is sent
+         * (`ccsupctl kill`) is for the command. */
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        if (wait_for_go && read(fd, &go, 1) != 1)
+                _exit(SPAWN_EXIT_SETUP);
+        /* ccsupd gone: nobody to tell, nobody to answer the caller. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(SPAWN_EXIT_SETUP);
+        r = spawn_setup_stdio(stdio);
+        if (r < 0)
+                spawn_child_failf(fd, r, "standard input/output: %s", strerror(-r));
+        /* Nothing of ccsupd's (its clients' connections above all) may
+         * outlive it here. */
+        close_all_but(fd, t->pidfd);
+        relay_enter(t, fd);
+        (void)close(t->pidfd);
+
+        pid = fork();
+        if (pid < 0)
+                spawn_child_failf(fd, -errno, "fork: %s", strerror(errno));
+        if (pid == 0)
+                exec_command((SpawnPlan *)p, argv, fd);
+        (void)close_range(0, 2, 0);
+        while (waitpid(pid, &st.status, 0) < 0)
+                if (errno != EINTR)
+                        spawn_child_failf(fd, -errno, "wait: %s", strerror(errno));
+        (void)send(fd, &st, sizeof(st), MSG_NOSIGNAL);
+        _exit(0);
+}
+
+/* ---- parent --------------------------------------------------------------- */
+
+static int kill_relay(int pidfd, int r)
+{
+        (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+        (void)waitid(P_PIDFD, (id_t)pidfd, NULL, WEXITED);
+        return r;
+}
+
+int spawn_exec(const SpawnPlan *p, const SpawnExecTarget *t, char *const *argv,
+               const int stdio[3], SpawnExec *ret, char **ret_error)
+{
+        _cleanup_close_ int parent_end = -1, child_end = -1, pidfd = -1, cgroup_fd = -1;
+        pid_t parent = getpid(), pid;
+        bool clone3, attach;
+        int sv[2], r;
+
+        if (!argv || !argv[0] || !argv[0][0]) {
+                *ret_error = xstrdup("no command given");
+                return -EINVAL;
+        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                *ret_error = xasprintf("socketpair: %s", strerror(errno));
+                return -errno;
+        }
+        parent_end = sv[0];
+        child_end = sv[1];
+        if (t->cgroup->unified) {
+                cgroup_fd = open(t->cgroup->unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cgroup_fd < 0) {
+                        *ret_error = xasprintf("cgroup `%s`: %s", t->cgroup->path, strerror(errno));
+                        return -errno;
+                }
+        }
+
+        pid = spawn_clone(0, p->no_clone3, cgroup_fd, &pidfd, &clone3);
+        if (pid == 0)
+                exec_relay(p, t, argv, stdio, child_end, !clone3 || t->cgroup->v1, parent);
+        if (pid < 0) {
+                *ret_error = xasprintf("clone: %s", strerror(-pid));
+                return pid;
+        }
+        child_end = safe_close(child_end);
+
+        /* Into every cgroup before the relay goes on: nothing it forks may
+         * run outside the container's. */
+        attach = !clone3 || t->cgroup->v1;
+        r = attach ? cgroup_attach(t->cgroup, pid, !clone3) : 0;
+        if (r < 0) {
+                *ret_error = xasprintf("cgroup `%s`: attach: %s", t->cgroup->path, strerror(-r));
+                return kill_relay(pidfd, r);
+        }
+        if (attach && send(parent_end, "g", 1, MSG_NOSIGNAL) != 1) {
+                r = -errno;
+                *ret_error = xasprintf("release the relay: %s", strerror(-r));
+                return kill_relay(pidfd, r);
+        }
+        *ret = (SpawnExec){ .pid = pid, .pidfd = TAKE_FD(pidfd), .sync_fd = TAKE_FD(parent_end) };
+        return 0;
+}
+
+/* The messages of an ended relay: a setup failure (the relay's or the
+ * command's) comes first and wins; else the relay's status. 1 when there
+ * was a status, 0 when nothing came (the relay was killed), -errno. */
+static int read_messages(int fd, SpawnExecEnd *end)
+{
+        int got = 0;
+
+        for (;;) {
+                SpawnMessage m;
+                ssize_t n = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
+                int e;
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return got;
+                /* Lengths and values checked before use. */
+                if ((size_t)n < offsetof(SpawnMessage, text))
+                        return -EPROTO;
+                if (m.error == 0 && (size_t)n == sizeof(SpawnExecStatus)) {
+                        memcpy(&end->status, (char *)&m + offsetof(SpawnExecStatus, status),
+                               sizeof(end->status));
+                        got = 1;
+                        continue;
+                }
+                e = m.error & ~SPAWN_ERROR_COMMAND;
+                if (e <= 0 || e >= 4096)
+                        return -EPROTO;
+                if (end->error < 0)
+                        continue;
+                end->error = -e;
+                end->command = m.error & SPAWN_ERROR_COMMAND;
+                end->message = xstrndup(m.text, (size_t)n - offsetof(SpawnMessage, text));
+        }
+}
+
+int spawn_exec_finish(SpawnExec *e, SpawnExecEnd *ret)
+{
+        SpawnExecEnd end = { .error = 0 };
+        siginfo_t si = {};
+        int r;
+
+        if (waitid(P_PIDFD, (id_t)e->pidfd, &si, WEXITED | WNOHANG) < 0)
+                return -errno;
+        if (si.si_pid == 0)
+                return -EAGAIN;
+        r = read_messages(e->sync_fd, &end);
+        if (r < 0) {
+                spawn_exec_end_done(&end);
+                end = (SpawnExecEnd){ .error = r, .message = xstrdup("bad message from the relay") };
+        } else if (end.error == 0 && r == 0) {
+                /* Killed before it could tell (SIGKILL from us, or to the
+                 * whole container): the relay's own end is the command's. */
+                end.status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status;
+                if (si.si_code == CLD_EXITED) {
+                        end.error = -EPROTO;
+                        end.message = xasprintf("the relay ended with status %d", si.si_status);
+                }
+        }
+        *ret = end;
+        return 0;
+}
+
+int spawn_exec_end_code(const SpawnExecEnd *e)
+{
+        if (e->error < 0)
+                return !e->command ? SPAWN_EXIT_SETUP : e->error == -ENOENT || e->error == -ENOTDIR ? 127 : 126;
+        if (WIFEXITED(e->status))
+                return WEXITSTATUS(e->status);
+        if (WIFSIGNALED(e->status))
+                return 128 + WTERMSIG(e->status);
+        return SPAWN_EXIT_SETUP;
+}
+
+void spawn_exec_end_done(SpawnExecEnd *e)
+{
+        free(e->message);
+        e->message = NULL;
+}
+
+int spawn_exec_kill(const SpawnExec *e)
+{
+        return pidfd_send_signal(e->pidfd, SIGKILL, NULL, 0) < 0 ? -errno : 0;
+}
+
+void spawn_exec_done(SpawnExec *e)
+{
+        safe_close(e->pidfd);
+        safe_close(e->sync_fd);
+        *e = (SpawnExec){ .pidfd = -1, .sync_fd = -1 };
+}

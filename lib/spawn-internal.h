@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Shared by spawn.c (launching a container) and spawn-exec.c (running a
+ * command in a running one): the plan, the sync protocol and the child's
+ * setup steps. Not an API: everything else goes through spawn.h.
+ */
+
+#include <stdint.h>
+
+#include "image.h"
+#include "rootfs.h"
+#include "spawn.h"
+#include "util.h"
+
+#define SPAWN_MESSAGE_MAX 4096
+
+struct SpawnPlan {
+        char *name;
+        RootfsPlan rootfs;
+        char **argv;
+        char **env;
+        char *working_directory;
+        char *hostname;
+        ImageUser user;
+        /* A layered image: User= is resolved by the child in the merged
+         * tree (spawn_child_resolve_user()), from these. */
+        bool user_in_child;
+        char *user_spec, *group_spec;
+        char **supplementary_groups;
+        bool home_from_user;      /* no HOME in Env/Environment=: the user's */
+        int stop_signal;
+        mode_t umask;
+        RlimitSpec limits[_UNIT_LIMIT_MAX];
+        uint64_t caps;
+        int last_cap;
+        bool no_new_privileges;
+        bool own_netns;           /* a new one, with lo up */
+        int netns_fd;             /* borrowed (SpawnOptions): join it; -1 = none */
+        bool init;
+        SeccompProfile *seccomp_owned;
+        const SeccompProfile *seccomp; /* NULL = unconfined */
+        int stdio[3];
+        char *cgroup_root, *cgroup_path;
+        CgroupMode cgroup_mode;
+        CgroupMask cgroup_mask;   /* controllers the container's cgroup needs */
+        int staging_lock;         /* flock()ed fd of rootfs.staging */
+        uint64_t memory_max, memory_high, memory_swap_max, cpu_quota, cpu_weight, pids_max,
+                io_weight;
+        char *cpuset;
+        char **device_rules;      /* v1 devices cgroup: "c 1:3 rwm"; NULL = not confined */
+        char **warnings;
+        bool no_clone3;
+};
+
+/* One message of the sync protocol, child to parent. error is a positive
+ * errno; spawn_exec() adds SPAWN_ERROR_COMMAND when the command itself could
+ * not be executed (not found, not executable), and its relay ends with a
+ * SpawnExecStatus instead. */
+typedef struct SpawnMessage {
+        int32_t error;
+        char text[SPAWN_MESSAGE_MAX];
+} SpawnMessage;
+
+#define SPAWN_ERROR_COMMAND 0x10000
+
+/* ---- the child's steps (after clone, never returning on failure) ---- */
+
+/* Sends (-r, msg) on sync_fd and exits with SPAWN_EXIT_SETUP. */
+_Noreturn void spawn_child_fail(int sync_fd, int r, char *msg);
+#define spawn_child_failf(fd, r, ...) spawn_child_fail(fd, r, xasprintf(__VA_ARGS__))
+
+/* dup2()s the three fds onto 0, 1, 2 (whatever numbers they have). */
+int spawn_setup_stdio(const int stdio[3]);
+/* Every signal to SIG_DFL, none blocked. */
+void spawn_reset_signals(void);
+int spawn_apply_rlimits(const RlimitSpec *limits);
+/* execvp()'s lookup through PATH of env (not of the caller's environ):
+ * -ENOENT not found, -EACCES found but not executable. */
+int spawn_find_command(const char *cmd, char *const *env, char **ret);
+/* A layered image: User= from /etc/passwd and /etc/group of the current root. */
+void spawn_child_resolve_user(SpawnPlan *p, int fd);
+void spawn_child_enter_workdir(const SpawnPlan *p, int fd);
+/* Bounding set, seccomp (without NoNewPrivs), user, capabilities, NoNewPrivs. */
+void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd);
+
+/* clone3(CLONE_PIDFD | ns, into cgroup_fd when >= 0), else clone() +
+ * pidfd_open(): 0 in the child, the PID in the parent (*ret_clone3 says
+ * whether the child was born in cgroup_fd's cgroup), or -errno. */
+pid_t spawn_clone(uint64_t ns, bool no_clone3, int cgroup_fd, int *ret_pidfd, bool *ret_clone3);
