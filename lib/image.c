@@ -244,14 +244,20 @@ void env_set(char ***env, const char *assignment)
         strv_add(env, assignment);
 }
 
-int env_file_read(const char *path, char ***env, char **ret_error)
+static int env_file_read_as(const char *path, bool regular_only, char ***env, char **ret_error)
 {
         _cleanup_free_ char *text = NULL;
         size_t n;
         unsigned line_no = 0;
         int r;
 
-        r = read_full_file(path, 1024 * 1024, &text, &n);
+        r = regular_only ? read_regular_file_at(AT_FDCWD, path, 1024 * 1024, &text, &n)
+                         : read_full_file(path, 1024 * 1024, &text, &n);
+        if (r == -EBADFD) {
+                *ret_error = xasprintf("environment file `%s`: not a regular file (ccsupd does not "
+                                       "wait on a FIFO or device)", path);
+                return r;
+        }
         if (r < 0) {
                 *ret_error = xasprintf("environment file `%s`: %s", path, strerror(-r));
                 return r;
@@ -279,7 +285,12 @@ int env_file_read(const char *path, char ***env, char **ret_error)
         return 0;
 }
 
-int image_build_environment(const UnitConfig *c, const ImageUser *u, char ***ret,
+int env_file_read(const char *path, char ***env, char **ret_error)
+{
+        return env_file_read_as(path, false, env, ret_error);
+}
+
+int image_build_environment(const UnitConfig *c, const ImageUser *u, bool regular_only, char ***ret,
                             char **ret_error)
 {
         _cleanup_strv_free_ char **env = NULL;
@@ -292,14 +303,14 @@ int image_build_environment(const UnitConfig *c, const ImageUser *u, char ***ret
 
         STRV_FOREACH(e, c->environment)
                 env_set(&env, *e);
-        r = image_read_environment_files(c, &env, ret_error);
+        r = image_read_environment_files(c, &env, regular_only, ret_error);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(env);
         return 0;
 }
 
-int image_read_environment_files(const UnitConfig *c, char ***env, char **ret_error)
+int image_read_environment_files(const UnitConfig *c, char ***env, bool regular_only, char **ret_error)
 {
         STRV_FOREACH(f, c->environment_files) {
                 const char *path = *f;
@@ -310,7 +321,7 @@ int image_read_environment_files(const UnitConfig *c, char ***env, char **ret_er
                         path++;
                 if (optional && access(path, F_OK) < 0 && errno == ENOENT)
                         continue;
-                r = env_file_read(path, env, ret_error);
+                r = env_file_read_as(path, regular_only, env, ret_error);
                 if (r < 0)
                         return r;
         }

@@ -56,8 +56,10 @@ const char *env_get(char *const *env, const char *key);
  * Environment=, then every EnvironmentFile= (a leading '-' makes a missing
  * file acceptable).
  */
-int image_build_environment(const UnitConfig *c, const ImageUser *u, char ***ret,
+int image_build_environment(const UnitConfig *c, const ImageUser *u, bool regular_only, char ***ret,
                             char **ret_error);
 
-/* Appends every EnvironmentFile= to *env (replacing same keys). */
-int image_read_environment_files(const UnitConfig *c, char ***env, char **ret_error);
+/* Appends every EnvironmentFile= to *env (replacing same keys).
+ * regular_only: a file that is not a regular file (a FIFO, a device) is an
+ * error instead of a read that may never end. */
+int image_read_environment_files(const UnitConfig *c, char ***env, bool regular_only, char **ret_error);

@@ -27,6 +27,7 @@ struct SpawnPlan {
         /* A layered image: User= is resolved by the child in the merged
          * tree (spawn_child_resolve_user()), from these. */
         bool user_in_child;
+        bool regular_files_only;   /* SpawnOptions.regular_files_only */
         char *user_spec, *group_spec;
         char **supplementary_groups;
         bool home_from_user;      /* no HOME in Env/Environment=: the user's */

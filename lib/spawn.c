@@ -336,7 +336,7 @@ static int prepare_directory(SpawnPlan *p, const UnitConfig *c, char **ret_error
                                &p->user, ret_error);
         if (r < 0)
                 return r;
-        r = image_build_environment(c, &p->user, &p->env, ret_error);
+        r = image_build_environment(c, &p->user, p->regular_files_only, &p->env, ret_error);
         if (r < 0)
                 return r;
         p->working_directory = xstrdup(c->working_directory ? c->working_directory : "/");
@@ -371,7 +371,7 @@ static int prepare_layered(SpawnPlan *p, const UnitConfig *c, const ResolvedImag
         strv_add(&p->env, "container=ccsup");
         STRV_FOREACH(e, proc.environment)
                 env_set(&p->env, *e);
-        r = image_read_environment_files(c, &p->env, ret_error);
+        r = image_read_environment_files(c, &p->env, p->regular_files_only, ret_error);
         if (r < 0)
                 return r;
         p->home_from_user = !env_get(p->env, "HOME");
@@ -434,6 +434,7 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         p->name = xstrdup(c->name);
         p->netns_fd = c->network_mode == NETWORK_CONTAINER ? o->netns_fd : -1;
         p->own_netns = c->network_mode == NETWORK_NONE;
+        p->regular_files_only = o->regular_files_only;
         r = prepare_rootfs(p, c, o, image, ret_error);
         if (r < 0)
                 return r;
@@ -485,6 +486,7 @@ int spawn_prepare_exec(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **r
         /* Only for the capabilities: the container's root is entered
          * through its PID 1, never set up again. */
         p->rootfs.use_chroot = rootfs_host_is_initramfs();
+        p->regular_files_only = o->regular_files_only;
         r = img ? prepare_layered(p, c, img, ret_error) : prepare_directory(p, c, ret_error);
         if (r < 0)
                 return r;

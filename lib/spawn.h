@@ -64,6 +64,10 @@ typedef struct SpawnOptions {
          * kernel synchronize_rcu() per start. Default: join memory, cpuacct
          * and pids so that cgroup_get_stats() has figures. */
         bool no_accounting;
+        /* Prepared in an event loop (the daemon): EnvironmentFile= must be
+         * a regular file; a FIFO or device, whose read could wait for ever,
+         * is a start error. Without it (--run) any file is read. */
+        bool regular_files_only;
         /* [Network] Mode=container:NAME: the child joins the network
          * namespace netns_fd refers to (spawn_open_netns()) instead of
          * making its own; without join_netns that mode is refused.

@@ -89,6 +89,7 @@ static int exec_plan(Manager *m, Unit *u, SpawnPlan **ret, char **ret_error)
                 .default_seccomp = m->seccomp,
                 .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
                 .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
+                .regular_files_only = true,
                 .netns_fd = -1,
         };
 

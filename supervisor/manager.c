@@ -618,6 +618,7 @@ static int unit_launch(Unit *u, char **ret_error)
                 .stdout_fd = out[0],
                 .stderr_fd = out[1],
                 .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
+                .regular_files_only = true,
                 .join_netns = netns >= 0,
                 .netns_fd = netns,
         };

@@ -386,3 +386,19 @@ EOF
         ctl restart high
         expect_equal "warnings after two starts" 2 "$(grep -c '<4>.*high: MemoryHigh= is ignored' "$T/d.err")"
 }
+
+@test "an EnvironmentFile= that is a FIFO is a start error in the daemon, never a wait" {
+        mkfifo "$T/env.fifo"
+        printf 'A=1\n' >"$T/env.file"
+        sleeper fifo "EnvironmentFile=$T/env.fifo" '[Restart]' 'Policy=no'
+        sleeper plain "EnvironmentFile=$T/env.file"
+        sup_start
+        wait_state fifo failed
+        wait_state plain running
+        expect_equal "start error" "environment file \`$T/env.fifo\`: not a regular file (ccsupd does not wait on a FIFO or device)" \
+                "$(ctl status fifo | sed -n 's/^Start error: //p')"
+        grep -qz 'A=1' "/proc/$(prop plain MainPID)/environ"
+        # the loop answers; the FIFO was never opened for reading by anyone
+        ctl restart plain
+        expect_equal "plain" running "$(prop plain State)"
+}
