@@ -410,31 +410,57 @@ static int prepare_privileges(SpawnPlan *p, const UnitConfig *c, const SpawnOpti
         return prepare_seccomp(p, c, o, ret_error);
 }
 
+/* The image of c: a directory image's path (*ret_dir), or a layered one:
+ * o->image, else resolved into *owned, with an import when import is set,
+ * else from the store only. */
+static int plan_image(const UnitConfig *c, const SpawnOptions *o, bool import, char **ret_dir,
+                      ResolvedImage *owned, const ResolvedImage **ret_img, char **ret_error)
+{
+        const char *state = o->state_dir ? o->state_dir : STORE_DEFAULT_STATE_DIR;
+        int r;
+
+        *ret_dir = NULL;
+        *ret_img = o->image;
+        if (c->image_kind == IMAGE_DIRECTORY)
+                return image_directory_open(c, ret_dir, ret_error);
+        if (o->image)
+                return 0;
+        r = import ? store_resolve(state, c, owned, ret_error)
+                   : store_resolve_stored(state, c, owned, ret_error);
+        if (r >= 0)
+                *ret_img = owned;
+        return r;
+}
+
+static SpawnPlan *plan_new(const UnitConfig *c, const SpawnOptions *o)
+{
+        SpawnPlan *p = xcalloc(1, sizeof(*p));
+
+        p->staging_lock = -1;
+        p->netns_fd = -1;
+        p->name = xstrdup(c->name);
+        p->regular_files_only = o->regular_files_only;
+        return p;
+}
+
 int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, char **ret_error)
 {
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
         _cleanup_(resolved_image_done) ResolvedImage owned = {};
-        const ResolvedImage *img = o->image;
-        char *image = NULL;
+        const ResolvedImage *img;
+        char *image;
         int r;
 
         r = check_supported(c, o, ret_error);
         if (r < 0)
                 return r;
-        if (c->image_kind == IMAGE_DIRECTORY)
-                r = image_directory_open(c, &image, ret_error);
-        else if (!img && (r = store_resolve(o->state_dir ? o->state_dir : STORE_DEFAULT_STATE_DIR,
-                                            c, &owned, ret_error)) >= 0)
-                img = &owned;
+        r = plan_image(c, o, true, &image, &owned, &img, ret_error);
         if (r < 0)
                 return r;
 
-        p = xcalloc(1, sizeof(*p));
-        p->staging_lock = -1;
-        p->name = xstrdup(c->name);
+        p = plan_new(c, o);
         p->netns_fd = c->network_mode == NETWORK_CONTAINER ? o->netns_fd : -1;
         p->own_netns = c->network_mode == NETWORK_NONE;
-        p->regular_files_only = o->regular_files_only;
         r = prepare_rootfs(p, c, o, image, ret_error);
         if (r < 0)
                 return r;
@@ -466,27 +492,19 @@ int spawn_prepare_exec(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **r
 {
         _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
         _cleanup_(resolved_image_done) ResolvedImage owned = {};
-        const ResolvedImage *img = o->image;
-        char *image = NULL;
-        int r = 0;
+        const ResolvedImage *img;
+        char *image;
+        int r;
 
-        if (c->image_kind == IMAGE_DIRECTORY)
-                r = image_directory_open(c, &image, ret_error);
-        else if (!img && (r = store_resolve_stored(o->state_dir ? o->state_dir : STORE_DEFAULT_STATE_DIR,
-                                                   c, &owned, ret_error)) >= 0)
-                img = &owned;
+        r = plan_image(c, o, false, &image, &owned, &img, ret_error);
         if (r < 0)
                 return r;
 
-        p = xcalloc(1, sizeof(*p));
-        p->staging_lock = -1;
-        p->netns_fd = -1;
-        p->name = xstrdup(c->name);
+        p = plan_new(c, o);
         p->rootfs.image = image;
         /* Only for the capabilities: the container's root is entered
          * through its PID 1, never set up again. */
         p->rootfs.use_chroot = rootfs_host_is_initramfs();
-        p->regular_files_only = o->regular_files_only;
         r = img ? prepare_layered(p, c, img, ret_error) : prepare_directory(p, c, ret_error);
         if (r < 0)
                 return r;

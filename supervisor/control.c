@@ -76,6 +76,16 @@ static Unit *find_unit(Manager *m, const char *name, sd_bus_error *error)
         return u && !u->removed ? u : NULL;
 }
 
+/* For calls that change something: root only, and an existing unit. */
+static int find_unit_as_root(sd_bus_message *call, Manager *m, const char *name, Unit **ret,
+                             sd_bus_error *error)
+{
+        if (!caller_is_root(call, error))
+                return -EACCES;
+        *ret = find_unit(m, name, error);
+        return *ret ? 0 : -ENOENT;
+}
+
 static int append_sv(sd_bus_message *r, const char *key, char type, const void *value)
 {
         char sig[2] = { type, 0 };
@@ -380,11 +390,9 @@ static int do_job(sd_bus_message *call, Control *ctl, JobKind kind, sd_bus_error
         r = sd_bus_message_read(call, "sb", &name, &no_block);
         if (r < 0)
                 return r;
-        if (!caller_is_root(call, error))
-                return -EACCES;
-        u = find_unit(ctl->m, name, error);
-        if (!u)
-                return -ENOENT;
+        r = find_unit_as_root(call, ctl->m, name, &u, error);
+        if (r < 0)
+                return r;
         switch (kind) {
         case JOB_START:
                 r = manager_start_unit(ctl->m, u);
@@ -434,11 +442,9 @@ static int method_kill_unit(sd_bus_message *call, void *userdata, sd_bus_error *
         r = sd_bus_message_read(call, "si", &name, &sig);
         if (r < 0)
                 return r;
-        if (!caller_is_root(call, error))
-                return -EACCES;
-        u = find_unit(ctl->m, name, error);
-        if (!u)
-                return -ENOENT;
+        r = find_unit_as_root(call, ctl->m, name, &u, error);
+        if (r < 0)
+                return r;
         if (sig <= 0 || sig > SIGRTMAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "invalid signal number %d", (int)sig);
@@ -460,11 +466,9 @@ static int method_reset_unit(sd_bus_message *call, void *userdata, sd_bus_error 
         r = sd_bus_message_read(call, "s", &name);
         if (r < 0)
                 return r;
-        if (!caller_is_root(call, error))
-                return -EACCES;
-        u = find_unit(ctl->m, name, error);
-        if (!u)
-                return -ENOENT;
+        r = find_unit_as_root(call, ctl->m, name, &u, error);
+        if (r < 0)
+                return r;
         (void)manager_reset_unit(ctl->m, u);
         return sd_bus_reply_method_return(call, "");
 }
@@ -556,11 +560,9 @@ static int method_exec(sd_bus_message *call, void *userdata, sd_bus_error *error
             (r = sd_bus_message_read_strv(call, &argv)) < 0 ||
             (r = sd_bus_message_read(call, "hhh", &stdio[0], &stdio[1], &stdio[2])) < 0)
                 return r;
-        if (!caller_is_root(call, error))
-                return -EACCES;
-        u = find_unit(ctl->m, name, error);
-        if (!u)
-                return -ENOENT;
+        r = find_unit_as_root(call, ctl->m, name, &u, error);
+        if (r < 0)
+                return r;
         if (!argv || !argv[0] || !argv[0][0])
                 return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "no command given");
         if (u->svc.state != SERVICE_RUNNING || u->run.pidfd < 0 || !u->run.cgroup)

@@ -80,19 +80,9 @@ static void on_relay(struct ev_loop *loop, ev_io *w, int revents)
 /* A re-adopted container: its plan again, from the unit's configuration. */
 static int exec_plan(Manager *m, Unit *u, SpawnPlan **ret, char **ret_error)
 {
-        SpawnOptions so = {
-                .runtime_dir = m->o.runtime_dir,
-                .state_dir = m->o.state_dir,
-                .cgroup_root = m->o.cgroup_root,
-                .cgroup_mode = m->o.cgroup_mode,
-                .cgroup_parent = m->o.cgroup_parent,
-                .default_seccomp = m->seccomp,
-                .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
-                .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
-                .regular_files_only = true,
-                .netns_fd = -1,
-        };
+        SpawnOptions so;
 
+        manager_spawn_options(m, &so);
         if (!u->config) {
                 *ret_error = xstrdup("the configuration it was started with is unknown "
                                      "(re-adopted, and its unit file is bad)");

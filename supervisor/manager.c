@@ -442,6 +442,25 @@ static void unit_cleanup_run(Unit *u)
         ev_timer_start(m->loop, &u->cleanup_timer);
 }
 
+void manager_spawn_options(Manager *m, SpawnOptions *ret)
+{
+        *ret = (SpawnOptions){
+                .runtime_dir = m->o.runtime_dir,
+                .state_dir = m->o.state_dir,
+                .cgroup_root = m->o.cgroup_root,
+                .cgroup_mode = m->o.cgroup_mode,
+                .cgroup_parent = m->o.cgroup_parent,
+                .default_seccomp = m->seccomp,
+                .stdin_fd = -1,
+                .stdout_fd = -1,
+                .stderr_fd = -1,
+                .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
+                /* Prepared in the loop: nothing may wait on a FIFO. */
+                .regular_files_only = true,
+                .netns_fd = -1,
+        };
+}
+
 /* Mode=container:NAME: NAME's network namespace, while NAME runs. */
 static int unit_open_netns(Unit *u, int *ret, char **ret_error)
 {
@@ -606,22 +625,13 @@ static int unit_launch(Unit *u, char **ret_error)
                 if (r < 0)
                         return r;
         }
-        so = (SpawnOptions){
-                .runtime_dir = m->o.runtime_dir,
-                .state_dir = m->o.state_dir,
-                .cgroup_root = m->o.cgroup_root,
-                .cgroup_mode = m->o.cgroup_mode,
-                .cgroup_parent = m->o.cgroup_parent,
-                .default_seccomp = m->seccomp,
-                .image = image.layers ? &image : NULL,
-                .stdin_fd = m->devnull,
-                .stdout_fd = out[0],
-                .stderr_fd = out[1],
-                .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
-                .regular_files_only = true,
-                .join_netns = netns >= 0,
-                .netns_fd = netns,
-        };
+        manager_spawn_options(m, &so);
+        so.image = image.layers ? &image : NULL;
+        so.stdin_fd = m->devnull;
+        so.stdout_fd = out[0];
+        so.stderr_fd = out[1];
+        so.join_netns = netns >= 0;
+        so.netns_fd = netns;
         r = spawn_prepare(u->config, &so, &plan, ret_error);
         if (r < 0)
                 return r;

@@ -187,6 +187,10 @@ void manager_count_states(Manager *m, unsigned counts[_SERVICE_STATE_MAX]);
  * unknown or when nothing runs. */
 void unit_get_stats(Unit *u, CgroupStats *ret);
 
+/* The launch options of this manager (directories, cgroups, the default
+ * seccomp profile, files read without blocking); stdio and netns unset. */
+void manager_spawn_options(Manager *m, SpawnOptions *ret);
+
 /* The cgroup path of the current run, or NULL. */
 const char *unit_cgroup_path(Unit *u);
 
