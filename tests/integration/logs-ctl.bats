@@ -6,7 +6,7 @@
 # written here by hand (exact contents), then on what a running container
 # writes through ccsupd.
 
-load sup-helpers
+load logs-helpers
 
 setup_file() { run_setup_file; }
 setup() {
@@ -14,11 +14,7 @@ setup() {
         FOLLOW_PID=
 }
 teardown() {
-        # the background `logs -f`, by its PID, whatever happened
-        if [[ -n ${FOLLOW_PID:-} ]]; then
-                kill -KILL "$FOLLOW_PID" 2>/dev/null || true
-                wait "$FOLLOW_PID" 2>/dev/null || true
-        fi
+        kill_follow
         sup_teardown
 }
 
@@ -29,29 +25,9 @@ rec() {
         printf '%s %s %s %s\n' "$TS" "$1" "$2" "$3"
 }
 
-# logunit NAME EXEC [MORE LINES]: Target=file, no restart
-logunit() {
-        local name=$1 exec=$2
-        shift 2
-        unit "$name" <<EOF
-[Image]
-Image=$IMAGE
-
-[Process]
-Exec=$exec
-
-[Restart]
-Policy=no
-
-[Log]
-Target=file
-$(printf '%s\n' "$@")
-EOF
-}
-
 # a unit that ran once, printing nothing: its log files are ours to write
 quiet_unit() {
-        logunit quiet /bin/true
+        output_unit quiet file /bin/true
         sup_start
         wait_state quiet exited
         rm -f "$T/log/quiet.log"*
@@ -86,60 +62,6 @@ write_rotated_files() {
 
 ALL_LINES=("one" "two (stderr)" "" "four" "six" "five and a half is five" "a stray line" "  eight  "
         "nine" "ten" "eleven" "twelve" "thirteen" "last, no newline")
-
-# expect_lines LINE...: $output is exactly these lines
-expect_lines() {
-        local want
-        want=$(printf '%s\n' "$@")
-        if [[ $# -eq 0 ]]; then
-                want=
-        fi
-        if [[ $output != "$want" ]]; then
-                echo "--- expected:"; printf '%s\n' "$want"
-                echo "--- got:"; printf '%s\n' "$output"
-                return 1
-        fi
-}
-
-# wait_lines FILE N [SECS]: until FILE has at least N lines
-wait_lines() {
-        local f=$1 n=$2 secs=${3:-10} i
-        for ((i = 0; i < secs * 20; i++)); do
-                [[ -f $f && $(wc -l <"$f") -ge $n ]] && return 0
-                sleep 0.05
-        done
-        echo "timed out waiting for $n line(s) in $f; it has:" >&2
-        cat "$f" >&2
-        return 1
-}
-
-# follow ARGS: `ccsupctl logs -f ARGS` in the background, output in
-# $T/follow.out; sets FOLLOW_PID
-follow() {
-        "$CCSUPCTL" logs -f "$@" >"$T/follow.out" 2>"$T/follow.err" &
-        FOLLOW_PID=$!
-        echo "$FOLLOW_PID" >>"$T/bg-pids"
-}
-
-# end_follow SIGNAL: sends it, waits (10 s at most); $status is the exit
-# status, 124 if it did not end
-end_follow() {
-        local i
-        kill "-$1" "$FOLLOW_PID"
-        for ((i = 0; i < 200; i++)); do
-                [[ $(awk '{ print $3 }' "/proc/$FOLLOW_PID/stat" 2>/dev/null) == Z ]] && break
-                kill -0 "$FOLLOW_PID" 2>/dev/null || break
-                sleep 0.05
-        done
-        status=124
-        if [[ $i -lt 200 ]]; then
-                status=0
-                wait "$FOLLOW_PID" || status=$?
-                FOLLOW_PID=
-        fi
-        echo "--- logs -f: status $status; stderr:"
-        cat "$T/follow.err"
-}
 
 @test "logs: every line of the rotated files, oldest first, P pieces joined, stderr too" {
         quiet_unit
@@ -209,7 +131,7 @@ end_follow() {
 
 @test "logs: exit codes and messages" {
         quiet_unit
-        logunit silent /bin/true 'Target=none'
+        output_unit silent none /bin/true
         ctl reload >/dev/null
         wait_state silent exited
 
@@ -334,8 +256,8 @@ end_follow() {
 }
 
 @test "a running container: logs, logs -f across rotations (no line lost or repeated), status" {
-        logunit web "/bin/sh -c 'echo hello; sleep 0.2; echo oops >&2; sleep 1000'"
-        logunit counter "/bin/sh -c 'i=0; while :; do i=\$((i+1)); echo line \$i; sleep 0.02; done'" \
+        output_unit web file "/bin/sh -c 'echo hello; sleep 0.2; echo oops >&2; sleep 1000'"
+        output_unit counter file "/bin/sh -c 'i=0; while :; do i=\$((i+1)); echo line \$i; sleep 0.02; done'" \
                 'MaxFileSize=600' 'MaxFiles=2'
         sup_start
         wait_state web running

@@ -5,7 +5,7 @@
 # full disk loses lines but not the supervision; the pipes survive a
 # daemon-reexec and a killed ccsupd. Target=none: /dev/null.
 
-load sup-helpers
+load logs-helpers
 
 setup_file() { run_setup_file; }
 setup() { sup_setup; }
@@ -13,24 +13,16 @@ teardown() { sup_teardown; }
 
 TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 
-# logunit NAME EXEC [MORE LINES]: a unit with Target=file, no restart
-logunit() {
-        local name=$1 exec=$2
-        shift 2
-        unit "$name" <<EOF
-[Image]
-Image=$IMAGE
-
-[Process]
-Exec=$exec
-
-[Restart]
-Policy=no
-
-[Log]
-Target=file
-$(printf '%s\n' "$@")
-EOF
+# wait_until SECS CMD...: until CMD succeeds (its stderr discarded), every
+# 0.05 s, SECS at most; never fails itself: the checks after it tell
+wait_until() {
+        local secs=$1 i
+        shift
+        for ((i = 0; i < secs * 20; i++)); do
+                "$@" 2>/dev/null && break
+                sleep 0.05
+        done
+        return 0
 }
 
 # messages FILE: the messages of FILE's records (P pieces joined to the next)
@@ -39,7 +31,7 @@ messages() {
 }
 
 @test "records: RFC 3339 UTC time, stream, F, the line; stderr apart from stdout" {
-        logunit out "/bin/sh -c 'echo hello; echo oops >&2; echo \"  spaced  out \"; echo; sleep 1000'"
+        output_unit out file "/bin/sh -c 'echo hello; echo oops >&2; echo \"  spaced  out \"; echo; sleep 1000'"
         sup_start
         wait_state out running
         wait_file "$T/log/out.log" 10 4
@@ -63,13 +55,10 @@ messages() {
 }
 
 @test "a partial last line is written when the container ends; a restart appends" {
-        logunit part "/bin/sh -c 'echo first; printf \"no newline at the end\"'"
+        output_unit part file "/bin/sh -c 'echo first; printf \"no newline at the end\"'"
         sup_start
         wait_state part exited
-        for ((i = 0; i < 100; i++)); do
-                grep -q 'no newline' "$T/log/part.log" 2>/dev/null && break
-                sleep 0.05
-        done
+        wait_until 5 grep -q 'no newline' "$T/log/part.log"
         grep -Eqx "$TS stdout F no newline at the end" "$T/log/part.log"
         ctl start part
         wait_state part exited
@@ -83,7 +72,7 @@ messages() {
 
 @test "a line longer than 16 KiB is split into P pieces, never dropped" {
         # 40000 x's then a newline, then a short line
-        logunit long "/bin/sh -c 'head -c 40000 /dev/zero | tr \"\\\\0\" x; echo; echo short'"
+        output_unit long file "/bin/sh -c 'head -c 40000 /dev/zero | tr \"\\\\0\" x; echo; echo short'"
         sup_start
         wait_state long exited
         wait_file "$T/log/long.log" 10 4
@@ -93,13 +82,10 @@ messages() {
 }
 
 @test "rotation by size keeps MaxFiles= files, newest first, nothing lost in between" {
-        logunit rot "/bin/seq 1 3000" "MaxFileSize=8K" "MaxFiles=2"
+        output_unit rot file "/bin/seq 1 3000" "MaxFileSize=8K" "MaxFiles=2"
         sup_start
         wait_state rot exited
-        for ((i = 0; i < 100; i++)); do
-                grep -q ' F 3000$' "$T/log/rot.log" 2>/dev/null && break
-                sleep 0.05
-        done
+        wait_until 5 grep -q ' F 3000$' "$T/log/rot.log"
         [[ -f $T/log/rot.log.1 && -f $T/log/rot.log.2 && ! -e $T/log/rot.log.3 ]]
         local f
         for f in "$T/log/rot.log" "$T/log/rot.log.1" "$T/log/rot.log.2"; do
@@ -114,22 +100,12 @@ messages() {
 }
 
 @test "MaxFiles=0 starts the file over; Target=none writes nothing" {
-        logunit zero "/bin/seq 1 2000" "MaxFileSize=4K" "MaxFiles=0"
-        unit quiet <<EOF
-[Image]
-Image=$IMAGE
-[Process]
-Exec=/bin/sh -c 'echo not kept; sleep 1000'
-[Log]
-Target=none
-EOF
+        output_unit zero file "/bin/seq 1 2000" "MaxFileSize=4K" "MaxFiles=0"
+        output_unit quiet none "/bin/sh -c 'echo not kept; sleep 1000'"
         sup_start
         wait_state zero exited
         wait_state quiet running
-        for ((i = 0; i < 100; i++)); do
-                grep -q ' F 2000$' "$T/log/zero.log" 2>/dev/null && break
-                sleep 0.05
-        done
+        wait_until 5 grep -q ' F 2000$' "$T/log/zero.log"
         grep -q ' F 2000$' "$T/log/zero.log"
         [[ ! -e $T/log/zero.log.1 ]]
         (( $(stat -c %s "$T/log/zero.log") <= 4096 ))
@@ -138,7 +114,7 @@ EOF
 }
 
 @test "a flood: every line arrives, in order; another unit restarts meanwhile; memory stays bounded" {
-        logunit flood "/bin/seq 1 1500000" "MaxFileSize=1G"
+        output_unit flood file "/bin/seq 1 1500000" "MaxFileSize=1G"
         sleeper other
         sup_start
         wait_state other running
@@ -148,10 +124,7 @@ EOF
         [[ $(prop other MainPID) != "$pid1" ]]
         expect_equal "other" running "$(prop other State)"
         wait_state flood exited 120
-        for ((i = 0; i < 200; i++)); do
-                grep -q ' F 1500000$' "$T/log/flood.log" 2>/dev/null && break
-                sleep 0.05
-        done
+        wait_until 10 grep -q ' F 1500000$' "$T/log/flood.log"
         expect_equal "lines" 1500000 "$(wc -l <"$T/log/flood.log")"
         # in order, none missing: line k holds k
         expect_equal "out of place" 0 "$(awk '$4 != NR { n++ } END { print n + 0 }' "$T/log/flood.log")"
@@ -163,33 +136,24 @@ EOF
 }
 
 @test "a full disk loses lines, not the supervision; writing resumes when space is back" {
-        logunit big "/bin/sh -c 'seq 1 200000; sleep 1; echo after the flood; sleep 1000'"
+        output_unit big file "/bin/sh -c 'seq 1 200000; sleep 1; echo after the flood; sleep 1000'"
         sleeper other
-        # ccsupd in a private mount namespace whose log directory is a small tmpfs
+        # ccsupd in a private mount namespace whose log directory is a small
+        # tmpfs (sh execs ccsupd: SUP_PID is ccsupd's, in that namespace)
         mkdir -p "$T/log"
-        env --default-signal=INT,QUIT CCSUP_LOG_STDERR=1 unshare -m --propagation private \
-                sh -c 'mount -t tmpfs -o size=256k tmpfs "$1" && shift && exec "$@"' sh "$T/log" \
-                "$CCSUPD" $(ccsupd_args) --log-level=debug </dev/null >"$T/d.out" 2>"$T/d.err" &
-        SUP_PID=$!
-        echo "$SUP_PID" >>"$T/bg-pids"
-        export CCSUP_SOCKET=$T/run/control
-        for ((i = 0; i < 200; i++)); do [[ -S $CCSUP_SOCKET ]] && break; sleep 0.025; done
+        local SUP_WRAP=(unshare -m --propagation private
+                sh -c 'mount -t tmpfs -o size=256k tmpfs "$1" && shift && exec "$@"' sh "$T/log")
+        sup_start
         wait_state big running
         wait_state other running
-        for ((i = 0; i < 200; i++)); do
-                grep -q 'No space left on device' "$T/d.err" && break
-                sleep 0.05
-        done
+        wait_until 10 grep -q 'No space left on device' "$T/d.err"
         grep -q "big: log file .*No space left on device; output is lost" "$T/d.err"
         # the supervision goes on: the flooding container is not blocked, the other restarts
         ctl restart other
         expect_equal "other" running "$(prop other State)"
         # space again: the writes resume, and the loss is counted
         nsenter -m -t "$SUP_PID" truncate -s 0 "$T/log/big.log"
-        for ((i = 0; i < 100; i++)); do
-                nsenter -m -t "$SUP_PID" grep -q 'after the flood' "$T/log/big.log" && break
-                sleep 0.05
-        done
+        wait_until 5 nsenter -m -t "$SUP_PID" grep -q 'after the flood' "$T/log/big.log"
         nsenter -m -t "$SUP_PID" grep -Eq "$TS stdout F after the flood" "$T/log/big.log"
         grep -Eq "big: log file .* written again; [0-9]+ lines lost" "$T/d.err"
         # the host never saw that tmpfs
@@ -197,7 +161,7 @@ EOF
 }
 
 @test "output pipes survive a daemon-reexec: no line lost, the container not disturbed" {
-        logunit tick "/bin/sh -c 'i=0; while [ \$i -lt 400 ]; do i=\$((i+1)); echo \$i; sleep 0.005; done; sleep 1000'"
+        output_unit tick file "/bin/sh -c 'i=0; while [ \$i -lt 400 ]; do i=\$((i+1)); echo \$i; sleep 0.005; done; sleep 1000'"
         sup_start
         wait_state tick running
         local pid
@@ -205,17 +169,14 @@ EOF
         wait_file "$T/log/tick.log" 10 20
         ctl daemon-reexec
         ctl daemon-reexec
-        for ((i = 0; i < 200; i++)); do
-                grep -q ' F 400$' "$T/log/tick.log" 2>/dev/null && break
-                sleep 0.05
-        done
+        wait_until 10 grep -q ' F 400$' "$T/log/tick.log"
         expect_equal "same container" "$pid" "$(prop tick MainPID)"
         expect_equal "every line" "$(seq 1 400 | paste -sd' ')" "$(messages "$T/log/tick.log" | paste -sd' ')"
         grep -q 'tick: re-adopted' "$T/d.err"
 }
 
 @test "after ccsupd was killed, the next one reads the container's output again" {
-        logunit later "/bin/sh -c 'echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo after; sleep 1000'"
+        output_unit later file "/bin/sh -c 'echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo after; sleep 1000'"
         sup_start
         wait_state later running
         local pid
@@ -228,9 +189,6 @@ EOF
         expect_equal "same container" "$pid" "$(prop later MainPID)"
         # the container writes only now, to a pipe the new ccsupd reads
         nsenter -m -t "$pid" touch /tmp/go
-        for ((i = 0; i < 100; i++)); do
-                grep -q ' F after$' "$T/log/later.log" && break
-                sleep 0.05
-        done
+        wait_until 5 grep -q ' F after$' "$T/log/later.log"
         expect_equal "lines" "before after" "$(messages "$T/log/later.log" | paste -sd' ')"
 }

@@ -8,7 +8,7 @@
 # carry SYSLOG_IDENTIFIER=NAME and the stream's priority, ccsupd's own
 # messages CCSUP_UNIT=NAME; `ccsupctl logs [-n N] [-f]` and `status` read them.
 
-load sup-helpers
+load logs-helpers
 
 JOURNALD=${JOURNALD:-/lib/systemd/systemd-journald}
 
@@ -19,10 +19,7 @@ setup() {
         journald_start
 }
 teardown() {
-        if [[ -n ${FOLLOW_PID:-} ]]; then
-                kill -KILL "$FOLLOW_PID" 2>/dev/null || true
-                wait "$FOLLOW_PID" 2>/dev/null || true
-        fi
+        kill_follow
         if [[ -n ${SUP_PID:-} && -n ${JPID:-} ]]; then
                 echo "--- ccsupd's journal entries:"
                 jj -o short-monotonic SYSLOG_IDENTIFIER=ccsupd 2>&1 | tail -n 40 || true
@@ -94,36 +91,8 @@ jctl() {
 
 # ccsupd in the namespace, logging to the journal (no CCSUP_LOG_STDERR)
 jsup_start() {
-        # shellcheck disable=SC2046
-        env --default-signal=INT,QUIT nsenter --mount="/proc/$JPID/ns/mnt" "$CCSUPD" $(ccsupd_args) \
-                --log-level=debug "$@" </dev/null >"$T/d.out" 2>"$T/d.err" &
-        SUP_PID=$!
-        echo "$SUP_PID" >>"$T/bg-pids"
-        export CCSUP_SOCKET=$T/run/control
-        local i
-        for ((i = 0; i < 200; i++)); do
-                [[ -S $CCSUP_SOCKET ]] && return 0
-                kill -0 "$SUP_PID" 2>/dev/null || break
-                sleep 0.025
-        done
-        echo "ccsupd did not create its control socket" >&2
-        return 1
-}
-
-# junit NAME TARGET EXEC: a unit whose output goes to TARGET (auto: no [Log])
-junit() {
-        local name=$1 target=$2 exec=$3
-        unit "$name" <<EOF
-[Image]
-Image=$IMAGE
-
-[Process]
-Exec=$exec
-
-[Restart]
-Policy=no
-$([[ $target == auto ]] || printf '\n[Log]\nTarget=%s\n' "$target")
-EOF
+        local SUP_WRAP=(nsenter --mount="/proc/$JPID/ns/mnt") SUP_LOG_STDERR=0
+        sup_start "$@"
 }
 
 # wait_journal N SECS JOURNALCTL-ARGS...: until journalctl shows N entries
@@ -139,60 +108,14 @@ wait_journal() {
         return 1
 }
 
-# expect_lines LINE...: $output is exactly these lines
-expect_lines() {
-        local want
-        want=$(printf '%s\n' "$@")
-        [[ $# -gt 0 ]] || want=
-        if [[ $output != "$want" ]]; then
-                echo "--- expected:"; printf '%s\n' "$want"
-                echo "--- got:"; printf '%s\n' "$output"
-                return 1
-        fi
-}
-
-# wait_lines FILE N [SECS]: until FILE has at least N lines
-wait_lines() {
-        local f=$1 n=$2 secs=${3:-10} i
-        for ((i = 0; i < secs * 20; i++)); do
-                [[ -f $f && $(wc -l <"$f") -ge $n ]] && return 0
-                sleep 0.05
-        done
-        echo "timed out waiting for $n line(s) in $f; it has:" >&2
-        cat "$f" >&2
-        return 1
-}
-
-# jfollow ARGS: `ccsupctl logs -f ARGS` in the namespace, in the background,
-# output in $T/follow.out; sets FOLLOW_PID
+# jfollow ARGS: follow (`ccsupctl logs -f ARGS`) in the namespace
 jfollow() {
-        nsenter --mount="/proc/$JPID/ns/mnt" "$CCSUPCTL" logs -f "$@" >"$T/follow.out" 2>"$T/follow.err" &
-        FOLLOW_PID=$!
-        echo "$FOLLOW_PID" >>"$T/bg-pids"
-}
-
-# end_follow SIGNAL: sends it, waits (10 s at most); $status is the exit
-# status, 124 if it did not end
-end_follow() {
-        local i
-        kill "-$1" "$FOLLOW_PID"
-        for ((i = 0; i < 200; i++)); do
-                [[ $(awk '{ print $3 }' "/proc/$FOLLOW_PID/stat" 2>/dev/null) == Z ]] && break
-                kill -0 "$FOLLOW_PID" 2>/dev/null || break
-                sleep 0.05
-        done
-        status=124
-        if [[ $i -lt 200 ]]; then
-                status=0
-                wait "$FOLLOW_PID" || status=$?
-                FOLLOW_PID=
-        fi
-        echo "--- logs -f: status $status; stderr:"
-        cat "$T/follow.err"
+        local FOLLOW_WRAP=(nsenter --mount="/proc/$JPID/ns/mnt")
+        follow "$@"
 }
 
 @test "Target=journal: stream sockets, SYSLOG_IDENTIFIER=NAME, stdout at info, stderr at err; ccsupd's messages carry CCSUP_UNIT" {
-        junit web journal "/bin/sh -c 'echo hello; sleep 0.3; echo oops >&2; sleep 1000'"
+        output_unit web journal "/bin/sh -c 'echo hello; sleep 0.3; echo oops >&2; sleep 1000'"
         jsup_start
         wait_state web running
         wait_journal 2 10 SYSLOG_IDENTIFIER=web
@@ -225,7 +148,7 @@ end_follow() {
 }
 
 @test "Target=auto picks the journal when journald runs" {
-        junit autoweb auto "/bin/sh -c 'echo from auto; sleep 1000'"
+        output_unit autoweb auto "/bin/sh -c 'echo from auto; sleep 1000'"
         jsup_start
         wait_state autoweb running
         wait_journal 1 10 SYSLOG_IDENTIFIER=autoweb
@@ -241,8 +164,8 @@ end_follow() {
 }
 
 @test "logs, logs -n N and status read the journal; other entries of the same name are not shown" {
-        junit lines journal "/bin/sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11; do echo line \$i; done; sleep 0.3; echo err >&2; sleep 1000'"
-        junit silent journal "/bin/sh -c 'sleep 1000'"
+        output_unit lines journal "/bin/sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11; do echo line \$i; done; sleep 0.3; echo err >&2; sleep 1000'"
+        output_unit silent journal "/bin/sh -c 'sleep 1000'"
         jsup_start
         wait_state lines running
         wait_journal 12 10 SYSLOG_IDENTIFIER=lines
@@ -286,7 +209,7 @@ end_follow() {
 }
 
 @test "logs -f follows the journal; -n 0 shows only new entries; SIGTERM ends it with 0" {
-        junit ticker journal "/bin/sh -c 'i=0; while :; do i=\$((i+1)); echo tick \$i; sleep 0.05; done'"
+        output_unit ticker journal "/bin/sh -c 'i=0; while :; do i=\$((i+1)); echo tick \$i; sleep 0.05; done'"
         jsup_start
         wait_state ticker running
         wait_journal 5 10 SYSLOG_IDENTIFIER=ticker

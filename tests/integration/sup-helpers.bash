@@ -4,7 +4,11 @@
 #
 #   sup_start [CCSUPD OPTIONS]   ccsupd in the background on $T/units; waits
 #                                for its control socket; sets SUP_PID and
-#                                CCSUP_SOCKET
+#                                CCSUP_SOCKET. With SUP_WRAP=(CMD ARGS...),
+#                                `CMD ARGS... ccsupd ...`: CMD must exec
+#                                ccsupd (SUP_PID is CMD's PID), as nsenter
+#                                does; with SUP_LOG_STDERR=0, ccsupd logs to
+#                                the journal (no CCSUP_LOG_STDERR=1)
 #   ctl ARGS                     ccsupctl (bats `run ctl ...` to check output)
 #   wait_state UNIT STATE [SECS] until `ccsupctl show UNIT` says State=STATE
 #   prop UNIT KEY                one `show` value
@@ -38,9 +42,11 @@ sup_teardown() {
 }
 
 sup_start() {
+        local logenv=(CCSUP_LOG_STDERR=1)
+        [[ ${SUP_LOG_STDERR:-1} != 0 ]] || logenv=()
         # shellcheck disable=SC2046
-        env --default-signal=INT,QUIT CCSUP_LOG_STDERR=1 "$CCSUPD" $(ccsupd_args) --log-level=debug "$@" \
-                </dev/null >"$T/d.out" 2>"$T/d.err" &
+        env --default-signal=INT,QUIT "${logenv[@]}" "${SUP_WRAP[@]}" "$CCSUPD" $(ccsupd_args) \
+                --log-level=debug "$@" </dev/null >"$T/d.out" 2>"$T/d.err" &
         SUP_PID=$!
         echo "$SUP_PID" >>"$T/bg-pids"
         export CCSUP_SOCKET=$T/run/control

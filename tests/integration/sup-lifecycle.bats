@@ -393,7 +393,15 @@ EOF
         sleeper fifo "EnvironmentFile=$T/env.fifo" '[Restart]' 'Policy=no'
         sleeper plain "EnvironmentFile=$T/env.file"
         sup_start
-        wait_state fifo failed
+        # each call with a timeout: a daemon stuck on the FIFO fails the test
+        # instead of hanging it
+        local deadline=$((SECONDS + 20)) s=
+        while ((SECONDS < deadline)); do
+                s=$(timeout 5 "$CCSUPCTL" show fifo | sed -n 's/^State=//p') || true
+                [[ $s == failed ]] && break
+                sleep 0.1
+        done
+        expect_equal "fifo" failed "$s"
         wait_state plain running
         expect_equal "start error" "environment file \`$T/env.fifo\`: not a regular file (ccsupd does not wait on a FIFO or device)" \
                 "$(ctl status fifo | sed -n 's/^Start error: //p')"
