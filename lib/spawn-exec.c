@@ -76,13 +76,7 @@ _Noreturn static void exec_command(SpawnPlan *p, char *const *argv, int fd)
         r = spawn_find_command(argv[0], p->env, &cmd);
         if (r < 0)
                 command_fail(fd, r, argv[0]);
-        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                spawn_child_failf(fd, -errno, "close_range: %s", strerror(errno));
-        if (p->seccomp && p->no_new_privileges) {
-                r = seccomp_profile_load(p->seccomp);
-                if (r < 0)
-                        spawn_child_failf(fd, r, "seccomp: %s", strerror(-r));
-        }
+        spawn_child_seal(p, fd);
         execve(cmd, argv, p->env);
         command_fail(fd, -errno, argv[0]);
 }

@@ -85,6 +85,9 @@ void spawn_child_resolve_user(SpawnPlan *p, int fd);
 void spawn_child_enter_workdir(const SpawnPlan *p, int fd);
 /* Bounding set, seccomp (without NoNewPrivs), user, capabilities, NoNewPrivs. */
 void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd);
+/* The last steps before execve: every fd above 2 CLOEXEC, then the seccomp
+ * filter when no-new-privs allows loading it unprivileged. */
+void spawn_child_seal(const SpawnPlan *p, int fd);
 
 /* clone3(CLONE_PIDFD | ns, into cgroup_fd when >= 0), else clone() +
  * pidfd_open(): 0 in the child, the PID in the parent (*ret_clone3 says

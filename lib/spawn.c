@@ -769,6 +769,23 @@ static void child_fork_init(int fd)
         sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+void spawn_child_seal(const SpawnPlan *p, int fd)
+{
+        int r;
+
+        /* Exactly 0, 1, 2 survive execve; the sync socket closes with it. */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                spawn_child_failf(fd, -errno, "close_range: %s", strerror(errno));
+        /* With no-new-privs the filter comes last, when nothing but execve
+         * is left to allow (without, it was loaded while CAP_SYS_ADMIN was
+         * still there: spawn_child_drop_privileges()). */
+        if (p->seccomp && p->no_new_privileges) {
+                r = seccomp_profile_load(p->seccomp);
+                if (r < 0)
+                        spawn_child_failf(fd, r, "seccomp: %s", strerror(-r));
+        }
+}
+
 _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
 {
         _cleanup_free_ char *cmd = NULL, *msg = NULL;
@@ -818,15 +835,7 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         if (r < 0)
                 spawn_child_failf(fd, r, "exec `%s`: %s", p->argv[0], strerror(-r));
 
-        /* Exactly 0, 1, 2 survive execve; the sync socket closes with it. */
-        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-                spawn_child_failf(fd, -errno, "close_range: %s", strerror(errno));
-
-        if (p->seccomp && p->no_new_privileges) {
-                r = seccomp_profile_load(p->seccomp);
-                if (r < 0)
-                        spawn_child_failf(fd, r, "seccomp: %s", strerror(-r));
-        }
+        spawn_child_seal(p, fd);
         if (p->init)
                 child_fork_init(fd);
 
