@@ -323,6 +323,22 @@ static void streams_not_current(UnitLog *l)
                 s->current = false;
 }
 
+void unit_log_hand_over(UnitLog *l)
+{
+        Prefix pre;
+
+        for (LogStream *s = l->streams; s; s = s->next) {
+                if (s->n_partial == 0)
+                        continue;
+                prefix_make(&pre, s);
+                log_record(s, &pre, 'P', s->partial, s->n_partial, "", 0);
+                s->n_partial = 0;
+                free(s->partial);
+                s->partial = NULL;
+        }
+        log_flush(l);
+}
+
 void unit_log_fds(const UnitLog *l, int ret[2])
 {
         ret[0] = ret[1] = -1;

@@ -56,6 +56,11 @@ LogTarget unit_log_last_target(const UnitLog *l);
  * end of file), e.g. for systemd's fd store or a daemon-reexec. */
 void unit_log_fds(const UnitLog *l, int ret[2]);
 
+/* Before the pipes go to another ccsupd (daemon-reexec): the unfinished
+ * line of each stream is written as a P record, so the next ccsupd's first
+ * record of that stream finishes it. */
+void unit_log_hand_over(UnitLog *l);
+
 /* A re-adopted container whose output goes to t: takes the read ends of
  * its pipes (either may be -1), which become the current run's streams. */
 void unit_log_adopt(UnitLog *l, LogTarget t, int fds[2]);

@@ -1807,6 +1807,7 @@ char *manager_reexec_fds(Manager *m)
 
         for (size_t i = 0; i < m->n_units; i++) {
                 int fds[2];
+                unit_log_hand_over(m->units[i]->log);
                 unit_log_fds(m->units[i]->log, fds);
                 for (int k = 0; k < 2; k++) {
                         char *w;

@@ -175,6 +175,24 @@ messages() {
         grep -q 'tick: re-adopted' "$T/d.err"
 }
 
+@test "a line half written at a daemon-reexec is kept: a P record, finished by the next ccsupd" {
+        output_unit half file "/bin/sh -c 'printf \"first half, \"; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo second half; sleep 1000'"
+        sup_start
+        wait_state half running
+        local pid
+        pid=$(prop half MainPID)
+        # the first half sits in ccsupd's line buffer: nothing in the file yet
+        sleep 0.5
+        [[ ! -s $T/log/half.log ]]
+        ctl daemon-reexec
+        wait_state half running
+        grep -Eqx "$TS stdout P first half, " "$T/log/half.log"
+        nsenter -m -t "$pid" touch /tmp/go
+        wait_until 10 grep -q ' F second half$' "$T/log/half.log"
+        grep -Eqx "$TS stdout F second half" "$T/log/half.log"
+        expect_equal "the line" "first half, second half" "$(messages "$T/log/half.log")"
+}
+
 @test "after ccsupd was killed, the next one reads the container's output again" {
         output_unit later file "/bin/sh -c 'echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo after; sleep 1000'"
         sup_start
