@@ -242,6 +242,9 @@ EOF
         [[ $status -ne 0 ]]
         run busctl "$A" call org.ccsup /org/ccsup org.ccsup.Manager1 StartUnit s one
         [[ $status -ne 0 ]]
+        # Exec without its three fds (busctl 252 cannot send fds at all)
+        run busctl "$A" call org.ccsup /org/ccsup org.ccsup.Manager1 Exec sas one 1 true
+        [[ $status -ne 0 ]]
         # garbage on the socket
         python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"\0AUTH GARBAGE\r\n" + bytes(range(256))*8); s.close()' "$T/run/control"
 
