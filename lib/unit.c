@@ -584,7 +584,9 @@ static bool image_name_is_valid(const char *s)
                 if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
                         prev_sep = false;
                 else if (*p == '.' || *p == '_' || *p == '-' || *p == '/') {
-                        if (prev_sep && !(*p == '_' && p[-1] == '_'))
+                        /* "__" is one separator; a separator first is none
+                         * (and p[-1] is not there to look at). */
+                        if (prev_sep && !(*p == '_' && p > s && p[-1] == '_'))
                                 return false;
                         prev_sep = true;
                 } else

@@ -65,6 +65,8 @@ static const struct {
         { HEAD "[Unit]\nAfter=t\n", "t.unit:6: After=: unit `t` cannot depend on itself" },
         /* [Image] */
         { "[Image]\nImage=img/../x\n[Process]\nExec=x\n", "t.unit:2: Image=: invalid image `img/../x`: expected an absolute path, NAME[:TAG], NAME@sha256:HEX, oci:PATH, oci-archive:PATH or docker-archive:PATH" },
+        /* a separator first: refused without looking before the name (fuzz-unit) */
+        { "[Image]\nImage=_u\n[Process]\nExec=x\n", "t.unit:2: Image=: invalid image `_u`: expected an absolute path, NAME[:TAG], NAME@sha256:HEX, oci:PATH, oci-archive:PATH or docker-archive:PATH" },
         { "[Image]\nImage=/a/../b\n[Process]\nExec=x\n", "t.unit:2: Image=: `/a/../b` is not a normalized path" },
         { "[Image]\nImage=oci:relative\n", "t.unit:2: Image=: `relative` is not an absolute, normalized path" },
         { "[Image]\nImage=busybox:bad tag\n", "t.unit:2: Image=: invalid tag `bad tag`" },
