@@ -762,6 +762,23 @@ static int parse_short_options(const char *arg, int argc, char **argv, int *i, L
         return 0;
 }
 
+static void logs_help(void)
+{
+        printf("Usage: ccsupctl logs [-f] [-n N] UNIT\n"
+               "\n"
+               "The output of UNIT's container, from the journal or from its log files\n"
+               "(LOG_DIR/UNIT.log and the rotated UNIT.log.N, oldest first), one line per\n"
+               "line written, without timestamps.\n"
+               "\n"
+               "  -n, --lines=N   only the last N lines (N or `all`, the default)\n"
+               "  -f, --follow    then show new lines as they come, across rotations,\n"
+               "                  until interrupted (exit 0)\n"
+               "\n"
+               "Exit status: 0 (also when nothing was written yet), 1 the output is\n"
+               "discarded ([Log] Target=none) or cannot be read, 2 usage, 4 no such unit,\n"
+               "5 ccsupd unreachable.\n");
+}
+
 int logs_parse_args(int argc, char **argv, LogsArgs *ret)
 {
         LogsArgs a = { .lines = LOGS_ALL };
@@ -779,7 +796,10 @@ int logs_parse_args(int argc, char **argv, LogsArgs *ret)
                         a.unit = arg;
                 } else if (streq(arg, "--"))
                         options = false;
-                else if (streq(arg, "--follow"))
+                else if (streq(arg, "-h") || streq(arg, "--help")) {
+                        logs_help();
+                        return LOGS_OK;
+                } else if (streq(arg, "--follow"))
                         a.follow = true;
                 else if ((v = startswith(arg, "--lines=")))
                         r = parse_lines(v, &a.lines);

@@ -66,8 +66,9 @@ typedef struct LogsArgs {
 } LogsArgs;
 
 /* Parses the arguments of `logs` (argv[0] is "logs"): -f, --follow, -n N,
- * -nN, --lines=N, --lines N (N a number or "all"), one UNIT. Returns -1 to go
- * on, else an exit status (2 with a message on stderr). */
+ * -nN, --lines=N, --lines N (N a number or "all"), one UNIT; -h, --help
+ * prints the usage (exit status 0). Returns -1 to go on, else an exit status
+ * (2 with a message on stderr). */
 int logs_parse_args(int argc, char **argv, LogsArgs *ret);
 
 /* Prints the unit's output as `ccsupctl logs` does. target is the unit's

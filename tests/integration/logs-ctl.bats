@@ -170,6 +170,11 @@ ALL_LINES=("one" "two (stderr)" "" "four" "six" "five and a half is five" "a str
         run ctl --help
         [[ $output == *"logs [-f] [-n N] UNIT"* ]]
         [[ $output != *"Not implemented yet: logs"* ]]
+        # its own usage, without a daemon
+        run ctl --socket="$T/nothing-here" logs --help
+        expect_status 0
+        [[ ${lines[0]} == "Usage: ccsupctl logs [-f] [-n N] UNIT" ]]
+        expect_output_has "-f, --follow"
 }
 
 @test "logs -f: appends, a record written in two parts, a rotation, a truncation; SIGTERM ends it with 0" {
