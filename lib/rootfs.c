@@ -348,9 +348,26 @@ static int setup_layered_root(const RootfsPlan *p, const char *root, const char 
         return r < 0 ? fail(ret_error, r, "overlay of %zu image layers", n) : 0;
 }
 
-static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_error)
+/* The image (or its layers) under a writable upper: the persistent one, else
+ * a directory on the staging tmpfs. */
+static int setup_overlay_root(const RootfsPlan *p, const char *root, char **ret_error)
 {
         _cleanup_free_ char *upper = NULL, *work = NULL, *opts = NULL;
+
+        upper = p->upper ? xstrdup(p->upper) : path_join(p->staging, "upper");
+        work = p->work ? xstrdup(p->work) : path_join(p->staging, "work");
+        if (!p->upper && (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0))
+                return fail(ret_error, -errno, "mkdir in `%s`", p->staging);
+        if (p->layers)
+                return setup_layered_root(p, root, upper, work, ret_error);
+        opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", p->image, upper, work);
+        if (mount("overlay", root, "overlay", 0, opts) < 0)
+                return fail(ret_error, -errno, "overlay on image `%s`", p->image);
+        return 0;
+}
+
+static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_error)
+{
         _cleanup_close_ int target = -1;
         int r;
 
@@ -371,16 +388,7 @@ static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_er
                 return 0;
         }
 
-        upper = p->upper ? xstrdup(p->upper) : path_join(p->staging, "upper");
-        work = p->work ? xstrdup(p->work) : path_join(p->staging, "work");
-        if (!p->upper && (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0))
-                return fail(ret_error, -errno, "mkdir in `%s`", p->staging);
-        if (p->layers)
-                return setup_layered_root(p, root, upper, work, ret_error);
-        opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", p->image, upper, work);
-        if (mount("overlay", root, "overlay", 0, opts) < 0)
-                return fail(ret_error, -errno, "overlay on image `%s`", p->image);
-        return 0;
+        return setup_overlay_root(p, root, ret_error);
 }
 
 static int setup_proc_sys(const RootfsPlan *p, int rootfd, char **ret_error)
@@ -620,10 +628,45 @@ static int switch_root(const char *root, bool use_chroot, bool *ret_chrooted, ch
         return 0;
 }
 
+/* True when every mount point the plan needs (/proc, /sys, /dev and the
+ * unit's) is in the tree at rootfd already. */
+static bool mount_points_exist(const RootfsPlan *p, int rootfd)
+{
+        static const char *const fixed[] = { "/proc", "/sys", "/dev" };
+        size_t n = ELEMENTSOF(fixed) + p->n_mounts;
+
+        for (size_t i = 0; i < n; i++) {
+                const RootfsMount *m = i < ELEMENTSOF(fixed) ? NULL : &p->mounts[i - ELEMENTSOF(fixed)];
+                _cleanup_close_ int fd = -1;
+
+                if (m && m->kind == ROOTFS_MOUNT_BIND && m->optional && access(m->source, F_OK) < 0)
+                        continue;
+                fd = open_in_root(rootfd, m ? m->destination : fixed[i], O_PATH);
+                if (fd == -ENOENT)
+                        return false;
+        }
+        return true;
+}
+
+/*
+ * ReadOnly=yes with a mount point missing from the image: the read-only
+ * root gives way to an overlay whose upper is a directory of the staging
+ * tmpfs, so the mount points can be made there (never in the image), and
+ * rootfs_setup() makes the root mount read-only once they are mounted on, as
+ * `docker run --read-only -v` does.
+ */
+static int setup_read_only_upper(const RootfsPlan *p, const char *root, char **ret_error)
+{
+        if (umount2(root, MNT_DETACH) < 0)
+                return fail(ret_error, -errno, "umount `%s`", root);
+        return setup_overlay_root(p, root, ret_error);
+}
+
 int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
 {
         _cleanup_free_ char *root = path_join(p->staging, "root");
         _cleanup_close_ int rootfd = -1;
+        bool seal = false;
         int r;
 
         /* Nothing mounted from here on may propagate back to the host. */
@@ -636,6 +679,16 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
         rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return fail(ret_error, -errno, "open `%s`", root);
+        if (p->read_only && !mount_points_exist(p, rootfd)) {
+                rootfd = safe_close(rootfd);
+                r = setup_read_only_upper(p, root, ret_error);
+                if (r < 0)
+                        return r;
+                rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (rootfd < 0)
+                        return fail(ret_error, -errno, "open `%s`", root);
+                seal = true;
+        }
 
         r = setup_proc_sys(p, rootfd, ret_error);
         if (r < 0)
@@ -659,6 +712,13 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
                 r = read_only_path(rootfd, *m, ret_error);
                 if (r < 0)
                         return r;
+        }
+        if (seal) {
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+
+                /* The root mount alone: the mounts on it keep their own. */
+                if (mount_setattr(rootfd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+                        return fail(ret_error, -errno, "make `%s` read-only", "/");
         }
         return switch_root(root, p->use_chroot, ret_chrooted, ret_error);
 }

@@ -165,6 +165,28 @@ EOF
         expect_line kept
 }
 
+@test "layered: ReadOnly=yes makes a missing mount point without making the root writable" {
+        mkdir "$T/www"
+        echo served >"$T/www/index.html"
+        unit ro <<EOF
+[Image]
+Image=oci:$L:v2
+ReadOnly=yes
+
+[Process]
+Exec='cat /srv/www/index.html; touch /etc/x 2>/dev/null && echo wrote || echo read-only; touch /srv/y 2>/dev/null && echo wrote || echo read-only'
+
+[Mounts]
+Bind=$T/www:/srv/www:ro
+EOF
+        ccsup_run ro
+        expect_status 0
+        expect_line served
+        expect_no_line wrote
+        # the store's layers hold no trace of the mount point
+        [[ -z $(find "$T/state/images/layers" -path '*/srv/www') ]]
+}
+
 @test "layered: the image's StopSignal stops the container" {
         image_unit sig "oci:$L:v2" \
                 "Exec='trap \"echo got-usr1; exit 0\" USR1; trap \"echo got-term; exit 0\" TERM; echo up; while :; do sleep 0.05; done'"

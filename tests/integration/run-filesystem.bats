@@ -243,6 +243,63 @@ EOF
         [[ -n $f ]] || { echo "no volume 'data' with the file under --state-dir"; find "$T/state"; false; }
 }
 
+@test "ReadOnly=yes: missing mount points of Bind=, Tmpfs=, Volume= are made, the root stays read-only and the image untouched" {
+        mkdir "$T/www"
+        echo served >"$T/www/index.html"
+        echo config >"$T/app.conf"
+        local before
+        before=$(cd "$IMAGE" && find . | sort | sha256sum)
+        unit ro <<EOF
+[Image]
+Image=$IMAGE
+ReadOnly=yes
+
+[Process]
+Exec=/bin/sh -c 'cat /srv/www/index.html /etc/app/app.conf; $H write /var/cache/x hi; $H write /data/v/x hi; $H write /newfile; $H write /srv/other; cat /proc/self/mountinfo'
+
+[Mounts]
+Bind=$T/www:/srv/www:ro
+Bind=$T/app.conf:/etc/app/app.conf:ro
+Tmpfs=/var/cache
+Volume=vol:/data/v
+EOF
+        ccsup_run ro
+        expect_status 0
+        expect_line served
+        expect_line config
+        expect_line "write /var/cache/x: ok"
+        expect_line "write /data/v/x: ok"
+        expect_line "write /newfile: EROFS (Read-only file system)"
+        expect_line "write /srv/other: EROFS (Read-only file system)"
+        local m
+        m=$(mount_of /)
+        has_opt "${m#* }" ro || { echo "the root mount is not read-only: $m"; false; }
+        expect_equal "image tree" "$before" "$(cd "$IMAGE" && find . | sort | sha256sum)"
+        [[ ! -e $IMAGE/srv/www && ! -e $IMAGE/etc/app ]]
+}
+
+@test "ReadOnly=yes with every mount point present: the image itself, bound read-only" {
+        unit ro <<EOF
+[Image]
+Image=$IMAGE
+ReadOnly=yes
+
+[Process]
+Exec=/bin/sh -c '$H write /tmp/x; cat /proc/self/mountinfo'
+
+[Mounts]
+Tmpfs=/run
+EOF
+        ccsup_run ro
+        expect_status 0
+        expect_line "write /tmp/x: EROFS (Read-only file system)"
+        # no overlay: the fast path, a read-only bind of the directory
+        local m
+        m=$(mount_of /)
+        [[ $m != overlay* ]] || { echo "root: '$m'"; false; }
+        has_opt "${m#* }" ro || { echo "the root mount is not read-only: $m"; false; }
+}
+
 @test "the container gets exactly the fds 0, 1 and 2" {
         plain_unit fds "$H fds"
         # an inherited fd without CLOEXEC that must not reach the container
