@@ -13,18 +13,6 @@ teardown() { sup_teardown; }
 
 TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 
-# wait_until SECS CMD...: until CMD succeeds (its stderr discarded), every
-# 0.05 s, SECS at most; never fails itself: the checks after it tell
-wait_until() {
-        local secs=$1 i
-        shift
-        for ((i = 0; i < secs * 20; i++)); do
-                "$@" 2>/dev/null && break
-                sleep 0.05
-        done
-        return 0
-}
-
 # messages FILE: the messages of FILE's records (P pieces joined to the next)
 messages() {
         awk '{ tag = $3; sub(/^[^ ]+ [^ ]+ [FP] /, ""); printf "%s%s", $0, (tag == "F" ? "\n" : "") }' "$@"

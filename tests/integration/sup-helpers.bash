@@ -11,6 +11,7 @@
 #                                the journal (no CCSUP_LOG_STDERR=1)
 #   ctl ARGS                     ccsupctl (bats `run ctl ...` to check output)
 #   wait_state UNIT STATE [SECS] until `ccsupctl show UNIT` says State=STATE
+#   wait_until SECS CMD...       until CMD succeeds, SECS at most (never fails)
 #   prop UNIT KEY                one `show` value
 #   sup_stop                     SIGTERM, waits; sets $status to ccsupd's exit
 #   sleeper NAME [LINES...]      a unit that runs until stopped (SIGTERM ends it)
@@ -94,6 +95,18 @@ wait_file() {
         done
         echo "timed out waiting for $n line(s) in $f" >&2
         return 1
+}
+
+# wait_until SECS CMD...: until CMD succeeds (its stderr discarded), every
+# 0.05 s, SECS at most; never fails itself: the checks after it tell
+wait_until() {
+        local secs=$1 i
+        shift
+        for ((i = 0; i < secs * 20; i++)); do
+                "$@" 2>/dev/null && break
+                sleep 0.05
+        done
+        return 0
 }
 
 sup_stop() {
