@@ -9,7 +9,6 @@
 #include <sys/types.h>
 
 /* Both */
-int cg_mkdir_p(const char *dir);
 int cg_write_pid(const char *dir, pid_t pid);
 /* Sends sig to each pid in dir/cgroup.procs; returns how many were signalled. */
 int cg_signal_procs(const char *dir, int sig);

@@ -15,21 +15,6 @@ static void closedirp(DIR **d)
                 closedir(*d);
 }
 
-int cg_mkdir_p(const char *dir)
-{
-        _cleanup_free_ char *p = xstrdup(dir);
-
-        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-                if (s)
-                        *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                if (!s)
-                        return 0;
-                *s = '/';
-        }
-}
-
 int cg_read(const char *dir, const char *file, char **ret)
 {
         _cleanup_free_ char *p = path_join(dir, file);

@@ -163,7 +163,7 @@ static int cgroup_create_unified(Cgroup *cg, const char *root, CgroupMask mask)
 
         cg->unified = cg->mode == CGROUP_MODE_V2 ? path_join(root, cg->path)
                                                  : xasprintf("%s/unified%s", root, cg->path);
-        r = cg_mkdir_p(cg->unified);
+        r = mkdir_p(cg->unified, 0755);
         if (r < 0)
                 return r;
         cg->unified_fd = open(cg->unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -42,21 +42,6 @@ static int check_supported(const UnitConfig *c, const SpawnOptions *o, char **re
         return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = xstrdup(path);
-
-        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-                if (s)
-                        *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                if (!s)
-                        return 0;
-                *s = '/';
-        }
-}
-
 static int prepare_dir(const char *path, mode_t mode, char **ret_error)
 {
         int r = mkdir_p(path, mode);
@@ -388,6 +373,22 @@ static int prepare_layered(SpawnPlan *p, const UnitConfig *c, const ResolvedImag
         return 0;
 }
 
+/* Notify=yes: the relay's directory at /run/host, and the variables of
+ * sd_notify(3) and sd_watchdog_enabled(3). Under Init=yes the command is the
+ * init's only child, forked first: PID 2 of the container's namespace. */
+static void prepare_notify(SpawnPlan *p, const UnitConfig *c, const char *host_dir)
+{
+        _cleanup_free_ char *e = NULL;
+
+        rootfs_plan_add(&p->rootfs, ROOTFS_MOUNT_BIND, host_dir, "/run/host", true, false, NULL);
+        env_set(&p->env, "NOTIFY_SOCKET=/run/host/notify");
+        if (c->watchdog_usec == 0 || c->watchdog_usec == USEC_INFINITY)
+                return;
+        e = xasprintf("WATCHDOG_USEC=%" PRIu64, c->watchdog_usec);
+        env_set(&p->env, e);
+        env_set(&p->env, c->init ? "WATCHDOG_PID=2" : "WATCHDOG_PID=1");
+}
+
 /* What the process gets beyond its files: umask, limits, capabilities,
  * NoNewPrivs, seccomp. */
 static int prepare_privileges(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
@@ -469,6 +470,8 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
                 return r;
         p->hostname = xstrdup(unit_hostname(c));
         p->init = c->init;
+        if (c->notify && o->host_dir)
+                prepare_notify(p, c, o->host_dir);
         r = prepare_privileges(p, c, o, ret_error);
         if (r < 0)
                 return r;

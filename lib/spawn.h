@@ -74,6 +74,13 @@ typedef struct SpawnOptions {
          * Borrowed: keep it open until spawn_container() has returned. */
         bool join_netns;
         int netns_fd;
+        /* Notify=yes: a host directory holding the unit's notify socket
+         * ("notify"), bind-mounted read-only at /run/host; the container
+         * gets NOTIFY_SOCKET=/run/host/notify (and WATCHDOG_USEC=,
+         * WATCHDOG_PID= with WatchdogSec=). A directory rather than the
+         * socket itself: a ccsupd that restarts binds a new socket in it,
+         * which running containers then see. NULL: no relay (--run). */
+        const char *host_dir;
 } SpawnOptions;
 
 typedef struct SpawnPlan SpawnPlan;

@@ -292,7 +292,7 @@ static const char *const section_table[_SECTION_MAX] = {
 /* Sections and keys of UNITS.md that belong to later work: rejected, with a
  * message that says so rather than "unknown". */
 static const char *const later_sections[] = { "Health", NULL };
-static const char *const later_keys[] = { "Process.Notify", "Process.WatchdogSec",
+static const char *const later_keys[] = { "Process.FileDescriptorStoreMax",
                                           "Security.UserNamespace", NULL };
 
 typedef struct Ctx {
@@ -1161,6 +1161,9 @@ static const KeyDef key_table[] = {
         { SECTION_PROCESS, "StopTimeoutSec", false, p_duration, CONF(stop_timeout_usec), 10 * USEC_PER_SEC },
         { SECTION_PROCESS, "StartTimeoutSec", false, p_duration, CONF(start_timeout_usec), 90 * USEC_PER_SEC },
         { SECTION_PROCESS, "Init", false, p_bool, CONF(init), 0 },
+        { SECTION_PROCESS, "Notify", false, p_bool, CONF(notify), 0 },
+        { SECTION_PROCESS, "WatchdogSec", false, p_duration, CONF(watchdog_usec), 0 },
+        { SECTION_PROCESS, "WatchdogSignal", false, p_signal, CONF(watchdog_signal) },
         { SECTION_PROCESS, "LimitNOFILE", false, p_rlimit, CONF(limits), UNIT_LIMIT_NOFILE },
         { SECTION_PROCESS, "LimitNPROC", false, p_rlimit, CONF(limits), UNIT_LIMIT_NPROC },
         { SECTION_PROCESS, "LimitCORE", false, p_rlimit, CONF(limits), UNIT_LIMIT_CORE },
@@ -1348,6 +1351,10 @@ static void check_config(Ctx *x)
                         missing(x, SECTION_IMAGE, "missing required key Image= in section [Image]");
         } else if (c->image_kind == IMAGE_DIRECTORY && !c->exec && !key_assigned(x, "Exec"))
                 missing(x, SECTION_PROCESS, "a directory image needs Exec= in section [Process]");
+
+        if (c->watchdog_usec > 0 && c->watchdog_usec != USEC_INFINITY && !c->notify)
+                missing(x, SECTION_PROCESS, "WatchdogSec= needs Notify=yes in section [Process]: "
+                        "the container reports with WATCHDOG=1");
 
         /* Requires= and Wants= imply After=. */
         STRV_FOREACH(n, c->requires)

@@ -127,6 +127,9 @@ typedef struct UnitConfig {
         uint64_t stop_timeout_usec;
         uint64_t start_timeout_usec;
         bool init;
+        bool notify;               /* readiness over NOTIFY_SOCKET (UNITS.md, Readiness) */
+        uint64_t watchdog_usec;    /* 0 or USEC_INFINITY: none */
+        int watchdog_signal;       /* 0 = SIGABRT */
         RlimitSpec limits[_UNIT_LIMIT_MAX];
 
         /* [Restart] */

@@ -222,6 +222,21 @@ int write_string_file(const char *path, const char *s)
         return 0;
 }
 
+int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = xstrdup(path);
+
+        for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+                if (s)
+                        *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                if (!s)
+                        return 0;
+                *s = '/';
+        }
+}
+
 char *path_join(const char *a, const char *b)
 {
         size_t la = strlen(a);

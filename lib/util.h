@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -93,6 +94,8 @@ int write_string_file(const char *path, const char *s);
 
 /* Joins two path components with exactly one '/'. */
 char *path_join(const char *a, const char *b);
+/* mkdir -p: every missing component of the absolute path, with mode. */
+int mkdir_p(const char *path, mode_t mode);
 bool path_is_absolute(const char *p);
 /* True if p is absolute and has no "..", "." or empty components. */
 bool path_is_normalized_absolute(const char *p);

@@ -329,7 +329,7 @@ static const struct {
         { "Image", false },        { "CgroupPath", false },    { "MemoryCurrent", true },
         { "MemoryPeak", true },    { "TasksCurrent", true },   { "CPUUsageNSec", true },
         { "Health", false },       { "FragmentPath", false },  { "DropIns", false },
-        { "LoadErrors", false },
+        { "LoadErrors", false },   { "Ready", false },         { "StatusText", false },
 };
 
 static void json_string(const char *s)
@@ -609,13 +609,20 @@ static void print_status_block(const Props *ps)
                         since = format_time(v);
                         ago = format_ago(v);
                 }
-                printf("      State: %s%s%s%s (%s)%s", tty ? state_color(state) : "", state,
-                       sub && *sub ? "/" : "", sub && *sub ? sub : "", props_s(ps, "Result") ?: "?",
+                printf("      State: %s%s (%s%s%s)%s", tty ? state_color(state) : "", state,
+                       sub && *sub ? sub : "", sub && *sub ? ", " : "", props_s(ps, "Result") ?: "?",
                        tty ? "\033[0m" : "");
                 if (since)
                         printf(" since %s; %s ago", since, ago);
                 putchar('\n');
         }
+        if ((s = props_s(ps, "StatusText")) && *s) {
+                printf("     Status: \"%s\"", s);
+                if (props_u(ps, "StatusErrno", &v))
+                        printf(" (errno %" PRIu64 ": %s)", v, strerror((int)v));
+                putchar('\n');
+        } else if (props_u(ps, "StatusErrno", &v))
+                printf("     Status: errno %" PRIu64 " (%s)\n", v, strerror((int)v));
         if ((s = props_s(ps, "Image")))
                 printf("      Image: %s\n", s);
         if (props_u(ps, "MainPID", &v))

@@ -128,9 +128,23 @@ static int append_strv(sd_bus_message *r, const char *key, char **l)
         return sd_bus_message_close_container(r);
 }
 
+/* Whether the unit is ready (UNITS.md, Readiness): with Notify=yes after
+ * READY=1 (and not reloading), else once its command runs. */
+static bool unit_is_ready(const Unit *u)
+{
+        if (u->svc.state != SERVICE_RUNNING)
+                return false;
+        if (u->config && u->config->notify)
+                return u->ready && !u->reloading;
+        return u->exec_done || u->adopted;
+}
+
+/* Shown beside `running` for the units that report their readiness. */
 static const char *unit_sub_state(const Unit *u)
 {
-        return u->svc.state == SERVICE_RUNNING && u->exec_done ? "ready" : "";
+        if (u->svc.state != SERVICE_RUNNING || !u->config || !u->config->notify)
+                return "";
+        return u->stopping ? "stopping" : u->reloading ? "reloading" : u->ready ? "ready" : "";
 }
 
 /* ------------------------------------------------------------------ waiters */
@@ -232,10 +246,14 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
             (k = append_s(r, "State", service_state_to_string(u->svc.state))) < 0 ||
             (k = append_s(r, "Result", service_result_to_string(u->svc.result))) < 0 ||
             (k = append_s(r, "SubState", unit_sub_state(u))) < 0 ||
+            (k = append_s(r, "Ready", unit_is_ready(u) ? "yes" : "no")) < 0 ||
+            (k = append_s(r, "StatusText", u->status_text)) < 0 ||
             (k = append_u32(r, "Restarts", u->svc.restarts)) < 0 ||
             (k = append_u64(r, "StateChangeUSec", u->state_changed_realtime)) < 0)
                 return k;
         if (u->run.pid > 0 && (k = append_u32(r, "MainPID", (uint32_t)u->run.pid)) < 0)
+                return k;
+        if (u->status_errno > 0 && (k = append_u32(r, "StatusErrno", (uint32_t)u->status_errno)) < 0)
                 return k;
         if (u->svc.state == SERVICE_WAITING) {
                 uint64_t now = now_usec_monotonic();

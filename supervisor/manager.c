@@ -13,6 +13,7 @@
 #include "depgraph.h"
 #include "log.h"
 #include "parse.h"
+#include "readiness.h"
 #include "store.h"
 #include "util.h"
 
@@ -70,6 +71,11 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents);
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents);
 static void on_exit_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void on_notify(struct ev_loop *loop, ev_io *w, int revents);
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents);
+static void unit_notify_close(Unit *u);
+static void unit_changed(Unit *u);
+static bool proc_in_cgroup(pid_t pid, const char *path);
 static void unit_import_free(Unit *u);
 static void unit_import_abort(Unit *u);
 static int unit_image_resolve(Unit *u, ResolvedImage *ret, char **ret_error);
@@ -87,8 +93,11 @@ static Unit *unit_new(Manager *m, const char *name)
         ev_init(&u->timer, on_timer);
         ev_timer_init(&u->cleanup_timer, on_cleanup_timer, CLEANUP_INTERVAL, CLEANUP_INTERVAL);
         ev_timer_init(&u->exit_timer, on_exit_timer, EXIT_INFO_INTERVAL, EXIT_INFO_INTERVAL);
+        ev_init(&u->notify_io, on_notify);
+        ev_init(&u->watchdog_timer, on_watchdog);
+        u->notify_fd = -1;
         u->pidfd_io.data = u->sync_io.data = u->timer.data = u->cleanup_timer.data = u;
-        u->exit_timer.data = u;
+        u->exit_timer.data = u->notify_io.data = u->watchdog_timer.data = u;
         u->state_changed_realtime = now_usec_realtime();
         u->log = unit_log_new(m->loop, name, m->o.log_dir);
         return u;
@@ -106,6 +115,9 @@ static void unit_free(Unit *u)
         ev_timer_stop(m->loop, &u->timer);
         ev_timer_stop(m->loop, &u->cleanup_timer);
         ev_timer_stop(m->loop, &u->exit_timer);
+        ev_timer_stop(m->loop, &u->watchdog_timer);
+        unit_notify_close(u);
+        free(u->status_text);
         unit_import_free(u);
         unit_log_free(u->log);
         spawn_result_done(&u->run);
@@ -411,6 +423,8 @@ static void unit_cleanup_run(Unit *u)
 
         (void)unlink(runtime);
         unit_fdstore_remove(u, false);
+        ev_timer_stop(m->loop, &u->watchdog_timer);
+        u->ready = u->reloading = u->stopping = false;
         ev_io_stop(m->loop, &u->pidfd_io);
         ev_io_stop(m->loop, &u->sync_io);
         ev_timer_stop(m->loop, &u->exit_timer);
@@ -592,6 +606,196 @@ static int unit_image_resolve(Unit *u, ResolvedImage *ret, char **ret_error)
 
 /* ------------------------------------------------------------------ (end of image import) */
 
+/* ------------------------------------------------------------------ readiness relay */
+
+/* The socket of a Notify=yes unit, in RUNTIME_DIR/notify/NAME (which the
+ * container sees at /run/host): opened once, kept across its restarts. */
+static int unit_notify_open(Unit *u, char **ret_error)
+{
+        Manager *m = u->manager;
+        int r;
+
+        if (u->notify_fd >= 0)
+                return 0;
+        if (!u->notify_dir)
+                u->notify_dir = xasprintf("%s/notify/%s", m->o.runtime_dir, u->name);
+        r = notify_socket_open(u->notify_dir, &u->notify_fd, ret_error);
+        if (r < 0)
+                return r;
+        ev_io_set(&u->notify_io, u->notify_fd, EV_READ);
+        ev_io_start(m->loop, &u->notify_io);
+        return 0;
+}
+
+static void unit_notify_close(Unit *u)
+{
+        if (u->notify_fd >= 0) {
+                _cleanup_free_ char *sock = xasprintf("%s/notify", u->notify_dir);
+                ev_io_stop(u->manager->loop, &u->notify_io);
+                u->notify_fd = safe_close(u->notify_fd);
+                (void)unlink(sock);
+                (void)rmdir(u->notify_dir);
+        }
+        free(u->notify_dir);
+        u->notify_dir = NULL;
+}
+
+/* A new run: nothing reported yet; the watchdog of the unit file. */
+static void unit_notify_reset(Unit *u)
+{
+        const UnitConfig *c = u->config;
+
+        u->ready = u->reloading = u->stopping = u->notify_warned = false;
+        free(u->status_text);
+        u->status_text = NULL;
+        u->status_errno = 0;
+        ev_timer_stop(u->manager->loop, &u->watchdog_timer);
+        u->watchdog_usec = c->notify && c->watchdog_usec != USEC_INFINITY ? c->watchdog_usec : 0;
+}
+
+static void unit_watchdog_arm(Unit *u)
+{
+        if (u->watchdog_usec == 0)
+                return;
+        u->watchdog_timer.repeat = (double)u->watchdog_usec / 1e6;
+        ev_timer_again(u->manager->loop, &u->watchdog_timer);
+}
+
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        Unit *u = w->data;
+        _cleanup_free_ char *d = format_duration(u->watchdog_usec);
+
+        ev_timer_stop(loop, w);
+        log_unit(LOG_WARNING, u->name, "watchdog timeout: no WATCHDOG=1 for %s", d);
+        unit_event(u, SERVICE_EVENT_WATCHDOG, NULL);
+}
+
+/* EXTEND_TIMEOUT_USEC=: the start or stop timeout ends no sooner than
+ * usec from now. */
+static void unit_extend_timeout(Unit *u, uint64_t usec)
+{
+        struct ev_loop *loop = u->manager->loop;
+
+        if (u->svc.state != SERVICE_STARTING && u->svc.state != SERVICE_STOPPING)
+                return;
+        if (ev_is_active(&u->timer) && ev_timer_remaining(loop, &u->timer) * 1e6 >= (double)usec)
+                return;
+        ev_timer_stop(loop, &u->timer);
+        ev_timer_set(&u->timer, (double)usec / 1e6, 0.);
+        ev_timer_start(loop, &u->timer);
+}
+
+static void unit_notify_apply(Unit *u, const NotifyMessage *n)
+{
+        bool changed = false;
+
+        if (n->status && !streq_ptr(n->status, u->status_text)) {
+                free(u->status_text);
+                u->status_text = xstrdup(n->status);
+                changed = true;
+        }
+        if (n->has_errno && n->errno_value != u->status_errno) {
+                u->status_errno = n->errno_value;
+                changed = true;
+        }
+        if (n->stopping && !u->stopping) {
+                log_unit(LOG_INFO, u->name, "the container reports that it is stopping");
+                u->stopping = changed = true;
+        }
+        if (n->reloading && !n->ready && !u->reloading)
+                u->reloading = changed = true;
+        if (n->watchdog_usec) {
+                u->watchdog_usec = n->watchdog_usec;
+                unit_watchdog_arm(u);
+        } else if (n->watchdog_ping)
+                unit_watchdog_arm(u);
+        if (n->has_extend)
+                unit_extend_timeout(u, n->extend_usec);
+        if (n->ready && (!u->ready || u->reloading)) {
+                u->ready = changed = true;
+                u->reloading = false;
+        }
+        if (n->fdstore && !u->notify_warned) {
+                log_unit(LOG_WARNING, u->name, "FDSTORE=1 ignored: the fd store is not supported yet");
+                u->notify_warned = true;
+        }
+        if (n->ready && u->svc.state == SERVICE_STARTING && u->exec_done)
+                unit_event(u, SERVICE_EVENT_READY, NULL); /* tells the hooks too */
+        else if (changed)
+                unit_changed(u);
+        if (n->watchdog_trigger) {
+                log_unit(LOG_WARNING, u->name, "the container triggered its watchdog");
+                ev_timer_stop(u->manager->loop, &u->watchdog_timer);
+                unit_event(u, SERVICE_EVENT_WATCHDOG, NULL);
+        }
+}
+
+/* A re-adopted Notify=yes container: it runs, so it was ready (a run still
+ * starting when the previous ccsupd went counts as ready too: READY=1 may
+ * have been lost with it). Its socket is bound anew in the directory that
+ * the container sees at /run/host. */
+static void unit_notify_adopted(Unit *u)
+{
+        char *msg = NULL;
+
+        unit_notify_reset(u);
+        if (unit_notify_open(u, &msg) < 0) {
+                log_unit(LOG_WARNING, u->name, "%s", msg);
+                free(msg);
+        }
+        u->ready = true;
+        unit_watchdog_arm(u);
+}
+
+/* A bad datagram is logged once per run: a container cannot flood the log. */
+static void unit_notify_reject(Unit *u, const char *why)
+{
+        if (u->notify_warned)
+                return;
+        u->notify_warned = true;
+        log_unit(LOG_WARNING, u->name, "notify message dropped: %s (further ones are not logged)", why);
+}
+
+static void on_notify(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Unit *u = w->data;
+        char buf[NOTIFY_MESSAGE_MAX + 1];
+
+        /* A bounded batch per wake-up: other units get their turn. */
+        for (int i = 0; i < 16; i++) {
+                _cleanup_(notify_message_done) NotifyMessage n = {};
+                _cleanup_free_ char *err = NULL;
+                const char *path = unit_cgroup_path(u);
+                int fds[NOTIFY_FDS_MAX];
+                unsigned nfds = 0;
+                pid_t pid = 0;
+                ssize_t len = notify_receive(u->notify_fd, buf, &pid, fds, &nfds);
+
+                if (len == -EAGAIN)
+                        return;
+                if (len == -EMSGSIZE)
+                        unit_notify_reject(u, "longer than 4096 bytes");
+                else if (len < 0)
+                        unit_notify_reject(u, len == -EBADMSG ? "no sender credentials" : strerror((int)-len));
+                else if (u->run.pidfd < 0 || !path || !proc_in_cgroup(pid, path)) {
+                        /* Not from this container: say so, but not in its name. */
+                        log_unit(LOG_DEBUG, u->name, "notify message from PID %d ignored: not in the container's cgroup",
+                                 (int)pid);
+                } else if (notify_parse(buf, (size_t)len, &n, &err) < 0)
+                        unit_notify_reject(u, err);
+                else
+                        unit_notify_apply(u, &n);
+                /* The fd store is not kept yet: none is. */
+                for (unsigned k = 0; k < nfds; k++)
+                        safe_close(fds[k]);
+                if (u->notify_fd < 0)
+                        return;
+        }
+}
+
+/* ------------------------------------------------------------------ launching */
+
 static int unit_launch(Unit *u, char **ret_error)
 {
         Manager *m = u->manager;
@@ -632,6 +836,14 @@ static int unit_launch(Unit *u, char **ret_error)
         so.stderr_fd = out[1];
         so.join_netns = netns >= 0;
         so.netns_fd = netns;
+        if (u->config->notify) {
+                r = unit_notify_open(u, ret_error);
+                if (r < 0)
+                        return r;
+                so.host_dir = u->notify_dir;
+        } else
+                unit_notify_close(u);
+        unit_notify_reset(u);
         r = spawn_prepare(u->config, &so, &plan, ret_error);
         if (r < 0)
                 return r;
@@ -692,6 +904,11 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
         u->run.sync_fd = safe_close(u->run.sync_fd);
         free(u->start_error);
         u->start_error = NULL;
+        if (u->config->notify) {
+                /* Ready at READY=1; the watchdog runs from now on. */
+                unit_watchdog_arm(u);
+                return;
+        }
         unit_event(u, SERVICE_EVENT_READY, NULL);
 }
 
@@ -793,9 +1010,11 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         unit_event(w->data, SERVICE_EVENT_TIMER, NULL);
 }
 
-static void unit_kill_signal(Unit *u)
+/* The stop signal, or with watchdog WatchdogSignal= (default SIGABRT). */
+static void unit_kill_signal(Unit *u, bool watchdog)
 {
-        int sig = u->plan ? spawn_plan_stop_signal(u->plan)
+        int sig = watchdog ? (u->config && u->config->watchdog_signal > 0 ? u->config->watchdog_signal : SIGABRT)
+                : u->plan ? spawn_plan_stop_signal(u->plan)
                 : u->adopted && u->adopted_stop_signal > 0 ? u->adopted_stop_signal
                 : u->config && u->config->stop_signal > 0 ? u->config->stop_signal : SIGTERM;
 
@@ -830,8 +1049,8 @@ static void unit_execute(Unit *u, const ServiceActions *a)
 {
         Manager *m = u->manager;
 
-        if (a->flags & SERVICE_ACTION_KILL_SIGNAL)
-                unit_kill_signal(u);
+        if (a->flags & (SERVICE_ACTION_KILL_SIGNAL | SERVICE_ACTION_KILL_WATCHDOG))
+                unit_kill_signal(u, a->flags & SERVICE_ACTION_KILL_WATCHDOG);
         if ((a->flags & SERVICE_ACTION_KILL_ALL) && u->run.cgroup) {
                 log_unit(LOG_NOTICE, u->name, "stop timeout: killing every process");
                 (void)cgroup_kill_all(u->run.cgroup);
@@ -1566,6 +1785,8 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
                         u->dropin_paths = strv_copy(e->dropin_paths);
                 }
                 what = unit_apply_load(u, is_new, e->masked, c, errors);
+                if (is_new && u->adopted && u->config && u->config->notify)
+                        unit_notify_adopted(u);
                 if (is_new && u->adopted && what && streq(what, "added") &&
                     u->config->hash != u->adopted_hash) {
                         /* Edited while no ccsupd watched: as a reload would. */
@@ -1717,23 +1938,6 @@ void manager_count_states(Manager *m, unsigned counts[_SERVICE_STATE_MAX])
 }
 
 /* ------------------------------------------------------------------ life cycle */
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = xstrdup(path);
-
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
 
 int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret)
 {

@@ -87,6 +87,19 @@ struct Unit {
         ev_timer cleanup_timer;
         unsigned cleanup_tries;
 
+        /* Notify=yes (UNITS.md, Readiness): the socket in notify_dir, kept
+         * across the container's restarts; what the container reported. */
+        int notify_fd;
+        ev_io notify_io;
+        char *notify_dir;          /* RUNTIME_DIR/notify/NAME, at /run/host inside */
+        bool ready;                /* READY=1 in this run (and not reloading since) */
+        bool reloading, stopping;  /* RELOADING=1 / STOPPING=1 in this run */
+        char *status_text;         /* STATUS= */
+        int status_errno;          /* ERRNO=, 0 = none */
+        bool notify_warned;        /* a bad datagram was logged in this run */
+        ev_timer watchdog_timer;   /* WatchdogSec= or WATCHDOG_USEC= */
+        uint64_t watchdog_usec;    /* in force this run; 0 = none */
+
         UnitLog *log;              /* its output (supervisor/logs.h) */
         void *waiters;             /* control.c: calls waiting for this unit to settle */
         uint64_t next_restart_realtime;

@@ -41,6 +41,7 @@ static const char *const service_event_table[_SERVICE_EVENT_MAX] = {
         [SERVICE_EVENT_RELOAD] = "reload",
         [SERVICE_EVENT_RESET] = "reset",
         [SERVICE_EVENT_ADOPT] = "adopt",
+        [SERVICE_EVENT_WATCHDOG] = "watchdog",
 };
 
 const char *service_state_to_string(ServiceState s)
@@ -366,6 +367,13 @@ int service_handle(Service *s, const UnitConfig *c, ServiceEvent ev, const void 
                 break;
         case SERVICE_EVENT_TIMER:
                 r = on_timer(s, c, now, &a);
+                break;
+        case SERVICE_EVENT_WATCHDOG:
+                if (s->state != SERVICE_STARTING && s->state != SERVICE_RUNNING)
+                        return -EINVAL;
+                /* A stop like the start timeout's, with its own signal. */
+                r = begin_stop(s, c, false, SERVICE_RESULT_WATCHDOG, now, &a);
+                a.flags = (a.flags & ~SERVICE_ACTION_KILL_SIGNAL) | SERVICE_ACTION_KILL_WATCHDOG;
                 break;
         case SERVICE_EVENT_EXITED:
                 if (!data)

@@ -10,6 +10,7 @@
  *
  * One timer per service; its meaning follows the state:
  *   starting  start timeout (StartTimeoutSec=)   -> stop, result `timeout`
+ *             (with Notify=yes it lasts until READY=1)
  *   stopping  stop timeout (StopTimeoutSec=)     -> SIGKILL to the cgroup
  *   waiting   restart delay (the backoff)        -> launch
  */
@@ -57,6 +58,7 @@ typedef enum ServiceEvent {
         SERVICE_EVENT_RELOAD,            /* the unit file changed (data: ServiceReload) */
         SERVICE_EVENT_RESET,             /* operator: clear failed state and counters */
         SERVICE_EVENT_ADOPT,             /* a container found running at start (data: ServiceAdopt) */
+        SERVICE_EVENT_WATCHDOG,          /* Notify=yes: no WATCHDOG=1 in time, or WATCHDOG=trigger */
         _SERVICE_EVENT_MAX,
 } ServiceEvent;
 
@@ -92,6 +94,7 @@ enum {
         SERVICE_ACTION_LAUNCH = 1 << 3,      /* start a new container */
         SERVICE_ACTION_TIMER = 1 << 4,       /* (re)arm the timer to timer_usec, or disarm it */
         SERVICE_ACTION_FAILED = 1 << 5,      /* ended failed for good: Requires= dependents fail */
+        SERVICE_ACTION_KILL_WATCHDOG = 1 << 6, /* send WatchdogSignal= to the container's PID 1 */
 };
 
 typedef struct ServiceActions {

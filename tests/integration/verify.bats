@@ -179,7 +179,7 @@ Image=/var/lib/ccsup/images/busybox-rootfs
 [Process]
 Exec=/bin/true
 Notify=yes
-WatchdogSec=10s
+FileDescriptorStoreMax=4
 [Security]
 UserNamespace=auto
 [Network]
@@ -190,8 +190,7 @@ UNIT
         local f=$TEST_DIR/later.unit
         run "$CCSUPCTL" verify "$f"
         assert_status 1
-        assert_line_matching "$f:5: " Notify
-        assert_line_matching "$f:6: " WatchdogSec
+        assert_line_matching "$f:6: " FileDescriptorStoreMax
         assert_line_matching "$f:8: " UserNamespace
         assert_line_matching "$f:10: " bridge
         assert_line_matching "$f:11: " Health

@@ -313,8 +313,41 @@ static void test_adopt(void)
         unit_config_free(c);
 }
 
+/* Notify=yes: the watchdog's stop, with its own signal and result. */
+static void test_watchdog(void)
+{
+        UnitConfig *c = config("Policy=on-failure\nDelaySec=1s\n");
+        UnitConfig *no = config("Policy=no\n");
+        Service s;
+
+        service_init(&s, SERVICE_INACTIVE);
+        is_int(ev(&s, c, SERVICE_EVENT_WATCHDOG, NULL), -EINVAL, "watchdog while inactive: refused");
+        run_it(&s, c);
+        ev(&s, c, SERVICE_EVENT_WATCHDOG, NULL);
+        is_str(st(&s), "stopping", "watchdog: stopping");
+        ok(act.flags & SERVICE_ACTION_KILL_WATCHDOG, "WatchdogSignal= sent");
+        ok(!(act.flags & SERVICE_ACTION_KILL_SIGNAL), "not the stop signal");
+        is_int(act.timer_usec, 3 * SEC, "then the stop timeout");
+        end_with(&s, c, true, SIGABRT);
+        is_str(st(&s), "waiting", "on-failure restarts after a watchdog stop");
+        is_int(s.result, SERVICE_RESULT_WATCHDOG, "result watchdog");
+        is_int(s.restarts, 1, "counted as a restart");
+
+        /* while still starting (WATCHDOG=trigger before READY=1) */
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, no, SERVICE_EVENT_START, NULL);
+        ev(&s, no, SERVICE_EVENT_WATCHDOG, NULL);
+        is_str(st(&s), "stopping", "watchdog while starting: stopping");
+        end_with(&s, no, false, 0);
+        is_str(st(&s), "failed", "Policy=no: failed, even after a clean exit");
+        is_int(s.result, SERVICE_RESULT_WATCHDOG, "result watchdog");
+        unit_config_free(c);
+        unit_config_free(no);
+}
+
 int main(void)
 {
+        test_watchdog();
         test_policies();
         test_results();
         test_backoff();
