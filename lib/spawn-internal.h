@@ -40,6 +40,8 @@ struct SpawnPlan {
         bool own_netns;           /* a new one, with lo up */
         int netns_fd;             /* borrowed (SpawnOptions): join it; -1 = none */
         bool init;
+        int listen_fds[SPAWN_LISTEN_MAX]; /* borrowed (SpawnOptions): become fds 3... */
+        size_t n_listen_fds;
         SeccompProfile *seccomp_owned;
         const SeccompProfile *seccomp; /* NULL = unconfined */
         int stdio[3];

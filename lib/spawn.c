@@ -389,6 +389,37 @@ static void prepare_notify(SpawnPlan *p, const UnitConfig *c, const char *host_d
         env_set(&p->env, c->init ? "WATCHDOG_PID=2" : "WATCHDOG_PID=1");
 }
 
+/* [Socket]: the fds, and the variables of sd_listen_fds(3). LISTEN_PID is
+ * the command's PID in the container: 1, or 2 under Init=yes. */
+static int prepare_listen_fds(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
+                              char **ret_error)
+{
+        _cleanup_free_ char *names = xstrdup(""), *e = NULL;
+        const char *name = c->fd_name ? c->fd_name : c->name;
+
+        if (o->n_listen_fds == 0)
+                return 0;
+        if (o->n_listen_fds > SPAWN_LISTEN_MAX) {
+                *ret_error = xasprintf("[Socket]: %zu sockets, more than %d", o->n_listen_fds,
+                                       SPAWN_LISTEN_MAX);
+                return -E2BIG;
+        }
+        memcpy(p->listen_fds, o->listen_fds, o->n_listen_fds * sizeof(int));
+        p->n_listen_fds = o->n_listen_fds;
+        for (size_t i = 0; i < o->n_listen_fds; i++) {
+                char *n = xasprintf("%s%s%s", names, i ? ":" : "", name);
+                free(names);
+                names = n;
+        }
+        e = xasprintf("LISTEN_FDS=%zu", o->n_listen_fds);
+        env_set(&p->env, e);
+        env_set(&p->env, c->init ? "LISTEN_PID=2" : "LISTEN_PID=1");
+        free(e);
+        e = xasprintf("LISTEN_FDNAMES=%s", names);
+        env_set(&p->env, e);
+        return 0;
+}
+
 /* What the process gets beyond its files: umask, limits, capabilities,
  * NoNewPrivs, seccomp. */
 static int prepare_privileges(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
@@ -472,6 +503,9 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         p->init = c->init;
         if (c->notify && o->host_dir)
                 prepare_notify(p, c, o->host_dir);
+        r = prepare_listen_fds(p, c, o, ret_error);
+        if (r < 0)
+                return r;
         r = prepare_privileges(p, c, o, ret_error);
         if (r < 0)
                 return r;
@@ -750,7 +784,7 @@ void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
 
 /* Init=yes: PID 1 stays ours and the command runs as its child. Returns in
  * the command's process. */
-static void child_fork_init(int fd)
+static void child_fork_init(const SpawnPlan *p, int fd)
 {
         sigset_t all, old;
         pid_t pid;
@@ -765,19 +799,47 @@ static void child_fork_init(int fd)
                  * last copy of the sync socket. The init never executes
                  * anything: close what CLOEXEC would have (ccsupd's loop
                  * fds, the staging lock) instead of keeping it for the
-                 * container's life. */
-                (void)close_range(3, ~0U, 0);
+                 * container's life. It keeps the [Socket] fds: a ccsupd that
+                 * re-adopts the container takes them back from PID 1. */
+                (void)close_range(3 + (unsigned)p->n_listen_fds, ~0U, 0);
                 container_init_run(pid);
         }
         sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The [Socket] fds to 3, 4, ... without CLOEXEC. Sources may sit on target
+ * numbers, and so may the sync socket: everything moves above the targets
+ * first. Returns the sync socket's fd. */
+static int child_place_listen_fds(const SpawnPlan *p, int fd)
+{
+        int first = 3 + (int)p->n_listen_fds, tmp[SPAWN_LISTEN_MAX];
+
+        if (p->n_listen_fds == 0)
+                return fd;
+        if (fd < first) {
+                int moved = fcntl(fd, F_DUPFD_CLOEXEC, first);
+                if (moved < 0)
+                        spawn_child_failf(fd, -errno, "[Socket] fds: %s", strerror(errno));
+                fd = moved; /* the old number is a target: dup2() closes it */
+        }
+        for (size_t i = 0; i < p->n_listen_fds; i++) {
+                tmp[i] = fcntl(p->listen_fds[i], F_DUPFD_CLOEXEC, first);
+                if (tmp[i] < 0)
+                        spawn_child_failf(fd, -errno, "[Socket] fds: %s", strerror(errno));
+        }
+        for (size_t i = 0; i < p->n_listen_fds; i++)
+                if (dup2(tmp[i], 3 + (int)i) < 0)
+                        spawn_child_failf(fd, -errno, "[Socket] fds: %s", strerror(errno));
+        return fd;
 }
 
 void spawn_child_seal(const SpawnPlan *p, int fd)
 {
         int r;
 
-        /* Exactly 0, 1, 2 survive execve; the sync socket closes with it. */
-        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        /* Exactly 0, 1, 2 (and the [Socket] fds) survive execve; the sync
+         * socket closes with it. */
+        if (close_range(3 + (unsigned)p->n_listen_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 spawn_child_failf(fd, -errno, "close_range: %s", strerror(errno));
         /* With no-new-privs the filter comes last, when nothing but execve
          * is left to allow (without, it was loaded while CAP_SYS_ADMIN was
@@ -838,9 +900,10 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         if (r < 0)
                 spawn_child_failf(fd, r, "exec `%s`: %s", p->argv[0], strerror(-r));
 
+        fd = child_place_listen_fds(p, fd);
         spawn_child_seal(p, fd);
         if (p->init)
-                child_fork_init(fd);
+                child_fork_init(p, fd);
 
         execve(cmd, p->argv, p->env);
         spawn_child_failf(fd, -errno, "exec `%s`: %s", p->argv[0], strerror(errno));

@@ -38,6 +38,9 @@
 #include "seccomp-profile.h"
 #include "unit.h"
 
+/* [Socket]: at most this many fds are handed to a container. */
+#define SPAWN_LISTEN_MAX 64
+
 /* Exit status of a child that failed before execve (its message says why). */
 #define SPAWN_EXIT_SETUP 125
 
@@ -81,6 +84,12 @@ typedef struct SpawnOptions {
          * socket itself: a ccsupd that restarts binds a new socket in it,
          * which running containers then see. NULL: no relay (--run). */
         const char *host_dir;
+        /* [Socket]: listening sockets, borrowed, that the command gets as
+         * fds 3... with LISTEN_FDS=, LISTEN_PID=, LISTEN_FDNAMES= (each
+         * named FileDescriptorName=, else the unit name). The order of
+         * unit_listen_count(): ListenStream= first. */
+        const int *listen_fds;
+        size_t n_listen_fds;
 } SpawnOptions;
 
 typedef struct SpawnPlan SpawnPlan;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "ini-reader.h"
+#include "listen.h"
 #include "util.h"
 #include "words.h"
 
@@ -88,6 +89,18 @@ RestartPolicy restart_policy_from_string(const char *s)
 {
         return lookup(restart_policy_table, _RESTART_POLICY_MAX, s);
 }
+size_t unit_listen_count(const UnitConfig *c)
+{
+        return strv_length(c->listen_stream) + strv_length(c->listen_datagram);
+}
+
+char *unit_listen_key(const UnitConfig *c)
+{
+        _cleanup_free_ char *s = strv_join(c->listen_stream, " "), *d = strv_join(c->listen_datagram, " ");
+
+        return xasprintf("stream %s; datagram %s; mode %04o", s, d, (unsigned)c->socket_mode);
+}
+
 const char *network_mode_to_string(NetworkMode m)
 {
         return m >= 0 && m < _NETWORK_MODE_MAX ? network_mode_table[m] : NULL;
@@ -175,6 +188,7 @@ static UnitConfig *unit_config_new(const char *name)
         c->memory_max = c->memory_high = c->memory_swap_max = UNIT_UNSET;
         c->cpu_quota = c->cpu_weight = c->pids_max = c->io_weight = UNIT_UNSET;
         c->no_new_privileges = true;
+        c->socket_mode = 0666;
         c->log_max_file_size = 1024 * 1024;
         c->log_max_files = 3;
         return c;
@@ -251,6 +265,9 @@ UnitConfig *unit_config_free(UnitConfig *c)
         binds_clear(c);
         tmpfs_clear(c);
         volumes_clear(c);
+        strv_free(c->listen_stream);
+        strv_free(c->listen_datagram);
+        free(c->fd_name);
         free(c->network_container);
         free(c->fragment_path);
         strv_free(c->dropin_paths);
@@ -278,6 +295,7 @@ typedef enum Section {
         SECTION_MOUNTS,
         SECTION_NETWORK,
         SECTION_LOG,
+        SECTION_SOCKET,
         _SECTION_MAX,
 } Section;
 
@@ -286,7 +304,7 @@ static const char *const section_table[_SECTION_MAX] = {
         [SECTION_PROCESS] = "Process",   [SECTION_RESTART] = "Restart",
         [SECTION_RESOURCES] = "Resources", [SECTION_SECURITY] = "Security",
         [SECTION_MOUNTS] = "Mounts",     [SECTION_NETWORK] = "Network",
-        [SECTION_LOG] = "Log",
+        [SECTION_LOG] = "Log",           [SECTION_SOCKET] = "Socket",
 };
 
 /* Sections and keys of UNITS.md that belong to later work: rejected, with a
@@ -1124,6 +1142,69 @@ static int p_network(Ctx *x, const char *v, void *f)
         return 0;
 }
 
+/* ListenStream=, ListenDatagram=: addresses, appended; empty resets. */
+static int p_listen(Ctx *x, const char *v, void *f)
+{
+        _cleanup_strv_free_ char **w = NULL;
+        char ***l = f;
+        const char *err;
+
+        if (!*v) {
+                strv_free(*l);
+                *l = NULL;
+                return 0;
+        }
+        if (words_split(v, &w, &err) < 0) {
+                value_error(x, "%s", err);
+                return -EINVAL;
+        }
+        STRV_FOREACH(a, w) {
+                ListenAddress la;
+                if (listen_address_parse(*a, &la, &err) < 0) {
+                        value_error(x, "invalid address `%s`: %s", *a, err);
+                        return -EINVAL;
+                }
+        }
+        STRV_FOREACH(a, w)
+                strv_add(l, *a);
+        return 0;
+}
+
+static int p_socket_mode(Ctx *x, const char *v, void *f)
+{
+        mode_t m = 0666;
+        if (*v && parse_umask(v, &m) < 0)
+                return invalid(x, "mode (expected octal 0000-0777)", v);
+        *(mode_t *)f = m;
+        return 0;
+}
+
+static int p_activation(Ctx *x, const char *v, void *f)
+{
+        if (!*v || streq(v, "eager"))
+                *(SocketActivation *)f = ACTIVATION_EAGER;
+        else if (streq(v, "on-demand"))
+                *(SocketActivation *)f = ACTIVATION_ON_DEMAND;
+        else {
+                value_error(x, "unknown activation `%s` (expected eager or on-demand)", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* As sd_listen_fds_with_names(3) splits LISTEN_FDNAMES: printable ASCII
+ * without ':', 255 characters at most. */
+static int p_fd_name(Ctx *x, const char *v, void *f)
+{
+        size_t n = strlen(v);
+        if (n > 255)
+                return invalid(x, "file descriptor name (255 characters at most)", v);
+        for (const char *p = v; *p; p++)
+                if (*p <= ' ' || *p >= 0x7f || *p == ':')
+                        return invalid(x, "file descriptor name (printable, no space or ':')", v);
+        return p_string(x, v, f);
+}
+
 static int p_log_target(Ctx *x, const char *v, void *f)
 {
         LogTarget t = *v ? log_target_from_string(v) : LOG_TARGET_AUTO;
@@ -1139,6 +1220,12 @@ static int p_log_target(Ctx *x, const char *v, void *f)
 #define CONF(f) .offset = OFF(f)
 
 static const KeyDef key_table[] = {
+        { SECTION_SOCKET, "ListenStream", true, p_listen, CONF(listen_stream) },
+        { SECTION_SOCKET, "ListenDatagram", true, p_listen, CONF(listen_datagram) },
+        { SECTION_SOCKET, "SocketMode", false, p_socket_mode, CONF(socket_mode) },
+        { SECTION_SOCKET, "Activation", false, p_activation, CONF(activation) },
+        { SECTION_SOCKET, "FileDescriptorName", false, p_fd_name, CONF(fd_name) },
+
         { SECTION_UNIT, "Description", false, p_description, CONF(description) },
         { SECTION_UNIT, "Requires", true, p_units, CONF(requires) },
         { SECTION_UNIT, "Wants", true, p_units, CONF(wants) },
@@ -1355,6 +1442,11 @@ static void check_config(Ctx *x)
         if (c->watchdog_usec > 0 && c->watchdog_usec != USEC_INFINITY && !c->notify)
                 missing(x, SECTION_PROCESS, "WatchdogSec= needs Notify=yes in section [Process]: "
                         "the container reports with WATCHDOG=1");
+
+        if (unit_listen_count(c) > 64)
+                missing(x, SECTION_SOCKET, "[Socket]: %zu sockets, at most 64", unit_listen_count(c));
+        if (c->activation == ACTIVATION_ON_DEMAND && unit_listen_count(c) == 0)
+                missing(x, SECTION_SOCKET, "Activation=on-demand needs ListenStream= or ListenDatagram= in section [Socket]");
 
         /* Requires= and Wants= imply After=. */
         STRV_FOREACH(n, c->requires)

@@ -37,6 +37,11 @@ typedef enum RestartPolicy {
         _RESTART_POLICY_MAX,
 } RestartPolicy;
 
+typedef enum SocketActivation {
+        ACTIVATION_EAGER,     /* the container starts as usual */
+        ACTIVATION_ON_DEMAND, /* at the first connection or datagram */
+} SocketActivation;
+
 typedef enum NetworkMode {
         NETWORK_NONE,
         NETWORK_HOST,
@@ -169,6 +174,13 @@ typedef struct UnitConfig {
         VolumeMount *volumes;
         size_t n_volumes;
 
+        /* [Socket] */
+        char **listen_stream;      /* values of ListenStream= (lib/listen.h) */
+        char **listen_datagram;
+        mode_t socket_mode;
+        SocketActivation activation;
+        char *fd_name;             /* NULL = the unit name */
+
         /* [Network] */
         NetworkMode network_mode;
         char *network_container; /* unit name for container:NAME */
@@ -248,6 +260,11 @@ const char *image_kind_to_string(ImageKind k);
 const char *restart_policy_to_string(RestartPolicy p);
 RestartPolicy restart_policy_from_string(const char *s); /* -1 if unknown */
 const char *network_mode_to_string(NetworkMode m);
+
+/* The [Socket] sockets, ListenStream= first: their number, and one
+ * string that changes whenever what they are changes (a reload rebinds). */
+size_t unit_listen_count(const UnitConfig *c);
+char *unit_listen_key(const UnitConfig *c);
 const char *seccomp_mode_to_string(SeccompMode m);
 const char *log_target_to_string(LogTarget t);
 LogTarget log_target_from_string(const char *s);

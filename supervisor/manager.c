@@ -7,11 +7,14 @@
 #include <signal.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 
 #include "depgraph.h"
 #include "log.h"
+#include "listen.h"
 #include "parse.h"
 #include "readiness.h"
 #include "store.h"
@@ -76,6 +79,8 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents);
 static void unit_notify_close(Unit *u);
 static void unit_changed(Unit *u);
 static bool proc_in_cgroup(pid_t pid, const char *path);
+static void unit_sockets_close(Unit *u);
+static void request_start(Manager *m, Unit *u);
 static void unit_import_free(Unit *u);
 static void unit_import_abort(Unit *u);
 static int unit_image_resolve(Unit *u, ResolvedImage *ret, char **ret_error);
@@ -118,6 +123,7 @@ static void unit_free(Unit *u)
         ev_timer_stop(m->loop, &u->watchdog_timer);
         unit_notify_close(u);
         free(u->status_text);
+        unit_sockets_close(u);
         unit_import_free(u);
         unit_log_free(u->log);
         spawn_result_done(&u->run);
@@ -794,6 +800,159 @@ static void on_notify(struct ev_loop *loop, ev_io *w, int revents)
         }
 }
 
+/* ------------------------------------------------------------------ [Socket] */
+
+/* The i-th socket of the unit file: its value and type. */
+static const char *listen_spec(const UnitConfig *c, size_t i, int *ret_type)
+{
+        size_t ns = strv_length(c->listen_stream);
+
+        *ret_type = i < ns ? SOCK_STREAM : SOCK_DGRAM;
+        return i < ns ? c->listen_stream[i] : c->listen_datagram[i - ns];
+}
+
+static void unit_sockets_watch(Unit *u, bool on)
+{
+        if (u->listen_watching == on)
+                return;
+        for (size_t i = 0; i < u->n_listen_fds; i++)
+                if (on)
+                        ev_io_start(u->manager->loop, &u->listen_io[i]);
+                else
+                        ev_io_stop(u->manager->loop, &u->listen_io[i]);
+        u->listen_watching = on;
+}
+
+static void unit_sockets_close(Unit *u)
+{
+        unit_sockets_watch(u, false);
+        for (size_t i = 0; i < u->n_listen_fds; i++) {
+                struct sockaddr_un un = {};
+                socklen_t len = sizeof(un);
+                /* A unix socket's file goes with it. */
+                if (getsockname(u->listen_fds[i], (struct sockaddr *)&un, &len) == 0 &&
+                    un.sun_family == AF_UNIX && un.sun_path[0] == '/')
+                        (void)unlink(un.sun_path);
+                safe_close(u->listen_fds[i]);
+        }
+        free(u->listen_fds);
+        free(u->listen_io);
+        free(u->listen_key);
+        u->listen_fds = NULL;
+        u->listen_io = NULL;
+        u->listen_key = NULL;
+        u->n_listen_fds = 0;
+}
+
+/* Activation=on-demand: the first connection or datagram starts the unit;
+ * it waits in the socket for the container to take it. */
+static void on_listen(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Unit *u = w->data;
+
+        unit_sockets_watch(u, false);
+        if (unit_is_active(u) || !u->config)
+                return;
+        log_unit(LOG_INFO, u->name, "traffic on a [Socket] socket: starting");
+        request_start(u->manager, u);
+        manager_dispatch(u->manager);
+}
+
+/* Watching for traffic while an on-demand unit has no container. */
+static void unit_sockets_update(Unit *u)
+{
+        bool on = u->config && u->config->activation == ACTIVATION_ON_DEMAND && u->n_listen_fds > 0 &&
+                  !unit_is_active(u) && !u->removed && u->svc.state != SERVICE_BAD &&
+                  u->svc.state != SERVICE_MASKED && !u->pending_start;
+
+        unit_sockets_watch(u, on);
+}
+
+/* The socket a previous ccsupd had: handed over at daemon-reexec, else held
+ * by the re-adopted container (fd 3 + i of its PID 1, which Init=yes keeps
+ * too). -1 if neither is the socket the unit file names. */
+static int unit_socket_take(Unit *u, size_t i, const char *spec, int type)
+{
+        _cleanup_free_ char *prefix = xasprintf("socket%zu-", i);
+        int fd = manager_take_stored_fd(u->manager, prefix, u->name);
+
+        if (fd < 0 && u->adopted && u->run.pidfd >= 0)
+                fd = (int)syscall(SYS_pidfd_getfd, u->run.pidfd, 3 + (int)i, 0);
+        if (fd < 0)
+                return -1;
+        if (!listen_fd_matches(fd, spec, type)) {
+                safe_close(fd);
+                return -1;
+        }
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        return fd;
+}
+
+/* Binds the unit's sockets unless they are bound already as its file says
+ * (a changed [Socket] rebinds). A socket that cannot be bound is an error
+ * naming it; nothing is kept half-bound then. */
+static int unit_sockets_open(Unit *u, char **ret_error)
+{
+        const UnitConfig *c = u->config;
+        size_t n = unit_listen_count(c);
+        _cleanup_free_ char *key = unit_listen_key(c);
+        int *fds;
+        int r;
+
+        if (n == 0) {
+                unit_sockets_close(u);
+                return 0;
+        }
+        if (u->listen_key && streq(u->listen_key, key))
+                return 0;
+        unit_sockets_close(u);
+        fds = xcalloc(n, sizeof(int));
+        for (size_t i = 0; i < n; i++) {
+                int type;
+                const char *spec = listen_spec(c, i, &type);
+
+                fds[i] = unit_socket_take(u, i, spec, type);
+                if (fds[i] >= 0)
+                        continue;
+                r = listen_open(spec, type, c->socket_mode, &fds[i], ret_error);
+                if (r < 0) {
+                        for (size_t k = 0; k < i; k++)
+                                safe_close(fds[k]);
+                        free(fds);
+                        return r;
+                }
+        }
+        u->listen_fds = fds;
+        u->n_listen_fds = n;
+        u->listen_key = TAKE_PTR(key);
+        u->listen_io = xcalloc(n, sizeof(ev_io));
+        for (size_t i = 0; i < n; i++) {
+                ev_io_init(&u->listen_io[i], on_listen, fds[i], EV_READ);
+                u->listen_io[i].data = u;
+        }
+        return 0;
+}
+
+/* After a unit file was (re)loaded: its sockets listen from now on, and
+ * those a previous ccsupd or a re-adopted container holds are taken back
+ * before they are lost. A running container keeps its sockets until its
+ * restart with the new file. */
+static void unit_sockets_sync(Unit *u)
+{
+        char *msg = NULL;
+
+        if (!u->config || (unit_is_active(u) && !u->adopted && u->n_listen_fds > 0))
+                return;
+        if (unit_is_active(u) && u->n_listen_fds == 0 && !u->adopted)
+                return;
+        if (unit_sockets_open(u, &msg) < 0) {
+                log_unit(LOG_ERR, u->name, "%s", msg);
+                free(u->start_error);
+                u->start_error = msg;
+        }
+        unit_sockets_update(u);
+}
+
 /* ------------------------------------------------------------------ launching */
 
 static int unit_launch(Unit *u, char **ret_error)
@@ -844,6 +1003,12 @@ static int unit_launch(Unit *u, char **ret_error)
         } else
                 unit_notify_close(u);
         unit_notify_reset(u);
+        r = unit_sockets_open(u, ret_error);
+        if (r < 0)
+                return r;
+        unit_sockets_watch(u, false);
+        so.listen_fds = u->listen_fds;
+        so.n_listen_fds = u->n_listen_fds;
         r = spawn_prepare(u->config, &so, &plan, ret_error);
         if (r < 0)
                 return r;
@@ -1105,6 +1270,8 @@ static void unit_event(Unit *u, ServiceEvent ev, const void *data)
                          service_result_to_string(u->svc.result));
         }
         unit_execute(u, &a);
+        if (u->svc.state != old)
+                unit_sockets_update(u);
         if (u->svc.state != old || u->svc.result != old_result)
                 unit_changed(u);
         manager_dispatch(u->manager);
@@ -1701,12 +1868,13 @@ static const char *unit_apply_load(Unit *u, bool is_new, bool masked, UnitConfig
         u->config = c;
         if (is_new) {
                 u->wanted = true;
-                u->pending_start = true;
+                /* On demand: at the first connection (unit_sockets_update). */
+                u->pending_start = c->activation != ACTIVATION_ON_DEMAND;
                 return "added";
         }
         ServiceReload rl = { SERVICE_LOAD_CHANGED };
         unit_event(u, SERVICE_EVENT_RELOAD, &rl);
-        if (!unit_is_active(u) && u->wanted)
+        if (!unit_is_active(u) && u->wanted && c->activation != ACTIVATION_ON_DEMAND)
                 u->pending_start = true;
         u->manager->graph_dirty = true;
         return "changed";
@@ -1787,6 +1955,8 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
                 what = unit_apply_load(u, is_new, e->masked, c, errors);
                 if (is_new && u->adopted && u->config && u->config->notify)
                         unit_notify_adopted(u);
+                if (what || is_new)
+                        unit_sockets_sync(u);
                 if (is_new && u->adopted && what && streq(what, "added") &&
                     u->config->hash != u->adopted_hash) {
                         /* Edited while no ccsupd watched: as a reload would. */
@@ -2022,6 +2192,17 @@ char *manager_reexec_fds(Manager *m)
                         free(words);
                         words = w;
                 }
+                /* [Socket]: the same sockets, so that no connection is refused. */
+                for (size_t k = 0; k < m->units[i]->n_listen_fds; k++) {
+                        int fd = m->units[i]->listen_fds[k];
+                        char *w;
+                        if (fcntl(fd, F_SETFD, 0) < 0)
+                                continue;
+                        w = xasprintf("%s%ssocket%zu-%s=%d", words, *words ? " " : "", k,
+                                      m->units[i]->name, fd);
+                        free(words);
+                        words = w;
+                }
         }
         return TAKE_PTR(words);
 }
@@ -2034,5 +2215,7 @@ void manager_reexec_fds_done(Manager *m)
                 for (int k = 0; k < 2; k++)
                         if (fds[k] >= 0)
                                 (void)fcntl(fds[k], F_SETFD, FD_CLOEXEC);
+                for (size_t k = 0; k < m->units[i]->n_listen_fds; k++)
+                        (void)fcntl(m->units[i]->listen_fds[k], F_SETFD, FD_CLOEXEC);
         }
 }

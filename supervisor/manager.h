@@ -100,6 +100,14 @@ struct Unit {
         ev_timer watchdog_timer;   /* WatchdogSec= or WATCHDOG_USEC= */
         uint64_t watchdog_usec;    /* in force this run; 0 = none */
 
+        /* [Socket]: bound once, kept across the container's restarts and
+         * ccsupd's re-execution; rebound when [Socket] changes. */
+        int *listen_fds;
+        size_t n_listen_fds;
+        char *listen_key;          /* unit_listen_key() of the sockets bound */
+        ev_io *listen_io;          /* Activation=on-demand: one per fd */
+        bool listen_watching;
+
         UnitLog *log;              /* its output (supervisor/logs.h) */
         void *waiters;             /* control.c: calls waiting for this unit to settle */
         uint64_t next_restart_realtime;

@@ -15,6 +15,8 @@
 #   prop UNIT KEY                one `show` value
 #   sup_stop                     SIGTERM, waits; sets $status to ccsupd's exit
 #   sleeper NAME [LINES...]      a unit that runs until stopped (SIGTERM ends it)
+#   add_with_libs ROOT BINARY    BINARY and the shared libraries ldd names, into
+#                                the image directory ROOT at the same paths
 
 load run-helpers
 
@@ -133,4 +135,13 @@ Exec=/bin/sh -c 'trap "exit 0" TERM; while :; do sleep 0.05; done'
 StopTimeoutSec=5s
 $(printf '%s\n' "$@")
 EOF
+}
+
+add_with_libs() {
+        local root=$1 bin=$2 lib
+        install -D -m 0755 "$bin" "$root$bin"
+        for lib in $(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u); do
+                mkdir -p "$root$(dirname "$lib")"
+                cp -L "$lib" "$root$lib"
+        done
 }

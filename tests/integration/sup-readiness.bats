@@ -8,17 +8,6 @@
 
 load sup-helpers
 
-# add_with_libs ROOT BINARY: BINARY and every shared library ldd names, at
-# the same paths inside ROOT
-add_with_libs() {
-        local root=$1 bin=$2 lib
-        install -D -m 0755 "$bin" "$root$bin"
-        for lib in $(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u); do
-                mkdir -p "$root$(dirname "$lib")"
-                cp -L "$lib" "$root$lib"
-        done
-}
-
 setup_file() {
         run_setup_file
         is_root || return 0
