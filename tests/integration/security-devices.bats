@@ -2,6 +2,7 @@
 # Device nodes (issue 13, item 1): a container reaches only the devices of
 # its own /dev and those of Devices=. A real loop device of the test's own
 # (losetup on a small file) stands for a host disk, c 1:11 for /dev/kmsg:
+#   - an image layer carrying their nodes: the nodes are dropped at import;
 #   - a directory image, a Bind= carrying them: nodev, they never open, for
 #     root and for User=;
 #   - every mount but /dev and its pts is nodev (/proc/self/mountinfo);
@@ -77,6 +78,28 @@ open_rows() {
 expect_refused() {
         expect_line "open-r $1: $2"
         expect_line "open-w $1: $2"
+}
+
+@test "an image layer's device nodes are dropped at import: not in the store, not in the container" {
+        unit layered <<EOF
+[Image]
+Image=oci:$LAYOUT:latest
+
+[Process]
+Exec=$(open_rows /ccsup-dev/loop /ccsup-dev/kmsg)
+EOF
+        ccsup_run layered
+        expect_status 0
+        local p
+        for p in /ccsup-dev/loop /ccsup-dev/kmsg; do
+                expect_line "open-r $p: ENOENT (No such file or directory)"
+        done
+        # the rest of the layer is there (the helper ran from it)
+        [[ -d $T/state/images/layers ]]
+        local nodes
+        nodes=$(find "$T/state/images" \( -type b -o -type c \) -printf '%p %Y\n')
+        expect_equal "device nodes in the store" "" "$nodes"
+        expect_nothing_left
 }
 
 @test "the nodes of a directory image never open (nodev root): root, User=, ReadOnly=yes" {
