@@ -27,6 +27,15 @@ int cg2_kill(const char *dir);
 int cg2_enable_controllers(const char *root, const char *from, const char *path,
                            char *const *want);
 
+/* The cgroup2 device program (cgroup-bpf.c): an fd of the program that
+ * allows the devices of the rules and nothing else, and its attachment to
+ * the cgroup directory dir, where it replaces any device program of its
+ * own (those of the ancestors stay). */
+int cg_device_rule_parse(const char *s, char *ret_type, int64_t *ret_major, int64_t *ret_minor,
+                         unsigned *ret_access);
+int cg2_device_program_load(char *const *rules, char **ret_log);
+int cg2_device_program_attach(const char *dir, int prog_fd);
+
 /* cgroup v1 */
 int cg1_list_hierarchies(const char *root, char ***ret_names);
 int cg1_prepare(const char *root, const char *name, const char *path);

@@ -586,10 +586,17 @@ int cgroup_set_io_weight(const Cgroup *cg, uint64_t weight)
         return write_limit(dir, bfq, v_bfq);
 }
 
-int cgroup_set_devices(const Cgroup *cg, char *const *allow)
+int cgroup_set_devices(const Cgroup *cg, char *const *allow, char **ret_log)
 {
         int r;
 
+        if (cg->unified) {
+                _cleanup_close_ int prog = cg2_device_program_load(allow, ret_log);
+
+                if (prog < 0)
+                        return prog == -ENOSYS ? -EOPNOTSUPP : prog;
+                return cg2_device_program_attach(cg->unified, prog);
+        }
         if (!cg->v1_devices)
                 return -EOPNOTSUPP;
         r = cg_write(cg->v1_devices, "devices.deny", "a");

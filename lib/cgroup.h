@@ -180,10 +180,15 @@ int cgroup_set_pids_max(const Cgroup *cg, uint64_t n);
 int cgroup_set_io_weight(const Cgroup *cg, uint64_t weight);
 
 /*
- * v1 devices cgroup: deny everything, then allow each rule ("c 1:3 rwm").
- * -EOPNOTSUPP without a devices hierarchy (v2: no BPF device program here).
+ * The device allowlist: every device node is denied (EPERM on open and
+ * mknod) but those of the rules ("c 1:3 rwm", "b 7:0 r", "c 136:* rw").
+ * Where the cgroup has a cgroup2 directory (v2, hybrid) a
+ * BPF_PROG_TYPE_CGROUP_DEVICE program attached to it (replacing one of an
+ * earlier start), else the v1 devices controller (create the cgroup with it
+ * in the mask). -EOPNOTSUPP without either; -EINVAL for a bad rule. When
+ * the verifier refuses the program, *ret_log (if given) may get its words.
  */
-int cgroup_set_devices(const Cgroup *cg, char *const *allow);
+int cgroup_set_devices(const Cgroup *cg, char *const *allow, char **ret_log);
 
 /* ---- OOM kills ---- */
 

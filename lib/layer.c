@@ -83,6 +83,7 @@ typedef struct Extract {
         DeferredDir *dirs;
         size_t n_dirs, n_entries;
         const char *entry; /* the entry being extracted, for messages */
+        char **dropped;    /* the device nodes not extracted (and links to them) */
         bool inner_eof;
         size_t padding;    /* synthetic zeros still to hand out after the end */
 } Extract;
@@ -527,13 +528,34 @@ static int extract_entry(Extract *x, struct archive_entry *e)
         if (streq(base, "..") || strlen(base) > NAME_MAX)
                 return fail(x, -EBADMSG, "invalid name");
         link = archive_entry_hardlink(e);
-        if (link)
-                return (x->flags & LAYER_PLAIN) ? 0 : make_hardlink(x, link, parent, base);
+        if (link) {
+                _cleanup_free_ char *target = NULL;
+
+                if (x->flags & LAYER_PLAIN)
+                        return 0;
+                /* A link to a dropped node is dropped with it. */
+                if (normalize_path(x, link, &target) == 0 && strv_contains(x->dropped, target)) {
+                        strv_add(&x->dropped, full);
+                        return 0;
+                }
+                return make_hardlink(x, link, parent, base);
+        }
+        /*
+         * Block and character devices are dropped: a layer is data, and a
+         * node would open a device of whichever host unpacks it, for host
+         * root walking the store as much as in a container (where nodev and
+         * the device allowlist make it inert anyway). The container's /dev
+         * is made afresh at every start, so an image never needs one.
+         */
+        if (type == AE_IFCHR || type == AE_IFBLK) {
+                strv_add(&x->dropped, full);
+                return 0;
+        }
         switch (type) {
         case AE_IFREG: return make_file(x, e, parent, base);
         case AE_IFDIR: return make_dir(x, e, parent, base, full);
         case AE_IFLNK: return make_symlink(x, e, parent, base);
-        case AE_IFCHR: case AE_IFBLK: case AE_IFIFO: return make_node(x, e, parent, base);
+        case AE_IFIFO: return make_node(x, e, parent, base);
         case AE_IFSOCK: return 0; /* sockets mean nothing in an image */
         default: return fail(x, -EBADMSG, "unknown file type 0%o", (unsigned)type);
         }
@@ -641,15 +663,15 @@ int layer_extract(int in_fd, int dirfd, unsigned flags, LayerResult *ret, char *
                 archive_read_free(x->tar);
         if (x->raw)
                 archive_read_free(x->raw);
-        if (r < 0)
-                return r;
-        if (ret) {
+        if (r >= 0 && ret) {
                 *ret = (LayerResult){ .size = x->outer.length, .diff_size = x->inner.length,
-                                      .n_entries = x->n_entries };
+                                      .n_entries = x->n_entries,
+                                      .n_devices_dropped = strv_length(x->dropped) };
                 sha256_final_digest(&x->outer, ret->digest);
                 sha256_final_digest(&x->inner, ret->diff_id);
         }
-        return 0;
+        strv_free(x->dropped);
+        return r < 0 ? r : 0;
 }
 
 static int check_digests(const LayerResult *res, const char *want_digest,

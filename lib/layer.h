@@ -6,8 +6,9 @@
  * the bytes) becomes a directory tree that overlayfs can use as a lower
  * layer. OCI whiteouts become overlayfs ones: `.wh.NAME` a character device
  * 0/0 named NAME, `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its
- * directory. Modes, owners, times, xattrs, hard links, symlinks and device
- * nodes are kept (so the caller must be root).
+ * directory. Modes, owners, times, xattrs, hard links, symlinks and FIFOs
+ * are kept (so the caller must be root); block and character device nodes
+ * (and hard links to them) are dropped, as if the archive did not hold them.
  *
  * Layers are untrusted. Every path operation is relative to a directory fd
  * inside the layer and resolved with openat2(RESOLVE_BENEATH |
@@ -39,6 +40,7 @@ typedef struct LayerResult {
         uint64_t size;                          /* bytes read */
         uint64_t diff_size;                     /* uncompressed bytes */
         uint64_t n_entries;
+        uint64_t n_devices_dropped;             /* block and character nodes not extracted */
 } LayerResult;
 
 /*

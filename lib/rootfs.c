@@ -183,10 +183,11 @@ static int mount_on_fd(const char *source, int fd, const char *type, unsigned lo
         return mount(source, path, type, flags, data) < 0 ? -errno : 0;
 }
 
-/* Binds source (a path, or the tree at fd when path is "") onto target,
- * optionally read-only, through the new mount API: no path is looked up twice. */
+/* Binds source (a path, or the tree at fd when path is "") onto target with
+ * the MOUNT_ATTR_* of attrs (RDONLY, NODEV) set on every mount of the tree,
+ * through the new mount API: no path is looked up twice. */
 static int bind_onto(int source_dirfd, const char *source, int target, bool recursive,
-                     bool read_only)
+                     uint64_t attrs)
 {
         _cleanup_close_ int tree = -1;
         unsigned rec = recursive ? AT_RECURSIVE : 0;
@@ -196,14 +197,32 @@ static int bind_onto(int source_dirfd, const char *source, int target, bool recu
                                  (source[0] ? 0 : AT_EMPTY_PATH));
         if (tree < 0)
                 return -errno;
-        if (read_only) {
-                struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+        if (attrs) {
+                struct mount_attr a = { .attr_set = attrs };
                 if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &a, sizeof(a)) < 0)
                         return -errno;
         }
         if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return -errno;
         return 0;
+}
+
+/*
+ * The root filesystem is nodev: a device node in the image (a directory
+ * image, or one a layer brought before import dropped them) or made in the
+ * writable layer never opens. Only the container's own /dev (and its pts)
+ * and the Devices= binds are mounts where nodes work; the device allowlist
+ * of the cgroup decides which. Privileged=yes has the host's /dev and may
+ * make nodes anywhere, as Docker's --privileged.
+ */
+static unsigned root_nodev_attr(const RootfsPlan *p)
+{
+        return p->privileged ? 0 : MOUNT_ATTR_NODEV;
+}
+
+static unsigned long root_nodev_flag(const RootfsPlan *p)
+{
+        return p->privileged ? 0 : MS_NODEV;
 }
 
 /* Sets *ret_error to "<what>: <strerror(r)>" and returns r. */
@@ -241,10 +260,10 @@ static int mount_point_or_fail(int rootfd, const char *path, bool as_file, char 
  * is not bounded by the page-sized option string, nor each path by
  * fsconfig's 256 bytes for a whole "lowerdir=". -EINVAL from the first
  * "lowerdir+": the kernel is older, use overlay_mount_legacy().
- * upper NULL: read-only.
+ * upper NULL: read-only. nodev: MOUNT_ATTR_NODEV or 0.
  */
 static int overlay_mount_lowerdir_plus(char *const *layers, size_t n, const char *upper,
-                                       const char *work, const char *root)
+                                       const char *work, const char *root, unsigned nodev)
 {
         _cleanup_close_ int fs = -1, mnt = -1;
 
@@ -259,7 +278,7 @@ static int overlay_mount_lowerdir_plus(char *const *layers, size_t n, const char
                 return -errno;
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return -errno;
-        mnt = fsmount(fs, FSMOUNT_CLOEXEC, upper ? 0 : MOUNT_ATTR_RDONLY);
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, nodev | (upper ? 0 : MOUNT_ATTR_RDONLY));
         if (mnt < 0)
                 return -errno;
         if (move_mount(mnt, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -274,7 +293,7 @@ static int overlay_mount_lowerdir_plus(char *const *layers, size_t n, const char
  * layers) instead of its full path. The cwd is switched later anyway.
  */
 static int overlay_mount_legacy(char *const *layers, size_t n, const char *upper,
-                                const char *work, const char *root)
+                                const char *work, const char *root, unsigned long nodev)
 {
         _cleanup_free_ char *dir = NULL, *opts = NULL;
         size_t l, len = 0;
@@ -303,7 +322,7 @@ static int overlay_mount_legacy(char *const *layers, size_t n, const char *upper
                 sprintf(opts + strlen(opts), ",upperdir=%s,workdir=%s", upper, work);
         if (strlen(opts) >= (size_t)getpagesize())
                 return -E2BIG;
-        return mount("overlay", root, "overlay", upper ? 0 : MS_RDONLY, opts) < 0 ? -errno : 0;
+        return mount("overlay", root, "overlay", nodev | (upper ? 0 : MS_RDONLY), opts) < 0 ? -errno : 0;
 }
 
 /* A layered image's root: its layers under the writable upper (or none). A
@@ -332,14 +351,15 @@ static int setup_layered_root(const RootfsPlan *p, const char *root, const char 
 
                 if (target < 0)
                         return fail(ret_error, -errno, "open `%s`", root);
-                r = bind_onto(AT_FDCWD, layers[0], target, true, true);
+                r = bind_onto(AT_FDCWD, layers[0], target, true,
+                              MOUNT_ATTR_RDONLY | root_nodev_attr(p));
                 return r < 0 ? fail(ret_error, r, "layer `%s`", layers[0]) : 0;
         }
         /* Test hook: the mount(2) path of kernels before 6.8, on any kernel. */
         r = getenv("CCSUP_TEST_OVERLAY_LEGACY") ? -EINVAL
-                : overlay_mount_lowerdir_plus(layers, n, upper, work, root);
+                : overlay_mount_lowerdir_plus(layers, n, upper, work, root, root_nodev_attr(p));
         if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
-                r = overlay_mount_legacy(layers, n, upper, work, root);
+                r = overlay_mount_legacy(layers, n, upper, work, root, root_nodev_flag(p));
         if (r == -E2BIG) {
                 *ret_error = xasprintf("overlay of %zu layers: the options exceed this kernel's "
                                        "mount option limit (Linux 6.8 lifts it)", n);
@@ -361,7 +381,7 @@ static int setup_overlay_root(const RootfsPlan *p, const char *root, char **ret_
         if (p->layers)
                 return setup_layered_root(p, root, upper, work, ret_error);
         opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", p->image, upper, work);
-        if (mount("overlay", root, "overlay", 0, opts) < 0)
+        if (mount("overlay", root, "overlay", root_nodev_flag(p), opts) < 0)
                 return fail(ret_error, -errno, "overlay on image `%s`", p->image);
         return 0;
 }
@@ -382,7 +402,8 @@ static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_er
                 target = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (target < 0)
                         return fail(ret_error, -errno, "open `%s`", root);
-                r = bind_onto(AT_FDCWD, p->image, target, true, true);
+                r = bind_onto(AT_FDCWD, p->image, target, true,
+                              MOUNT_ATTR_RDONLY | root_nodev_attr(p));
                 if (r < 0)
                         return fail(ret_error, r, "image `%s`", p->image);
                 return 0;
@@ -414,7 +435,8 @@ static int setup_proc_sys(const RootfsPlan *p, int rootfd, char **ret_error)
                                 (p->privileged ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                 NULL);
         else
-                r = bind_onto(AT_FDCWD, "/sys", sys, true, !p->privileged);
+                r = bind_onto(AT_FDCWD, "/sys", sys, true,
+                              MOUNT_ATTR_NODEV | (p->privileged ? 0 : MOUNT_ATTR_RDONLY));
         if (r < 0)
                 return fail(ret_error, r, "mount `%s`", "/sys");
         return 0;
@@ -452,7 +474,7 @@ static int bind_dev_node(int dev, const char *name, const char *host, char **ret
         fd = openat(dev, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return fail(ret_error, -errno, "/dev/%s", name);
-        r = bind_onto(AT_FDCWD, host, fd, false, false);
+        r = bind_onto(AT_FDCWD, host, fd, false, 0);
         return r < 0 ? fail(ret_error, r, "bind `%s`", host) : 0;
 }
 
@@ -501,7 +523,7 @@ static int setup_dev(const RootfsPlan *p, int rootfd, char **ret_error)
         if (mp < 0)
                 return mp;
         if (p->privileged) {
-                r = bind_onto(AT_FDCWD, "/dev", mp, true, false);
+                r = bind_onto(AT_FDCWD, "/dev", mp, true, 0);
                 return r < 0 ? fail(ret_error, r, "bind `%s`", "/dev") : 0;
         }
         r = mount_on_fd("tmpfs", mp, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k");
@@ -527,7 +549,8 @@ static int setup_dev(const RootfsPlan *p, int rootfd, char **ret_error)
                              ret_error);
 }
 
-static int setup_unit_mount(int rootfd, const RootfsMount *m, char **ret_error)
+static int setup_unit_mount(const RootfsPlan *p, int rootfd, const RootfsMount *m,
+                            char **ret_error)
 {
         _cleanup_close_ int target = -1;
         struct stat st;
@@ -551,7 +574,11 @@ static int setup_unit_mount(int rootfd, const RootfsMount *m, char **ret_error)
         target = mount_point_or_fail(rootfd, m->destination, !S_ISDIR(st.st_mode), ret_error);
         if (target < 0)
                 return target;
-        r = bind_onto(AT_FDCWD, m->source, target, true, m->read_only);
+        /* Bind=, Volume=: no device node of theirs opens (nodev down the
+         * whole tree, as on the root); Devices= nodes are bound as they are. */
+        r = bind_onto(AT_FDCWD, m->source, target, true,
+                      (m->read_only ? MOUNT_ATTR_RDONLY : 0) |
+                              (m->kind == ROOTFS_MOUNT_DEVICE ? 0 : root_nodev_attr(p)));
         return r < 0 ? fail(ret_error, r, "bind `%s`", m->source) : 0;
 }
 
@@ -572,7 +599,7 @@ static int mask_path(int rootfd, const char *path, char **ret_error)
                 r = mount_on_fd("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                 "mode=755");
         else
-                r = bind_onto(AT_FDCWD, "/dev/null", fd, false, false);
+                r = bind_onto(AT_FDCWD, "/dev/null", fd, false, 0);
         return r < 0 ? fail(ret_error, r, "mask `%s`", path) : 0;
 }
 
@@ -586,7 +613,7 @@ static int read_only_path(int rootfd, const char *path, char **ret_error)
                 return 0;
         if (fd < 0)
                 return fail(ret_error, fd, "read-only path `%s`", path);
-        r = bind_onto(fd, "", fd, true, true);
+        r = bind_onto(fd, "", fd, true, MOUNT_ATTR_RDONLY);
         return r < 0 ? fail(ret_error, r, "read-only path `%s`", path) : 0;
 }
 
@@ -697,7 +724,7 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
         if (r < 0)
                 return r;
         for (size_t i = 0; i < p->n_mounts; i++) {
-                r = setup_unit_mount(rootfd, &p->mounts[i], ret_error);
+                r = setup_unit_mount(p, rootfd, &p->mounts[i], ret_error);
                 if (r < 0)
                         return r;
         }

@@ -16,6 +16,7 @@
 typedef enum RootfsMountKind {
         ROOTFS_MOUNT_BIND,
         ROOTFS_MOUNT_TMPFS,
+        ROOTFS_MOUNT_DEVICE, /* a bind of a Devices= node: the only bind without nodev */
 } RootfsMountKind;
 
 typedef struct RootfsMount {

@@ -52,7 +52,7 @@ struct SpawnPlan {
         uint64_t memory_max, memory_high, memory_swap_max, cpu_quota, cpu_weight, pids_max,
                 io_weight;
         char *cpuset;
-        char **device_rules;      /* v1 devices cgroup: "c 1:3 rwm"; NULL = not confined */
+        char **device_rules;      /* the device allowlist ("c 1:3 rwm"); NULL: Privileged=yes */
         char **warnings;
         bool no_clone3;
 };

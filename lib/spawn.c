@@ -143,7 +143,7 @@ static int prepare_rootfs(SpawnPlan *p, const UnitConfig *c, const SpawnOptions 
         }
         for (size_t i = 0; i < c->n_devices; i++) {
                 const DeviceSpec *d = &c->devices[i];
-                rootfs_plan_add(rp, ROOTFS_MOUNT_BIND, d->host_path, d->container_path,
+                rootfs_plan_add(rp, ROOTFS_MOUNT_DEVICE, d->host_path, d->container_path,
                                 !d->write, false, NULL);
         }
 
@@ -222,29 +222,30 @@ static int prepare_seccomp(SpawnPlan *p, const UnitConfig *c, const SpawnOptions
         return 0;
 }
 
-/* The v1 devices cgroup's allowlist: /dev's default nodes, the pts, and each
- * Devices= node with its access. */
+/* The device allowlist of every container: the nodes of its own /dev
+ * (UNITS.md [Security]), its pts, then each Devices= node with its access. */
 static const char *const default_device_rules[] = {
         "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", /* null zero full random urandom */
         "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm",                         /* tty ptmx pts */
 };
 
 /*
- * Devices=. On v1 and hybrid the devices cgroup confines the container to
- * exactly the default nodes and these, so an "m" entry may come with
- * CAP_MKNOD; on v2 there is no device program, and CAP_MKNOD stays dropped
- * (nothing would stop a mknod of any device). Any container that holds
- * CAP_MKNOD on v1 gets the devices cgroup too.
+ * Every container but a Privileged=yes one reaches only the devices of
+ * that list: whatever node it finds (a Bind=, an image) or makes, the
+ * kernel refuses to open any other (EPERM). The list goes to the cgroup2
+ * cgroup as a BPF device program on v2 and hybrid (hybrid then joins no v1
+ * hierarchy for it), to the devices controller on pure v1. Since it holds,
+ * an "m" access of Devices= comes with CAP_MKNOD: mknod can make only the
+ * nodes of the list.
  */
-static int prepare_devices(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
-                           char **ret_error)
+static int prepare_devices(SpawnPlan *p, const UnitConfig *c, char **ret_error)
 {
-        bool v1 = o->cgroup_mode != CGROUP_MODE_V2;
-        char **rules = NULL;
         bool mknod = false;
 
         if (c->privileged)
                 return 0;
+        for (size_t i = 0; i < ELEMENTSOF(default_device_rules); i++)
+                strv_add(&p->device_rules, default_device_rules[i]);
         for (size_t i = 0; i < c->n_devices; i++) {
                 const DeviceSpec *d = &c->devices[i];
                 struct stat st;
@@ -262,21 +263,8 @@ static int prepare_devices(SpawnPlan *p, const UnitConfig *c, const SpawnOptions
                           d->write ? "w" : "", d->mknod ? "m" : "");
                 mknod |= d->mknod;
         }
-        if (v1 && mknod)
+        if (mknod)
                 p->caps |= UINT64_C(1) << 27 /* CAP_MKNOD */;
-        if (!v1 && c->n_devices > 0 && !c->capabilities_set &&
-            !(c->add_capabilities & (UINT64_C(1) << 27)))
-                p->caps &= ~(UINT64_C(1) << 27);
-        if (!v1 || (c->n_devices == 0 && !(p->caps & (UINT64_C(1) << 27)))) {
-                p->device_rules = (strv_free(p->device_rules), NULL);
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(default_device_rules); i++)
-                strv_add(&rules, default_device_rules[i]);
-        STRV_FOREACH(d, p->device_rules)
-                strv_add(&rules, *d);
-        strv_free(p->device_rules);
-        p->device_rules = rules;
         return 0;
 }
 
@@ -303,7 +291,7 @@ static void prepare_resources(SpawnPlan *p, const UnitConfig *c, const SpawnOpti
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_PIDS);
         if (p->io_weight != UNIT_UNSET)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_IO);
-        if (p->device_rules)
+        if (p->device_rules && o->cgroup_mode == CGROUP_MODE_V1)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_DEVICES);
         if (p->memory_high != UNIT_UNSET && o->cgroup_mode != CGROUP_MODE_V2)
                 strv_add(&p->warnings, "MemoryHigh= is ignored: cgroup v1 has no equivalent");
@@ -436,7 +424,7 @@ static int prepare_privileges(SpawnPlan *p, const UnitConfig *c, const SpawnOpti
                 return r;
         if (p->rootfs.use_chroot)
                 p->caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT */);
-        r = prepare_devices(p, c, o, ret_error);
+        r = prepare_devices(p, c, ret_error);
         if (r < 0)
                 return r;
         return prepare_seccomp(p, c, o, ret_error);
@@ -971,6 +959,7 @@ static char *limit_error(const char *key, const char *controller, const SpawnPla
  * controller. */
 static int apply_limits(const SpawnPlan *p, const Cgroup *cg, char **ret_error)
 {
+        _cleanup_free_ char *log = NULL;
         bool set = true;
         uint64_t memory_max = p->memory_max == UNIT_UNSET ? UINT64_MAX : p->memory_max;
         int r = 0;
@@ -995,8 +984,21 @@ static int apply_limits(const SpawnPlan *p, const Cgroup *cg, char **ret_error)
         LIMIT(p->pids_max != UNIT_UNSET, cgroup_set_pids_max(cg, p->pids_max), "PidsMax=", "pids");
         LIMIT(p->io_weight != UNIT_UNSET, cgroup_set_io_weight(cg, p->io_weight), "IOWeight=",
               p->cgroup_mode == CGROUP_MODE_V2 ? "io" : "blkio");
-        LIMIT(p->device_rules, cgroup_set_devices(cg, p->device_rules), "Devices=", "devices");
 #undef LIMIT
+        if (set && p->device_rules && (r = cgroup_set_devices(cg, p->device_rules, &log)) < 0) {
+                /* Not a limit the unit asked for: every container has it. */
+                const char *how = p->cgroup_mode == CGROUP_MODE_V1 ? "the devices controller"
+                                                                   : "a BPF device program";
+
+                if (r == -EOPNOTSUPP)
+                        *ret_error = xasprintf("device allowlist: %s is not available for cgroup `%s` (%s)",
+                                               how, p->cgroup_path, cgroup_mode_to_string(p->cgroup_mode));
+                else
+                        *ret_error = xasprintf("device allowlist: %s for cgroup `%s`: %s%s%s", how,
+                                               p->cgroup_path, strerror(-r), log ? ": " : "",
+                                               log ? log : "");
+                set = false;
+        }
         return set ? 0 : r;
 }
 

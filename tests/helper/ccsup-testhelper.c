@@ -402,6 +402,51 @@ static int cmd_open_w(const char *path)
 	return report(what, 0);
 }
 
+/* open PATH for reading, then for writing (a device node: nothing read or
+ * written); one report line each */
+static int cmd_open_rw(const char *path)
+{
+	char what[PATH_MAX + 16];
+	int fd, r1, r2;
+
+	snprintf(what, sizeof what, "open-r %s", path);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	r1 = report(what, fd < 0 ? errno : 0);
+	if (fd >= 0)
+		close(fd);
+	snprintf(what, sizeof what, "open-w %s", path);
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	r2 = report(what, fd < 0 ? errno : 0);
+	if (fd >= 0)
+		close(fd);
+	return r1 > r2 ? r1 : r2;
+}
+
+/* run on the host: how many BPF device programs are attached to the cgroup2
+ * directory DIR itself ("device-programs: N") */
+static int cmd_device_programs(const char *dir)
+{
+	uint32_t ids[16];
+	union bpf_attr attr;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return report(dir, errno);
+	memset(&attr, 0, sizeof(attr));
+	attr.query.target_fd = fd;
+	attr.query.attach_type = BPF_CGROUP_DEVICE;
+	attr.query.prog_ids = (uintptr_t)ids;
+	attr.query.prog_cnt = 16;
+	if (syscall(SYS_bpf, BPF_PROG_QUERY, &attr, sizeof(attr)) < 0) {
+		int e = errno;
+		close(fd);
+		return report("BPF_PROG_QUERY", e);
+	}
+	close(fd);
+	printf("device-programs: %u\n", attr.query.prog_cnt);
+	return 0;
+}
+
 /* how many bytes can be read from PATH (up to 1 MiB) */
 static int cmd_read_size(const char *path)
 {
@@ -1465,7 +1510,8 @@ static void usage(FILE *f)
 		"usage: %s COMMAND [ARGS]\n"
 		"  pid | ids | caps | nnp | seccomp | status KEY... | fds | pids | cwd | umask\n"
 		"  limits | hostname | ns | ifaces | lsdir DIR | cat FILE | read-size FILE\n"
-		"  count-entries DIR | write FILE [TEXT] | open-w FILE\n"
+		"  count-entries DIR | write FILE [TEXT] | open-w FILE | open-rw FILE\n"
+		"  device-programs CGROUP2-DIR\n"
 		"  sleep SECS | exit N | kill-self SIG | wait-signal SECS | ignore-term SECS\n"
 		"  hog-memory | fork-orphans N [SECS] | zombies N | notify MSG\n"
 		"  setxattr PATH NAME VALUE\n"
@@ -1513,6 +1559,8 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "count-entries")) { NEED(1); return cmd_count_entries(argv[2]); }
 	if (!strcmp(c, "write")) { NEED(1); return cmd_write(argv[2], argc > 3 ? argv[3] : "x\n"); }
 	if (!strcmp(c, "open-w")) { NEED(1); return cmd_open_w(argv[2]); }
+	if (!strcmp(c, "open-rw")) { NEED(1); return cmd_open_rw(argv[2]); }
+	if (!strcmp(c, "device-programs")) { NEED(1); return cmd_device_programs(argv[2]); }
 	if (!strcmp(c, "sleep")) { NEED(1); return cmd_sleep(argv[2]); }
 	if (!strcmp(c, "exit")) { NEED(1); return cmd_exit(argv[2]); }
 	if (!strcmp(c, "kill-self")) { NEED(1); return cmd_kill_self(argv[2]); }

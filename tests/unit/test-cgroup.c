@@ -9,6 +9,8 @@
  * "populated", kills everything, and removes the cgroup, which it also does
  * when a check fails.
  */
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/inotify.h>
@@ -159,6 +161,86 @@ static void check_mask(const char *root, CgroupMode mode, const char *what)
         ok(access(cg->v1_pids, F_OK) < 0, "%s: gone", what);
 }
 
+/* What a process of the cgroup may open: bit i set when try[i] opened. */
+static const struct {
+        const char *path;
+        int flags;
+        bool allowed;
+} device_tries[] = {
+        { "/dev/null", O_RDWR, true },     /* c 1:3 rwm */
+        { "/dev/zero", O_RDONLY, true },   /* c 1:5 r */
+        { "/dev/zero", O_WRONLY, false },  /* r only */
+        { "/dev/full", O_RDONLY, true },   /* c 1:* r */
+        { "/dev/full", O_WRONLY, false },
+        { "/dev/tty", O_RDWR, false },     /* not in the list */
+};
+
+/* cgroup_set_devices(): the BPF program (v2, hybrid) or the v1 devices
+ * controller allows the listed nodes with their access, and no other;
+ * set again (a reused cgroup), the new list replaces the old. */
+static void check_devices(const char *root, CgroupMode mode, const char *what)
+{
+        _cleanup_free_ char *parent = xasprintf("/ccsup-unittest-dev-%d", (int)getpid());
+        _cleanup_free_ char *path = xasprintf("%s/d.ctr", parent);
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        char *narrow[] = { "c 1:3 rwm", "c 1:5 r", "c 1:* r", NULL };
+        char *wide[] = { "c 1:3 rwm", "c 1:5 rwm", "c 1:7 r", "c 1:* r", NULL };
+        char *bad[] = { "c 1:3 rwm", "x 1:3 rwm", NULL };
+        int status = 0, p[2], r;
+        unsigned got = 0, want = 0;
+        pid_t pid;
+
+        r = cgroup_create(root, mode, path, &cg);
+        is_int(r, 0, "%s: create %s", what, path);
+        if (r < 0)
+                return;
+        is_int(cgroup_set_devices(cg, bad, NULL), -EINVAL, "%s: a bad rule is -EINVAL", what);
+        /* Twice: the second replaces the first, it does not add to it. */
+        r = cgroup_set_devices(cg, wide, NULL);
+        is_int(r, 0, "%s: set the wide device list", what);
+        r = cgroup_set_devices(cg, narrow, NULL);
+        is_int(r, 0, "%s: set the narrow device list over it", what);
+        if (r == 0 && pipe(p) == 0) {
+                pid = fork();
+                if (pid == 0) {
+                        unsigned bits = 0;
+
+                        close(p[0]);
+                        if (cgroup_attach(cg, getpid(), true) < 0)
+                                _exit(2);
+                        for (size_t i = 0; i < ELEMENTSOF(device_tries); i++) {
+                                int fd = open(device_tries[i].path, device_tries[i].flags | O_CLOEXEC);
+
+                                if (fd >= 0)
+                                        bits |= 1U << i;
+                                else if (errno != EPERM)
+                                        bits |= 1U << 31;
+                                safe_close(fd);
+                        }
+                        (void)!write(p[1], &bits, sizeof(bits));
+                        _exit(0);
+                }
+                close(p[1]);
+                if (read(p[0], &got, sizeof(got)) != sizeof(got))
+                        got = UINT_MAX;
+                close(p[0]);
+                ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                   "%s: the child joined the cgroup", what);
+                for (size_t i = 0; i < ELEMENTSOF(device_tries); i++)
+                        if (device_tries[i].allowed)
+                                want |= 1U << i;
+                for (size_t i = 0; i < ELEMENTSOF(device_tries); i++)
+                        is_int(!!(got & (1U << i)), device_tries[i].allowed,
+                               "%s: open %s %s: %s", what, device_tries[i].path,
+                               device_tries[i].flags == O_RDONLY ? "r" :
+                               device_tries[i].flags == O_WRONLY ? "w" : "rw",
+                               device_tries[i].allowed ? "allowed" : "EPERM");
+                ok(!(got & (1U << 31)), "%s: every refusal is EPERM", what);
+        }
+        is_int(remove_bounded(cg), 0, "%s: remove", what);
+        is_int(cgroup_remove_if_empty(root, mode, parent), 0, "%s: remove the parent", what);
+}
+
 /* The v2 backend on a private cgroup2 mount. Runs in a child process: the
  * mount namespace is left behind with it. */
 static int check_v2_private(void)
@@ -179,6 +261,7 @@ static int check_v2_private(void)
         is_int(cgroup_detect_mode(tmp, &mode), 0, "cgroup2 mount: detect");
         is_int(mode, CGROUP_MODE_V2, "cgroup2 mount: mode is v2");
         check_cycle(tmp, CGROUP_MODE_V2, "v2");
+        check_devices(tmp, CGROUP_MODE_V2, "v2");
         (void)umount2(tmp, MNT_DETACH);
         (void)rmdir(tmp);
         return 0;
@@ -204,6 +287,9 @@ int main(void)
                 /* A hybrid host also runs the pure-v1 backend (unified ignored). */
                 if (mode == CGROUP_MODE_HYBRID)
                         check_cycle(CGROUP_ROOT_DEFAULT, CGROUP_MODE_V1, "v1");
+                check_devices(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
+                if (mode == CGROUP_MODE_HYBRID)
+                        check_devices(CGROUP_ROOT_DEFAULT, CGROUP_MODE_V1, "v1");
                 if (mode != CGROUP_MODE_V2)
                         check_mask(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
                 if (mode == CGROUP_MODE_HYBRID)
