@@ -201,6 +201,9 @@ static int prepare_caps(SpawnPlan *p, const UnitConfig *c, char **ret_error)
                         }
         }
         p->caps = want;
+        /* Within the set by the parser's check; what the set loses below
+         * (CAP_SYS_CHROOT, CAP_MKNOD) is masked in the child. */
+        p->ambient_caps = c->ambient_capabilities;
         return 0;
 }
 
@@ -723,6 +726,7 @@ void spawn_child_enter_workdir(const SpawnPlan *p, int fd)
 
 void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
 {
+        uint64_t permitted, ambient;
         int r;
 
         r = caps_drop_bounding(caps, p->last_cap);
@@ -738,7 +742,8 @@ void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
         r = caps_switch_user(p->user.uid, p->user.gid, p->user.groups, p->user.n_groups);
         if (r < 0)
                 spawn_child_failf(fd, r, "user %u: %s", (unsigned)p->user.uid, strerror(-r));
-        r = caps_apply(caps, p->last_cap);
+        caps_for_user(p->user.uid, caps, p->ambient_caps, &permitted, &ambient);
+        r = caps_apply(permitted, ambient, p->last_cap);
         if (r < 0)
                 spawn_child_failf(fd, r, "capabilities: %s", strerror(-r));
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -150,6 +150,7 @@ typedef struct UnitConfig {
         bool capabilities_set; /* Capabilities= given (non-empty) */
         uint64_t capabilities; /* bit N = capability N */
         uint64_t add_capabilities, drop_capabilities;
+        uint64_t ambient_capabilities; /* kept by a non-root User=; within the set */
         bool no_new_privileges;
         SeccompMode seccomp;
         char *seccomp_profile; /* absolute path when SECCOMP_MODE_PROFILE */
