@@ -401,6 +401,7 @@ static int prepare_privileges(SpawnPlan *p, const UnitConfig *c, const SpawnOpti
         p->umask = c->umask;
         memcpy(p->limits, c->limits, sizeof(p->limits));
         p->no_new_privileges = c->no_new_privileges;
+        p->oom_score_adjust = c->oom_score_adjust;
         p->last_cap = caps_last_cap();
         r = prepare_caps(p, c, ret_error);
         if (r < 0)
@@ -724,6 +725,21 @@ void spawn_child_enter_workdir(const SpawnPlan *p, int fd)
                             p->working_directory);
 }
 
+void spawn_child_set_oom_score(const SpawnPlan *p, int fd)
+{
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%d\n", p->oom_score_adjust), f, r = 0;
+
+        f = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (f < 0 || write(f, buf, (size_t)n) != n)
+                r = -errno;
+        if (f >= 0)
+                (void)close(f);
+        if (r < 0)
+                spawn_child_failf(fd, r, "OOMScoreAdjust=%d: /proc/self/oom_score_adj: %s",
+                                  p->oom_score_adjust, strerror(-r));
+}
+
 void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
 {
         uint64_t permitted, ambient;
@@ -813,6 +829,9 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
                 spawn_child_failf(fd, r, "standard input/output: %s", strerror(-r));
         if (setsid() < 0)
                 spawn_child_failf(fd, -errno, "setsid: %s", strerror(errno));
+        /* Not ccsupd's own: it may protect itself, its containers stay
+         * ordinary. */
+        spawn_child_set_oom_score(p, fd);
         /* Before the mounts: the fresh sysfs shows the joined netns. */
         if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
                 spawn_child_failf(fd, -errno, "join the network namespace: %s", strerror(errno));

@@ -415,6 +415,25 @@ static int p_weight(Ctx *x, const char *v, void *f)
         return 0;
 }
 
+/* OOMScoreAdjust=: -1000..1000, the kernel's range of oom_score_adj. */
+static int p_oom_score(Ctx *x, const char *v, void *f)
+{
+        uint64_t u = 0;
+        bool neg = v[0] == '-';
+        if (*v) {
+                if (parse_uint64(v + neg, &u) < 0) {
+                        value_error(x, "invalid OOM score adjustment `%s` (expected an integer from -1000 to 1000)", v);
+                        return -EINVAL;
+                }
+                if (u > 1000) {
+                        value_error(x, "`%s` is out of range -1000 to 1000", v);
+                        return -ERANGE;
+                }
+        }
+        *(int *)f = neg ? -(int)u : (int)u;
+        return 0;
+}
+
 static int p_percent(Ctx *x, const char *v, void *f)
 {
         uint64_t u = UNIT_UNSET;
@@ -1185,6 +1204,7 @@ static const KeyDef key_table[] = {
         { SECTION_RESOURCES, "CPUSet", false, p_cpuset, CONF(cpuset) },
         { SECTION_RESOURCES, "PidsMax", false, p_pids, CONF(pids_max) },
         { SECTION_RESOURCES, "IOWeight", false, p_weight, CONF(io_weight) },
+        { SECTION_RESOURCES, "OOMScoreAdjust", false, p_oom_score, CONF(oom_score_adjust) },
 
         { SECTION_SECURITY, "Capabilities", true, p_caps, CONF(capabilities), 1 },
         { SECTION_SECURITY, "AddCapabilities", true, p_caps, CONF(add_capabilities), 0 },

@@ -145,6 +145,7 @@ typedef struct UnitConfig {
         char *cpuset;
         uint64_t pids_max;
         uint64_t io_weight;    /* 1..10000 */
+        int oom_score_adjust;  /* -1000..1000, default 0 */
 
         /* [Security] */
         bool capabilities_set; /* Capabilities= given (non-empty) */

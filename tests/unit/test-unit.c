@@ -100,6 +100,12 @@ static const struct {
         { HEAD "[Resources]\nCPUQuota=50\n", "t.unit:6: CPUQuota=: invalid percentage `50`" },
         { HEAD "[Resources]\nCPUSet=3-1\n", "t.unit:6: CPUSet=: invalid CPU list `3-1`" },
         { HEAD "[Resources]\nPidsMax=0\n", "t.unit:6: PidsMax=: must be at least 1" },
+        { HEAD "[Resources]\nOOMScoreAdjust=1001\n", "t.unit:6: OOMScoreAdjust=: `1001` is out of range -1000 to 1000" },
+        { HEAD "[Resources]\nOOMScoreAdjust=-1001\n", "t.unit:6: OOMScoreAdjust=: `-1001` is out of range -1000 to 1000" },
+        { HEAD "[Resources]\nOOMScoreAdjust=low\n", "t.unit:6: OOMScoreAdjust=: invalid OOM score adjustment `low` (expected an integer from -1000 to 1000)" },
+        { HEAD "[Resources]\nOOMScoreAdjust=-\n", "t.unit:6: OOMScoreAdjust=: invalid OOM score adjustment `-` (expected an integer from -1000 to 1000)" },
+        { HEAD "[Resources]\nOOMScoreAdjust=+1\n", "t.unit:6: OOMScoreAdjust=: invalid OOM score adjustment `+1` (expected an integer from -1000 to 1000)" },
+        { HEAD "[Resources]\nOOMScoreAdjust=18446744073709551617\n", "t.unit:6: OOMScoreAdjust=: invalid OOM score adjustment `18446744073709551617` (expected an integer from -1000 to 1000)" },
         /* [Security] */
         { HEAD "[Security]\nCapabilities=CAP_FLY\n", "t.unit:6: Capabilities=: invalid capability `CAP_FLY`" },
         { HEAD "[Security]\nAmbientCapabilities=CAP_FLY\n", "t.unit:6: AmbientCapabilities=: invalid capability `CAP_FLY`" },
@@ -206,6 +212,7 @@ static void test_families(void)
                 "CPUSet=0-1,3\n"
                 "PidsMax=100\n"
                 "IOWeight=10000\n"
+                "OOMScoreAdjust=-1000\n"
                 "[Security]\n"
                 "Capabilities=chown CAP_KILL\n"
                 "AddCapabilities=net_admin\n"
@@ -279,6 +286,7 @@ static void test_families(void)
         is_str(c->cpuset, "0-1,3", "CPUSet=");
         is_int(c->pids_max, 100, "PidsMax=");
         is_int(c->io_weight, 10000, "IOWeight=");
+        is_int(c->oom_score_adjust, -1000, "OOMScoreAdjust=");
         is_int(c->ambient_capabilities, (1ULL << 0) | (1ULL << 12), "AmbientCapabilities=");
         ok(c->capabilities_set, "Capabilities= given");
         is_int(unit_effective_capabilities(c), (1ULL << 0) | (1ULL << 12),
@@ -318,6 +326,7 @@ static void test_defaults_and_images(void)
         ok(c->no_new_privileges, "default NoNewPrivileges=yes");
         is_int(unit_effective_capabilities(c), 0xa00405fbULL, "default capability set");
         is_int(c->ambient_capabilities, 0, "default AmbientCapabilities= empty");
+        is_int(c->oom_score_adjust, 0, "default OOMScoreAdjust=0");
         is_str(unit_hostname(c), "t", "default hostname is the unit name");
         ok(c->memory_max == UNIT_UNSET && c->pids_max == UNIT_UNSET, "limits unset");
         ok(!c->exec[1], "Exec= single word");
@@ -351,8 +360,8 @@ static void test_defaults_and_images(void)
         }
 }
 
-/* AmbientCapabilities= within the set. */
-static void test_ambient(void)
+/* AmbientCapabilities= within the set; OOMScoreAdjust= at its bounds and reset. */
+static void test_ambient_and_oom(void)
 {
         UnitConfig *c = parse_ok(HEAD "User=app\n[Security]\nAmbientCapabilities=net_bind_service\n",
                                  "AmbientCapabilities= of the default set");
@@ -389,6 +398,17 @@ static void test_ambient(void)
                "the error names the drop-in and its line");
         strv_free(errs);
         unit_config_free(c);
+
+        static const struct {
+                const char *v;
+                int want;
+        } oom[] = { { "-1000", -1000 }, { "1000", 1000 }, { "0", 0 }, { "-0", 0 }, { "500", 500 }, { "", 0 } };
+        for (size_t i = 0; i < ELEMENTSOF(oom); i++) {
+                _cleanup_free_ char *t = xasprintf(HEAD "[Resources]\nOOMScoreAdjust=300\nOOMScoreAdjust=%s\n", oom[i].v);
+                c = parse_ok(t, "OOMScoreAdjust=");
+                is_int(c->oom_score_adjust, oom[i].want, "OOMScoreAdjust=%s", oom[i].v);
+                unit_config_free(c);
+        }
 }
 
 static void test_syntax(void)
@@ -604,7 +624,7 @@ int main(void)
         test_all_errors_at_once();
         test_families();
         test_defaults_and_images();
-        test_ambient();
+        test_ambient_and_oom();
         test_syntax();
         test_hash();
         test_files();
