@@ -62,21 +62,38 @@ int caps_switch_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups)
         return 0;
 }
 
-int caps_apply(uint64_t set, int last_cap)
+int caps_apply(uint64_t permitted, uint64_t ambient, int last_cap)
 {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[2] = {};
 
-        d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)set;
-        d[1].effective = d[1].permitted = d[1].inheritable = (uint32_t)(set >> 32);
+        ambient &= permitted;
+        d[0].effective = d[0].permitted = (uint32_t)permitted;
+        d[1].effective = d[1].permitted = (uint32_t)(permitted >> 32);
+        d[0].inheritable = (uint32_t)ambient;
+        d[1].inheritable = (uint32_t)(ambient >> 32);
         if (syscall(SYS_capset, &h, d) < 0)
                 return -errno;
 
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
                 return -errno;
         for (int c = 0; c <= last_cap; c++)
-                if ((set & (UINT64_C(1) << c)) &&
+                if ((ambient & (UINT64_C(1) << c)) &&
                     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
                         return -errno;
         return 0;
+}
+
+void caps_for_user(uid_t uid, uint64_t set, uint64_t ambient, uint64_t *ret_permitted,
+                   uint64_t *ret_ambient)
+{
+        if (uid == 0) {
+                /* Root gets the whole set back at every execve anyway;
+                 * inheritable and ambient would only leak it to a program
+                 * that drops to another uid. */
+                *ret_permitted = set;
+                *ret_ambient = 0;
+        } else {
+                *ret_permitted = *ret_ambient = ambient & set;
+        }
 }

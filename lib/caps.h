@@ -20,10 +20,24 @@ uint64_t caps_bounding_set(int last_cap);
 int caps_drop_bounding(uint64_t keep, int last_cap);
 
 /*
- * Switches to uid/gid/groups keeping the permitted set (PR_SET_KEEPCAPS),
- * then sets permitted, effective and inheritable to set, and raises every
- * capability of set in the ambient set, so that a non-root command keeps
- * them across execve.
+ * Switches to uid/gid/groups keeping the permitted set (PR_SET_KEEPCAPS), so
+ * that caps_apply() can still choose what is kept: without it, leaving uid 0
+ * clears every set.
  */
 int caps_switch_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
-int caps_apply(uint64_t set, int last_cap);
+
+/*
+ * Sets permitted and effective to permitted, inheritable to ambient and the
+ * ambient set to exactly ambient (a subset of permitted), so that a non-root
+ * command keeps ambient across execve and nothing else. Runs after
+ * caps_switch_user(): the ambient set needs its capabilities in both the
+ * permitted and the inheritable set.
+ */
+int caps_apply(uint64_t permitted, uint64_t ambient, int last_cap);
+
+/* What a process of a container gets, from the set (its bounding set) and
+ * AmbientCapabilities=, as Docker does since CVE-2022-24769: root holds the
+ * set in permitted and effective, with inheritable and ambient empty; any
+ * other uid holds only the ambient capabilities, in all four sets. */
+void caps_for_user(uid_t uid, uint64_t set, uint64_t ambient, uint64_t *ret_permitted,
+                   uint64_t *ret_ambient);

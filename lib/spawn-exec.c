@@ -136,6 +136,9 @@ _Noreturn static void exec_relay(const SpawnPlan *p, const SpawnExecTarget *t, c
         r = spawn_setup_stdio(stdio);
         if (r < 0)
                 spawn_child_failf(fd, r, "standard input/output: %s", strerror(-r));
+        /* The command inherits it; set here, through the host's /proc,
+         * before the container's root is entered. */
+        spawn_child_set_oom_score(p, fd);
         /* Nothing of ccsupd's (its clients' connections above all) may
          * outlive it here. */
         close_all_but(fd, t->pidfd);

@@ -34,8 +34,10 @@ struct SpawnPlan {
         int stop_signal;
         mode_t umask;
         RlimitSpec limits[_UNIT_LIMIT_MAX];
-        uint64_t caps;
+        uint64_t caps;            /* the bounding set */
+        uint64_t ambient_caps;    /* AmbientCapabilities=: a non-root user's */
         int last_cap;
+        int oom_score_adjust;
         bool no_new_privileges;
         bool own_netns;           /* a new one, with lo up */
         int netns_fd;             /* borrowed (SpawnOptions): join it; -1 = none */
@@ -85,7 +87,11 @@ int spawn_find_command(const char *cmd, char *const *env, char **ret);
 /* A layered image: User= from /etc/passwd and /etc/group of the current root. */
 void spawn_child_resolve_user(SpawnPlan *p, int fd);
 void spawn_child_enter_workdir(const SpawnPlan *p, int fd);
-/* Bounding set, seccomp (without NoNewPrivs), user, capabilities, NoNewPrivs. */
+/* OOMScoreAdjust= into /proc/self/oom_score_adj, while the process still has
+ * CAP_SYS_RESOURCE (needed to go below ccsupd's own) and sees the host's /proc. */
+void spawn_child_set_oom_score(const SpawnPlan *p, int fd);
+/* Bounding set, seccomp (without NoNewPrivs), user, capabilities (caps_for_user()),
+ * NoNewPrivs. */
 void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd);
 /* The last steps before execve: every fd above 2 CLOEXEC, then the seccomp
  * filter when no-new-privs allows loading it unprivileged. */

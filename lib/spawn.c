@@ -186,6 +186,9 @@ static int prepare_caps(SpawnPlan *p, const UnitConfig *c, char **ret_error)
                         }
         }
         p->caps = want;
+        /* Within the set by the parser's check; what the set loses below
+         * (CAP_SYS_CHROOT, CAP_MKNOD) is masked in the child. */
+        p->ambient_caps = c->ambient_capabilities;
         return 0;
 }
 
@@ -418,6 +421,7 @@ static int prepare_privileges(SpawnPlan *p, const UnitConfig *c, const SpawnOpti
         p->umask = c->umask;
         memcpy(p->limits, c->limits, sizeof(p->limits));
         p->no_new_privileges = c->no_new_privileges;
+        p->oom_score_adjust = c->oom_score_adjust;
         p->last_cap = caps_last_cap();
         r = prepare_caps(p, c, ret_error);
         if (r < 0)
@@ -746,8 +750,24 @@ void spawn_child_enter_workdir(const SpawnPlan *p, int fd)
                             p->working_directory);
 }
 
+void spawn_child_set_oom_score(const SpawnPlan *p, int fd)
+{
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%d\n", p->oom_score_adjust), f, r = 0;
+
+        f = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (f < 0 || write(f, buf, (size_t)n) != n)
+                r = -errno;
+        if (f >= 0)
+                (void)close(f);
+        if (r < 0)
+                spawn_child_failf(fd, r, "OOMScoreAdjust=%d: /proc/self/oom_score_adj: %s",
+                                  p->oom_score_adjust, strerror(-r));
+}
+
 void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
 {
+        uint64_t permitted, ambient;
         int r;
 
         r = caps_drop_bounding(caps, p->last_cap);
@@ -763,7 +783,8 @@ void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
         r = caps_switch_user(p->user.uid, p->user.gid, p->user.groups, p->user.n_groups);
         if (r < 0)
                 spawn_child_failf(fd, r, "user %u: %s", (unsigned)p->user.uid, strerror(-r));
-        r = caps_apply(caps, p->last_cap);
+        caps_for_user(p->user.uid, caps, p->ambient_caps, &permitted, &ambient);
+        r = caps_apply(permitted, ambient, p->last_cap);
         if (r < 0)
                 spawn_child_failf(fd, r, "capabilities: %s", strerror(-r));
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -861,6 +882,9 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
                 spawn_child_failf(fd, r, "standard input/output: %s", strerror(-r));
         if (setsid() < 0)
                 spawn_child_failf(fd, -errno, "setsid: %s", strerror(errno));
+        /* Not ccsupd's own: it may protect itself, its containers stay
+         * ordinary. */
+        spawn_child_set_oom_score(p, fd);
         /* Before the mounts: the fresh sysfs shows the joined netns. */
         if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
                 spawn_child_failf(fd, -errno, "join the network namespace: %s", strerror(errno));

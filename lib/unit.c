@@ -327,6 +327,9 @@ typedef struct Ctx {
         } sections[_SECTION_MAX];
         char ***effective; /* per key: the values that make up its effect */
         bool *assigned;    /* per key: assigned at least once, validly or not */
+        struct {
+                unsigned file, line;
+        } *last;           /* per key: where it was last assigned */
 } Ctx;
 
 typedef int (*ParseFn)(Ctx *x, const char *value, void *field);
@@ -427,6 +430,25 @@ static int p_weight(Ctx *x, const char *v, void *f)
                 }
         }
         *(uint64_t *)f = u;
+        return 0;
+}
+
+/* OOMScoreAdjust=: -1000..1000, the kernel's range of oom_score_adj. */
+static int p_oom_score(Ctx *x, const char *v, void *f)
+{
+        uint64_t u = 0;
+        bool neg = v[0] == '-';
+        if (*v) {
+                if (parse_uint64(v + neg, &u) < 0) {
+                        value_error(x, "invalid OOM score adjustment `%s` (expected an integer from -1000 to 1000)", v);
+                        return -EINVAL;
+                }
+                if (u > 1000) {
+                        value_error(x, "`%s` is out of range -1000 to 1000", v);
+                        return -ERANGE;
+                }
+        }
+        *(int *)f = neg ? -(int)u : (int)u;
         return 0;
 }
 
@@ -1272,10 +1294,12 @@ static const KeyDef key_table[] = {
         { SECTION_RESOURCES, "CPUSet", false, p_cpuset, CONF(cpuset) },
         { SECTION_RESOURCES, "PidsMax", false, p_pids, CONF(pids_max) },
         { SECTION_RESOURCES, "IOWeight", false, p_weight, CONF(io_weight) },
+        { SECTION_RESOURCES, "OOMScoreAdjust", false, p_oom_score, CONF(oom_score_adjust) },
 
         { SECTION_SECURITY, "Capabilities", true, p_caps, CONF(capabilities), 1 },
         { SECTION_SECURITY, "AddCapabilities", true, p_caps, CONF(add_capabilities), 0 },
         { SECTION_SECURITY, "DropCapabilities", true, p_caps, CONF(drop_capabilities), 0 },
+        { SECTION_SECURITY, "AmbientCapabilities", true, p_caps, CONF(ambient_capabilities), 0 },
         { SECTION_SECURITY, "NoNewPrivileges", false, p_bool, CONF(no_new_privileges), 1 },
         { SECTION_SECURITY, "Seccomp", false, p_seccomp, CONF(seccomp) },
         { SECTION_SECURITY, "ReadOnlyPaths", true, p_paths, CONF(read_only_paths) },
@@ -1380,6 +1404,8 @@ static void on_assignment(void *userdata, unsigned line, const char *section, co
 
         _cleanup_free_ char *v = expand_specifiers(value, x->c->name);
         x->assigned[k - key_table] = *v != 0;
+        x->last[k - key_table].file = x->file;
+        x->last[k - key_table].line = line;
         x->line = line;
         x->key = k;
         (void)k->parse(x, v, (char *)x->c + k->offset);
@@ -1429,9 +1455,45 @@ static bool key_assigned(Ctx *x, const char *name)
         return false;
 }
 
+static size_t key_index(Section s, const char *name)
+{
+        for (size_t i = 0; i < N_KEYS; i++)
+                if (key_table[i].section == s && streq(key_table[i].name, name))
+                        return i;
+        abort();
+}
+
+/* AmbientCapabilities= must lie within the set the container gets: a
+ * capability outside the bounding set could never be raised. Reported at
+ * its last assignment, one error per capability. */
+static void check_ambient(Ctx *x)
+{
+        UnitConfig *c = x->c;
+        uint64_t outside = c->ambient_capabilities & ~unit_effective_capabilities(c);
+        size_t k = key_index(SECTION_SECURITY, "AmbientCapabilities");
+
+        if (!outside)
+                return;
+        x->file = x->last[k].file;
+        for (int i = 0; i < 64; i++)
+                if (outside & (UINT64_C(1) << i)) {
+                        const char *n = capability_to_string(i);
+                        char num[32];
+                        if (!n) {
+                                snprintf(num, sizeof(num), "capability %d", i);
+                                n = num;
+                        }
+                        add_error_at(x, x->last[k].line,
+                                     "AmbientCapabilities=: %s is not in the container's capability set "
+                                     "(the default set, or Capabilities=, with AddCapabilities= and DropCapabilities=)",
+                                     n);
+                }
+}
+
 static void check_config(Ctx *x)
 {
         UnitConfig *c = x->c;
+        check_ambient(x);
         /* A key whose value was wrong has its error already: no "missing" too. */
         if (!c->image) {
                 if (!key_assigned(x, "Image"))
@@ -1520,6 +1582,7 @@ int unit_parse_texts(const char *name, char *const *paths, char *const *texts,
                 .effective = xcalloc(N_KEYS, sizeof(char **)),
                 .assigned = xcalloc(N_KEYS, sizeof(bool)),
         };
+        x.last = xcalloc(N_KEYS, sizeof(*x.last));
         for (size_t i = 0; paths[i] && texts[i]; i++) {
                 x.file = (unsigned)i;
                 x.unknown_section = false;
@@ -1531,6 +1594,7 @@ int unit_parse_texts(const char *name, char *const *paths, char *const *texts,
                 strv_free(x.effective[i]);
         free(x.effective);
         free(x.assigned);
+        free(x.last);
 
         bool bad = x.n_errors > 0;
         char **errors = format_errors(&x, paths);

@@ -153,11 +153,13 @@ typedef struct UnitConfig {
         char *cpuset;
         uint64_t pids_max;
         uint64_t io_weight;    /* 1..10000 */
+        int oom_score_adjust;  /* -1000..1000, default 0 */
 
         /* [Security] */
         bool capabilities_set; /* Capabilities= given (non-empty) */
         uint64_t capabilities; /* bit N = capability N */
         uint64_t add_capabilities, drop_capabilities;
+        uint64_t ambient_capabilities; /* kept by a non-root User=; within the set */
         bool no_new_privileges;
         SeccompMode seccomp;
         char *seccomp_profile; /* absolute path when SECCOMP_MODE_PROFILE */

@@ -919,6 +919,31 @@ static int try_tioclinux(void) { return try_ioctl(TIOCLINUX); }
 /* an ordinary request, for contrast: ENOTTY */
 static int try_tcgets(void) { return try_ioctl(TCGETS); }
 
+/* back to root from another uid: needs CAP_SETUID */
+static int try_setuid0(void)
+{
+	return setuid(0) < 0 ? errno : 0;
+}
+
+/* a port below 1024 (ip_unprivileged_port_start of a fresh network
+ * namespace): needs CAP_NET_BIND_SERVICE */
+static int try_bind_low(void)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e = 0;
+
+	if (fd < 0)
+		return errno;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(80);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
 static int cmd_try(int argc, char **argv)
 {
 	static const struct {
@@ -941,6 +966,8 @@ static int cmd_try(int argc, char **argv)
 		{ "tiocsti-high", try_tiocsti_high },
 		{ "tioclinux", try_tioclinux },
 		{ "tcgets", try_tcgets },
+		{ "setuid0", try_setuid0 },
+		{ "bind-low", try_bind_low },
 	};
 	int worst = 0;
 
@@ -1517,7 +1544,8 @@ static void usage(FILE *f)
 		"  setxattr PATH NAME VALUE\n"
 		"  try SYSCALL... (mount unshare-user unshare-net unshare-mount unshare-pid\n"
 		"      keyctl add_key bpf reboot kexec perf_event_open finit_module setns\n"
-		"      chroot mknod icmp tiocsti tiocsti-high tioclinux tcgets)\n"
+		"      chroot mknod icmp tiocsti tiocsti-high tioclinux tcgets setuid0\n"
+		"      bind-low)\n"
 		"  loopback\n"
 		"  burn SECS | fork-bomb N | has-caps | battery HOSTPID COMM\n"
 		"  write-everywhere\n", prog);

@@ -105,7 +105,7 @@ EOF
 Image=$IMAGE
 
 [Process]
-Exec=$H status CapEff CapBnd CapAmb NoNewPrivs
+Exec=$H status CapPrm CapEff CapBnd CapInh CapAmb NoNewPrivs
 
 [Security]
 Capabilities=CHOWN kill
@@ -116,9 +116,12 @@ EOF
         ccsup_run caps
         expect_status 0
         # CHOWN (0) and NET_RAW (13)
+        expect_line $'CapPrm:\t0000000000002001'
         expect_line $'CapEff:\t0000000000002001'
         expect_line $'CapBnd:\t0000000000002001'
-        expect_line $'CapAmb:\t0000000000002001'
+        # root: nothing to inherit (security-caps.bats: other users)
+        expect_line $'CapInh:\t0000000000000000'
+        expect_line $'CapAmb:\t0000000000000000'
         expect_line $'NoNewPrivs:\t0'
 }
 

@@ -101,8 +101,18 @@ static const struct {
         { HEAD "[Resources]\nCPUQuota=50\n", "t.unit:6: CPUQuota=: invalid percentage `50`" },
         { HEAD "[Resources]\nCPUSet=3-1\n", "t.unit:6: CPUSet=: invalid CPU list `3-1`" },
         { HEAD "[Resources]\nPidsMax=0\n", "t.unit:6: PidsMax=: must be at least 1" },
+        { HEAD "[Resources]\nOOMScoreAdjust=1001\n", "t.unit:6: OOMScoreAdjust=: `1001` is out of range -1000 to 1000" },
+        { HEAD "[Resources]\nOOMScoreAdjust=-1001\n", "t.unit:6: OOMScoreAdjust=: `-1001` is out of range -1000 to 1000" },
+        { HEAD "[Resources]\nOOMScoreAdjust=low\n", "t.unit:6: OOMScoreAdjust=: invalid OOM score adjustment `low` (expected an integer from -1000 to 1000)" },
+        { HEAD "[Resources]\nOOMScoreAdjust=-\n", "t.unit:6: OOMScoreAdjust=: invalid OOM score adjustment `-` (expected an integer from -1000 to 1000)" },
+        { HEAD "[Resources]\nOOMScoreAdjust=+1\n", "t.unit:6: OOMScoreAdjust=: invalid OOM score adjustment `+1` (expected an integer from -1000 to 1000)" },
+        { HEAD "[Resources]\nOOMScoreAdjust=18446744073709551617\n", "t.unit:6: OOMScoreAdjust=: invalid OOM score adjustment `18446744073709551617` (expected an integer from -1000 to 1000)" },
         /* [Security] */
         { HEAD "[Security]\nCapabilities=CAP_FLY\n", "t.unit:6: Capabilities=: invalid capability `CAP_FLY`" },
+        { HEAD "[Security]\nAmbientCapabilities=CAP_FLY\n", "t.unit:6: AmbientCapabilities=: invalid capability `CAP_FLY`" },
+        { HEAD "[Security]\nAmbientCapabilities=NET_RAW\n", "t.unit:6: AmbientCapabilities=: CAP_NET_RAW is not in the container's capability set (the default set, or Capabilities=, with AddCapabilities= and DropCapabilities=)" },
+        /* reported at the last assignment, wherever the set was narrowed */
+        { HEAD "[Security]\nAmbientCapabilities=KILL\nCapabilities=CHOWN\nAmbientCapabilities=CHOWN KILL\n", "t.unit:8: AmbientCapabilities=: CAP_KILL is not in the container's capability set (the default set, or Capabilities=, with AddCapabilities= and DropCapabilities=)" },
         { HEAD "[Security]\nSeccomp=strict\n", "t.unit:6: Seccomp=: invalid value `strict` (expected default, unconfined or an absolute path to a profile)" },
         { HEAD "[Security]\nMaskedPaths=proc/kcore\n", "t.unit:6: MaskedPaths=: invalid path (expected an absolute, normalized path) `proc/kcore`" },
         { HEAD "[Security]\nDevices=/dev/fuse:rwx\n", "t.unit:6: Devices=: invalid device access `rwx` (expected letters of rwm)" },
@@ -203,10 +213,12 @@ static void test_families(void)
                 "CPUSet=0-1,3\n"
                 "PidsMax=100\n"
                 "IOWeight=10000\n"
+                "OOMScoreAdjust=-1000\n"
                 "[Security]\n"
                 "Capabilities=chown CAP_KILL\n"
                 "AddCapabilities=net_admin\n"
                 "DropCapabilities=CAP_KILL\n"
+                "AmbientCapabilities=CAP_NET_ADMIN chown\n"
                 "NoNewPrivileges=no\n"
                 "Seccomp=/etc/ccsup/profile.json\n"
                 "ReadOnlyPaths=/data\n"
@@ -275,6 +287,8 @@ static void test_families(void)
         is_str(c->cpuset, "0-1,3", "CPUSet=");
         is_int(c->pids_max, 100, "PidsMax=");
         is_int(c->io_weight, 10000, "IOWeight=");
+        is_int(c->oom_score_adjust, -1000, "OOMScoreAdjust=");
+        is_int(c->ambient_capabilities, (1ULL << 0) | (1ULL << 12), "AmbientCapabilities=");
         ok(c->capabilities_set, "Capabilities= given");
         is_int(unit_effective_capabilities(c), (1ULL << 0) | (1ULL << 12),
                "Capabilities= + AddCapabilities= - DropCapabilities=");
@@ -312,6 +326,8 @@ static void test_defaults_and_images(void)
         is_int(c->umask, 0022, "default Umask=0022");
         ok(c->no_new_privileges, "default NoNewPrivileges=yes");
         is_int(unit_effective_capabilities(c), 0xa00405fbULL, "default capability set");
+        is_int(c->ambient_capabilities, 0, "default AmbientCapabilities= empty");
+        is_int(c->oom_score_adjust, 0, "default OOMScoreAdjust=0");
         is_str(unit_hostname(c), "t", "default hostname is the unit name");
         ok(c->memory_max == UNIT_UNSET && c->pids_max == UNIT_UNSET, "limits unset");
         ok(!c->exec[1], "Exec= single word");
@@ -341,6 +357,57 @@ static void test_defaults_and_images(void)
                 if (images[i].ref)
                         is_str(c->image_ref, images[i].ref, "Image=%s reference", images[i].image);
                 free(errors);
+                unit_config_free(c);
+        }
+}
+
+/* AmbientCapabilities= within the set; OOMScoreAdjust= at its bounds and reset. */
+static void test_ambient_and_oom(void)
+{
+        UnitConfig *c = parse_ok(HEAD "User=app\n[Security]\nAmbientCapabilities=net_bind_service\n",
+                                 "AmbientCapabilities= of the default set");
+        is_int(c->ambient_capabilities, 1ULL << 10, "AmbientCapabilities=NET_BIND_SERVICE");
+        unit_config_free(c);
+
+        c = parse_ok(HEAD "[Security]\nAmbientCapabilities=SYS_ADMIN\nPrivileged=yes\n",
+                     "AmbientCapabilities= with Privileged=yes (all of them)");
+        is_int(c->ambient_capabilities, 1ULL << 21, "AmbientCapabilities=SYS_ADMIN");
+        unit_config_free(c);
+
+        c = parse_ok(HEAD "[Security]\nAmbientCapabilities=SYS_ADMIN\nAmbientCapabilities=\n"
+                     "AmbientCapabilities=KILL\nAmbientCapabilities=CHOWN\n",
+                     "AmbientCapabilities= list: empty clears");
+        is_int(c->ambient_capabilities, (1ULL << 0) | (1ULL << 5), "AmbientCapabilities= appended after the reset");
+        unit_config_free(c);
+
+        char *errors = NULL;
+        c = parse1(HEAD "[Security]\nAmbientCapabilities=NET_RAW SYS_ADMIN\n", &errors);
+        is_str(errors,
+               "t.unit:6: AmbientCapabilities=: CAP_NET_RAW is not in the container's capability set (the default set, or Capabilities=, with AddCapabilities= and DropCapabilities=)\n"
+               "t.unit:6: AmbientCapabilities=: CAP_SYS_ADMIN is not in the container's capability set (the default set, or Capabilities=, with AddCapabilities= and DropCapabilities=)",
+               "one error per capability outside the set");
+        free(errors);
+        unit_config_free(c);
+
+        /* in a drop-in: the error names the drop-in */
+        char *paths[] = { (char *)"t.unit", (char *)"t.unit.d/ambient.conf", NULL };
+        char *texts[] = { (char *)HEAD, (char *)"[Security]\n\nAmbientCapabilities=NET_RAW\n", NULL };
+        char **errs = NULL;
+        ok(unit_parse_texts("t", paths, texts, &c, &errs) == -EINVAL, "drop-in AmbientCapabilities= outside the set fails");
+        is_str(errs ? errs[0] : NULL,
+               "t.unit.d/ambient.conf:3: AmbientCapabilities=: CAP_NET_RAW is not in the container's capability set (the default set, or Capabilities=, with AddCapabilities= and DropCapabilities=)",
+               "the error names the drop-in and its line");
+        strv_free(errs);
+        unit_config_free(c);
+
+        static const struct {
+                const char *v;
+                int want;
+        } oom[] = { { "-1000", -1000 }, { "1000", 1000 }, { "0", 0 }, { "-0", 0 }, { "500", 500 }, { "", 0 } };
+        for (size_t i = 0; i < ELEMENTSOF(oom); i++) {
+                _cleanup_free_ char *t = xasprintf(HEAD "[Resources]\nOOMScoreAdjust=300\nOOMScoreAdjust=%s\n", oom[i].v);
+                c = parse_ok(t, "OOMScoreAdjust=");
+                is_int(c->oom_score_adjust, oom[i].want, "OOMScoreAdjust=%s", oom[i].v);
                 unit_config_free(c);
         }
 }
@@ -558,6 +625,7 @@ int main(void)
         test_all_errors_at_once();
         test_families();
         test_defaults_and_images();
+        test_ambient_and_oom();
         test_syntax();
         test_hash();
         test_files();
