@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "parse.h"
 #include "run.h"
+#include "store.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
@@ -24,6 +25,7 @@ typedef struct Options {
         int log_level;
         bool no_watch;
         uint64_t tmpfs_size, tmpfs_size_bp;
+        uint64_t image_size_max;
 } Options;
 
 static const struct {
@@ -57,6 +59,7 @@ static void help(void)
                "                                size of each tmpfs a unit does not size (the\n"
                "                                writable root, Tmpfs= without size=) when it has\n"
                "                                no MemoryMax= (default: 10%% of RAM)\n"
+               "      --image-size-max=SIZE     most an image may unpack to in the store (default: 8G)\n"
                "      --run=FILE.unit           run one unit in the foreground, no daemon, no socket\n"
                "  -h, --help                    show this help and exit\n"
                "      --version                 show the version and exit\n"
@@ -99,7 +102,8 @@ static int parse_tmpfs_size(const char *s, Options *o)
 static int parse_argv(int argc, char *argv[], Options *o)
 {
         enum { ARG_UNIT_PATH = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR, ARG_LOG_DIR, ARG_CGROUP,
-               ARG_LOG_LEVEL, ARG_NO_WATCH, ARG_RUN, ARG_VERSION, ARG_TMPFS_SIZE };
+               ARG_LOG_LEVEL, ARG_NO_WATCH, ARG_RUN, ARG_VERSION, ARG_TMPFS_SIZE,
+               ARG_IMAGE_SIZE_MAX };
         static const struct option longopts[] = {
                 { "unit-path", required_argument, NULL, ARG_UNIT_PATH },
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
@@ -110,6 +114,7 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 { "no-watch", no_argument, NULL, ARG_NO_WATCH },
                 { "run", required_argument, NULL, ARG_RUN },
                 { "tmpfs-size", required_argument, NULL, ARG_TMPFS_SIZE },
+                { "image-size-max", required_argument, NULL, ARG_IMAGE_SIZE_MAX },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -129,6 +134,13 @@ static int parse_argv(int argc, char *argv[], Options *o)
                         if (parse_tmpfs_size(optarg, o) < 0) {
                                 fprintf(stderr, "ccsupd: --tmpfs-size: invalid size `%s` "
                                         "(expected SIZE or PERCENT%% of the RAM, at most 100%%)\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case ARG_IMAGE_SIZE_MAX:
+                        if (parse_size(optarg, &o->image_size_max) < 0 || o->image_size_max == 0) {
+                                fprintf(stderr, "ccsupd: --image-size-max: invalid size `%s`\n",
                                         optarg);
                                 return EXIT_USAGE;
                         }
@@ -175,6 +187,7 @@ int main(int argc, char *argv[])
                 .state_dir = "/var/lib/ccsup",
                 .log_dir = "/var/log/ccsup",
                 .log_level = LOG_INFO,
+                .image_size_max = STORE_DEFAULT_SIZE_MAX,
         };
         sigset_t stop;
         int r;
@@ -191,6 +204,9 @@ int main(int argc, char *argv[])
         r = parse_argv(argc, argv, &o);
         if (r >= 0)
                 return r;
+
+        /* Imports run in this process or in helpers forked from it. */
+        store_set_size_max(o.image_size_max);
 
         if (o.run) {
                 /* --run keeps SIGHUP's default: a closed terminal ends it. */
