@@ -8,11 +8,13 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
 #include "layer.h"
+#include "parse.h"
 #include "util.h"
 
 #define IO_BUFFER (128 * 1024)
@@ -86,6 +88,7 @@ typedef struct Extract {
         char **dropped;    /* the device nodes not extracted (and links to them) */
         bool inner_eof;
         size_t padding;    /* synthetic zeros still to hand out after the end */
+        LayerBudget *budget;
 } Extract;
 
 static unsigned long fault_after, fault_count;
@@ -155,6 +158,102 @@ static la_ssize_t read_inner(struct archive *a, void *data, const void **buf)
         x->padding -= give;
         *buf = x->rawbuf;
         return (la_ssize_t)give;
+}
+
+/* ------------------------------------------------------------------ budget */
+
+void layer_budget_init(LayerBudget *b, uint64_t size_max, int fs_fd)
+{
+        struct statvfs v;
+
+        *b = (LayerBudget){ .size_max = size_max };
+        if (fs_fd < 0 || fstatvfs(fs_fd, &v) < 0)
+                return;
+        b->check_space = true;
+        b->reserve_bytes = (uint64_t)v.f_blocks * v.f_frsize / 20;
+        if (b->reserve_bytes > UINT64_C(1) << 30)
+                b->reserve_bytes = UINT64_C(1) << 30;
+        b->reserve_inodes = (uint64_t)v.f_files / 20;
+        if (b->reserve_inodes > 65536)
+                b->reserve_inodes = 65536;
+}
+
+/* Sets the message of a budget failure (never about the entry alone: the
+ * caller names the layer). */
+static int over_budget(Extract *x, int r, const char *fmt, ...) _printf_(3, 4);
+static int over_budget(Extract *x, int r, const char *fmt, ...)
+{
+        va_list ap;
+
+        free(*x->error);
+        va_start(ap, fmt);
+        if (vasprintf(x->error, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        return r;
+}
+
+/* Counts bytes more of file data against size_max. */
+static int charge(Extract *x, uint64_t bytes)
+{
+        LayerBudget *b = x->budget;
+
+        if (!b || bytes == 0)
+                return 0;
+        if (b->size_max > 0 && b->size_max != UINT64_MAX &&
+            (bytes > b->size_max || b->size > b->size_max - bytes)) {
+                _cleanup_free_ char *max = format_size_spec(b->size_max);
+                b->over_size = true;
+                return over_budget(x, -EFBIG, "unpacks to more than %s", max);
+        }
+        b->size += bytes;
+        return 0;
+}
+
+/* Whether bytes more (and one inode) leave the reserve free. A filesystem
+ * that cannot tell (statvfs fails, no inode count) is not refused: a full
+ * one still fails the write itself. */
+static int check_space(Extract *x, uint64_t bytes)
+{
+        LayerBudget *b = x->budget;
+        struct statvfs v;
+        uint64_t avail;
+
+        if (!b || !b->check_space || fstatvfs(x->root, &v) < 0)
+                return 0;
+        avail = (uint64_t)v.f_bavail * v.f_frsize;
+        if (avail < b->reserve_bytes || avail - b->reserve_bytes < bytes) {
+                _cleanup_free_ char *need = format_size_spec(bytes), *have = format_size_spec(avail),
+                                    *keep = format_size_spec(b->reserve_bytes);
+                b->over_space = true;
+                return over_budget(x, -ENOSPC,
+                                   "`%s` (%s) would fill the filesystem: %s available, %s kept free",
+                                   x->entry ? x->entry : "?", need, have, keep);
+        }
+        if (v.f_files > 0 && (uint64_t)v.f_favail <= b->reserve_inodes) {
+                b->over_space = true;
+                return over_budget(x, -ENOSPC,
+                                   "`%s` would use up the filesystem's inodes: %llu available, %" PRIu64 " kept free",
+                                   x->entry ? x->entry : "?", (unsigned long long)v.f_favail,
+                                   b->reserve_inodes);
+        }
+        return 0;
+}
+
+/* Before an entry is extracted: a regular file counts at its logical size. */
+static int budget_entry(Extract *x, struct archive_entry *e)
+{
+        uint64_t size = 0;
+        int r;
+
+        if (!x->budget)
+                return 0;
+        if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) &&
+            archive_entry_size_is_set(e) && archive_entry_size(e) > 0)
+                size = (uint64_t)archive_entry_size(e);
+        if ((r = charge(x, size)) < 0)
+                return r;
+        return check_space(x, size);
 }
 
 /* ------------------------------------------------------------------ paths */
@@ -351,12 +450,23 @@ static int apply_times(Extract *x, struct archive_entry *e, int fd, int parent, 
 
 static int write_data(Extract *x, int fd, struct archive_entry *e)
 {
+        /* Counted at the header: what a block writes past it counts too. */
+        uint64_t charged = archive_entry_size_is_set(e) && archive_entry_size(e) > 0
+                ? (uint64_t)archive_entry_size(e) : 0;
         const void *buf;
         size_t n;
         la_int64_t off;
         int r;
 
         while ((r = archive_read_data_block(x->tar, &buf, &n, &off)) == ARCHIVE_OK) {
+                if (off < 0)
+                        return fail(x, -EBADMSG, "negative data offset");
+                if ((uint64_t)off + n > charged) {
+                        uint64_t more = (uint64_t)off + n - charged;
+                        if ((r = charge(x, more)) < 0 || (r = check_space(x, more)) < 0)
+                                return r;
+                        charged += more;
+                }
                 for (size_t done = 0; done < n;) {
                         ssize_t w = pwrite(fd, (const char *)buf + done, n - done, off + (off_t)done);
                         if (w < 0 && errno == EINTR)
@@ -511,6 +621,8 @@ static int extract_entry(Extract *x, struct archive_entry *e)
         x->entry = raw;
         if (!raw)
                 return fail(x, -EBADMSG, "entry without a path");
+        if ((r = budget_entry(x, e)) < 0)
+                return r;
         if ((r = normalize_path(x, raw, &path)) < 0)
                 return r;
         if (!*path) { /* "./": the layer's root itself */
@@ -639,6 +751,12 @@ static int extract_all(Extract *x)
 
 int layer_extract(int in_fd, int dirfd, unsigned flags, LayerResult *ret, char **ret_error)
 {
+        return layer_extract_bounded(in_fd, dirfd, flags, NULL, ret, ret_error);
+}
+
+int layer_extract_bounded(int in_fd, int dirfd, unsigned flags, LayerBudget *budget,
+                          LayerResult *ret, char **ret_error)
+{
         _cleanup_free_ Extract *x = xcalloc(1, sizeof(Extract));
         const char *fault = getenv("CCSUP_LAYER_FAULT_AFTER");
         int r;
@@ -648,6 +766,7 @@ int layer_extract(int in_fd, int dirfd, unsigned flags, LayerResult *ret, char *
         x->in_fd = in_fd;
         x->root = dirfd;
         x->flags = flags;
+        x->budget = budget;
         x->error = ret_error;
         x->parent_fd = -1;
         sha256_init(&x->outer);
@@ -707,8 +826,17 @@ int layer_unpack(int in_fd, int parent_dirfd, const char *name, unsigned flags,
                  const char *want_digest, const char *want_diff_id, LayerResult *ret,
                  char **ret_error)
 {
+        return layer_unpack_bounded(in_fd, parent_dirfd, name, flags, want_digest, want_diff_id,
+                                    NULL, ret, ret_error);
+}
+
+int layer_unpack_bounded(int in_fd, int parent_dirfd, const char *name, unsigned flags,
+                         const char *want_digest, const char *want_diff_id, LayerBudget *budget,
+                         LayerResult *ret, char **ret_error)
+{
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = -1;
+        uint64_t counted = budget ? budget->size : 0;
         LayerResult res;
         int r;
 
@@ -725,9 +853,15 @@ int layer_unpack(int in_fd, int parent_dirfd, const char *name, unsigned flags,
                 *ret_error = xasprintf("open `%s`: %s", tmp, strerror(-r));
                 goto fail;
         }
-        r = layer_extract(in_fd, fd, flags, &res, ret_error);
-        if (r < 0 && want_digest)
-                r = explain_failure(in_fd, want_digest, r, ret_error);
+        r = layer_extract_bounded(in_fd, fd, flags, budget, &res, ret_error);
+        if (r < 0 && want_digest) {
+                int k = explain_failure(in_fd, want_digest, r, ret_error);
+
+                /* Corrupt bytes, not a big layer. */
+                if (k != r && budget)
+                        budget->over_size = budget->over_space = false;
+                r = k;
+        }
         if (r >= 0)
                 r = check_digests(&res, want_digest, want_diff_id, ret_error);
         if (r >= 0 && syncfs(fd) < 0) {
@@ -743,6 +877,8 @@ int layer_unpack(int in_fd, int parent_dirfd, const char *name, unsigned flags,
                         goto fail;
                 }
                 (void)layer_remove_tree(parent_dirfd, tmp);
+                if (budget)
+                        budget->size = counted; /* the copy that stays is not ours */
         }
         if (fsync(parent_dirfd) < 0 && errno != EBADF && errno != EINVAL) {
                 r = -errno;
@@ -754,5 +890,7 @@ int layer_unpack(int in_fd, int parent_dirfd, const char *name, unsigned flags,
         return 0;
 fail:
         (void)layer_remove_tree(parent_dirfd, tmp);
+        if (budget)
+                budget->size = counted;
         return r;
 }

@@ -44,6 +44,31 @@ typedef struct LayerResult {
 } LayerResult;
 
 /*
+ * Bounds on what extractions may write, so that a small compressed archive
+ * cannot fill the disk. size counts the bytes of regular files at their
+ * logical size, sparse files too (what a reader and every copy of them
+ * sees), checked against size_max before a file is written: the caller may
+ * carry it over several extractions (the layers of one image). With
+ * check_space, every entry first checks that the target's filesystem keeps
+ * reserve_bytes and reserve_inodes free after it (layer_budget_init()).
+ * Failures: -EFBIG past size_max, -ENOSPC past the reserve, with a message.
+ */
+typedef struct LayerBudget {
+        uint64_t size_max;        /* 0 or UINT64_MAX: no bound */
+        uint64_t size;            /* counted so far */
+        bool check_space;
+        uint64_t reserve_bytes, reserve_inodes;
+        /* Set when an extraction failed for the budget (and not for another
+         * -EFBIG or -ENOSPC, such as RLIMIT_FSIZE or a write to a full disk). */
+        bool over_size, over_space;
+} LayerBudget;
+
+/* size_max, and the reserve of the filesystem of fs_fd: 5% of its size
+ * (at most 1 GiB) and of its inodes (at most 65536), on top of what the
+ * filesystem keeps for root. No free-space check when fs_fd < 0. */
+void layer_budget_init(LayerBudget *b, uint64_t size_max, int fs_fd);
+
+/*
  * Extracts the archive read from in_fd into the directory dirfd (normally
  * empty). Reads in_fd to its end, so the digests cover every byte. On
  * failure the directory holds whatever was extracted so far: callers use
@@ -53,6 +78,9 @@ typedef struct LayerResult {
  * environment, the process kills itself (SIGKILL) after N entries.
  */
 int layer_extract(int in_fd, int dirfd, unsigned flags, LayerResult *ret, char **ret_error);
+/* The same within budget (may be NULL: unbounded). */
+int layer_extract_bounded(int in_fd, int dirfd, unsigned flags, LayerBudget *budget,
+                          LayerResult *ret, char **ret_error);
 
 /*
  * Extracts into parent_dirfd/NAME, atomically: into a temporary sibling
@@ -64,6 +92,11 @@ int layer_extract(int in_fd, int dirfd, unsigned flags, LayerResult *ret, char *
 int layer_unpack(int in_fd, int parent_dirfd, const char *name, unsigned flags,
                  const char *want_digest, const char *want_diff_id, LayerResult *ret,
                  char **ret_error);
+/* The same within budget (may be NULL); a failed unpack leaves budget->size
+ * as it was. */
+int layer_unpack_bounded(int in_fd, int parent_dirfd, const char *name, unsigned flags,
+                         const char *want_digest, const char *want_diff_id, LayerBudget *budget,
+                         LayerResult *ret, char **ret_error);
 
 /* rm -rf of dirfd/name without following any symlink. 0 when name is
  * already gone. */

@@ -229,6 +229,29 @@ int parse_size(const char *s, uint64_t *ret_bytes)
         return 0;
 }
 
+char *format_size_spec(uint64_t bytes)
+{
+        static const struct unit_suffix units[] = {
+                { "T", 1ULL << 40 },
+                { "G", 1ULL << 30 },
+                { "M", 1ULL << 20 },
+                { "K", 1ULL << 10 },
+        };
+
+        if (bytes == SIZE_INFINITY)
+                return xstrdup("infinity");
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (bytes >= units[i].factor && bytes % units[i].factor == 0)
+                        return xasprintf("%" PRIu64 "%s", bytes / units[i].factor, units[i].suffix);
+        /* Inexact: one decimal of the largest unit, rounded down. */
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (bytes >= units[i].factor)
+                        return xasprintf("%" PRIu64 ".%" PRIu64 "%s", bytes / units[i].factor,
+                                         bytes % units[i].factor * 10 / units[i].factor,
+                                         units[i].suffix);
+        return xasprintf("%" PRIu64, bytes);
+}
+
 #define SIGNAL_NAME(s) [s] = #s
 static const char *const signal_names[] = {
         SIGNAL_NAME(SIGHUP),    SIGNAL_NAME(SIGINT),    SIGNAL_NAME(SIGQUIT),

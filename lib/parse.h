@@ -34,6 +34,10 @@ char *format_duration(uint64_t usec);
 /* Bytes with an optional K, M, G, T suffix (powers of 1024), fractions allowed
  * with a suffix ("1.5G"), or "infinity" (SIZE_INFINITY). */
 int parse_size(const char *s, uint64_t *ret_bytes);
+/* Formats a size the way parse_size reads it: "16M", "8G", exact when a
+ * suffix divides it; else one decimal, rounded down ("1.5G"), or bytes.
+ * Returns a malloc'd string. */
+char *format_size_spec(uint64_t bytes);
 
 /* "SIGTERM", "TERM" or "15"; also "SIGRTMIN+N"/"RTMIN+N". Returns the signal
  * number (1..SIGRTMAX) or -EINVAL. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
@@ -388,10 +389,14 @@ static int setup_overlay_root(const RootfsPlan *p, const char *root, char **ret_
 
 static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_error)
 {
+        _cleanup_free_ char *opts = p->staging_size > 0
+                ? xasprintf("mode=0700,size=%" PRIu64 ",nr_inodes=%" PRIu64, p->staging_size,
+                            p->staging_inodes)
+                : xstrdup("mode=0700");
         _cleanup_close_ int target = -1;
         int r;
 
-        if (mount("ccsup", p->staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
+        if (mount("ccsup", p->staging, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
                 return fail(ret_error, -errno, "tmpfs on `%s`", p->staging);
         if (mkdir(root, 0755) < 0)
                 return fail(ret_error, -errno, "mkdir `%s`", root);

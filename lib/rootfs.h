@@ -32,6 +32,8 @@ typedef struct RootfsPlan {
         char *image;        /* canonical path of the image directory; never written */
         char **layers;      /* or: a layered image's directories, lowest first (store order) */
         char *staging;      /* an empty host directory; the child mounts a tmpfs on it */
+        uint64_t staging_size; /* bytes of that tmpfs (the writable layer); 0 = kernel default */
+        uint64_t staging_inodes; /* and its inodes; 0 = kernel default */
         bool read_only;     /* read-only bind of the image instead of an overlay */
         char *upper, *work; /* persistent overlay layer; NULL = on the staging tmpfs */
         RootfsMount *mounts;

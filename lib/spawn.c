@@ -92,9 +92,35 @@ static int lock_staging(const char *name, const char *path, int *ret_fd, char **
         return -EAGAIN;
 }
 
+/* The size of a tmpfs the unit does not size: MemoryMax= (the container's
+ * tmpfs pages are charged to its memory cgroup anyway, so this only turns an
+ * OOM kill into ENOSPC), else ccsupd's --tmpfs-size. Never 0, which would
+ * be the kernel's default of half the RAM. */
+static uint64_t default_tmpfs_size(const UnitConfig *c, const SpawnOptions *o)
+{
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), ram, bp, v;
+
+        if (c->memory_max != UNIT_UNSET && c->memory_max != SIZE_INFINITY && c->memory_max > 0)
+                return c->memory_max;
+        if (o->tmpfs_size > 0)
+                return o->tmpfs_size;
+        bp = o->tmpfs_size_bp > 0 ? o->tmpfs_size_bp : SPAWN_TMPFS_SIZE_DEFAULT_BP;
+        ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * page;
+        v = ram / 10000 * bp + ram % 10000 * bp / 10000;
+        return v > page ? v : page;
+}
+
+/* Empty files pin memory too: one inode (about 1 KiB of kernel memory) per
+ * 4 KiB of the size, instead of the kernel's half of the RAM's pages. */
+static uint64_t tmpfs_inodes(uint64_t size)
+{
+        return size / 4096 > 4096 ? size / 4096 : 4096;
+}
+
 static int prepare_rootfs(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
                           char *image, char **ret_error)
 {
+        uint64_t tmpfs_size = default_tmpfs_size(c, o);
         RootfsPlan *rp = &p->rootfs;
         int r;
 
@@ -105,6 +131,8 @@ static int prepare_rootfs(SpawnPlan *p, const UnitConfig *c, const SpawnOptions 
         rp->privileged = c->privileged;
         rp->use_chroot = rootfs_host_is_initramfs();
         rp->staging = xasprintf("%s/containers/%s", o->runtime_dir, c->name);
+        rp->staging_size = tmpfs_size;
+        rp->staging_inodes = tmpfs_inodes(tmpfs_size);
         /* First: nothing below may touch what a running twin uses. */
         r = lock_staging(c->name, rp->staging, &p->staging_lock, ret_error);
         if (r < 0)
@@ -125,9 +153,9 @@ static int prepare_rootfs(SpawnPlan *p, const UnitConfig *c, const SpawnOptions 
                                 c->binds[i].read_only, c->binds[i].optional, NULL);
         for (size_t i = 0; i < c->n_tmpfs; i++) {
                 const TmpfsMount *t = &c->tmpfs[i];
-                _cleanup_free_ char *opts = t->size > 0 && t->size != UINT64_MAX
-                        ? xasprintf("mode=%04o,size=%" PRIu64, (unsigned)t->mode, t->size)
-                        : xasprintf("mode=%04o", (unsigned)t->mode);
+                uint64_t size = t->size > 0 ? t->size : tmpfs_size;
+                _cleanup_free_ char *opts = xasprintf("mode=%04o,size=%" PRIu64 ",nr_inodes=%" PRIu64,
+                                                      (unsigned)t->mode, size, tmpfs_inodes(size));
 
                 rootfs_plan_add(rp, ROOTFS_MOUNT_TMPFS, NULL, t->destination, false, false, opts);
         }

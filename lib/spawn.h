@@ -44,6 +44,11 @@
 /* Exit status of a child that failed before execve (its message says why). */
 #define SPAWN_EXIT_SETUP 125
 
+/* 10% of RAM: systemd-nspawn's size for the tmpfs mounts of a container.
+ * Kept per mount, so that even ten unsized mounts of one container cannot
+ * pin all the memory of the host. */
+#define SPAWN_TMPFS_SIZE_DEFAULT_BP 1000
+
 typedef struct SpawnOptions {
         const char *runtime_dir;   /* staging directories: RUNTIME_DIR/containers/NAME */
         const char *state_dir;     /* persistent layers and volumes */
@@ -60,6 +65,12 @@ typedef struct SpawnOptions {
          * store_resolve() under state_dir, importing first if needed,
          * which may take long: fine for --run, never for the daemon. */
         const struct ResolvedImage *image;
+        /* The size of every tmpfs the unit does not size itself (the
+         * writable root layer of Persistent=no, Tmpfs= without size=) when
+         * it has no MemoryMax=: tmpfs_size bytes, else tmpfs_size_bp
+         * hundredths of a percent of the host's RAM; both 0:
+         * SPAWN_TMPFS_SIZE_DEFAULT_BP (ccsupd --tmpfs-size). */
+        uint64_t tmpfs_size, tmpfs_size_bp;
         int stdin_fd, stdout_fd, stderr_fd;
         bool no_clone3;            /* force the clone() + pidfd_open() path (tests) */
         /* No statistics wanted (ccsupd --run): on v1 and hybrid the container

@@ -56,6 +56,14 @@ static int wrap_error(char **ret_error, int r, const char *fmt, ...)
         return r;
 }
 
+/* ccsupd --image-size-max, for every import of this process. */
+static uint64_t import_size_max = STORE_DEFAULT_SIZE_MAX;
+
+void store_set_size_max(uint64_t bytes)
+{
+        import_size_max = bytes;
+}
+
 /* ------------------------------------------------------------------ files */
 
 static int open_in_root(int root, const char *path, int flags)
@@ -420,12 +428,28 @@ static int source_init(Source *src, const char *string, char **ret_error)
         return 0;
 }
 
+/* The message of an unpacking that failed: for the budget's bound, its
+ * name for the operator; for the reserve, the store; else what, then the
+ * message. */
+static int budget_error(char **ret_error, int r, const Store *s, const LayerBudget *b,
+                        const char *what)
+{
+        if (b->over_size) {
+                _cleanup_free_ char *max = format_size_spec(import_size_max);
+                return set_error(ret_error, r, "%s unpacks to more than %s (--image-size-max)", what, max);
+        }
+        if (b->over_space)
+                return wrap_error(ret_error, r, "%s: unpacking into `%s`", what, s->root);
+        return wrap_error(ret_error, r, "%s", what);
+}
+
 /* Makes src->root: the layout directory, or an archive unpacked into the
  * store's tmp/ (archive members may be symlinks to each other; they are
  * resolved inside that directory only). */
 static int source_open(Source *src, const Store *s, char **ret_error)
 {
         _cleanup_close_ int in = -1;
+        LayerBudget budget;
         int r;
 
         if (src->kind == IMAGE_OCI) {
@@ -439,8 +463,10 @@ static int source_open(Source *src, const Store *s, char **ret_error)
         (void)layer_remove_tree(s->tmp, src->staging);
         if ((src->root = open_subdir(s->tmp, src->staging, true)) < 0)
                 return set_error(ret_error, src->root, "staging: %s", strerror(-src->root));
-        r = layer_extract(in, src->root, LAYER_PLAIN, NULL, ret_error);
-        return r < 0 ? wrap_error(ret_error, r, "%s", src->label) : 0;
+        /* The archive itself may be compressed: bounded like an image. */
+        layer_budget_init(&budget, import_size_max, s->tmp);
+        r = layer_extract_bounded(in, src->root, LAYER_PLAIN, &budget, NULL, ret_error);
+        return r < 0 ? budget_error(ret_error, r, s, &budget, src->label) : 0;
 }
 
 /* ------------------------------------------------------------------ importing */
@@ -452,6 +478,8 @@ typedef struct Imported {
         char manifest_digest[SHA256_DIGEST_STRING_MAX];
         char config_digest[SHA256_DIGEST_STRING_MAX];
         char **names;             /* NAME:TAG from the archive */
+        LayerBudget budget;       /* of the layers this import unpacks */
+        char **created;           /* those layers (names under layers/), for a failure */
 } Imported;
 
 static void imported_done(Imported *im)
@@ -459,13 +487,16 @@ static void imported_done(Imported *im)
         free(im->manifest);
         free(im->config);
         strv_free(im->names);
+        strv_free(im->created);
         *im = (Imported){};
 }
 
 /* Unpacks one layer into layers/HEX(diff_id) unless it is there. */
-static int import_layer(const Store *s, const Source *src, const char *path, const char *digest,
-                        const char *diff_id, size_t idx, size_t n, char **ret_error)
+static int import_layer(const Store *s, const Source *src, Imported *im, const char *path,
+                        const char *digest, const char *diff_id, size_t idx, size_t n,
+                        char **ret_error)
 {
+        _cleanup_free_ char *what = NULL;
         _cleanup_close_ int fd = -1;
         struct stat st;
         int r;
@@ -477,10 +508,17 @@ static int import_layer(const Store *s, const Source *src, const char *path, con
         if (fd < 0)
                 return set_error(ret_error, fd, "layer %zu of %zu: blob %s: %s (%s)", idx + 1, n,
                                  digest ? digest : path, strerror(-fd), src->label);
-        r = layer_unpack(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS, digest,
-                         diff_id, NULL, ret_error);
+        r = layer_unpack_bounded(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS,
+                                 digest, diff_id, &im->budget, NULL, ret_error);
+        if (im->budget.over_size || im->budget.over_space) {
+                /* Which image: the source, and the whole of its new layers. */
+                what = xasprintf("%s: layer %zu of %zu (%s)%s", src->label, idx + 1, n, diff_id,
+                                 im->budget.over_size ? ": the image" : "");
+                return budget_error(ret_error, r, s, &im->budget, what);
+        }
         if (r < 0)
                 return wrap_error(ret_error, r, "layer %zu of %zu (%s)", idx + 1, n, diff_id);
+        strv_add(&im->created, oci_digest_hex(diff_id));
         return 0;
 }
 
@@ -563,7 +601,8 @@ static int import_oci(const Store *s, const Source *src, Imported *im, char **re
                               im->manifest_digest, m.n_layers, cfg->n_diff_ids);
         for (size_t k = 0; r >= 0 && k < m.n_layers; k++) {
                 _cleanup_free_ char *path = xasprintf("blobs/sha256/%s", oci_digest_hex(m.layers[k].digest));
-                r = import_layer(s, src, path, m.layers[k].digest, cfg->diff_ids[k], k, m.n_layers, ret_error);
+                r = import_layer(s, src, im, path, m.layers[k].digest, cfg->diff_ids[k], k,
+                                 m.n_layers, ret_error);
         }
         oci_manifest_done(&m);
         return r;
@@ -662,7 +701,7 @@ static int import_docker(const Store *s, const Source *src, Imported *im, char *
                 goto out;
         }
         for (size_t l = 0; r >= 0 && l < img->n_layers; l++)
-                r = import_layer(s, src, img->layers[l], digest_from_archive_path(img->layers[l], buf),
+                r = import_layer(s, src, im, img->layers[l], digest_from_archive_path(img->layers[l], buf),
                                  cfg->diff_ids[l], l, img->n_layers, ret_error);
         if (r >= 0)
                 docker_synthesize_manifest(src, cfg, img, im);
@@ -749,6 +788,7 @@ static int import_locked(const char *state_dir, const Store *s, Source *src, con
         }
         if ((r = source_open(src, s, ret_error)) < 0)
                 return r;
+        layer_budget_init(&im.budget, import_size_max, s->layers);
         r = src->kind == IMAGE_DOCKER_ARCHIVE ? import_docker(s, src, &im, ret_error)
                                               : import_oci(s, src, &im, ret_error);
         if (r >= 0 && !names && default_names)
@@ -761,6 +801,11 @@ static int import_locked(const char *state_dir, const Store *s, Source *src, con
                 r = commit(s, src, &im, names, ret_error);
         if (r >= 0)
                 *ret_digest = xstrdup(im.manifest_digest);
+        /* A failed import leaves nothing: no image refers to the layers it
+         * made, and nobody else imports under the lock. */
+        if (r < 0)
+                STRV_FOREACH(l, im.created)
+                        (void)layer_remove_tree(s->layers, *l);
         imported_done(&im);
         return r;
 }

@@ -41,6 +41,21 @@
 
 #define STORE_DEFAULT_STATE_DIR "/var/lib/ccsup"
 
+/* 8 GiB: more than common images unpack to (some CUDA and ML images
+ * aside: raise it for those), far less than a compression bomb reaches. */
+#define STORE_DEFAULT_SIZE_MAX (UINT64_C(8) << 30)
+
+/*
+ * Bounds every import of this process (and of the helpers it forks): an
+ * image archive, and the layers one import unpacks together, may hold at
+ * most bytes of files (logical sizes, sparse files too; UINT64_MAX: no
+ * bound), else the import fails with -EFBIG naming --image-size-max.
+ * Whatever the bound, an import fails with -ENOSPC before it would leave
+ * less than 5% (at most 1 GiB) of the store's filesystem, or of its
+ * inodes, free. A failed import leaves nothing behind in the store.
+ */
+void store_set_size_max(uint64_t bytes);
+
 /* What a unit's image resolves to. */
 typedef struct ResolvedImage {
         char *manifest_digest;

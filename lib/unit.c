@@ -1009,7 +1009,8 @@ static int tmpfs_options(Ctx *x, const char *opts, TmpfsMount *t)
         for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
                 const char *val;
                 if ((val = startswith(o, "size="))) {
-                        if (parse_size(val, &t->size) < 0 || t->size == SIZE_INFINITY)
+                        /* 0 would be the kernel's "unbounded". */
+                        if (parse_size(val, &t->size) < 0 || t->size == SIZE_INFINITY || t->size == 0)
                                 return invalid(x, "tmpfs size", val);
                 } else if ((val = startswith(o, "mode="))) {
                         size_t l = strlen(val);

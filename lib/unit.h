@@ -87,7 +87,7 @@ typedef struct BindMount {
 
 typedef struct TmpfsMount {
         char *destination;
-        uint64_t size;     /* bytes; 0 = the kernel's default */
+        uint64_t size;     /* bytes; 0 = unset (ccsupd's default, see SpawnOptions) */
         mode_t mode;       /* default 01777 */
 } TmpfsMount;
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "ccsupctl-image.h"
+#include "parse.h"
 #include "store.h"
 #include "util.h"
 
@@ -18,7 +19,7 @@ static bool arg_json, arg_no_legend;
 
 static void image_help(void)
 {
-        printf("Usage: ccsupctl image [--state-dir=DIR] COMMAND\n"
+        printf("Usage: ccsupctl image [--state-dir=DIR] [--image-size-max=SIZE] COMMAND\n"
                "\n"
                "Commands:\n"
                "  import SOURCE [NAME[:TAG]]  import oci:PATH[:TAG], oci-archive:PATH[:TAG]\n"
@@ -28,7 +29,9 @@ static void image_help(void)
                "                              image (sha256:HEX) and what only it used\n"
                "  inspect REF                 the image's manifest digest, config and layers\n"
                "\n"
-               "The store is DIR/images; DIR defaults to $CCSUP_STATE_DIR, else /var/lib/ccsup.\n");
+               "The store is DIR/images; DIR defaults to $CCSUP_STATE_DIR, else /var/lib/ccsup.\n"
+               "An import stops when the image unpacks to more than SIZE (default: 8G) or\n"
+               "would fill the store's filesystem, and leaves nothing behind.\n");
 }
 
 static int fail(const char *verb, int r, const char *error)
@@ -179,11 +182,12 @@ static int image_inspect(const char *state_dir, int argc, char **argv)
 
 int verb_image(int argc, char **argv, const char *state_dir)
 {
-        enum { OPT_STATE_DIR = 0x100, OPT_JSON, OPT_NO_LEGEND };
+        enum { OPT_STATE_DIR = 0x100, OPT_JSON, OPT_NO_LEGEND, OPT_IMAGE_SIZE_MAX };
         static const struct option options[] = {
                 { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "no-legend", no_argument, NULL, OPT_NO_LEGEND },
+                { "image-size-max", required_argument, NULL, OPT_IMAGE_SIZE_MAX },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -196,6 +200,15 @@ int verb_image(int argc, char **argv, const char *state_dir)
                 case OPT_STATE_DIR: state_dir = optarg; break;
                 case OPT_JSON: arg_json = true; break;
                 case OPT_NO_LEGEND: arg_no_legend = true; break;
+                case OPT_IMAGE_SIZE_MAX: {
+                        uint64_t v;
+                        if (parse_size(optarg, &v) < 0 || v == 0) {
+                                fprintf(stderr, "ccsupctl: image: --image-size-max: invalid size `%s`\n", optarg);
+                                return IMAGE_USAGE;
+                        }
+                        store_set_size_max(v);
+                        break;
+                }
                 case 'h': image_help(); return IMAGE_OK;
                 default: return IMAGE_USAGE;
                 }

@@ -8,7 +8,9 @@
 #include <syslog.h>
 
 #include "daemon.h"
+#include "parse.h"
 #include "run.h"
+#include "store.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
@@ -22,6 +24,8 @@ typedef struct Options {
         const char *run;
         int log_level;
         bool no_watch;
+        uint64_t tmpfs_size, tmpfs_size_bp;
+        uint64_t image_size_max;
 } Options;
 
 static const struct {
@@ -51,6 +55,11 @@ static void help(void)
                "                                (default: the delegated cgroup, else /ccsup)\n"
                "      --log-level=LEVEL         debug, info, notice, warning or err (default: info)\n"
                "      --no-watch                do not watch the unit path; reload only on request\n"
+               "      --tmpfs-size=SIZE|PERCENT%%\n"
+               "                                size of each tmpfs a unit does not size (the\n"
+               "                                writable root, Tmpfs= without size=) when it has\n"
+               "                                no MemoryMax= (default: 10%% of RAM)\n"
+               "      --image-size-max=SIZE     most an image may unpack to in the store (default: 8G)\n"
                "      --run=FILE.unit           run one unit in the foreground, no daemon, no socket\n"
                "  -h, --help                    show this help and exit\n"
                "      --version                 show the version and exit\n"
@@ -69,11 +78,32 @@ static int parse_log_level(const char *s)
         return -1;
 }
 
+/* SIZE or PERCENT% of the RAM, PERCENT at most 100. */
+static int parse_tmpfs_size(const char *s, Options *o)
+{
+        size_t l = strlen(s);
+        uint64_t v;
+
+        if (l > 0 && s[l - 1] == '%') {
+                if (parse_percent(s, &v) < 0 || v > 10000)
+                        return -EINVAL;
+                o->tmpfs_size = 0;
+                o->tmpfs_size_bp = v;
+                return 0;
+        }
+        if (parse_size(s, &v) < 0 || v == 0 || v == SIZE_INFINITY)
+                return -EINVAL;
+        o->tmpfs_size = v;
+        o->tmpfs_size_bp = 0;
+        return 0;
+}
+
 /* Returns -1 to continue, else an exit status. */
 static int parse_argv(int argc, char *argv[], Options *o)
 {
         enum { ARG_UNIT_PATH = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR, ARG_LOG_DIR, ARG_CGROUP,
-               ARG_LOG_LEVEL, ARG_NO_WATCH, ARG_RUN, ARG_VERSION };
+               ARG_LOG_LEVEL, ARG_NO_WATCH, ARG_RUN, ARG_VERSION, ARG_TMPFS_SIZE,
+               ARG_IMAGE_SIZE_MAX };
         static const struct option longopts[] = {
                 { "unit-path", required_argument, NULL, ARG_UNIT_PATH },
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
@@ -83,6 +113,8 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "no-watch", no_argument, NULL, ARG_NO_WATCH },
                 { "run", required_argument, NULL, ARG_RUN },
+                { "tmpfs-size", required_argument, NULL, ARG_TMPFS_SIZE },
+                { "image-size-max", required_argument, NULL, ARG_IMAGE_SIZE_MAX },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -98,6 +130,21 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 case ARG_CGROUP: o->cgroup = optarg; break;
                 case ARG_NO_WATCH: o->no_watch = true; break;
                 case ARG_RUN: o->run = optarg; break;
+                case ARG_TMPFS_SIZE:
+                        if (parse_tmpfs_size(optarg, o) < 0) {
+                                fprintf(stderr, "ccsupd: --tmpfs-size: invalid size `%s` "
+                                        "(expected SIZE or PERCENT%% of the RAM, at most 100%%)\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case ARG_IMAGE_SIZE_MAX:
+                        if (parse_size(optarg, &o->image_size_max) < 0 || o->image_size_max == 0) {
+                                fprintf(stderr, "ccsupd: --image-size-max: invalid size `%s`\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
                 case ARG_LOG_LEVEL:
                         o->log_level = parse_log_level(optarg);
                         if (o->log_level < 0) {
@@ -140,6 +187,7 @@ int main(int argc, char *argv[])
                 .state_dir = "/var/lib/ccsup",
                 .log_dir = "/var/log/ccsup",
                 .log_level = LOG_INFO,
+                .image_size_max = STORE_DEFAULT_SIZE_MAX,
         };
         sigset_t stop;
         int r;
@@ -157,6 +205,9 @@ int main(int argc, char *argv[])
         if (r >= 0)
                 return r;
 
+        /* Imports run in this process or in helpers forked from it. */
+        store_set_size_max(o.image_size_max);
+
         if (o.run) {
                 /* --run keeps SIGHUP's default: a closed terminal ends it. */
                 sigset_t hup;
@@ -169,6 +220,8 @@ int main(int argc, char *argv[])
                         .state_dir = o.state_dir,
                         .cgroup = o.cgroup ? o.cgroup : "/ccsup",
                         .log_level = o.log_level,
+                        .tmpfs_size = o.tmpfs_size,
+                        .tmpfs_size_bp = o.tmpfs_size_bp,
                 };
                 return run_unit(&ro);
         }
@@ -183,6 +236,8 @@ int main(int argc, char *argv[])
                 .cgroup = o.cgroup,
                 .log_level = o.log_level,
                 .no_watch = o.no_watch,
+                .tmpfs_size = o.tmpfs_size,
+                .tmpfs_size_bp = o.tmpfs_size_bp,
                 .argv = argv,
         });
 }

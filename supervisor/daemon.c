@@ -305,6 +305,8 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
                 .cgroup_mode = mode,
                 .cgroup_parent = d->cgroup_parent,
                 .fd_store = getenv("NOTIFY_SOCKET") != NULL,
+                .tmpfs_size = o->tmpfs_size,
+                .tmpfs_size_bp = o->tmpfs_size_bp,
         };
         char **fd_names = NULL;
         daemon_load_overlay();

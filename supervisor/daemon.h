@@ -4,6 +4,7 @@
 /* The supervisor daemon: `ccsupd` without --run (CLI.md). */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct DaemonOptions {
         const char *unit_path;   /* DIR[:DIR...] */
@@ -13,6 +14,7 @@ typedef struct DaemonOptions {
         const char *cgroup;      /* NULL: the delegated cgroup, else /ccsup */
         int log_level;
         bool no_watch;
+        uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
         char **argv;             /* main()'s, for daemon-reexec */
 } DaemonOptions;
 

@@ -478,6 +478,8 @@ void manager_spawn_options(Manager *m, SpawnOptions *ret)
                 /* Prepared in the loop: nothing may wait on a FIFO. */
                 .regular_files_only = true,
                 .netns_fd = -1,
+                .tmpfs_size = m->o.tmpfs_size,
+                .tmpfs_size_bp = m->o.tmpfs_size_bp,
         };
 }
 

@@ -32,6 +32,7 @@ typedef struct ManagerOptions {
         CgroupMode cgroup_mode;
         const char *cgroup_parent; /* e.g. "/ccsup" */
         bool fd_store;             /* under systemd: pidfds in its file-descriptor store */
+        uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
 } ManagerOptions;
 
 /* A file descriptor handed back by the service manager (LISTEN_FDNAMES). */

@@ -354,6 +354,8 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
                 .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
                 /* Nobody reads statistics of a --run container. */
                 .no_accounting = true,
+                .tmpfs_size = o->tmpfs_size,
+                .tmpfs_size_bp = o->tmpfs_size_bp,
         };
         r = spawn_prepare(c, &so, &plan, &msg);
         if (r < 0) {

@@ -3,6 +3,7 @@
 
 /* `ccsupd --run=FILE.unit`: one container in the foreground, no daemon. */
 
+#include <stdint.h>
 #include <syslog.h>
 
 typedef struct RunOptions {
@@ -11,6 +12,7 @@ typedef struct RunOptions {
         const char *state_dir;
         const char *cgroup;    /* parent of the container's cgroup, e.g. "/ccsup" */
         int log_level;         /* LOG_ERR .. LOG_DEBUG */
+        uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
 } RunOptions;
 
 /*

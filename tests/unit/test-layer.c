@@ -282,6 +282,60 @@ static void digest_mismatch(void)
         ok(layers_dir_clean("mm"), "diff ID mismatch: nothing left");
 }
 
+/* A layer with one file of logical size MiB that holds a single 4 KiB block
+ * of data: a sparse entry (pax GNU.sparse), as tar --sparse writes. */
+static int build_sparse(const char *name, unsigned mib)
+{
+        static const char block[4096] = "data";
+        TarBuild t = tar_begin("gzip");
+        struct archive_entry *e = archive_entry_new();
+
+        archive_entry_set_pathname(e, name);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, (la_int64_t)mib << 20);
+        archive_entry_sparse_add_entry(e, 0, sizeof(block));
+        archive_write_header(t.a, e);
+        archive_write_data(t.a, block, sizeof(block));
+        archive_entry_free(e);
+        return tar_end(&t);
+}
+
+static void budget(void)
+{
+        _cleanup_free_ char *err = NULL, *p = at("sp1/big");
+        _cleanup_close_ int a = build_sparse("big", 32), b = build_sparse("other", 8);
+        LayerBudget bud;
+        struct stat st;
+        int r;
+
+        layer_budget_init(&bud, 16 << 20, -1);
+        r = layer_unpack_bounded(a, parent_fd, "sp1", 0, NULL, NULL, &bud, NULL, &err);
+        ok(r == -EFBIG && err && strstr(err, "unpacks to more than 16M"),
+           "a sparse file counts at its logical size: %s", err);
+        ok(bud.size == 0 && layers_dir_clean("sp1"), "over the bound: nothing left, nothing counted");
+
+        lseek(a, 0, SEEK_SET);
+        layer_budget_init(&bud, 36 << 20, parent_fd);
+        r = layer_unpack_bounded(a, parent_fd, "sp1", 0, NULL, NULL, &bud, NULL, &err);
+        ok(r == 0 && bud.size == 32 << 20, "within the bound: counted 32M (got %llu)",
+           (unsigned long long)bud.size);
+        ok(lstat(p, &st) == 0 && st.st_size == 32 << 20 && st.st_blocks * 512 < 1 << 20,
+           "the file keeps its holes");
+        free(err);
+        err = NULL;
+        r = layer_unpack_bounded(b, parent_fd, "sp2", 0, NULL, NULL, &bud, NULL, &err);
+        ok(r == -EFBIG && bud.size == 32 << 20, "the budget carries over to the next layer: %s", err);
+        ok(!exists(at("sp2")), "the second layer is not left");
+        lseek(b, 0, SEEK_SET);
+        free(err);
+        err = NULL;
+        r = layer_unpack(b, parent_fd, "sp2", 0, NULL, NULL, NULL, &err);
+        ok(r == 0, "unbounded, it unpacks");
+        _cleanup_free_ char *cmd = xasprintf("rm -rf %s/layers/sp1 %s/layers/sp2", base, base);
+        (void)system(cmd);
+}
+
 int main(void)
 {
         if (geteuid() != 0) {
@@ -300,6 +354,7 @@ int main(void)
         whiteouts();
         hostile_layers();
         digest_mismatch();
+        budget();
 
         _cleanup_free_ char *cmd = xasprintf("rm -rf %s", base);
         (void)system(cmd);

@@ -132,6 +132,27 @@ static void test_duration(void)
         bad_u64(parse_duration, "0x10", -EINVAL);
 }
 
+static void check_format_size(uint64_t bytes, const char *want)
+{
+        _cleanup_free_ char *s = format_size_spec(bytes);
+
+        is_str(s, want, "format_size_spec(%" PRIu64 ")", bytes);
+}
+
+static void test_format_size(void)
+{
+        check_format_size(0, "0");
+        check_format_size(1000, "1000");
+        check_format_size(1024, "1K");
+        check_format_size(16 << 20, "16M");
+        check_format_size(UINT64_C(8) << 30, "8G");
+        check_format_size(UINT64_C(3) << 40, "3T");
+        check_format_size((UINT64_C(3) << 30) / 2, "1536M");
+        check_format_size((UINT64_C(1) << 30) + 1, "1.0G");
+        check_format_size(3133440 + 100, "2.9M");
+        check_format_size(SIZE_INFINITY, "infinity");
+}
+
 static void check_format_duration(uint64_t usec, const char *want)
 {
         _cleanup_free_ char *s = format_duration(usec);
@@ -598,6 +619,7 @@ int main(void)
         test_uint();
         test_duration();
         test_format_duration();
+        test_format_size();
         test_size();
         test_signal();
         test_capability();

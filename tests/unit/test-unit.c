@@ -121,6 +121,7 @@ static const struct {
         { HEAD "[Mounts]\nBind=srv:/srv\n", "t.unit:6: Bind=: source `srv` is not an absolute, normalized path" },
         { HEAD "[Mounts]\nBind=/srv:/srv:rx\n", "t.unit:6: Bind=: invalid bind option `rx` (expected ro or rw)" },
         { HEAD "[Mounts]\nTmpfs=/tmp:size=huge\n", "t.unit:6: Tmpfs=: invalid tmpfs size `huge`" },
+        { HEAD "[Mounts]\nTmpfs=/tmp:size=0\n", "t.unit:6: Tmpfs=: invalid tmpfs size `0`" },
         { HEAD "[Mounts]\nTmpfs=/tmp:uid=0\n", "t.unit:6: Tmpfs=: invalid tmpfs option (expected size= or mode=) `uid=0`" },
         { HEAD "[Mounts]\nVolume=../x:/data\n", "t.unit:6: Volume=: invalid volume name `../x`" },
         /* [Network], [Log] */
