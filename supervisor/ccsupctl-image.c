@@ -235,11 +235,13 @@ static bool nobody_answers(int r)
 }
 
 /*
- * The store to work on: *ret_dir (owned by the caller) and, when a ccsupd
- * answers on socket_path and works on that store, *ret_bus for removals.
- * state_dir: the one given with --state-dir, or NULL.
+ * The store to work on: *ret_dir (owned by the caller) and, for a removal,
+ * when a ccsupd answers on socket_path and works on that store, *ret_bus.
+ * state_dir: the one given with --state-dir, or NULL; then only a removal
+ * asks the daemon (whether that store is its own).
  */
-static int find_store(const char *socket_path, const char *state_dir, char **ret_dir, sd_bus **ret_bus)
+static int find_store(const char *socket_path, const char *state_dir, bool removal, char **ret_dir,
+                      sd_bus **ret_bus)
 {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -247,6 +249,11 @@ static int find_store(const char *socket_path, const char *state_dir, char **ret
         const char *fallback;
         int r;
 
+        if (state_dir && !removal) {
+                *ret_dir = xstrdup(state_dir);
+                *ret_bus = NULL;
+                return IMAGE_OK;
+        }
         r = ccsupctl_open_bus(socket_path, &bus);
         if (r >= 0)
                 r = sd_bus_get_property_string(bus, NULL, OBJ, IFACE, "StateDirectory", &e, &dir);
@@ -334,7 +341,7 @@ int verb_image(int argc, char **argv, const char *socket_path)
                                                                                   : "one REF");
                 return IMAGE_USAGE;
         }
-        r = find_store(socket_path, state_dir, &dir, &bus);
+        r = find_store(socket_path, state_dir, streq(verb, "remove") || streq(verb, "rm"), &dir, &bus);
         if (r != IMAGE_OK)
                 return r;
         if (streq(verb, "import"))

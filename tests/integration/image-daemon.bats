@@ -89,6 +89,13 @@ layers() { find "$T/state/images/layers" -mindepth 1 -maxdepth 1 2>/dev/null | w
         wait_state web running
         run ctl exec web cat /etc/passwd
         assert_status 0
+        # the property ccsupctl asks, as busctl sees it
+        if command -v busctl >/dev/null; then
+                run busctl --address="unix:path=$S" get-property org.ccsup /org/ccsup \
+                        org.ccsup.Manager1 StateDirectory
+                assert_status 0
+                expect_equal StateDirectory "s \"$T/state\"" "$output"
+        fi
 }
 
 @test "image, daemon: remove is refused while a running unit uses the image, and works once it stopped" {
@@ -108,6 +115,10 @@ layers() { find "$T/state/images/layers" -mindepth 1 -maxdepth 1 2>/dev/null | w
                 assert_status 1
                 expect_equal stderr "ccsupctl: image remove: image \`$ref\` is used by running unit \`web\`; stop it first" "$stderr"
         done
+        # a --state-dir that is the daemon's own: still through the daemon
+        run --separate-stderr "$CCSUPCTL" --socket="$S" image --state-dir="$T/state/" remove bb:test
+        assert_status 1
+        [[ $stderr == *"used by running unit \`web\`"* ]]
         # still known after daemon-reexec (the runtime state records the digest)
         run ctl daemon-reexec
         assert_status 0
