@@ -142,9 +142,11 @@ static int open_subdir(int at, const char *name, bool create)
         return fd < 0 ? -errno : fd;
 }
 
-/* Opens STATE_DIR/images; with lock, creates it and takes the lock. A
- * reader without lock gets -ENOENT when there is no store yet. */
-static int store_open(const char *state_dir, bool lock, Store *s, char **ret_error)
+/* Opens STATE_DIR/images; with lock, creates it and takes the lock (with
+ * nonblock, only tries: -EBUSY while someone else holds it). A reader
+ * without lock gets -ENOENT when there is no store yet. */
+static int store_open_full(const char *state_dir, bool lock, bool nonblock, Store *s,
+                           char **ret_error)
 {
         _cleanup_close_ int sd = -1, sha = -1;
         int r;
@@ -172,12 +174,22 @@ static int store_open(const char *state_dir, bool lock, Store *s, char **ret_err
         if (!lock)
                 return 0;
         s->lock = openat(s->fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (s->lock < 0 || flock(s->lock, LOCK_EX) < 0) {
-                r = set_error(ret_error, -errno, "lock `%s/lock`: %s", s->root, strerror(errno));
+        r = s->lock < 0 || flock(s->lock, LOCK_EX | (nonblock ? LOCK_NB : 0)) < 0 ? -errno : 0;
+        if (r == -EWOULDBLOCK)
+                r = set_error(ret_error, -EBUSY, "the image store `%s` is busy: an import holds its lock",
+                              s->root);
+        else if (r < 0)
+                r = set_error(ret_error, r, "lock `%s/lock`: %s", s->root, strerror(-r));
+        if (r < 0) {
                 store_close(s);
                 return r;
         }
         return 0;
+}
+
+static int store_open(const char *state_dir, bool lock, Store *s, char **ret_error)
+{
+        return store_open_full(state_dir, lock, false, s, ret_error);
 }
 
 /* Removes every entry of dirfd whose name starts with ".tmp-" (or all of
@@ -1203,18 +1215,25 @@ static int unname(json_object *repos, const char *ref, const char *digest)
         return n;
 }
 
-int store_remove(const char *state_dir, const char *ref, char **ret_error)
+int store_remove_checked(const char *state_dir, const char *ref, bool nonblock,
+                         StoreRemoveCheck check, void *userdata, char **ret_error)
 {
         _cleanup_json_ json_object *repos = NULL;
         _cleanup_free_ char *digest = NULL;
         Store s;
         int r, n;
 
+        /* Looked up first so that a bad REF does not create a store. */
         if ((r = store_lookup(state_dir, ref, &digest, ret_error)) < 0)
                 return r;
-        if ((r = store_open(state_dir, true, &s, ret_error)) < 0)
+        if ((r = store_open_full(state_dir, true, nonblock, &s, ret_error)) < 0)
                 return r;
-        if ((r = repos_load(&s, &repos, ret_error)) < 0)
+        /* Again under the lock: an import may have moved the name meanwhile. */
+        free(digest);
+        digest = NULL;
+        if ((r = store_lookup(state_dir, ref, &digest, ret_error)) < 0 ||
+            (check && (r = check(digest, userdata, ret_error)) < 0) ||
+            (r = repos_load(&s, &repos, ret_error)) < 0)
                 goto out;
         /* A source string removes its record; the key is normalised. */
         if (startswith(ref, "oci:") || startswith(ref, "oci-archive:") || startswith(ref, "docker-archive:")) {
@@ -1234,6 +1253,11 @@ int store_remove(const char *state_dir, const char *ref, char **ret_error)
 out:
         store_close(&s);
         return r;
+}
+
+int store_remove(const char *state_dir, const char *ref, char **ret_error)
+{
+        return store_remove_checked(state_dir, ref, false, NULL, NULL, ret_error);
 }
 
 /* ------------------------------------------------------------------ units */

@@ -128,6 +128,17 @@ int store_list(const char *state_dir, StoreImage **ret, size_t *ret_n, char **re
 int store_remove(const char *state_dir, const char *ref, char **ret_error);
 
 /*
+ * store_remove() for ccsupd: REF is resolved again under the lock and
+ * check(DIGEST, userdata, ret_error), when not NULL, may refuse the removal
+ * with a negative return (nothing is changed; *ret_error set by check).
+ * With nonblock the lock is only tried: -EBUSY while an import holds it,
+ * so that the supervisor's loop never waits for one.
+ */
+typedef int (*StoreRemoveCheck)(const char *digest, void *userdata, char **ret_error);
+int store_remove_checked(const char *state_dir, const char *ref, bool nonblock,
+                         StoreRemoveCheck check, void *userdata, char **ret_error);
+
+/*
  * What a unit's Image= is, ready for launch: for IMAGE_STORE the stored
  * image (-ENOENT when the store has no such name); for IMAGE_OCI,
  * IMAGE_OCI_ARCHIVE and IMAGE_DOCKER_ARCHIVE the imported image, importing

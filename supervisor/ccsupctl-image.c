@@ -7,31 +7,48 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "ccsupctl-image.h"
 #include "parse.h"
 #include "store.h"
 #include "util.h"
 
-enum { IMAGE_OK = 0, IMAGE_FAILED = 1, IMAGE_USAGE = 2 };
+enum { IMAGE_OK = 0, IMAGE_FAILED = 1, IMAGE_USAGE = 2, IMAGE_UNREACHABLE = 5 };
+
+#define IFACE "org.ccsup.Manager1"
+#define OBJ "/org/ccsup"
+/* RemoveImage is refused while an import holds the store's lock: tried
+ * again this often, for this long. */
+#define REMOVE_RETRY_USEC (100ULL * 1000)
+#define REMOVE_WAIT_USEC (10ULL * 60 * USEC_PER_SEC)
 
 static bool arg_json, arg_no_legend;
 
 static void image_help(void)
 {
-        printf("Usage: ccsupctl image [--state-dir=DIR] [--image-size-max=SIZE] COMMAND\n"
+        printf("Usage: ccsupctl [--socket=PATH] image [--state-dir=DIR] [--image-size-max=SIZE] COMMAND\n"
                "\n"
                "Commands:\n"
                "  import SOURCE [NAME[:TAG]]  import oci:PATH[:TAG], oci-archive:PATH[:TAG]\n"
                "                              or docker-archive:PATH into the store\n"
                "  list                        the stored images\n"
                "  remove REF                  remove a name (NAME[:TAG], a source) or an\n"
-               "                              image (sha256:HEX) and what only it used\n"
+               "                              image (sha256:HEX) and what only it used;\n"
+               "                              refused while a container runs from it\n"
                "  inspect REF                 the image's manifest digest, config and layers\n"
                "\n"
-               "The store is DIR/images; DIR defaults to $CCSUP_STATE_DIR, else /var/lib/ccsup.\n"
+               "The store is that of the ccsupd on the control socket (--socket, else\n"
+               "$CCSUP_SOCKET, else /run/ccsup/control): its --state-dir, asked over the\n"
+               "socket; removals go through that ccsupd. When no ccsupd answers there, the\n"
+               "default store, with a note on stderr: $CCSUP_STATE_DIR, else /var/lib/ccsup.\n"
+               "--state-dir=DIR names the store instead (DIR/images).\n"
                "An import stops when the image unpacks to more than SIZE (default: 8G) or\n"
-               "would fill the store's filesystem, and leaves nothing behind.\n");
+               "would fill the store's filesystem, and leaves nothing behind.\n"
+               "\n"
+               "Exit status: 0 success, 1 failure (the image is in use, not there...),\n"
+               "2 usage, 5 permission denied on the socket or ccsupd does not answer.\n");
 }
 
 static int fail(const char *verb, int r, const char *error)
@@ -109,7 +126,39 @@ static int image_list(const char *state_dir)
         return IMAGE_OK;
 }
 
-static int image_remove(const char *state_dir, int argc, char **argv)
+/* Through the daemon: its check for containers that use the image and the
+ * removal are one step of its loop. */
+static int image_remove_daemon(sd_bus *bus, const char *ref)
+{
+        uint64_t deadline = now_usec_monotonic() + REMOVE_WAIT_USEC;
+        bool noted = false;
+
+        for (;;) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                int r;
+
+                r = sd_bus_call_method(bus, NULL, OBJ, IFACE, "RemoveImage", &e, &reply, "s", ref);
+                if (r >= 0)
+                        return IMAGE_OK;
+                if (sd_bus_error_has_name(&e, "org.ccsup.Error.Busy") && now_usec_monotonic() < deadline) {
+                        if (!noted)
+                                fprintf(stderr, "ccsupctl: image remove: %s; waiting\n", e.message);
+                        noted = true;
+                        (void)nanosleep(&(struct timespec){ .tv_nsec = REMOVE_RETRY_USEC * 1000 }, NULL);
+                        continue;
+                }
+                if (sd_bus_error_has_name(&e, SD_BUS_ERROR_ACCESS_DENIED) || r == -EACCES || r == -EPERM) {
+                        fprintf(stderr, "ccsupctl: image remove: permission denied (%s)\n",
+                                sd_bus_error_is_set(&e) ? e.message : strerror(-r));
+                        return IMAGE_UNREACHABLE;
+                }
+                fprintf(stderr, "ccsupctl: image remove: %s\n", sd_bus_error_is_set(&e) ? e.message : strerror(-r));
+                return IMAGE_FAILED;
+        }
+}
+
+static int image_remove(const char *state_dir, sd_bus *bus, int argc, char **argv)
 {
         _cleanup_free_ char *error = NULL;
         int r;
@@ -118,6 +167,8 @@ static int image_remove(const char *state_dir, int argc, char **argv)
                 fprintf(stderr, "ccsupctl: image remove: expected one REF\n");
                 return IMAGE_USAGE;
         }
+        if (bus)
+                return image_remove_daemon(bus, argv[1]);
         r = store_remove(state_dir, argv[1], &error);
         if (r < 0)
                 return fail("remove", r, error);
@@ -180,7 +231,74 @@ static int image_inspect(const char *state_dir, int argc, char **argv)
         return IMAGE_OK;
 }
 
-int verb_image(int argc, char **argv, const char *state_dir)
+/* A ccsupd that is not there: no socket, or nobody listening on it. */
+static bool nobody_answers(int r)
+{
+        return r == -ENOENT || r == -ECONNREFUSED || r == -ENOTDIR;
+}
+
+/*
+ * The store to work on: *ret_dir (owned by the caller) and, for a removal,
+ * when a ccsupd answers on socket_path and works on that store, *ret_bus.
+ * state_dir: the one given with --state-dir, or NULL; then only a removal
+ * asks the daemon (whether that store is its own).
+ */
+static int find_store(const char *socket_path, const char *state_dir, bool removal, char **ret_dir,
+                      sd_bus **ret_bus)
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *dir = NULL;
+        const char *fallback;
+        int r;
+
+        if (state_dir && !removal) {
+                *ret_dir = xstrdup(state_dir);
+                *ret_bus = NULL;
+                return IMAGE_OK;
+        }
+        r = ccsupctl_open_bus(socket_path, &bus);
+        if (r >= 0)
+                r = sd_bus_get_property_string(bus, NULL, OBJ, IFACE, "StateDirectory", &e, &dir);
+        if (state_dir) {
+                /* Named: removals still go through a ccsupd working on it. */
+                _cleanup_free_ char *a = realpath(state_dir, NULL), *b = dir ? realpath(dir, NULL) : NULL;
+                *ret_dir = xstrdup(state_dir);
+                *ret_bus = r >= 0 && a && b && streq(a, b) ? TAKE_PTR(bus) : NULL;
+                return IMAGE_OK;
+        }
+        if (r >= 0) {
+                *ret_dir = TAKE_PTR(dir);
+                *ret_bus = TAKE_PTR(bus);
+                return IMAGE_OK;
+        }
+        if (r == -EACCES || r == -EPERM || sd_bus_error_has_name(&e, SD_BUS_ERROR_ACCESS_DENIED)) {
+                fprintf(stderr, "ccsupctl: image: %s: permission denied\n", socket_path);
+                return IMAGE_UNREACHABLE;
+        }
+        if (sd_bus_error_is_set(&e)) {
+                /* It answers, but does not say where its store is. */
+                fprintf(stderr, "ccsupctl: image: the ccsupd at %s does not tell its state directory "
+                        "(%s); name the store with `ccsupctl image --state-dir=DIR`\n",
+                        socket_path, e.message);
+                return IMAGE_FAILED;
+        }
+        if (!nobody_answers(r)) {
+                fprintf(stderr, "ccsupctl: image: cannot reach ccsupd at %s: %s\n", socket_path,
+                        strerror(-r));
+                return IMAGE_UNREACHABLE;
+        }
+        fallback = getenv("CCSUP_STATE_DIR");
+        if (!fallback || !*fallback)
+                fallback = STORE_DEFAULT_STATE_DIR;
+        fprintf(stderr, "ccsupctl: image: no ccsupd answers at %s (%s); using the default store in %s/images\n",
+                socket_path, strerror(-r), fallback);
+        *ret_dir = xstrdup(fallback);
+        *ret_bus = NULL;
+        return IMAGE_OK;
+}
+
+int verb_image(int argc, char **argv, const char *socket_path)
 {
         enum { OPT_STATE_DIR = 0x100, OPT_JSON, OPT_NO_LEGEND, OPT_IMAGE_SIZE_MAX };
         static const struct option options[] = {
@@ -191,8 +309,10 @@ int verb_image(int argc, char **argv, const char *state_dir)
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *verb;
-        int c;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *dir = NULL;
+        const char *verb, *state_dir = NULL;
+        int c, r;
 
         optind = 0; /* a fresh getopt over this argument vector */
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
@@ -212,10 +332,10 @@ int verb_image(int argc, char **argv, const char *state_dir)
                 case 'h': image_help(); return IMAGE_OK;
                 default: return IMAGE_USAGE;
                 }
-        if (!state_dir || !*state_dir)
-                state_dir = getenv("CCSUP_STATE_DIR");
-        if (!state_dir || !*state_dir)
-                state_dir = STORE_DEFAULT_STATE_DIR;
+        if (state_dir && !*state_dir) {
+                fprintf(stderr, "ccsupctl: image: --state-dir= needs a directory\n");
+                return IMAGE_USAGE;
+        }
         if (optind >= argc) {
                 fprintf(stderr, "ccsupctl: image: expected import, list, remove or inspect\n");
                 return IMAGE_USAGE;
@@ -223,14 +343,25 @@ int verb_image(int argc, char **argv, const char *state_dir)
         verb = argv[optind];
         argc -= optind;
         argv += optind;
+        if (!streq(verb, "import") && !streq(verb, "list") && !streq(verb, "remove") &&
+            !streq(verb, "rm") && !streq(verb, "inspect")) {
+                fprintf(stderr, "ccsupctl: image: unknown command `%s`\n", verb);
+                return IMAGE_USAGE;
+        }
+        if (streq(verb, "list") ? argc != 1 : streq(verb, "import") ? argc < 2 || argc > 3 : argc != 2) {
+                fprintf(stderr, "ccsupctl: image %s: expected %s\n", verb,
+                        streq(verb, "list") ? "no argument" : streq(verb, "import") ? "SOURCE [NAME[:TAG]]"
+                                                                                  : "one REF");
+                return IMAGE_USAGE;
+        }
+        r = find_store(socket_path, state_dir, streq(verb, "remove") || streq(verb, "rm"), &dir, &bus);
+        if (r != IMAGE_OK)
+                return r;
         if (streq(verb, "import"))
-                return image_import(state_dir, argc, argv);
+                return image_import(dir, argc, argv);
         if (streq(verb, "list"))
-                return argc == 1 ? image_list(state_dir) : IMAGE_USAGE;
+                return image_list(dir);
         if (streq(verb, "remove") || streq(verb, "rm"))
-                return image_remove(state_dir, argc, argv);
-        if (streq(verb, "inspect"))
-                return image_inspect(state_dir, argc, argv);
-        fprintf(stderr, "ccsupctl: image: unknown command `%s`\n", verb);
-        return IMAGE_USAGE;
+                return image_remove(dir, bus, argc, argv);
+        return image_inspect(dir, argc, argv);
 }

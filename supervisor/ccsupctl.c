@@ -75,8 +75,9 @@ static void help(void)
                "  verify FILE...       check unit files without a daemon; prints FILE:LINE: message\n"
                "                       lines and exits 1 if any file has errors\n"
                "  image import SOURCE [NAME[:TAG]] | list | remove REF | inspect REF\n"
-               "                       the local image store, without a daemon (--state-dir=DIR\n"
-               "                       after `image`, else $CCSUP_STATE_DIR, else /var/lib/ccsup)\n"
+               "                       the image store of the ccsupd on --socket (its\n"
+               "                       --state-dir); when none answers, $CCSUP_STATE_DIR, else\n"
+               "                       /var/lib/ccsup (see ccsupctl image --help)\n"
                "  poweroff | reboot | halt\n"
                "                       when ccsupd is PID 1: stop every container (reverse\n"
                "                       dependency order), then end the system; returns at once\n"
@@ -151,13 +152,26 @@ static char *bus_address(const char *path)
         return a;
 }
 
-static int connect_daemon(void)
+int ccsupctl_open_bus(const char *socket_path, sd_bus **ret)
 {
-        _cleanup_free_ char *address = bus_address(arg_socket);
+        _cleanup_free_ char *address = bus_address(socket_path);
+        sd_bus *b = NULL;
         int r;
 
-        if ((r = sd_bus_new(&bus)) < 0 || (r = sd_bus_set_address(bus, address)) < 0 ||
-            (r = sd_bus_negotiate_fds(bus, 1)) < 0 || (r = sd_bus_start(bus)) < 0) {
+        if ((r = sd_bus_new(&b)) < 0 || (r = sd_bus_set_address(b, address)) < 0 ||
+            (r = sd_bus_negotiate_fds(b, 1)) < 0 || (r = sd_bus_start(b)) < 0) {
+                sd_bus_unref(b);
+                return r;
+        }
+        *ret = b;
+        return 0;
+}
+
+static int connect_daemon(void)
+{
+        int r;
+
+        if ((r = ccsupctl_open_bus(arg_socket, &bus)) < 0) {
                 if (r == -EACCES || r == -EPERM)
                         fprintf(stderr, "ccsupctl: %s: permission denied\n", arg_socket);
                 else
@@ -1084,7 +1098,7 @@ int main(int argc, char **argv)
         if (streq(verb, "verify"))
                 return verb_verify(argc - optind, argv + optind);
         if (streq(verb, "image"))
-                return verb_image(argc - optind, argv + optind, NULL);
+                return verb_image(argc - optind, argv + optind, arg_socket);
         if (streq(verb, "logs"))
                 return verb_logs(argc - optind, argv + optind);
         if (streq(verb, "exec"))

@@ -18,6 +18,9 @@
 #define ERROR_NOT_RUNNING "org.ccsup.Error.NotRunning"
 #define ERROR_FAILED "org.ccsup.Error.Failed"
 #define ERROR_NOT_PID1 "org.ccsup.Error.NotPid1"
+#define ERROR_NO_SUCH_IMAGE "org.ccsup.Error.NoSuchImage"
+#define ERROR_IMAGE_IN_USE "org.ccsup.Error.ImageInUse"
+#define ERROR_BUSY "org.ccsup.Error.Busy"
 /* Unit files larger than this are not sent by CatUnit. */
 #define CAT_MAX (1024 * 1024)
 
@@ -336,6 +339,7 @@ static int method_get_manager(sd_bus_message *call, void *userdata, sd_bus_error
             (r = append_s(reply, "CgroupMode", cgroup_mode_to_string(m->o.cgroup_mode))) < 0 ||
             (r = append_s(reply, "CgroupPath", m->o.cgroup_parent)) < 0 ||
             (r = append_strv(reply, "UnitPath", m->o.unit_path)) < 0 ||
+            (r = append_s(reply, "StateDirectory", m->o.state_dir)) < 0 ||
             (r = append_u32(reply, "NUnits", (uint32_t)m->n_units)) < 0)
                 return r;
         if ((r = sd_bus_message_open_container(reply, 'e', "sv")) < 0 ||
@@ -589,6 +593,50 @@ static int method_exec(sd_bus_message *call, void *userdata, sd_bus_error *error
         return exec_call_start(&ctl->execs, ctl->m, u, argv, stdio, call, error);
 }
 
+/* RemoveImage: the check for containers that use the image and the removal
+ * are one step of the loop (manager_remove_image()), so that no launch
+ * comes in between; ccsupctl tries again on Busy. */
+static int method_remove_image(sd_bus_message *call, void *userdata, sd_bus_error *error)
+{
+        Control *ctl = userdata;
+        _cleanup_free_ char *msg = NULL;
+        const char *ref;
+        int r;
+
+        r = sd_bus_message_read(call, "s", &ref);
+        if (r < 0)
+                return r;
+        if (!caller_is_root(call, error))
+                return -EACCES;
+        r = manager_remove_image(ctl->m, ref, &msg);
+        if (r >= 0)
+                return sd_bus_reply_method_return(call, "u", (uint32_t)r);
+        return sd_bus_error_setf(error,
+                                 r == -ENOENT    ? ERROR_NO_SUCH_IMAGE
+                                 : r == -ETXTBSY ? ERROR_IMAGE_IN_USE
+                                 : r == -EBUSY   ? ERROR_BUSY
+                                                 : ERROR_FAILED,
+                                 "%s", msg ? msg : strerror(-r));
+}
+
+/* StateDirectory: absolute, so that a client anywhere finds the store. */
+static int property_state_directory(sd_bus *bus, const char *path, const char *interface,
+                                    const char *property, sd_bus_message *reply, void *userdata,
+                                    sd_bus_error *error)
+{
+        Control *ctl = userdata;
+        _cleanup_free_ char *abs = realpath(ctl->m->o.state_dir, NULL);
+
+        return sd_bus_message_append(reply, "s", abs ? abs : ctl->m->o.state_dir);
+}
+
+static int property_version(sd_bus *bus, const char *path, const char *interface,
+                            const char *property, sd_bus_message *reply, void *userdata,
+                            sd_bus_error *error)
+{
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
 static int method_hello(sd_bus_message *call, void *userdata, sd_bus_error *error)
 {
         return sd_bus_reply_method_return(call, "s", ":1.1");
@@ -635,6 +683,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_shutdown,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", ref), SD_BUS_RESULT("u", removed),
+                                method_remove_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_PROPERTY("StateDirectory", "s", property_state_directory, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_SIGNAL_WITH_ARGS("UnitChanged", SD_BUS_ARGS("s", name, "s", state, "s", result), 0),
         SD_BUS_VTABLE_END,
 };

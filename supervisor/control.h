@@ -11,7 +11,8 @@
  *                                   description, sub-state ("" or "ready")
  *   GetUnit(s name) -> a{sv}        the `ccsupctl show` keys (absent = n/a)
  *   GetManager() -> a{sv}           Version, CgroupMode, CgroupPath,
- *                                   UnitPath, Units (a{su}: per state)
+ *                                   UnitPath, StateDirectory, Units (a{su}:
+ *                                   per state)
  *   CatUnit(s name) -> a(ss)        (path, text) of the file and drop-ins
  *   StartUnit(s name, b no_block) -> (ss)    state, result once settled
  *   StopUnit(s name, b no_block) -> (ss)
@@ -28,9 +29,18 @@
  *                                   it (128 + N: killed by signal N); the
  *                                   command is killed when the caller's
  *                                   connection closes (exec.h)
+ *   RemoveImage(s ref) -> u          `ccsupctl image remove`: the number of
+ *                                   names removed; refused (ImageInUse, naming
+ *                                   the units) while a container runs from
+ *                                   the image, Busy while an import holds the
+ *                                   store's lock, NoSuchImage
+ *   property StateDirectory s       --state-dir, absolute: the image store is
+ *                                   its images/ (ccsupctl image)
+ *   property Version s
  *   signal UnitChanged(s name, s state, s result)
  * Errors: org.ccsup.Error.NoSuchUnit, org.ccsup.Error.BadUnit,
  * org.ccsup.Error.Failed, org.ccsup.Error.NotRunning (KillUnit, Exec),
+ * org.ccsup.Error.NoSuchImage, .ImageInUse, .Busy (RemoveImage),
  * org.ccsup.Error.CommandNotFound, .CommandNotExecutable, .ExecFailed (Exec:
  * the command never ran), org.freedesktop.DBus.Error.AccessDenied (callers
  * other than uid 0 on every method that changes something),

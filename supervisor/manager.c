@@ -136,6 +136,7 @@ static void unit_free(Unit *u)
         free(u->fragment_path);
         free(u->cycle_error);
         free(u->start_error);
+        free(u->image_digest);
         free(u->after);
         free(u->before);
         free(u->name);
@@ -204,11 +205,12 @@ static void unit_write_runtime(Unit *u)
 
         (void)proc_start_time(u->run.pid, &start);
         text = xasprintf("PID=%d\nStartTime=%" PRIu64 "\nCgroup=%s\nStartedAt=%" PRIu64 "\n"
-                         "ConfigHash=%016" PRIx64 "\nStopSignal=%d\n",
+                         "ConfigHash=%016" PRIx64 "\nStopSignal=%d\nImageDigest=%s\n",
                          (int)u->run.pid, start, unit_cgroup_path(u) ? unit_cgroup_path(u) : "",
                          u->started_realtime, u->adopted ? u->adopted_hash : unit_config(u)->hash,
                          u->plan ? spawn_plan_stop_signal(u->plan)
-                         : u->adopted ? u->adopted_stop_signal : 0);
+                         : u->adopted ? u->adopted_stop_signal : 0,
+                         u->image_digest ? u->image_digest : "");
         tmp = xasprintf("%s.tmp", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
@@ -446,6 +448,8 @@ static void unit_cleanup_run(Unit *u)
         u->dead_plan = TAKE_PTR(u->plan);
         spawn_result_done(&u->run);
         u->run = (SpawnResult){ .pidfd = -1, .sync_fd = -1 };
+        free(u->image_digest);
+        u->image_digest = NULL;
         u->cleanup_tries = 0;
         if (!u->dead_cgroup) {
                 /* The launch failed before a cgroup existed. */
@@ -1023,6 +1027,8 @@ static int unit_launch(Unit *u, char **ret_error)
                 return r;
         }
         u->plan = TAKE_PTR(plan);
+        free(u->image_digest);
+        u->image_digest = image.manifest_digest ? xstrdup(image.manifest_digest) : NULL;
         u->exec_done = false;
         /* Only clone3(CLONE_INTO_CGROUP) needed the cgroup's directory fd. */
         u->run.cgroup->unified_fd = safe_close(u->run.cgroup->unified_fd);
@@ -1520,6 +1526,7 @@ typedef struct RuntimeState {
         uint64_t start_time, started_at, config_hash;
         int stop_signal;
         char *cgroup;
+        char *image_digest;       /* NULL: not recorded (a directory image, an older ccsupd) */
 } RuntimeState;
 
 static int runtime_state_read(const char *path, RuntimeState *ret)
@@ -1545,6 +1552,8 @@ static int runtime_state_read(const char *path, RuntimeState *ret)
                         (void)sscanf(v, "%d", &rs.stop_signal);
                 else if ((v = startswith(line, "Cgroup=")) && !rs.cgroup)
                         rs.cgroup = xstrdup(v);
+                else if ((v = startswith(line, "ImageDigest=")) && *v && !rs.image_digest)
+                        rs.image_digest = xstrdup(v);
         }
         rs.pid = pid;
         *ret = rs;
@@ -1665,6 +1674,15 @@ static void unit_adopt(Unit *u, const RuntimeState *rs, int pidfd, Cgroup *cg, b
         u->adopted_hash = rs->config_hash;
         u->adopted_stop_signal = rs->stop_signal;
         u->started_realtime = rs->started_at;
+        free(u->image_digest);
+        u->image_digest = rs->image_digest ? xstrdup(rs->image_digest) : NULL;
+        if (!u->image_digest && u->config && u->config->image_kind != IMAGE_DIRECTORY) {
+                /* Not recorded: what the unit's Image= names now is the best guess. */
+                _cleanup_(resolved_image_done) ResolvedImage ri = {};
+                _cleanup_free_ char *ignored = NULL;
+                if (store_resolve_stored(m->o.state_dir, u->config, &ri, &ignored) >= 0)
+                        u->image_digest = TAKE_PTR(ri.manifest_digest);
+        }
         if (cgroup_get_oom_kills(cg, &u->oom_kills_at_start) < 0)
                 u->oom_kills_at_start = UINT64_MAX;
         ev_io_set(&u->pidfd_io, pidfd, EV_READ);
@@ -1730,12 +1748,14 @@ static bool unit_try_adopt(Unit *u)
         }
         unit_adopt(u, &rs, fd, cg, stored >= 0);
         free(rs.cgroup);
+        free(rs.image_digest);
         return true;
 gone:
         if (had_stored)
                 unit_fdstore_remove(u, true);
         (void)unlink(path);
         free(rs.cgroup);
+        free(rs.image_digest);
         return false;
 }
 
@@ -2100,6 +2120,54 @@ void manager_shutdown(Manager *m)
                         u->pending_stop = true;
         }
         manager_dispatch(m);
+}
+
+/* ------------------------------------------------------------------ image removal */
+
+typedef struct ImageRemoval {
+        Manager *m;
+        const char *ref;
+} ImageRemoval;
+
+/* Under the store's lock, REF resolved to digest: refused when a container
+ * runs from it. */
+static int image_removal_check(const char *digest, void *userdata, char **ret_error)
+{
+        ImageRemoval *ir = userdata;
+        _cleanup_free_ char *users = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < ir->m->n_units; i++) {
+                Unit *u = ir->m->units[i];
+                char *l;
+                if (!u->image_digest || !streq(u->image_digest, digest))
+                        continue;
+                if (u->svc.state == SERVICE_RUNNING)
+                        l = xasprintf("%s%s`%s`", users ? users : "", users ? ", " : "", u->name);
+                else
+                        l = xasprintf("%s%s`%s` (%s)", users ? users : "", users ? ", " : "", u->name,
+                                      service_state_to_string(u->svc.state));
+                free(users);
+                users = l;
+                n++;
+        }
+        if (n == 0)
+                return 0;
+        free(*ret_error);
+        *ret_error = xasprintf("image `%s` is used by running unit%s %s; stop %s first", ir->ref,
+                               n > 1 ? "s" : "", users, n > 1 ? "them" : "it");
+        return -ETXTBSY;
+}
+
+int manager_remove_image(Manager *m, const char *ref, char **ret_error)
+{
+        ImageRemoval ir = { .m = m, .ref = ref };
+        int r;
+
+        r = store_remove_checked(m->o.state_dir, ref, true, image_removal_check, &ir, ret_error);
+        if (r >= 0)
+                log_msg(LOG_INFO, "image `%s` removed from the store", ref);
+        return r;
 }
 
 void manager_count_states(Manager *m, unsigned counts[_SERVICE_STATE_MAX])

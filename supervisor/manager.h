@@ -68,6 +68,8 @@ struct Unit {
         bool exec_done;            /* the sync socket reported a successful execve */
         char *start_error;         /* the last start error, for status */
         struct UnitImport *import; /* Image= being imported for this start (manager.c) */
+        char *image_digest;        /* the manifest digest the container runs from; NULL: none
+                                    * (no container, a directory image, or not known) */
         uint64_t oom_kills_at_start; /* UINT64_MAX: no OOM counter (no memory controller) */
         uint64_t started_realtime, state_changed_realtime;
         ev_io pidfd_io, sync_io;
@@ -201,6 +203,17 @@ void manager_reexec_fds_done(Manager *m);
 /* An fd passed by the previous ccsupd (CCSUP_REEXEC_FDS), like one from
  * systemd's fd store. */
 void manager_add_stored_fd(Manager *m, const char *name, int fd);
+
+/*
+ * `ccsupctl image remove REF` through the daemon: removes REF from the
+ * store of --state-dir unless it resolves to an image that a container of
+ * this manager runs from (starting, running or stopping): -ETXTBSY, and
+ * *ret_error names the units. The check and the removal are one step of
+ * the loop, so no launch comes in between. The store's lock is only tried:
+ * -EBUSY while an import holds it (the caller may try again). -ENOENT: no
+ * such image. Returns the number of names removed.
+ */
+int manager_remove_image(Manager *m, const char *ref, char **ret_error);
 
 /* Counts of units per state. */
 void manager_count_states(Manager *m, unsigned counts[_SERVICE_STATE_MAX]);
