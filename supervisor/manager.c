@@ -1078,9 +1078,12 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
         free(u->start_error);
         u->start_error = NULL;
         if (u->config->notify) {
-                /* Ready at READY=1; the watchdog runs from now on. */
+                /* Ready at READY=1, which may have come already: the
+                 * command can run and report before this EOF is read. The
+                 * watchdog runs from now on. */
                 unit_watchdog_arm(u);
-                return;
+                if (!u->ready)
+                        return;
         }
         unit_event(u, SERVICE_EVENT_READY, NULL);
 }
