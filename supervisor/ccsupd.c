@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "run.h"
+#include "self-exe.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
@@ -156,6 +157,10 @@ int main(int argc, char *argv[])
         r = parse_argv(argc, argv, &o);
         if (r >= 0)
                 return r;
+        /* Before anything can fork: from the sealed copy of our binary on
+         * (self-exe.c), so that no process entering a container ever has the
+         * host's binary as its /proc/PID/exe. */
+        self_exe_seal(argv);
 
         if (o.run) {
                 /* --run keeps SIGHUP's default: a closed terminal ends it. */
