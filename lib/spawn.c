@@ -802,6 +802,9 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         /* Wait until the parent has placed us in every cgroup. */
         if (wait_for_go && read(fd, &go, 1) != 1)
                 _exit(SPAWN_EXIT_SETUP);
+        /* Still with every capability: PR_SET_MM needs CAP_SYS_RESOURCE. */
+        if (p->init)
+                (void)container_init_set_cmdline();
 
         spawn_reset_signals();
         /* Only now, inside the container's cgroup, so that this cgroup is the
