@@ -14,3 +14,15 @@
  * blocked (before the fork, so none is lost). Never returns.
  */
 _Noreturn void container_init_run(pid_t command);
+
+/* Its name in ps: comm and /proc/PID/cmdline, instead of ccsupd's. */
+#define CONTAINER_INIT_NAME "ccsup-init"
+
+/*
+ * Points the process's argument area (/proc/PID/cmdline) at
+ * CONTAINER_INIT_NAME: with PR_SET_MM, which needs CAP_SYS_RESOURCE (call it
+ * while the container's process still has ccsupd's capabilities), else by
+ * overwriting ccsupd's own arguments, cut to their length. Best effort:
+ * -errno when neither worked.
+ */
+int container_init_set_cmdline(void);

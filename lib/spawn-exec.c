@@ -11,13 +11,27 @@
  * container's PID namespace: hence the relay. It stays in ccsupd's PID
  * namespace, invisible to the container, with every signal blocked, and
  * sends the command's wait status as the last message on the sync socket.
+ *
+ * CVE-2016-9962, CVE-2019-5736: until its execve, the command is ccsupd
+ * (/proc/PID/exe, memory, fds) inside the container, with ccsupd's
+ * privileges. The relay makes itself non-dumpable before it enters
+ * anything, and the command inherits that: no process of the container may
+ * ptrace it or open its /proc/PID/exe, fds or memory; the execve of the
+ * command's own binary restores dumpability by the kernel's usual rules.
+ *
+ * The command's end is bounded: a command that stops (SIGSTOP, SIGTSTP...)
+ * has nobody to continue it and is killed; one whose tracer, a process of
+ * the container, does not reap it is known to have ended by its pidfd, and
+ * its status is read from /proc.
  */
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/pidfd.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -28,6 +42,8 @@
 typedef struct SpawnExecStatus {
         int32_t error;
         int32_t status;
+        int32_t stopped;        /* SpawnExecEnd.stopped */
+        int32_t traced;
 } SpawnExecStatus;
 
 #define EXEC_NAMESPACES \
@@ -115,15 +131,98 @@ static void relay_enter(const SpawnExecTarget *t, int fd)
                                   strerror(errno));
 }
 
+/* The command's exit code from /proc/PID/stat (field 52, a wait status):
+ * a zombie that its tracer has not reaped is not ours to wait for. */
+static int read_exit_code(int proc_fd, pid_t pid, int *ret_status)
+{
+        _cleanup_free_ char *name = xasprintf("%d/stat", (int)pid);
+        _cleanup_close_ int fd = openat(proc_fd, name, O_RDONLY | O_CLOEXEC);
+        char buf[2048], *s;
+        ssize_t n;
+        int field = 2; /* the comm, up to the last ')' */
+
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return n < 0 ? -errno : -EIO;
+        buf[n] = '\0';
+        s = strrchr(buf, ')');
+        if (!s)
+                return -EIO;
+        for (s++; *s; ) {
+                while (*s == ' ')
+                        s++;
+                if (!*s)
+                        break;
+                if (++field == 52)
+                        return sscanf(s, "%d", ret_status) == 1 ? 0 : -EIO;
+                s += strcspn(s, " ");
+        }
+        return -EIO;
+}
+
+/* Waits for the end of the command pid: SIGCHLD (an exit, a stop) through
+ * sig_fd, and its pidfd, readable once it has ended even when it is a
+ * ptracee that only its tracer may reap. */
+static int relay_wait(pid_t pid, int proc_fd, int sig_fd, SpawnExecStatus *st)
+{
+        _cleanup_close_ int pidfd = pidfd_open(pid, 0);
+
+        for (;;) {
+                struct pollfd p[2] = { { .fd = sig_fd, .events = POLLIN },
+                                       { .fd = pidfd, .events = POLLIN } };
+                struct signalfd_siginfo ssi;
+                siginfo_t si = {};
+                /* Before waitid(): ended then and still not ours to reap
+                 * after it means a tracer holds it. */
+                bool ended = pidfd >= 0 && poll(&p[1], 1, 0) > 0;
+
+                if (waitid(P_PID, (id_t)pid, &si, WEXITED | WSTOPPED | WNOHANG) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (si.si_pid == pid && si.si_code == CLD_STOPPED) {
+                        /* No job control here: nobody would continue it. */
+                        if (!st->stopped)
+                                st->stopped = si.si_status;
+                        (void)kill(pid, SIGKILL);
+                        continue;
+                }
+                if (si.si_pid == pid) {
+                        st->status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0)
+                                     : si.si_status | (si.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+                        return 0;
+                }
+                if (ended) {
+                        int r = read_exit_code(proc_fd, pid, &st->status);
+                        if (r < 0)
+                                return r;
+                        st->traced = 1;
+                        return 0;
+                }
+                if (poll(p, pidfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+                        return -errno;
+                while (read(sig_fd, &ssi, sizeof(ssi)) > 0)
+                        ;
+        }
+}
+
 _Noreturn static void exec_relay(const SpawnPlan *p, const SpawnExecTarget *t, char *const *argv,
                                  const int stdio[3], int fd, bool wait_for_go, pid_t parent)
 {
         SpawnExecStatus st = { .error = 0 };
-        sigset_t all;
+        _cleanup_close_ int proc_fd = -1, sig_fd = -1;
+        sigset_t all, chld;
         pid_t pid;
         char go;
         int r;
 
+        /* First: nothing of the container may ptrace us or open our
+         * /proc/PID/exe, and the command inherits it until its execve. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                _exit(SPAWN_EXIT_SETUP);
         /* Only SIGKILL ends the relay: what the container's cgroup is sent
          * (`ccsupctl kill`) is for the command. */
         sigfillset(&all);
@@ -142,18 +241,33 @@ _Noreturn static void exec_relay(const SpawnPlan *p, const SpawnExecTarget *t, c
         /* Nothing of ccsupd's (its clients' connections above all) may
          * outlive it here. */
         close_all_but(fd, t->pidfd);
+        /* Our /proc, for the command's PID as we see it (relay_wait()). */
+        proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (proc_fd < 0)
+                spawn_child_failf(fd, -errno, "/proc: %s", strerror(errno));
         relay_enter(t, fd);
         (void)close(t->pidfd);
 
         pid = fork();
         if (pid < 0)
                 spawn_child_failf(fd, -errno, "fork: %s", strerror(errno));
-        if (pid == 0)
+        if (pid == 0) {
+                proc_fd = safe_close(proc_fd);
                 exec_command((SpawnPlan *)p, argv, fd);
+        }
         (void)close_range(0, 2, 0);
-        while (waitpid(pid, &st.status, 0) < 0)
-                if (errno != EINTR)
-                        spawn_child_failf(fd, -errno, "wait: %s", strerror(errno));
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (sig_fd < 0) {
+                (void)kill(pid, SIGKILL);
+                spawn_child_failf(fd, -errno, "signalfd: %s", strerror(errno));
+        }
+        r = relay_wait(pid, proc_fd, sig_fd, &st);
+        if (r < 0) {
+                (void)kill(pid, SIGKILL);
+                spawn_child_failf(fd, r, "wait: %s", strerror(-r));
+        }
         (void)send(fd, &st, sizeof(st), MSG_NOSIGNAL);
         _exit(0);
 }
@@ -239,8 +353,12 @@ static int read_messages(int fd, SpawnExecEnd *end)
                 if ((size_t)n < offsetof(SpawnMessage, text))
                         return -EPROTO;
                 if (m.error == 0 && (size_t)n == sizeof(SpawnExecStatus)) {
-                        memcpy(&end->status, (char *)&m + offsetof(SpawnExecStatus, status),
-                               sizeof(end->status));
+                        SpawnExecStatus st;
+
+                        memcpy(&st, &m, sizeof(st));
+                        end->status = st.status;
+                        end->stopped = st.stopped > 0 && st.stopped < NSIG ? st.stopped : 0;
+                        end->traced = st.traced;
                         got = 1;
                         continue;
                 }
@@ -286,6 +404,8 @@ int spawn_exec_end_code(const SpawnExecEnd *e)
 {
         if (e->error < 0)
                 return !e->command ? SPAWN_EXIT_SETUP : e->error == -ENOENT || e->error == -ENOTDIR ? 127 : 126;
+        if (e->stopped)
+                return 128 + e->stopped;
         if (WIFEXITED(e->status))
                 return WEXITSTATUS(e->status);
         if (WIFSIGNALED(e->status))

@@ -896,9 +896,17 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         char go;
         int r;
 
+        /* Non-dumpable until the command's execve: not ptraced, its
+         * /proc/PID/exe, fds and memory closed to the container (with
+         * Init=yes, the init stays so for the container's life). */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                spawn_child_failf(fd, -errno, "PR_SET_DUMPABLE: %s", strerror(errno));
         /* Wait until the parent has placed us in every cgroup. */
         if (wait_for_go && read(fd, &go, 1) != 1)
                 _exit(SPAWN_EXIT_SETUP);
+        /* Still with every capability: PR_SET_MM needs CAP_SYS_RESOURCE. */
+        if (p->init)
+                (void)container_init_set_cmdline();
 
         spawn_reset_signals();
         /* Only now, inside the container's cgroup, so that this cgroup is the

@@ -205,6 +205,8 @@ int spawn_exec(const SpawnPlan *p, const SpawnExecTarget *t, char *const *argv,
 
 typedef struct SpawnExecEnd {
         int status;     /* the command's wait status (WIFEXITED()...), when it ran */
+        int stopped;    /* the signal that stopped it (it was killed then), or 0 */
+        bool traced;    /* it ended while traced, and its tracer did not reap it */
         int error;      /* 0 when it ran, else -errno: it never ran */
         bool command;   /* error is the command's own (not found, not executable) */
         char *message;  /* with error: "`nosuch`: No such file or directory" */
@@ -215,8 +217,8 @@ typedef struct SpawnExecEnd {
 int spawn_exec_finish(SpawnExec *e, SpawnExecEnd *ret);
 
 /* The exit status a shell would give: the exit code, 128 + the signal that
- * killed the command, 127 command not found, 126 not executable, 125
- * another setup error. */
+ * killed (or stopped) the command, 127 command not found, 126 not
+ * executable, 125 another setup error. */
 int spawn_exec_end_code(const SpawnExecEnd *e);
 void spawn_exec_end_done(SpawnExecEnd *e);
 

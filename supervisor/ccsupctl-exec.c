@@ -27,9 +27,10 @@ static void exec_help(void)
                "\n"
                "  -i, --interactive  pass standard input (else the command reads /dev/null)\n"
                "\n"
-               "Exit status: the command's (128+N: killed by signal N); 127 command not\n"
-               "found, 126 not executable, 125 it could not be started in the container,\n"
-               "1 the unit is not running, 4 no such unit, 5 permission denied.\n"
+               "Exit status: the command's (128+N: killed by signal N, or stopped by\n"
+               "signal N: a command that stops is killed); 127 command not found, 126 not\n"
+               "executable, 125 it could not be started in the container, 1 the unit is\n"
+               "not running, 4 no such unit, 5 permission denied.\n"
                "Interrupting ccsupctl (Ctrl-C) kills the command.\n");
 }
 

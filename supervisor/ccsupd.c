@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "parse.h"
 #include "run.h"
+#include "self-exe.h"
 #include "store.h"
 #include "util.h"
 
@@ -204,6 +205,10 @@ int main(int argc, char *argv[])
         r = parse_argv(argc, argv, &o);
         if (r >= 0)
                 return r;
+        /* Before anything can fork: from the sealed copy of our binary on
+         * (self-exe.c), so that no process entering a container ever has the
+         * host's binary as its /proc/PID/exe. */
+        self_exe_seal(argv);
 
         /* Imports run in this process or in helpers forked from it. */
         store_set_size_max(o.image_size_max);

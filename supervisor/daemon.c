@@ -16,6 +16,7 @@
 #include "manager.h"
 #include "notify.h"
 #include "pid1.h"
+#include "self-exe.h"
 #include "util.h"
 #include "watch.h"
 
@@ -136,15 +137,14 @@ static void on_reexec(Manager *m)
  * pending). Every descriptor is O_CLOEXEC: the control socket, the pidfds,
  * the inotify, the signalfd go. The PID stays, so the containers stay our
  * children; the new ccsupd re-adopts them from their state files and reads
- * their exit statuses with waitid(P_PIDFD). /proc/self/exe names the binary
- * we run; when it was replaced on disk (an upgrade, "PATH (deleted)"), the
- * new file at that path is executed. Returns only on failure.
+ * their exit statuses with waitid(P_PIDFD). We run from a sealed copy of
+ * our binary (self-exe.c): what is executed is the file at the path it was
+ * copied from, so that an upgraded binary is picked up (and sealed again).
+ * Returns only on failure.
  */
 static void daemon_reexec(Daemon *d, const DaemonOptions *o)
 {
-        char exe[PATH_MAX];
-        ssize_t n;
-        const char *deleted = " (deleted)";
+        const char *exe = self_exe_path();
 
         _cleanup_free_ char *fds = manager_reexec_fds(d->manager);
 
@@ -155,17 +155,16 @@ static void daemon_reexec(Daemon *d, const DaemonOptions *o)
                 setenv("CCSUP_REEXEC_FDS", fds, 1);
         notify_reloading(d->notify);
         log_msg(LOG_INFO, "re-executing (daemon-reexec)");
-        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n > 0) {
-                exe[n] = '\0';
-                size_t l = strlen(deleted);
-                if ((size_t)n > l && streq(exe + n - l, deleted))
-                        exe[n - l] = '\0';
+        if (exe) {
                 execv(exe, o->argv);
                 log_msg(LOG_WARNING, "execve `%s`: %s; trying /proc/self/exe", exe, strerror(errno));
+                /* The sealed copy again: it must not take its own name for
+                 * the binary on disk. */
+                (void)setenv("CCSUP_EXE", exe, 1);
         }
         execv("/proc/self/exe", o->argv);
         log_msg(LOG_ERR, "daemon-reexec: execve: %s; going on as before", strerror(errno));
+        unsetenv("CCSUP_EXE");
         unsetenv("CCSUP_REEXEC_FDS");
         manager_reexec_fds_done(d->manager);
         notify_reloaded(d->notify);
@@ -343,6 +342,8 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
         daemon_signals(d);
         log_msg(LOG_INFO, "ccsupd %s: cgroup %s (%s), unit path %s", PACKAGE_VERSION,
                 d->cgroup_parent, cgroup_mode_to_string(mode), o->unit_path);
+        if (self_exe_warning())
+                log_msg(LOG_WARNING, "%s", self_exe_warning());
         return 0;
 }
 

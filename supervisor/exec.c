@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "log.h"
+#include "parse.h"
 #include "util.h"
 
 /* How long ccsupd waits, going away, for a killed relay to be reapable. */
@@ -46,9 +47,15 @@ static void exec_call_reply(ExecCall *x, const SpawnExecEnd *end)
         if (end->error < 0)
                 log_unit(end->command ? LOG_INFO : LOG_WARNING, x->unit, "exec: %s",
                          end->message ? end->message : strerror(-end->error));
+        else if (end->stopped)
+                log_unit(LOG_NOTICE, x->unit, "exec `%s` (relay PID %d) stopped (%s): killed, exec has "
+                         "no job control; status %d", x->command, (int)x->run.pid,
+                         signal_to_string(end->stopped) ? signal_to_string(end->stopped) : "?", code);
         else
-                log_unit(LOG_DEBUG, x->unit, "exec `%s` (PID %d) ended: status %d%s", x->command,
-                         (int)x->run.pid, code, x->call ? "" : " (its caller is gone)");
+                log_unit(end->traced ? LOG_NOTICE : LOG_DEBUG, x->unit,
+                         "exec `%s` (relay PID %d) ended: status %d%s%s", x->command, (int)x->run.pid,
+                         code, end->traced ? " (traced: its tracer has not reaped it)" : "",
+                         x->call ? "" : " (its caller is gone)");
         if (!x->call)
                 return;
         if (end->error < 0)

@@ -12,6 +12,7 @@
 #include "cgroup.h"
 #include "parse.h"
 #include "run.h"
+#include "self-exe.h"
 #include "spawn.h"
 #include "unit.h"
 #include "util.h"
@@ -414,6 +415,8 @@ int run_unit(const RunOptions *o)
                 return SPAWN_EXIT_SETUP;
         }
         run.config = c;
+        if (self_exe_warning())
+                run_log(LOG_WARNING, NULL, "%s", self_exe_warning());
 
         /* Never ev_default_loop(): it reaps every child in its SIGCHLD
          * handler and would steal the status waitid(P_PIDFD) reads. */

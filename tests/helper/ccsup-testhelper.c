@@ -1519,6 +1519,197 @@ static int cmd_write_everywhere(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------ exec races */
+
+/* CVE-2019-5736, CVE-2016-9962: a process of the container watches every new
+ * PID and tries what an attacker would on a process that `ccsupctl exec`
+ * starts, before it executes its command (while it is still ccsupd):
+ * open its /proc/PID/exe for writing, read that link, PTRACE_SEIZE it.
+ *
+ *   exec-hunt SECS FILE   appends "ready" to FILE, hunts for SECS (or until
+ *                         SIGTERM), one line per hit, then
+ *                         "done seen=N window=N attached=N before-exec=N
+ *                          exe-visible=N exe-writable=N"
+ *
+ * window: PIDs first seen still named ccsupd (comm), i.e. before their
+ * execve; before-exec: a seize that caught one of them before it (its exe,
+ * read as its tracer, still ccsupd's). */
+static volatile sig_atomic_t hunt_stop;
+
+static void on_hunt_stop(int sig)
+{
+	(void)sig;
+	hunt_stop = 1;
+}
+
+static int hunt_out = -1;
+
+__attribute__((format(printf, 1, 2)))
+static void hunt_say(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	(void)!write(hunt_out, buf, (size_t)n);
+}
+
+static int is_ccsupd_exe(const char *link)
+{
+	return strstr(link, "ccsupd") || strstr(link, "memfd:");
+}
+
+#define HUNT_MAX_PID (1 << 22)
+static unsigned char hunt_seen[HUNT_MAX_PID / 8];
+
+static int cmd_exec_hunt(const char *secs, const char *file)
+{
+	struct timespec t0, now;
+	double limit = seconds(secs);
+	long seen = 0, window = 0, attached = 0, before = 0, visible = 0, writable = 0;
+	struct sigaction sa;
+	pid_t self = getpid();
+
+	hunt_out = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (hunt_out < 0)
+		die("%s: %s", file, strerror(errno));
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_hunt_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	hunt_say("ready");
+	while (!hunt_stop) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+
+		if (!d)
+			die("/proc: %s", strerror(errno));
+		while ((e = readdir(d))) {
+			char path[64], link[PATH_MAX], comm[32] = "";
+			long pid;
+			char *end;
+			ssize_t n;
+			int fd, st, pre = 0;
+
+			pid = strtol(e->d_name, &end, 10);
+			if (*end || pid <= 1 || pid == self || pid >= HUNT_MAX_PID)
+				continue;
+			if (hunt_seen[pid / 8] & (1 << (pid % 8)))
+				continue;
+			hunt_seen[pid / 8] |= (unsigned char)(1 << (pid % 8));
+			seen++;
+
+			/* the cheapest first: the window is short */
+			if (ptrace(PTRACE_SEIZE, (pid_t)pid, 0, 0) == 0) {
+				attached++;
+				snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+				n = readlink(path, link, sizeof link - 1);
+				if (n > 0) {
+					link[n] = '\0';
+					pre = is_ccsupd_exe(link);
+				}
+				/* (an exec event may follow: a seize in the tail of
+				 * execve, when the new program is already in place) */
+				ptrace(PTRACE_INTERRUPT, (pid_t)pid, 0, 0);
+				if (waitpid((pid_t)pid, &st, __WALL) == (pid_t)pid && WIFSTOPPED(st))
+					ptrace(PTRACE_DETACH, (pid_t)pid, 0, 0);
+				if (pre) {
+					before++;
+					hunt_say("before-exec %ld %s", pid, n > 0 ? link : "?");
+				}
+			}
+			snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+			fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				char self_fd[64];
+
+				/* the container's own binaries are its business */
+				snprintf(self_fd, sizeof self_fd, "/proc/self/fd/%d", fd);
+				n = readlink(self_fd, link, sizeof link - 1);
+				link[n > 0 ? n : 0] = '\0';
+				if (n <= 0 || is_ccsupd_exe(link)) {
+					writable++;
+					hunt_say("exe-writable %ld %s", pid, link);
+				}
+				close(fd);
+			}
+			n = readlink(path, link, sizeof link - 1);
+			if (n > 0) {
+				link[n] = '\0';
+				if (is_ccsupd_exe(link)) {
+					visible++;
+					hunt_say("exe-visible %ld %s", pid, link);
+				}
+			}
+			snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				n = read(fd, comm, sizeof comm - 1);
+				comm[n > 0 ? n : 0] = '\0';
+				close(fd);
+				if (!strcmp(comm, "ccsupd\n"))
+					window++;
+			}
+		}
+		closedir(d);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 > limit)
+			break;
+	}
+	hunt_say("done seen=%ld window=%ld attached=%ld before-exec=%ld exe-visible=%ld exe-writable=%ld",
+		 seen, window, attached, before, visible, writable);
+	return 0;
+}
+
+/* seize-hold PIDFILE SECS: PTRACE_SEIZE the PID that PIDFILE names (once it
+ * appears), print "seized PID", then never wait for it: a tracer that holds
+ * the zombie of an `exec` command. */
+static int cmd_seize_hold(const char *pidfile, const char *secs)
+{
+	double left = seconds(secs);
+
+	while (left > 0) {
+		FILE *f = fopen(pidfile, "re");
+		long pid = 0;
+
+		if (f) {
+			if (fscanf(f, "%ld", &pid) != 1)
+				pid = 0;
+			fclose(f);
+		}
+		if (pid > 0) {
+			if (ptrace(PTRACE_SEIZE, (pid_t)pid, 0, 0) < 0) {
+				fprintf(stderr, "%s: seize %ld: %s\n", prog, pid, strerror(errno));
+				return 1;
+			}
+			printf("seized %ld\n", pid);
+			nap(left);
+			return 0;
+		}
+		nap(0.01);
+		left -= 0.01;
+	}
+	printf("timeout\n");
+	return 1;
+}
+
+/* exit-after SECS CODE: sleep, then exit CODE (no child, no signal: fit for
+ * a tracee whose tracer never lets a signal through) */
+static int cmd_exit_after(const char *secs, const char *code)
+{
+	nap(seconds(secs));
+	_exit((int)num(code));
+}
+
 /* ------------------------------------------------------------ main */
 
 /* setxattr PATH NAME VALUE: the VM test fakes systemd's delegation mark. */
@@ -1548,7 +1739,8 @@ static void usage(FILE *f)
 		"      bind-low)\n"
 		"  loopback\n"
 		"  burn SECS | fork-bomb N | has-caps | battery HOSTPID COMM\n"
-		"  write-everywhere\n", prog);
+		"  write-everywhere\n"
+		"  exec-hunt SECS FILE | seize-hold PIDFILE SECS | exit-after SECS CODE\n", prog);
 }
 
 #define NEED(n) do { if (argc < (n) + 2) { usage(stderr); return 2; } } while (0)
@@ -1606,6 +1798,9 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "fork-bomb")) { NEED(1); return cmd_fork_bomb(argv[2]); }
 	if (!strcmp(c, "has-caps")) return cmd_has_caps();
 	if (!strcmp(c, "battery")) { NEED(2); return cmd_battery(argv[2], argv[3]); }
+	if (!strcmp(c, "exec-hunt")) { NEED(2); return cmd_exec_hunt(argv[2], argv[3]); }
+	if (!strcmp(c, "seize-hold")) { NEED(2); return cmd_seize_hold(argv[2], argv[3]); }
+	if (!strcmp(c, "exit-after")) { NEED(2); return cmd_exit_after(argv[2], argv[3]); }
 	fprintf(stderr, "%s: unknown command: %s\n", prog, c);
 	usage(stderr);
 	return 2;

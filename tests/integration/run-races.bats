@@ -11,8 +11,8 @@ teardown() { run_teardown; }
 # The launcher of the signal test, a plain bash script: under bats every
 # command is traced, too slow to catch a launch that takes milliseconds.
 #   kill-early SIG DELAY CCSUPD ARGS...: starts CCSUPD ARGS in the background,
-#   waits until it runs CCSUPD with SIGINT and SIGTERM in its blocked-signal
-#   mask (SigBlk: main()'s first statement), busy-waits DELAY loop turns,
+#   waits until it runs CCSUPD (or its sealed copy) with SIGINT and SIGTERM in
+#   its blocked-signal mask (SigBlk: main()'s first statement), busy-waits DELAY loop turns,
 #   sends SIG, waits; prints the exit status (99: the mask never showed).
 write_kill_early() {
         cat >"$T/kill-early" <<'EOF'
@@ -36,7 +36,15 @@ blocked() { # bit 1 SIGINT, bit 14 SIGTERM; builtins only
 # a deadline, not a count: on a loaded machine the exec alone can take long
 deadline=$((${EPOCHREALTIME/./} + 20000000))
 timed_out=0
-until [[ /proc/$pid/exe -ef $1 ]] && blocked; do
+# ccsupd: its binary, or the sealed memfd copy it re-executes at once
+# (named ccsupd again by then, or still memfd:ccsupd)
+is_ccsupd() {
+        local comm
+        [[ /proc/$pid/exe -ef $1 ]] && return 0
+        read -r comm <"/proc/$pid/comm" 2>/dev/null || return 1
+        [[ $comm == ccsupd || $comm == memfd:ccsupd ]]
+}
+until is_ccsupd "$1" && blocked; do
         if ((${EPOCHREALTIME/./} > deadline)); then
                 timed_out=1
                 break
