@@ -2,7 +2,7 @@
 # Untrusted unit files (issue 13, items 3 and 7): whoever can write a unit file
 # is root (Privileged=yes, Bind=/:/host), so ccsupd loads only files and
 # directories that root alone could have written, as sshd's StrictModes does;
-# skipped files are logged.
+# CatUnit (they may hold secrets) answers root only; skipped files are logged.
 
 load sup-helpers
 
@@ -150,6 +150,31 @@ refused() {
         expect_equal "verify output" \
                 "$T/units/owner.unit: untrusted: owned by uid 65534, not root|$T/units/worldw.unit: untrusted: writable by group or others (mode 0666)" \
                 "$(tr '\n' '|' <<<"$output" | sed 's/|$//')"
+}
+
+@test "cat: root only (unit files may hold secrets); list stays open" {
+        sleeper x
+        sup_start
+        wait_state x running
+        run ctl cat x
+        expect_status 0
+        expect_output_has "# $T/units/x.unit"
+        expect_output_has "StopTimeoutSec=5s"
+
+        chmod 0666 "$T/run/control"
+        chmod o+x "$T" "$T/run"
+        run setpriv --reuid=65534 --regid=65534 --clear-groups "$CCSUPCTL" list
+        expect_status 0
+        expect_output_has "x "
+        run setpriv --reuid=65534 --regid=65534 --clear-groups "$CCSUPCTL" cat x
+        expect_status 5
+        expect_equal "the error" \
+                "ccsupctl: CatUnit: permission denied (Access denied: only root may read unit files)" \
+                "$output"
+        [[ $output != *"StopTimeoutSec"* ]]
+        # whether the unit exists is not told either
+        run setpriv --reuid=65534 --regid=65534 --clear-groups "$CCSUPCTL" cat nosuchunit
+        expect_status 5
 }
 
 @test "files skipped for their name are logged, once" {
