@@ -650,9 +650,22 @@ static void test_trust(void)
         trust_is(dir, "sticky", true, "writable by group or others (mode 1777)",
                  "a sticky world-writable directory asked for");
 
+        trust_is(dir, "u/./../u//good.unit", false, NULL, "a path with ., .. and //");
+        trust_is(dir, "gw/../u/good.unit", false,
+                 "directory %s/gw is writable by group or others (mode 0775)",
+                 "a path through a group-writable directory and back");
+
         _cleanup_free_ char *missing = path_join(dir, "u/none.unit"), *why = NULL;
         is_int(open_trusted(missing, false, &why), -ENOENT, "a missing file: -ENOENT");
         ok(!why, "a missing file: no reason");
+        _cleanup_free_ char *loop = path_join(dir, "u/loop.unit");
+        if (symlink("loop.unit", loop) < 0)
+                perror("symlink");
+        is_int(open_trusted(loop, false, &why), -ELOOP, "a symlink loop: -ELOOP");
+        _cleanup_free_ char *udir = path_join(dir, "u");
+        is_int(open_trusted(udir, false, &why), -EISDIR, "a directory asked for as a file: -EISDIR");
+        _cleanup_free_ char *ufile = path_join(dir, "u/good.unit");
+        is_int(open_trusted(ufile, true, &why), -ENOTDIR, "a file asked for as a directory: -ENOTDIR");
 
         /* Loading: the reason is the unit's error. */
         _cleanup_free_ char *nobody = path_join(dir, "u/nobody.unit");
