@@ -1535,8 +1535,8 @@ static int load_texts(const char *name, char *const *paths, UnitConfig **ret, ch
 }
 
 /* Opens a directory of units or drop-ins that only root could have changed
- * (trust.h). A missing one gives -ENOENT (or -ENOTDIR) and no message; else
- * a failure adds "DIR: ..." to *errors. */
+ * (trust.h). NULL for a missing one, silently; NULL with "DIR: ..." added to
+ * *errors for one that is not trusted or cannot be read. */
 static DIR *open_unit_dir(const char *dir, char ***errors)
 {
         _cleanup_free_ char *why = NULL;
