@@ -12,6 +12,7 @@
 
 #include "ini-reader.h"
 #include "listen.h"
+#include "trust.h"
 #include "util.h"
 #include "words.h"
 
@@ -1643,6 +1644,15 @@ static char *unit_name_from_file(const char *file)
         return n;
 }
 
+/* Reads a unit file or drop-in that only root could have written (trust.h). */
+static int read_unit_file(const char *path, char **ret, size_t *ret_size, char **ret_why)
+{
+        _cleanup_close_ int fd = open_trusted(path, false, ret_why);
+        if (fd < 0)
+                return fd;
+        return read_full_fd(fd, UNIT_FILE_MAX, ret, ret_size);
+}
+
 /* Reads each file; a file that cannot be read becomes an error line. */
 static int load_texts(const char *name, char *const *paths, UnitConfig **ret, char ***ret_errors)
 {
@@ -1651,8 +1661,11 @@ static int load_texts(const char *name, char *const *paths, UnitConfig **ret, ch
         _cleanup_strv_free_ char **read_errors = NULL;
         for (size_t i = 0; i < n; i++) {
                 size_t size = 0;
-                int k = read_full_file(paths[i], UNIT_FILE_MAX, &texts[i], &size);
-                if (k == 0 && strlen(texts[i]) != size) {
+                _cleanup_free_ char *why = NULL;
+                int k = read_unit_file(paths[i], &texts[i], &size, &why);
+                if (k == -EPERM && why)
+                        strv_addf(&read_errors, "%s: untrusted: %s", paths[i], why);
+                else if (k == 0 && strlen(texts[i]) != size) {
                         /* Text after a NUL would be silently lost. */
                         strv_addf(&read_errors, "%s: file contains a NUL byte", paths[i]);
                         free(texts[i]);
@@ -1660,7 +1673,8 @@ static int load_texts(const char *name, char *const *paths, UnitConfig **ret, ch
                 } else if (k == -EFBIG)
                         strv_addf(&read_errors, "%s: file is larger than %d bytes", paths[i], UNIT_FILE_MAX);
                 else if (k < 0)
-                        strv_addf(&read_errors, "%s: cannot read: %s", paths[i], strerror(-k));
+                        strv_addf(&read_errors, "%s: cannot read: %s", paths[i],
+                                  why ? why : strerror(-k));
                 if (k < 0)
                         texts[i] = xstrdup("");
         }
@@ -1684,10 +1698,40 @@ static int load_texts(const char *name, char *const *paths, UnitConfig **ret, ch
         return r;
 }
 
-/* The *.conf files of dir, sorted, masked ones (symlinks to /dev/null) included. */
-static char **list_dropins(const char *dir)
+/* Opens a directory of units or drop-ins that only root could have changed
+ * (trust.h). NULL for a missing one, silently; NULL with "DIR: ..." added to
+ * *errors for one that is not trusted or cannot be read. */
+static DIR *open_unit_dir(const char *dir, char ***errors)
 {
-        DIR *d = opendir(dir);
+        _cleanup_free_ char *why = NULL;
+        struct stat st;
+        /* Most units have no drop-ins: no word about the directory above. */
+        if (stat(dir, &st) < 0 && (errno == ENOENT || errno == ENOTDIR))
+                return NULL;
+        int fd = open_trusted(dir, true, &why);
+        if (fd == -ENOENT || fd == -ENOTDIR)
+                return NULL;
+        if (fd < 0) {
+                if (fd == -EPERM && why)
+                        strv_addf(errors, "%s: untrusted: %s", dir, why);
+                else
+                        strv_addf(errors, "%s: cannot read: %s", dir, why ? why : strerror(-fd));
+                return NULL;
+        }
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                strv_addf(errors, "%s: cannot read: %s", dir, strerror(errno));
+                safe_close(fd);
+        }
+        return d;
+}
+
+/* The *.conf files of dir, sorted, masked ones (symlinks to /dev/null)
+ * included. A drop-in directory that is not trusted makes the unit bad: it
+ * could have lost a drop-in that mattered. */
+static char **list_dropins(const char *dir, char ***errors)
+{
+        DIR *d = open_unit_dir(dir, errors);
         if (!d)
                 return NULL;
         char **r = NULL;
@@ -1713,7 +1757,7 @@ int unit_load_file(const char *path, UnitConfig **ret, char ***ret_errors)
         char **paths = NULL;
         strv_add(&paths, path);
         _cleanup_free_ char *ddir = xasprintf("%s.d", path);
-        _cleanup_strv_free_ char **dropins = list_dropins(ddir);
+        _cleanup_strv_free_ char **dropins = list_dropins(ddir, &errors);
         STRV_FOREACH(d, dropins)
                 if (!is_masked(*d))
                         strv_add(&paths, *d);
@@ -1740,6 +1784,7 @@ void unit_entry_done(UnitEntry *e)
         free(e->name);
         free(e->fragment_path);
         strv_free(e->dropin_paths);
+        strv_free(e->errors);
         *e = (UnitEntry){};
 }
 
@@ -1773,9 +1818,9 @@ static UnitEntry *found_get(Found *f, const char *name, bool *main_seen)
 
 static void found_dropins(Found *f, const char *name, const char *ddir)
 {
-        _cleanup_strv_free_ char **confs = list_dropins(ddir);
         bool main_seen;
         UnitEntry *e = found_get(f, name, &main_seen);
+        _cleanup_strv_free_ char **confs = list_dropins(ddir, &e->errors);
         STRV_FOREACH(c, confs) {
                 bool shadowed = false;
                 STRV_FOREACH(have, e->dropin_paths)
@@ -1796,15 +1841,58 @@ static int cmp_base(const void *a, const void *b)
         return strcmp(base_name(*(char *const *)a), base_name(*(char *const *)b));
 }
 
-int unit_path_enumerate(char *const *dirs, UnitEntry **ret, size_t *ret_n)
+/* Why a directory entry that is neither NAME.unit nor NAME.unit.d with a
+ * valid NAME is skipped, or NULL when it is skipped silently (hidden files:
+ * editors' and package managers' leftovers). */
+static char *skip_reason(const char *dir, const char *file)
+{
+        const char *what;
+        size_t l;
+
+        if (file[0] == '.')
+                return NULL;
+        if (has_suffix(file, ".unit")) {
+                what = "unit file";
+                l = strlen(file) - strlen(".unit");
+        } else if (has_suffix(file, ".unit.d")) {
+                what = "drop-in directory";
+                l = strlen(file) - strlen(".unit.d");
+        } else
+                return xasprintf("%s/%s: skipped: not a unit file (NAME.unit) or drop-in "
+                                 "directory (NAME.unit.d)", dir, file);
+        return xasprintf("%s/%s: %s skipped: invalid unit name `%.*s`: expected 1-64 "
+                         "characters [A-Za-z0-9_.@-] starting with a letter or digit",
+                         dir, file, what, (int)l, file);
+}
+
+/* Opens a directory of the search path. One that is not trusted is still
+ * listed, with a note: its units are found, and refused when loaded. */
+static DIR *open_search_dir(const char *dir, char ***notes)
+{
+        char **errors = NULL;
+        DIR *d = open_unit_dir(dir, &errors);
+        if (errors) {
+                STRV_FOREACH(e, errors)
+                        strv_addf(notes, "%s; every unit in it is refused", *e);
+                strv_free(errors);
+                if (!d)
+                        d = opendir(dir);
+        }
+        return d;
+}
+
+int unit_path_enumerate(char *const *dirs, UnitEntry **ret, size_t *ret_n, char ***ret_skipped)
 {
         Found f = {};
+        char **notes = NULL;
         STRV_FOREACH(dir, dirs) {
-                DIR *d = opendir(*dir);
+                DIR *d = open_search_dir(*dir, &notes);
                 if (!d)
                         continue;
                 struct dirent *de;
                 while ((de = readdir(d))) {
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
                         _cleanup_free_ char *path = path_join(*dir, de->d_name);
                         _cleanup_free_ char *name = unit_name_from_file(de->d_name);
                         if (name) {
@@ -1822,12 +1910,21 @@ int unit_path_enumerate(char *const *dirs, UnitEntry **ret, size_t *ret_n)
                         if (has_suffix(de->d_name, ".unit.d")) {
                                 _cleanup_free_ char *n = xstrndup(de->d_name, strlen(de->d_name) - 2);
                                 _cleanup_free_ char *un = unit_name_from_file(n);
-                                if (un)
+                                if (un) {
                                         found_dropins(&f, un, path);
+                                        continue;
+                                }
                         }
+                        char *why = skip_reason(*dir, de->d_name);
+                        if (why)
+                                strv_push(&notes, why);
                 }
                 closedir(d);
         }
+        if (ret_skipped)
+                *ret_skipped = notes;
+        else
+                strv_free(notes);
 
         /* Drop-ins without a main file make no unit; masked drop-ins only shadow. */
         size_t m = 0;
@@ -1871,7 +1968,21 @@ int unit_load_entry(const UnitEntry *e, UnitConfig **ret, char ***ret_errors)
         strv_add(&paths, e->fragment_path);
         STRV_FOREACH(d, e->dropin_paths)
                 strv_add(&paths, *d);
-        int r = load_texts(e->name, paths, ret, ret_errors);
+        char **errors = NULL;
+        int r = load_texts(e->name, paths, ret, &errors);
         strv_free(paths);
+        if (e->errors) {
+                /* What the scan found first: an untrusted drop-in directory. */
+                char **all = strv_copy(e->errors);
+                STRV_FOREACH(m, errors)
+                        strv_add(&all, *m);
+                strv_free(errors);
+                errors = all;
+                r = -EINVAL;
+        }
+        if (ret_errors)
+                *ret_errors = errors;
+        else
+                strv_free(errors);
         return r;
 }

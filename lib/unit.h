@@ -226,8 +226,9 @@ int unit_parse_texts(const char *name, char *const *paths, char *const *texts,
 /*
  * Loads the unit at path (a file NAME.unit) plus its drop-ins from
  * path + ".d/" + "*.conf". The unit name comes from the file name.
- * Reading errors (missing file, too large) are reported as errors too
- * ("FILE: No such file or directory"). Returns like unit_parse_texts().
+ * Reading errors (missing file, too large, not trusted) are reported as
+ * errors too ("FILE: cannot read: No such file or directory", "FILE:
+ * untrusted: owned by uid 1000, not root"). Returns like unit_parse_texts().
  */
 int unit_load_file(const char *path, UnitConfig **ret, char ***ret_errors);
 
@@ -237,6 +238,7 @@ typedef struct UnitEntry {
         char *fragment_path; /* the main file that wins; NULL if masked */
         bool masked;
         char **dropin_paths; /* effective drop-ins, ordered by file name */
+        char **errors;       /* "DIR: untrusted: ..." of its drop-in directories */
 } UnitEntry;
 
 void unit_entry_done(UnitEntry *e);
@@ -248,9 +250,15 @@ void unit_entries_free(UnitEntry *e, size_t n);
  * that has one (a symlink to /dev/null there masks it), and the drop-ins
  * NAME.unit.d/X.conf of every directory, a file name in a higher directory
  * shadowing the same name in a lower one. Missing directories are skipped.
- * Files with invalid unit names are ignored.
+ * Files with invalid unit names are skipped, and so are other files than
+ * NAME.unit and NAME.unit.d: with ret_skipped, *ret_skipped gets a message
+ * for each ("DIR/FILE: ... skipped: why"; hidden files excepted), and one
+ * for each directory that is not trusted (trust.h), whose units are listed
+ * but fail to load. Every file and directory is judged like that when loaded:
+ * one that root alone could not have written makes the unit bad, with
+ * "PATH: untrusted: why" among its errors.
  */
-int unit_path_enumerate(char *const *dirs, UnitEntry **ret, size_t *ret_n);
+int unit_path_enumerate(char *const *dirs, UnitEntry **ret, size_t *ret_n, char ***ret_skipped);
 
 /* Loads a unit found by unit_path_enumerate(). */
 int unit_load_entry(const UnitEntry *e, UnitConfig **ret, char ***ret_errors);

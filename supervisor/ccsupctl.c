@@ -63,7 +63,7 @@ static void help(void)
                "  reload               rescan the unit path; one line per unit added,\n"
                "                       removed, changed or bad\n"
                "  show UNIT            Key=Value properties, for scripts\n"
-               "  cat UNIT             the unit file and its drop-ins\n"
+               "  cat UNIT             the unit file and its drop-ins (root only)\n"
                "  logs [-f] [-n N] UNIT\n"
                "                       the container's output, from the journal or its log\n"
                "                       files: every line (-n N: the last N); -f follows\n"

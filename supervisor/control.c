@@ -56,14 +56,19 @@ struct Control {
 
 /* ------------------------------------------------------------------ helpers */
 
-static bool caller_is_root(sd_bus_message *m, sd_bus_error *error)
+static bool peer_is_root(sd_bus_message *m)
 {
         struct ucred cred;
         socklen_t l = sizeof(cred);
         int fd = sd_bus_get_fd(sd_bus_message_get_bus(m));
 
         /* SO_PEERCRED: what the kernel says about the peer, nothing it claims. */
-        if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) == 0 && cred.uid == 0)
+        return fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) == 0 && cred.uid == 0;
+}
+
+static bool caller_is_root(sd_bus_message *m, sd_bus_error *error)
+{
+        if (peer_is_root(m))
                 return true;
         sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
                          "Access denied: only root may change what ccsupd runs");
@@ -381,6 +386,10 @@ static int method_cat_unit(sd_bus_message *call, void *userdata, sd_bus_error *e
         r = sd_bus_message_read(call, "s", &name);
         if (r < 0)
                 return r;
+        /* Unit files may hold secrets (Environment=): root only, whatever their mode. */
+        if (!peer_is_root(call))
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Access denied: only root may read unit files");
         u = find_unit(ctl->m, name, error);
         if (!u)
                 return -ENOENT;

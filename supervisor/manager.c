@@ -1872,6 +1872,8 @@ static const char *unit_apply_load(Unit *u, bool is_new, bool masked, UnitConfig
                 }
                 unit_config_free(u->config);
                 u->config = c;
+                if (is_new)
+                        u->wanted = true; /* started once its file is fixed, as if dropped in then */
                 u->pending_start = false;
                 unit_event(u, SERVICE_EVENT_RELOAD, &rl);
                 return "bad";
@@ -1915,22 +1917,35 @@ static void unit_mark_removed(Unit *u)
         u->manager->graph_dirty = true;
 }
 
+/* Logs what the scan skipped once, not on every reload: a note is logged
+ * again only after it was gone for a scan (the file removed and back). */
+static void manager_log_scan_notes(Manager *m, char **notes)
+{
+        STRV_FOREACH(note, notes)
+                if (!strv_contains(m->scan_notes, *note))
+                        log_msg(LOG_WARNING, "%s", *note);
+        strv_free(m->scan_notes);
+        m->scan_notes = notes;
+}
+
 int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
 {
         UnitEntry *entries = NULL;
         size_t n = 0, n_changes = 0;
         ReloadChange *changes = NULL;
+        char **notes = NULL;
         bool first = m->n_units == 0, adopt = !m->adoption_done;
         int r;
 
         if (m->reload_cb)
                 m->reload_cb(m, false, m->reload_userdata);
-        r = unit_path_enumerate(m->o.unit_path, &entries, &n);
+        r = unit_path_enumerate(m->o.unit_path, &entries, &n, &notes);
         if (r < 0) {
                 if (m->reload_cb)
                         m->reload_cb(m, true, m->reload_userdata);
                 return log_unit_errno(LOG_ERR, NULL, r, "scan the unit path: %s", strerror(-r));
         }
+        manager_log_scan_notes(m, notes);
 
         /* Hold dispatching until the whole set is known, so that ordering
          * sees every unit. */
@@ -2221,6 +2236,7 @@ Manager *manager_free(Manager *m)
                 unit_free(m->units[i]);
         free(m->units);
         manager_close_stored_fds(m, true);
+        strv_free(m->scan_notes);
         seccomp_profile_free(m->seccomp);
         safe_close(m->devnull);
         free(m);

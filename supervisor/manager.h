@@ -135,6 +135,7 @@ struct Manager {
         bool ready;                /* every first start attempt has ended */
         bool dispatching, dispatch_again, graph_dirty;
         bool adoption_done;        /* the runtime state of a previous ccsupd was read */
+        char **scan_notes;         /* skipped files, untrusted dirs: logged when new */
         StoredFd *stored_fds;      /* from the fd store, until the re-adoption is done */
         size_t n_stored_fds;
         ManagerHooks hooks[2];

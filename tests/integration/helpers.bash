@@ -12,6 +12,11 @@ CCSUPD=$CCSUP_BUILDDIR/ccsupd
 CCSUPCTL=$CCSUP_BUILDDIR/ccsupctl
 CCSUP_EXAMPLES=$CCSUP_SRCDIR/units/examples
 
+# Files and directories the tests write are 0644/0755 whatever umask the
+# caller has (sudo keeps a user's 0002): ccsupd refuses unit files and unit
+# directories that group or others may write.
+umask 022
+
 # A fresh temporary directory per test, in TEST_DIR. A .bats file that needs
 # its own setup/teardown calls these from them.
 ccsup_setup() {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of the unit-file parser: every key family, the malformed-input table,
- * drop-ins, search-path precedence, masking, long lines and the hash. */
+ * drop-ins, search-path precedence, masking, long lines and the hash; and of
+ * the trust judgement of unit files (trust.h). */
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include "tap.h"
+#include "trust.h"
 #include "unit.h"
 #include "util.h"
 
@@ -531,6 +533,11 @@ static void mask(const char *rel)
 
 static void test_files(void)
 {
+        if (geteuid() != 0) {
+                /* Unit files owned by anyone else are not loaded (trust.h). */
+                tap_diag("files: skipped, needs root to own the unit files");
+                return;
+        }
         if (!mkdtemp(tmpdir)) {
                 ok(0, "mkdtemp");
                 return;
@@ -558,7 +565,7 @@ static void test_files(void)
         dirs[3] = NULL;
         UnitEntry *e = NULL;
         size_t n = 0;
-        is_int(unit_path_enumerate(dirs, &e, &n), 0, "enumerate the search path");
+        is_int(unit_path_enumerate(dirs, &e, &n, NULL), 0, "enumerate the search path");
         is_int(n, 4, "bad, cache, db, web (no drop-in-only unit, no invalid name)");
         if (n == 4) {
                 is_str(e[0].name, "bad", "sorted by name");
@@ -620,8 +627,159 @@ static void test_files(void)
                 free(dirs[i]);
 }
 
+/* ------------------------------------------------------------ trust */
+
+static void put_as(const char *dir, const char *rel, mode_t mode, uid_t uid)
+{
+        _cleanup_free_ char *p = path_join(dir, rel);
+        FILE *f = fopen(p, "we");
+        if (!f) {
+                perror(p);
+                return;
+        }
+        fputs("[Image]\nImage=/i\n[Process]\nExec=a\n", f);
+        fclose(f);
+        if (chmod(p, mode) < 0 || chown(p, uid, (gid_t)-1) < 0)
+                perror(p);
+}
+
+static void mkdir_as(const char *dir, const char *rel, mode_t mode)
+{
+        _cleanup_free_ char *p = path_join(dir, rel);
+        if (mkdir(p, mode) < 0 || chmod(p, mode) < 0)
+                perror(p);
+}
+
+/* open_trusted(dir/rel): want an fd (want == NULL) or -EPERM with want. */
+static void trust_is(const char *dir, const char *rel, bool directory, const char *want,
+                     const char *what)
+{
+        _cleanup_free_ char *p = path_join(dir, rel), *why = NULL;
+        int fd = open_trusted(p, directory, &why);
+        if (!want) {
+                if (!ok(fd >= 0, "%s: trusted", what))
+                        tap_diag("got %d: %s", fd, why ? why : strerror(-fd));
+        } else {
+                is_int(fd, -EPERM, "%s: refused", what);
+                _cleanup_free_ char *w = xasprintf(want, dir);
+                is_str(why, w, "%s: the reason", what);
+        }
+        safe_close(fd);
+}
+
+static void test_trust(void)
+{
+        char dir[] = "/tmp/test-trust-XXXXXX";
+
+        if (geteuid() != 0) {
+                tap_diag("trust: skipped, needs root to own and chown files");
+                return;
+        }
+        if (!mkdtemp(dir)) {
+                ok(0, "mkdtemp");
+                return;
+        }
+        mkdir_as(dir, "u", 0755);
+        put_as(dir, "u/good.unit", 0644, 0);
+        put_as(dir, "u/nobody.unit", 0644, 65534);
+        put_as(dir, "u/g.unit", 0664, 0);
+        put_as(dir, "u/o.unit", 0646, 0);
+        mkdir_as(dir, "t", 0755);
+        put_as(dir, "t/theirs.unit", 0644, 65534);
+        _cleanup_free_ char *target = path_join(dir, "t/theirs.unit");
+        _cleanup_free_ char *link = path_join(dir, "u/link.unit");
+        _cleanup_free_ char *rlink = path_join(dir, "u/rlink.unit");
+        if (symlink(target, link) < 0 || symlink("../u/good.unit", rlink) < 0)
+                perror("symlink");
+        mkdir_as(dir, "gw", 0775);
+        put_as(dir, "gw/x.unit", 0644, 0);
+        mkdir_as(dir, "sticky", 01777);
+        mkdir_as(dir, "sticky/mine", 0755);
+        put_as(dir, "sticky/mine/x.unit", 0644, 0);
+        put_as(dir, "sticky/x.unit", 0644, 0);
+
+        trust_is(dir, "u/good.unit", false, NULL, "root's 0644 file");
+        trust_is(dir, "u/rlink.unit", false, NULL, "a relative symlink to root's file");
+        trust_is(dir, "u", true, NULL, "root's 0755 directory");
+        trust_is(dir, "u/nobody.unit", false, "owned by uid 65534, not root", "another owner");
+        trust_is(dir, "u/g.unit", false, "writable by group or others (mode 0664)", "group-writable");
+        trust_is(dir, "u/o.unit", false, "writable by group or others (mode 0646)", "other-writable");
+        trust_is(dir, "u/link.unit", false,
+                 "symlink target %s/t/theirs.unit is owned by uid 65534, not root",
+                 "a symlink to another owner's file");
+        trust_is(dir, "gw/x.unit", false,
+                 "directory %s/gw is writable by group or others (mode 0775)",
+                 "a file in a group-writable directory");
+        trust_is(dir, "gw", true, "writable by group or others (mode 0775)",
+                 "a group-writable directory");
+        trust_is(dir, "sticky/mine/x.unit", false, NULL, "a sticky world-writable ancestor");
+        trust_is(dir, "sticky/x.unit", false,
+                 "directory %s/sticky is writable by group or others (mode 1777)",
+                 "a file right in a sticky world-writable directory");
+        trust_is(dir, "sticky", true, "writable by group or others (mode 1777)",
+                 "a sticky world-writable directory asked for");
+
+        trust_is(dir, "u/./../u//good.unit", false, NULL, "a path with ., .. and //");
+        trust_is(dir, "gw/../u/good.unit", false,
+                 "directory %s/gw is writable by group or others (mode 0775)",
+                 "a path through a group-writable directory and back");
+
+        _cleanup_free_ char *missing = path_join(dir, "u/none.unit"), *why = NULL;
+        is_int(open_trusted(missing, false, &why), -ENOENT, "a missing file: -ENOENT");
+        ok(!why, "a missing file: no reason");
+        _cleanup_free_ char *loop = path_join(dir, "u/loop.unit");
+        if (symlink("loop.unit", loop) < 0)
+                perror("symlink");
+        is_int(open_trusted(loop, false, &why), -ELOOP, "a symlink loop: -ELOOP");
+        _cleanup_free_ char *udir = path_join(dir, "u");
+        is_int(open_trusted(udir, false, &why), -EISDIR, "a directory asked for as a file: -EISDIR");
+        _cleanup_free_ char *ufile = path_join(dir, "u/good.unit");
+        is_int(open_trusted(ufile, true, &why), -ENOTDIR, "a file asked for as a directory: -ENOTDIR");
+
+        /* Loading: the reason is the unit's error. */
+        _cleanup_free_ char *nobody = path_join(dir, "u/nobody.unit");
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        is_int(unit_load_file(nobody, &c, &errors), -EINVAL, "an untrusted unit is bad");
+        _cleanup_free_ char *want = xasprintf("%s: untrusted: owned by uid 65534, not root", nobody);
+        is_str(errors ? errors[0] : NULL, want, "its error names the file and the reason");
+        unit_config_free(c);
+        strv_free(errors);
+
+        /* Enumerating: skipped names are reported, hidden files are not. */
+        mkdir_as(dir, "scan", 0755);
+        put_as(dir, "scan/ok.unit", 0644, 0);
+        put_as(dir, "scan/-bad.unit", 0644, 0);
+        put_as(dir, "scan/README", 0644, 0);
+        put_as(dir, "scan/.ok.unit.swp", 0644, 0);
+        mkdir_as(dir, "scan/no way.unit.d", 0755);
+        char *dirs[] = { path_join(dir, "scan"), NULL };
+        UnitEntry *e = NULL;
+        size_t n = 0;
+        char **notes = NULL;
+        is_int(unit_path_enumerate(dirs, &e, &n, &notes), 0, "enumerate with skipped files");
+        is_int(n, 1, "one unit");
+        is_int(strv_length(notes), 3, "three skipped files reported (not the hidden one)");
+        _cleanup_free_ char *all = strv_join(notes, "\n");
+        ok(strstr(all, "/scan/-bad.unit: unit file skipped: invalid unit name `-bad`"),
+           "an invalid unit name, with the reason");
+        ok(strstr(all, "/scan/no way.unit.d: drop-in directory skipped: invalid unit name `no way`"),
+           "an invalid drop-in directory name");
+        ok(strstr(all, "/scan/README: skipped: not a unit file"), "another file");
+        ok(!strstr(all, ".swp"), "hidden files are skipped silently");
+        strv_free(notes);
+        unit_entries_free(e, n);
+        free(dirs[0]);
+
+        _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                tap_diag("cleanup failed");
+}
+
 int main(void)
 {
+        /* Files are written 0644, whatever umask the tests run under. */
+        umask(022);
         test_malformed();
         test_all_errors_at_once();
         test_families();
@@ -630,5 +788,6 @@ int main(void)
         test_syntax();
         test_hash();
         test_files();
+        test_trust();
         return tap_done();
 }
