@@ -159,16 +159,32 @@ static char *v2_control_root(const char *path)
 
 static int cgroup_create_unified(Cgroup *cg, const char *root, CgroupMask mask)
 {
+        bool fresh = true;
         int r;
 
         cg->unified = cg->mode == CGROUP_MODE_V2 ? path_join(root, cg->path)
                                                  : xasprintf("%s/unified%s", root, cg->path);
+        /*
+         * Never clone into a cgroup2 directory that was there before: once "1"
+         * was written to its cgroup.kill, Linux (since the kill_seq change of
+         * 6.14) SIGKILLs every child clone3(CLONE_INTO_CGROUP) puts in it,
+         * because the fork records the kill count of the parent's own cgroup
+         * and compares it with the target's. Nothing shows from userspace
+         * whether a directory was killed, so an empty one left by a previous
+         * run is made anew (the v1 directories are kept). If it cannot be
+         * removed, the child joins it through cgroup.procs (unified_fd -1),
+         * which that check does not apply to. A populated one fails below.
+         */
+        if (access(cg->unified, F_OK) == 0 && cg2_is_populated(cg->unified) == 0)
+                fresh = cg_rmdir_tree(cg->unified) >= 0;
         r = mkdir_p(cg->unified, 0755);
         if (r < 0)
                 return r;
-        cg->unified_fd = open(cg->unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cg->unified_fd < 0)
-                return -errno;
+        if (fresh) {
+                cg->unified_fd = open(cg->unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (cg->unified_fd < 0)
+                        return -errno;
+        }
 
         /* On hybrid the controllers live in the v1 hierarchies. */
         if (cg->mode == CGROUP_MODE_V2) {

@@ -56,7 +56,8 @@ typedef struct Cgroup {
         CgroupMode mode;
         char *path;       /* relative to each hierarchy root */
         char *unified;    /* absolute directory in the cgroup2 tree; NULL on v1 */
-        int unified_fd;   /* O_DIRECTORY fd of unified (for CLONE_INTO_CGROUP); -1 on v1 */
+        int unified_fd;   /* O_DIRECTORY fd of unified (for CLONE_INTO_CGROUP); -1 on v1,
+                           * and when unified is not a fresh directory */
         char **v1;        /* absolute directories, one per v1 hierarchy joined */
         /* Entries of v1 by controller, NULL where that hierarchy was not
          * joined (or does not exist). */
@@ -86,7 +87,10 @@ int cgroup_detect_mode(const char *root, CgroupMode *ret);
  * path, from the deepest cgroup that also holds the caller (the delegated
  * root, or the hierarchy's root) down, and does so again on every call: a
  * parent removed and re-created starts with nothing enabled. An existing
- * empty cgroup is reused; one that still holds processes gives -EBUSY (a
+ * empty cgroup keeps its v1 directories, but its cgroup2 directory is
+ * removed and made anew (a killed one SIGKILLs what is cloned into it);
+ * when that fails, unified_fd is -1 and the caller joins it through
+ * cgroup_attach(). One that still holds processes gives -EBUSY (a
  * container of that name is already running).
  */
 int cgroup_create_with(const char *root, CgroupMode mode, const char *path, CgroupMask mask,

@@ -1092,7 +1092,7 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
         _cleanup_close_ int parent_end = -1, child_end = -1, pidfd = -1;
         int sv[2], r;
-        bool clone3, attach;
+        bool clone3, into, attach;
         pid_t pid;
 
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -1108,7 +1108,8 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
 
         pid = clone_child(p, cg->unified_fd, &pidfd, &clone3);
         /* Born in its only cgroup: nothing to wait for. */
-        attach = !clone3 || cg->v1;
+        into = clone3 && cg->unified_fd >= 0;
+        attach = !into || cg->v1;
         if (pid == 0) {
                 safe_close(parent_end);
                 child_run(p, child_end, attach);
@@ -1122,7 +1123,7 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
 
         /* The child waits for this byte: by then it is in every cgroup, so
          * nothing it forks can escape. */
-        r = attach ? cgroup_attach(cg, pid, !clone3) : 0;
+        r = attach ? cgroup_attach(cg, pid, !into) : 0;
         if (r < 0) {
                 *ret_error = xasprintf("cgroup `%s`: attach: %s", p->cgroup_path, strerror(-r));
                 (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);

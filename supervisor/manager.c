@@ -458,8 +458,10 @@ static void unit_cleanup_run(Unit *u)
                 u->dead_plan = spawn_plan_free(u->dead_plan);
                 return;
         }
-        /* Removal waits for the timer: a restart due sooner reuses the
-         * directories instead (no rmdir + mkdir in every hierarchy). */
+        /* Removal waits for the timer: a restart due sooner reuses the v1
+         * directories instead (no rmdir + mkdir in every hierarchy; the
+         * cgroup2 one is made anew by cgroup_create_with(), as a cgroup
+         * killed through cgroup.kill would SIGKILL the next PID 1). */
         if (cgroup_is_populated(u->dead_cgroup) > 0)
                 (void)cgroup_kill_all(u->dead_cgroup);
         ev_timer_set(&u->cleanup_timer, CLEANUP_INTERVAL, CLEANUP_INTERVAL);
@@ -975,7 +977,8 @@ static int unit_launch(Unit *u, char **ret_error)
         if (r != 0)
                 return r; /* > 0: an import runs; the launch goes on when it ends */
 
-        /* A restart reuses the previous run's cgroup when it is empty. */
+        /* A restart reuses the previous run's cgroup when it is empty (its
+         * v1 directories: see unit_cleanup_run()). */
         if (u->dead_cgroup) {
                 ev_timer_stop(m->loop, &u->cleanup_timer);
                 if (cgroup_is_populated(u->dead_cgroup) == 0) {

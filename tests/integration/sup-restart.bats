@@ -195,3 +195,39 @@ EOF
         wait_state inner failed 20
         expect_equal "result" oom-kill "$(prop inner Result)"
 }
+
+# A PID 1 without a SIGTERM handler ignores SIGTERM (the kernel drops signals
+# to a namespace's init it does not handle): the stop timeout kills the
+# cgroup (cgroup.kill), and the restart reuses the cgroup's path at once.
+# Linux 6.14+ SIGKILLs whatever clone3(CLONE_INTO_CGROUP) puts in a cgroup2
+# directory that was killed, so the new PID 1 died during setup and the unit
+# went to waiting (start-error) unless that directory is made anew.
+@test "restart after the stop timeout killed a PID 1 that ignores SIGTERM: the relaunch runs" {
+        unit deaf <<EOF2
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sleep 1000
+StopTimeoutSec=1s
+
+[Restart]
+Policy=on-failure
+DelaySec=1min
+EOF2
+        sup_start
+        wait_state deaf running
+        local pid1 i
+        pid1=$(prop deaf MainPID)
+        # twice: the second restart reuses a cgroup killed by the first too
+        for i in 1 2; do
+                run ctl restart deaf
+                expect_status 0
+                expect_equal "state after restart $i" running "$(prop deaf State)"
+                expect_equal "result after restart $i" success "$(prop deaf Result)"
+                expect_equal "restarts after restart $i" 0 "$(prop deaf Restarts)"
+        done
+        [[ $(prop deaf MainPID) != "$pid1" ]]
+        grep -q "deaf: stop timeout: killing every process" "$T/d.err"
+        ! grep -q "deaf: setup failed\|deaf: .*start-error" "$T/d.err"
+}

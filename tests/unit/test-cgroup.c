@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cgroup.h"
+#include "spawn-internal.h"
 #include "tap.h"
 #include "util.h"
 
@@ -241,6 +242,45 @@ static void check_devices(const char *root, CgroupMode mode, const char *what)
         is_int(cgroup_remove_if_empty(root, mode, parent), 0, "%s: remove the parent", what);
 }
 
+/* A cgroup made again where one was killed (cgroup.kill) and emptied: a
+ * child clone3(CLONE_INTO_CGROUP) puts in it lives. Linux 6.14+ SIGKILLs
+ * such a child in the killed directory itself, so cgroup_create() must give
+ * a fresh one (or no unified_fd, and the caller attaches). */
+static void check_killed_reuse(const char *root, CgroupMode mode, const char *what)
+{
+        _cleanup_free_ char *parent = xasprintf("/ccsup-unittest-kill-%d", (int)getpid());
+        _cleanup_free_ char *path = xasprintf("%s/k.ctr", parent);
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_close_ int pidfd = -1;
+        int status = 0, r;
+        bool clone3;
+        pid_t pid;
+
+        r = cgroup_create(root, mode, path, &cg);
+        is_int(r, 0, "%s: create %s", what, path);
+        if (r < 0)
+                return;
+        is_int(cgroup_kill_all(cg), 0, "%s: kill all in the empty cgroup", what);
+        cg = cgroup_free(cg);
+        r = cgroup_create(root, mode, path, &cg);
+        is_int(r, 0, "%s: create %s again after the kill", what, path);
+        if (r < 0)
+                return;
+        ok(cg->unified_fd >= 0, "%s: a fresh cgroup2 directory to clone into", what);
+        pid = spawn_clone(0, false, cg->unified_fd, &pidfd, &clone3);
+        if (pid == 0)
+                _exit(0);
+        if (pid > 0) {
+                r = waitpid(pid, &status, 0) == pid ? 0 : -errno;
+                ok(r == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                   "%s: a child cloned into it (%s) lives and exits 0 (status %#x)", what,
+                   clone3 ? "clone3" : "clone", (unsigned)status);
+        } else
+                ok(false, "%s: clone: %s", what, strerror(-pid));
+        is_int(remove_bounded(cg), 0, "%s: remove", what);
+        is_int(cgroup_remove_if_empty(root, mode, parent), 0, "%s: remove the parent", what);
+}
+
 /* The v2 backend on a private cgroup2 mount. Runs in a child process: the
  * mount namespace is left behind with it. */
 static int check_v2_private(void)
@@ -262,6 +302,7 @@ static int check_v2_private(void)
         is_int(mode, CGROUP_MODE_V2, "cgroup2 mount: mode is v2");
         check_cycle(tmp, CGROUP_MODE_V2, "v2");
         check_devices(tmp, CGROUP_MODE_V2, "v2");
+        check_killed_reuse(tmp, CGROUP_MODE_V2, "v2");
         (void)umount2(tmp, MNT_DETACH);
         (void)rmdir(tmp);
         return 0;
@@ -288,6 +329,8 @@ int main(void)
                 if (mode == CGROUP_MODE_HYBRID)
                         check_cycle(CGROUP_ROOT_DEFAULT, CGROUP_MODE_V1, "v1");
                 check_devices(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
+                if (mode != CGROUP_MODE_V1)
+                        check_killed_reuse(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
                 if (mode == CGROUP_MODE_HYBRID)
                         check_devices(CGROUP_ROOT_DEFAULT, CGROUP_MODE_V1, "v1");
                 if (mode != CGROUP_MODE_V2)
