@@ -9,13 +9,15 @@
 #include <unistd.h>
 
 #include "container-init.h"
+#include "util.h"
 
 /* Fields 48 to 51 of /proc/self/stat: where the arguments and the
  * environment are. */
 static int read_arg_area(unsigned long ret[4])
 {
-        char buf[2048], *s;
-        int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field = 2;
+        char buf[2048];
+        const char *s;
+        int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
         ssize_t n;
 
         if (fd < 0)
@@ -25,18 +27,11 @@ static int read_arg_area(unsigned long ret[4])
         if (n <= 0)
                 return -EIO;
         buf[n] = '\0';
-        s = strrchr(buf, ')');
-        if (!s)
-                return -EIO;
-        for (s++; *s;) {
-                while (*s == ' ')
-                        s++;
-                if (++field == 48)
-                        return sscanf(s, "%lu %lu %lu %lu", &ret[0], &ret[1], &ret[2], &ret[3]) == 4 &&
-                               ret[0] < ret[1] && ret[2] <= ret[3] ? 0 : -EIO;
-                s += strcspn(s, " ");
-        }
-        return -EIO;
+        s = proc_stat_field(buf, 48);
+        return s && sscanf(s, "%lu %lu %lu %lu", &ret[0], &ret[1], &ret[2], &ret[3]) == 4 &&
+                               ret[0] < ret[1] && ret[2] <= ret[3]
+                       ? 0
+                       : -EIO;
 }
 
 static int set_arg_area(unsigned long start, unsigned long end, unsigned long old_end)

@@ -137,9 +137,9 @@ static int read_exit_code(int proc_fd, pid_t pid, int *ret_status)
 {
         _cleanup_free_ char *name = xasprintf("%d/stat", (int)pid);
         _cleanup_close_ int fd = openat(proc_fd, name, O_RDONLY | O_CLOEXEC);
-        char buf[2048], *s;
+        char buf[2048];
+        const char *s;
         ssize_t n;
-        int field = 2; /* the comm, up to the last ')' */
 
         if (fd < 0)
                 return -errno;
@@ -147,19 +147,8 @@ static int read_exit_code(int proc_fd, pid_t pid, int *ret_status)
         if (n <= 0)
                 return n < 0 ? -errno : -EIO;
         buf[n] = '\0';
-        s = strrchr(buf, ')');
-        if (!s)
-                return -EIO;
-        for (s++; *s; ) {
-                while (*s == ' ')
-                        s++;
-                if (!*s)
-                        break;
-                if (++field == 52)
-                        return sscanf(s, "%d", ret_status) == 1 ? 0 : -EIO;
-                s += strcspn(s, " ");
-        }
-        return -EIO;
+        s = proc_stat_field(buf, 52);
+        return s && sscanf(s, "%d", ret_status) == 1 ? 0 : -EIO;
 }
 
 /* Waits for the end of the command pid: SIGCHLD (an exit, a stop) through

@@ -222,6 +222,24 @@ int write_string_file(const char *path, const char *s)
         return 0;
 }
 
+const char *proc_stat_field(const char *stat, unsigned n)
+{
+        const char *p = strrchr(stat, ')');
+        unsigned f = 2;
+
+        if (!p || n < 3)
+                return NULL;
+        for (p++;;) {
+                while (*p == ' ')
+                        p++;
+                if (!*p)
+                        return NULL;
+                if (++f == n)
+                        return p;
+                p += strcspn(p, " ");
+        }
+}
+
 int mkdir_p(const char *path, mode_t mode)
 {
         _cleanup_free_ char *p = xstrdup(path);

@@ -94,6 +94,11 @@ int write_string_file(const char *path, const char *s);
 
 /* Joins two path components with exactly one '/'. */
 char *path_join(const char *a, const char *b);
+/* Field n (numbered as in proc_pid_stat(5), n >= 3) of the text of a
+ * /proc/PID/stat, or NULL: counted from the last ')', since the command
+ * name (field 2) may hold spaces and parentheses. Allocates nothing. */
+const char *proc_stat_field(const char *stat, unsigned n);
+
 /* mkdir -p: every missing component of the absolute path, with mode. */
 int mkdir_p(const char *path, mode_t mode);
 bool path_is_absolute(const char *p);

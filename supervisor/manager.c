@@ -186,15 +186,8 @@ static int proc_start_time(pid_t pid, uint64_t *ret)
         r = read_full_file(path, 4096, &text, NULL);
         if (r < 0)
                 return r;
-        p = strrchr(text, ')'); /* the command name may hold spaces and ')' */
-        if (!p)
-                return -EINVAL;
-        for (int field = 2; field < 22; field++) {
-                p = strchr(p + 1, ' ');
-                if (!p)
-                        return -EINVAL;
-        }
-        return sscanf(p + 1, "%" SCNu64, ret) == 1 ? 0 : -EINVAL;
+        p = proc_stat_field(text, 22);
+        return p && sscanf(p, "%" SCNu64, ret) == 1 ? 0 : -EINVAL;
 }
 
 static void unit_write_runtime(Unit *u)

@@ -613,8 +613,21 @@ static void test_env_assignment(void)
                 ok(!env_assignment_is_valid(bad[i]), "env \"%s\" is invalid", bad[i]);
 }
 
+/* util.c: fields of /proc/PID/stat after a command name with ") " in it */
+static void test_proc_stat_field(void)
+{
+        static const char stat[] = "42 (a) b (c)) S 1 7 9\n";
+
+        is_str(proc_stat_field(stat, 3), "S 1 7 9\n", "field 3 after the last ')'");
+        is_str(proc_stat_field(stat, 5), "7 9\n", "field 5");
+        ok(proc_stat_field(stat, 8) == NULL, "past the end: NULL");
+        ok(proc_stat_field("no parenthesis", 3) == NULL, "no ')': NULL");
+        ok(proc_stat_field(stat, 2) == NULL, "field 2 is not counted");
+}
+
 int main(void)
 {
+        test_proc_stat_field();
         test_boolean();
         test_uint();
         test_duration();
