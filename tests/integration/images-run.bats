@@ -118,7 +118,9 @@ layer_count() { find "$T/state/images/layers" -mindepth 1 -maxdepth 1 | wc -l; }
 }
 
 @test "layered: a whiteout hides a lower file, an opaque directory hides the lower content" {
-        image_unit w "oci:$L:v2" \
+        # as root: the image's user (app) may not write /etc, and holds no
+        # capability that would let it
+        image_unit w "oci:$L:v2" "User=0" \
                 "Exec='ls /etc/remove-me 2>/dev/null || echo no-remove-me; ls -A /opt; cat /opt/only; echo x >/etc/new && echo writable'"
         ccsup_run w
         expect_status 0
@@ -143,6 +145,8 @@ Image=oci:$L:v2
 ReadOnly=yes
 
 [Process]
+# root, who could write /etc but for ReadOnly=yes
+User=0
 Exec='touch /etc/x 2>/dev/null && echo wrote || echo read-only; ls /etc/remove-me 2>/dev/null || echo no-remove-me'
 EOF
         ccsup_run ro
@@ -155,6 +159,7 @@ Image=oci:$L:v2
 Persistent=yes
 
 [Process]
+User=0
 Exec='cat /etc/kept 2>/dev/null || echo first; echo kept >/etc/kept'
 EOF
         ccsup_run p
