@@ -111,6 +111,15 @@ struct Unit {
         ev_io *listen_io;          /* Activation=on-demand: one per fd */
         bool listen_watching;
 
+        /* The fd store (FDSTORE=1, FileDescriptorStoreMax=): fds the
+         * container handed over, by FDNAME=, in the order they came; kept
+         * across its restarts and ccsupd's re-execution (and, under
+         * systemd, in its fd store as "fdstore-NAME-FDNAME"), handed back
+         * after the [Socket] fds; dropped when the unit stops for good. */
+        StoredFd *fdstore;
+        size_t n_fdstore;
+        bool fdstore_warned;       /* the limit was hit in this run (logged once) */
+
         UnitLog *log;              /* its output (supervisor/logs.h) */
         void *waiters;             /* control.c: calls waiting for this unit to settle */
         uint64_t next_restart_realtime;
