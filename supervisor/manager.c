@@ -2310,6 +2310,9 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
         manager_dispatch(m);
         if (m->reload_cb)
                 m->reload_cb(m, true, m->reload_userdata);
+        for (size_t i = 0; i < m->n_hooks && !first; i++)
+                if (m->hooks[i].reloaded)
+                        m->hooks[i].reloaded(m, changes, n_changes, m->hooks[i].userdata);
 
         if (ret_changes) {
                 *ret_changes = changes;

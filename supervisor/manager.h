@@ -125,11 +125,15 @@ struct Unit {
         uint64_t next_restart_realtime;
 };
 
+typedef struct ReloadChange ReloadChange;
+
 typedef struct ManagerHooks {
         /* A unit's state, result or configuration changed. */
         void (*unit_changed)(Manager *m, Unit *u, void *userdata);
         /* A unit is about to be freed. */
         void (*unit_freed)(Manager *m, Unit *u, void *userdata);
+        /* A reload (not the first load) is done: what it changed. */
+        void (*reloaded)(Manager *m, const ReloadChange *changes, size_t n, void *userdata);
         void *userdata;
 } ManagerHooks;
 
@@ -168,10 +172,10 @@ void manager_add_hooks(Manager *m, const ManagerHooks *h);
 void manager_set_stored_fds(Manager *m, int n, char **names);
 
 /* One line of what a reload did: "web changed", for `ccsupctl reload`. */
-typedef struct ReloadChange {
+struct ReloadChange {
         char *name;
         const char *what; /* "added", "removed", "changed", "bad", "masked" */
-} ReloadChange;
+};
 void reload_changes_free(ReloadChange *c, size_t n);
 
 /*
