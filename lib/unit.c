@@ -417,12 +417,12 @@ static int p_uint32(Ctx *x, const char *v, void *f)
 }
 
 /* 0..UNIT_FDSTORE_MAX: every stored fd is one of ccsupd's and one of the
- * container's at its start. */
+ * container's at its start (see unit.h). */
 static int p_fdstore_max(Ctx *x, const char *v, void *f)
 {
         uint32_t u = 0;
         if (*v && (parse_uint32(v, &u) < 0 || u > UNIT_FDSTORE_MAX))
-                return invalid(x, "number of file descriptors (0 to 1024)", v);
+                return invalid(x, "number of file descriptors (0 to 256)", v);
         *(uint32_t *)f = u;
         return 0;
 }

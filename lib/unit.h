@@ -103,8 +103,10 @@ typedef struct DeviceSpec {
         bool read, write, mknod; /* "rwm"; all three when not given */
 } DeviceSpec;
 
-/* The largest FileDescriptorStoreMax=. */
-#define UNIT_FDSTORE_MAX 1024
+/* The largest FileDescriptorStoreMax=: with 64 [Socket] fds, the container
+ * starts with them all below its default soft LimitNOFILE= of 1024, and
+ * lib/spawn.c can place them (it moves them above their targets first). */
+#define UNIT_FDSTORE_MAX 256
 
 typedef struct UnitConfig {
         char *name;            /* without ".unit" */

@@ -166,6 +166,22 @@ EOF
         [[ $(prop nostore State) == running ]]
 }
 
+@test "FileDescriptorStoreMax=256 (the largest) with [Socket]: all of them come back" {
+        client big "FileDescriptorStoreMax=256" "[Socket]" "ListenStream=$T/big.sock"
+        sup_start
+        wait_state big running 10
+        wait_file "$T/ctl/big/fds"
+        cmd big "flood 300"
+        restarted big
+        expect_equal "fds" "LISTEN_FDS=257" "$(head -n 1 "$T/ctl/big/fds")"
+        expect_equal "the socket first" "big socket" "$(sed -n 2p "$T/ctl/big/fds")"
+        expect_equal "stored ones" 256 "$(grep -c '^flood -$' "$T/ctl/big/fds")"
+        # a limit higher than that is refused
+        sed -i 's/^FileDescriptorStoreMax=256$/FileDescriptorStoreMax=257/' "$T/units/big.unit"
+        run ctl verify "$T/units/big.unit"
+        [[ $status -eq 1 && $output == *"invalid number of file descriptors (0 to 256) \`257\`"* ]]
+}
+
 @test "the fd store survives daemon-reexec; a lower FileDescriptorStoreMax= closes the newest" {
         client svc "FileDescriptorStoreMax=4"
         sup_start

@@ -47,7 +47,7 @@ static const struct {
         { HEAD "[Health]\nExec=true\n", "t.unit:5: section [Health] is not supported yet" },
         { HEAD "Bogus=1\n", "t.unit:5: unknown key `Bogus` in section [Process]" },
         { HEAD "exec=x\n", "t.unit:5: unknown key `exec` in section [Process]" },
-        { HEAD "Notify=yes\nFileDescriptorStoreMax=1025\n", "t.unit:6: FileDescriptorStoreMax=: invalid number of file descriptors (0 to 1024) `1025`" },
+        { HEAD "Notify=yes\nFileDescriptorStoreMax=257\n", "t.unit:6: FileDescriptorStoreMax=: invalid number of file descriptors (0 to 256) `257`" },
         { HEAD "FileDescriptorStoreMax=1\n", "t.unit:3: FileDescriptorStoreMax= needs Notify=yes in section [Process]: the container stores fds with FDSTORE=1" },
         { HEAD "Notify=perhaps\n", "t.unit:5: Notify=: invalid boolean `perhaps`" },
         { HEAD "WatchdogSec=5s\n", "t.unit:3: WatchdogSec= needs Notify=yes in section [Process]: the container reports with WATCHDOG=1" },
