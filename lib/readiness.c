@@ -18,6 +18,20 @@ void notify_message_done(NotifyMessage *m)
 {
         free(m->status);
         m->status = NULL;
+        free(m->fdname);
+        m->fdname = NULL;
+}
+
+bool fdname_is_valid(const char *s)
+{
+        const char *p;
+
+        if (!s)
+                return false;
+        for (p = s; *p; p++)
+                if (*p < ' ' || *p > '~' || *p == ':')
+                        return false;
+        return p - s <= NOTIFY_FDNAME_MAX;
 }
 
 /* STATUS= text goes to operators' terminals: no control characters. */
@@ -38,15 +52,21 @@ static int parse_field(NotifyMessage *m, const char *key, size_t klen, const cha
         uint32_t e;
 
 #define IS(k) (klen == strlen(k) && memcmp(key, k, klen) == 0)
-        if (IS("READY") || IS("RELOADING") || IS("STOPPING") || IS("FDSTORE")) {
+        if (IS("READY") || IS("RELOADING") || IS("STOPPING") || IS("FDSTORE") || IS("FDSTOREREMOVE")) {
                 bool *flag = IS("READY") ? &m->ready : IS("RELOADING") ? &m->reloading
-                           : IS("STOPPING") ? &m->stopping : &m->fdstore;
+                           : IS("STOPPING") ? &m->stopping : IS("FDSTORE") ? &m->fdstore
+                           : &m->fdstore_remove;
                 if (!streq(value, "1"))
                         return -EINVAL;
                 *flag = true;
         } else if (IS("STATUS")) {
                 free(m->status);
                 m->status = sanitized(v, vlen);
+        } else if (IS("FDNAME")) {
+                if (!fdname_is_valid(value))
+                        return -EINVAL;
+                free(m->fdname);
+                m->fdname = TAKE_PTR(value);
         } else if (IS("WATCHDOG")) {
                 if (streq(value, "1"))
                         m->watchdog_ping = true;

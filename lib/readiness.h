@@ -28,8 +28,19 @@ typedef struct NotifyMessage {
         char *status;           /* STATUS=; NULL = not given */
         bool has_errno;
         int errno_value;        /* ERRNO= */
-        bool fdstore;           /* FDSTORE=1 */
+        bool fdstore;           /* FDSTORE=1: keep the fds that came with it */
+        bool fdstore_remove;    /* FDSTOREREMOVE=1: drop the kept fds named FDNAME= */
+        char *fdname;           /* FDNAME=; NULL = not given */
 } NotifyMessage;
+
+/* The longest FDNAME= (systemd's FDNAME_MAX). */
+#define NOTIFY_FDNAME_MAX 255
+
+/*
+ * As systemd's fdname_is_valid(): printable ASCII but ':' (the separator of
+ * LISTEN_FDNAMES), NOTIFY_FDNAME_MAX characters at most; "" is valid.
+ */
+bool fdname_is_valid(const char *s);
 
 /*
  * Parses one datagram of len bytes: newline-separated KEY=VALUE fields.

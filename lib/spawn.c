@@ -408,8 +408,8 @@ static void prepare_notify(SpawnPlan *p, const UnitConfig *c, const char *host_d
         env_set(&p->env, c->init ? "WATCHDOG_PID=2" : "WATCHDOG_PID=1");
 }
 
-/* [Socket]: the fds, and the variables of sd_listen_fds(3). LISTEN_PID is
- * the command's PID in the container: 1, or 2 under Init=yes. */
+/* [Socket] and the fd store: the fds, and the variables of sd_listen_fds(3).
+ * LISTEN_PID is the command's PID in the container: 1, or 2 under Init=yes. */
 static int prepare_listen_fds(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o,
                               char **ret_error)
 {
@@ -419,14 +419,15 @@ static int prepare_listen_fds(SpawnPlan *p, const UnitConfig *c, const SpawnOpti
         if (o->n_listen_fds == 0)
                 return 0;
         if (o->n_listen_fds > SPAWN_LISTEN_MAX) {
-                *ret_error = xasprintf("[Socket]: %zu sockets, more than %d", o->n_listen_fds,
-                                       SPAWN_LISTEN_MAX);
+                *ret_error = xasprintf("[Socket] and fd store: %zu fds, more than %d",
+                                       o->n_listen_fds, SPAWN_LISTEN_MAX);
                 return -E2BIG;
         }
         memcpy(p->listen_fds, o->listen_fds, o->n_listen_fds * sizeof(int));
         p->n_listen_fds = o->n_listen_fds;
         for (size_t i = 0; i < o->n_listen_fds; i++) {
-                char *n = xasprintf("%s%s%s", names, i ? ":" : "", name);
+                const char *fn = o->listen_names && o->listen_names[i] ? o->listen_names[i] : name;
+                char *n = xasprintf("%s%s%s", names, i ? ":" : "", fn);
                 free(names);
                 names = n;
         }

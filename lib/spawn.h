@@ -38,8 +38,9 @@
 #include "seccomp-profile.h"
 #include "unit.h"
 
-/* [Socket]: at most this many fds are handed to a container. */
-#define SPAWN_LISTEN_MAX 64
+/* [Socket] (64 at most) and the fd store (UNIT_FDSTORE_MAX): at most this
+ * many fds are handed to a container. */
+#define SPAWN_LISTEN_MAX (64 + UNIT_FDSTORE_MAX)
 
 /* Exit status of a child that failed before execve (its message says why). */
 #define SPAWN_EXIT_SETUP 125
@@ -98,8 +99,11 @@ typedef struct SpawnOptions {
         /* [Socket]: listening sockets, borrowed, that the command gets as
          * fds 3... with LISTEN_FDS=, LISTEN_PID=, LISTEN_FDNAMES= (each
          * named FileDescriptorName=, else the unit name). The order of
-         * unit_listen_count(): ListenStream= first. */
+         * unit_listen_count(): ListenStream= first. Then the fds of the
+         * unit's fd store (FDSTORE=1), which listen_names names: one per
+         * fd, NULL ones (or listen_names NULL) get the default name. */
         const int *listen_fds;
+        const char *const *listen_names;
         size_t n_listen_fds;
 } SpawnOptions;
 

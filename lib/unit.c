@@ -311,8 +311,7 @@ static const char *const section_table[_SECTION_MAX] = {
 /* Sections and keys of UNITS.md that belong to later work: rejected, with a
  * message that says so rather than "unknown". */
 static const char *const later_sections[] = { "Health", NULL };
-static const char *const later_keys[] = { "Process.FileDescriptorStoreMax",
-                                          "Security.UserNamespace", NULL };
+static const char *const later_keys[] = { "Security.UserNamespace", NULL };
 
 typedef struct Ctx {
         UnitConfig *c;
@@ -414,6 +413,17 @@ static int p_uint32(Ctx *x, const char *v, void *f)
         uint32_t u = (uint32_t)x->key->def;
         if (*v && parse_uint32(v, &u) < 0)
                 return invalid(x, "number", v);
+        *(uint32_t *)f = u;
+        return 0;
+}
+
+/* 0..UNIT_FDSTORE_MAX: every stored fd is one of ccsupd's and one of the
+ * container's at its start (see unit.h). */
+static int p_fdstore_max(Ctx *x, const char *v, void *f)
+{
+        uint32_t u = 0;
+        if (*v && (parse_uint32(v, &u) < 0 || u > UNIT_FDSTORE_MAX))
+                return invalid(x, "number of file descriptors (0 to 256)", v);
         *(uint32_t *)f = u;
         return 0;
 }
@@ -1275,6 +1285,7 @@ static const KeyDef key_table[] = {
         { SECTION_PROCESS, "Notify", false, p_bool, CONF(notify), 0 },
         { SECTION_PROCESS, "WatchdogSec", false, p_duration, CONF(watchdog_usec), 0 },
         { SECTION_PROCESS, "WatchdogSignal", false, p_signal, CONF(watchdog_signal) },
+        { SECTION_PROCESS, "FileDescriptorStoreMax", false, p_fdstore_max, CONF(fdstore_max), 0 },
         { SECTION_PROCESS, "LimitNOFILE", false, p_rlimit, CONF(limits), UNIT_LIMIT_NOFILE },
         { SECTION_PROCESS, "LimitNPROC", false, p_rlimit, CONF(limits), UNIT_LIMIT_NPROC },
         { SECTION_PROCESS, "LimitCORE", false, p_rlimit, CONF(limits), UNIT_LIMIT_CORE },
@@ -1506,6 +1517,10 @@ static void check_config(Ctx *x)
         if (c->watchdog_usec > 0 && c->watchdog_usec != USEC_INFINITY && !c->notify)
                 missing(x, SECTION_PROCESS, "WatchdogSec= needs Notify=yes in section [Process]: "
                         "the container reports with WATCHDOG=1");
+
+        if (c->fdstore_max > 0 && !c->notify)
+                missing(x, SECTION_PROCESS, "FileDescriptorStoreMax= needs Notify=yes in section [Process]: "
+                        "the container stores fds with FDSTORE=1");
 
         if (unit_listen_count(c) > 64)
                 missing(x, SECTION_SOCKET, "[Socket]: %zu sockets, at most 64", unit_listen_count(c));

@@ -103,6 +103,11 @@ typedef struct DeviceSpec {
         bool read, write, mknod; /* "rwm"; all three when not given */
 } DeviceSpec;
 
+/* The largest FileDescriptorStoreMax=: with 64 [Socket] fds, the container
+ * starts with them all below its default soft LimitNOFILE= of 1024, and
+ * lib/spawn.c can place them (it moves them above their targets first). */
+#define UNIT_FDSTORE_MAX 256
+
 typedef struct UnitConfig {
         char *name;            /* without ".unit" */
 
@@ -135,6 +140,7 @@ typedef struct UnitConfig {
         bool notify;               /* readiness over NOTIFY_SOCKET (UNITS.md, Readiness) */
         uint64_t watchdog_usec;    /* 0 or USEC_INFINITY: none */
         int watchdog_signal;       /* 0 = SIGABRT */
+        uint32_t fdstore_max;      /* FileDescriptorStoreMax=, 0..UNIT_FDSTORE_MAX */
         RlimitSpec limits[_UNIT_LIMIT_MAX];
 
         /* [Restart] */

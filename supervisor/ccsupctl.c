@@ -12,6 +12,7 @@
 #include <time.h>
 #include <systemd/sd-bus.h>
 
+#include "ccsupctl-events.h"
 #include "ccsupctl-exec.h"
 #include "ccsupctl-image.h"
 #include "ccsupctl-logs.h"
@@ -45,7 +46,7 @@ static void help(void)
                "\n"
                "Options:\n"
                "  --socket=PATH   control socket (default: $CCSUP_SOCKET, else /run/ccsup/control)\n"
-               "  --json          print JSON (list, status, show)\n"
+               "  --json          print JSON (list, status, show, events)\n"
                "  --no-legend     no column headers (list)\n"
                "  --no-block      start, restart: return at once, do not wait\n"
                "  -s, --signal=SIG  kill: the signal to send (default SIGTERM)\n"
@@ -71,6 +72,9 @@ static void help(void)
                "                       run CMD inside the running container, with our stdout\n"
                "                       and stderr (-i: stdin too); exit with its exit status\n"
                "                       (see ccsupctl exec --help)\n"
+               "  events [--json]      follow state changes, readiness, restarts and reloads\n"
+               "                       as they happen, one line (or JSON object) each, until\n"
+               "                       interrupted (see ccsupctl events --help)\n"
                "  reset UNIT           clear a failed state and the restart counter\n"
                "  verify FILE...       check unit files without a daemon; prints FILE:LINE: message\n"
                "                       lines and exits 1 if any file has errors\n"
@@ -1103,6 +1107,8 @@ int main(int argc, char **argv)
                 return verb_logs(argc - optind, argv + optind);
         if (streq(verb, "exec"))
                 return verb_exec(argc - optind, argv + optind);
+        if (streq(verb, "events"))
+                return verb_events_run(argc - optind, argv + optind, arg_socket, arg_json);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(verb, verbs[i].verb))
                         continue;

@@ -696,7 +696,11 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_remove_image, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_PROPERTY("StateDirectory", "s", property_state_directory, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_SIGNAL_WITH_ARGS("UnitChanged", SD_BUS_ARGS("s", name, "s", state, "s", result), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("UnitChanged",
+                                SD_BUS_ARGS("s", name, "s", state, "s", result, "s", sub_state, "u", main_pid,
+                                            "u", restarts, "t", timestamp),
+                                0),
+        SD_BUS_SIGNAL_WITH_ARGS("Reloaded", SD_BUS_ARGS("a(ss)", changes, "t", timestamp), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -843,11 +847,37 @@ static void hook_unit_changed(Manager *m, Unit *u, void *userdata)
 {
         Control *ctl = userdata;
 
+        uint64_t now = now_usec_realtime();
+
         for (Connection *c = ctl->connections; c; c = c->next)
-                (void)sd_bus_emit_signal(c->bus, CONTROL_PATH, CONTROL_INTERFACE, "UnitChanged", "sss",
+                (void)sd_bus_emit_signal(c->bus, CONTROL_PATH, CONTROL_INTERFACE, "UnitChanged", "ssssuut",
                                          u->name, service_state_to_string(u->svc.state),
-                                         service_result_to_string(u->svc.result));
+                                         service_result_to_string(u->svc.result), unit_sub_state(u),
+                                         (uint32_t)(u->run.pid > 0 ? u->run.pid : 0),
+                                         (uint32_t)u->svc.restarts, now);
         unit_check_waiters(u);
+}
+
+static void hook_reloaded(Manager *m, const ReloadChange *changes, size_t n, void *userdata)
+{
+        Control *ctl = userdata;
+        uint64_t now = now_usec_realtime();
+
+        for (Connection *c = ctl->connections; c; c = c->next) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *sig = NULL;
+                int r = sd_bus_message_new_signal(c->bus, &sig, CONTROL_PATH, CONTROL_INTERFACE, "Reloaded");
+
+                if (r >= 0)
+                        r = sd_bus_message_open_container(sig, 'a', "(ss)");
+                for (size_t i = 0; r >= 0 && i < n; i++)
+                        r = sd_bus_message_append(sig, "(ss)", changes[i].name, changes[i].what);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(sig);
+                if (r >= 0)
+                        r = sd_bus_message_append(sig, "t", now);
+                if (r >= 0)
+                        (void)sd_bus_send(c->bus, sig, NULL);
+        }
 }
 
 static void hook_unit_freed(Manager *m, Unit *u, void *userdata)
@@ -904,6 +934,7 @@ int control_new(Manager *m, const char *socket_path, Control **ret)
         ev_prepare_start(m->loop, &ctl->prepare);
         manager_add_hooks(m, &(ManagerHooks){ .unit_changed = hook_unit_changed,
                                               .unit_freed = hook_unit_freed,
+                                              .reloaded = hook_reloaded,
                                               .userdata = ctl });
         *ret = ctl;
         return 0;

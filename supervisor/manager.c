@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
@@ -84,6 +85,10 @@ static void request_start(Manager *m, Unit *u);
 static void unit_import_free(Unit *u);
 static void unit_import_abort(Unit *u);
 static int unit_image_resolve(Unit *u, ResolvedImage *ret, char **ret_error);
+static void unit_fdstore_flush(Unit *u, bool to_systemd);
+static char *fdstore_key_name(const char *key, const char *unit);
+static char *fdstore_key_unit(const char *key);
+static void fdstore_systemd_sync(Unit *u, const char *fdname);
 
 static Unit *unit_new(Manager *m, const char *name)
 {
@@ -124,6 +129,7 @@ static void unit_free(Unit *u)
         unit_notify_close(u);
         free(u->status_text);
         unit_sockets_close(u);
+        unit_fdstore_flush(u, u->removed);
         unit_import_free(u);
         unit_log_free(u->log);
         spawn_result_done(&u->run);
@@ -329,7 +335,18 @@ static void manager_close_stored_fds(Manager *m, bool final)
         for (size_t i = 0; i < m->n_stored_fds; i++) {
                 StoredFd *s = &m->stored_fds[i];
                 const char *n = stored_fd_unit(s->name);
-                if (s->fd >= 0) {
+                _cleanup_free_ char *fu = s->fd >= 0 ? fdstore_key_unit(s->name) : NULL;
+                if (fu) {
+                        /* FDSTORE=1 of a unit that is gone, or beyond its limit. */
+                        Unit *u = !final ? manager_get_unit(m, fu) : NULL;
+                        _cleanup_free_ char *fdname = u ? fdstore_key_name(s->name, u->name) : NULL;
+                        log_msg(LOG_DEBUG, "fd store: `%s` unused, closed", s->name);
+                        s->fd = safe_close(s->fd);
+                        if (fdname)
+                                fdstore_systemd_sync(u, fdname);
+                        else if (m->o.fd_store && !final)
+                                fdstore_remove(s->name);
+                } else if (s->fd >= 0) {
                         Unit *u = n && !final ? manager_get_unit(m, n) : NULL;
                         log_msg(LOG_DEBUG, "fd store: `%s` unused, closed", s->name);
                         s->fd = safe_close(s->fd);
@@ -652,7 +669,7 @@ static void unit_notify_reset(Unit *u)
 {
         const UnitConfig *c = u->config;
 
-        u->ready = u->reloading = u->stopping = u->notify_warned = false;
+        u->ready = u->reloading = u->stopping = u->notify_warned = u->fdstore_warned = false;
         free(u->status_text);
         u->status_text = NULL;
         u->status_errno = 0;
@@ -723,10 +740,6 @@ static void unit_notify_apply(Unit *u, const NotifyMessage *n)
                 u->ready = changed = true;
                 u->reloading = false;
         }
-        if (n->fdstore && !u->notify_warned) {
-                log_unit(LOG_WARNING, u->name, "FDSTORE=1 ignored: the fd store is not supported yet");
-                u->notify_warned = true;
-        }
         if (n->ready && u->svc.state == SERVICE_STARTING && u->exec_done)
                 unit_event(u, SERVICE_EVENT_READY, NULL); /* tells the hooks too */
         else if (changed)
@@ -735,6 +748,267 @@ static void unit_notify_apply(Unit *u, const NotifyMessage *n)
                 log_unit(LOG_WARNING, u->name, "the container triggered its watchdog");
                 ev_timer_stop(u->manager->loop, &u->watchdog_timer);
                 unit_event(u, SERVICE_EVENT_WATCHDOG, NULL);
+        }
+}
+
+/* ------------------------------------------------------------------ the fd store */
+
+/*
+ * FDSTORE=1 (UNITS.md, Readiness): fds a Notify=yes container hands ccsupd,
+ * at most FileDescriptorStoreMax= of them, to get back at its next start
+ * after its [Socket] fds. They go with CCSUP_REEXEC_FDS at daemon-reexec,
+ * and under systemd into its fd store too (for a killed ccsupd's
+ * successor), both as "fdstore-UNIT-FDNAME" with every character of FDNAME
+ * but [A-Za-z0-9_.@] written %XX: FDNAME never holds a '-' nor a space
+ * then, so the last '-' ends the unit name.
+ */
+
+static char *fdstore_key(const char *unit, const char *fdname)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        char *k = xmalloc(strlen("fdstore-") + strlen(unit) + 1 + 3 * strlen(fdname) + 1);
+        char *p = stpcpy(stpcpy(stpcpy(k, "fdstore-"), unit), "-");
+
+        for (const unsigned char *c = (const unsigned char *)fdname; *c; c++)
+                if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                    *c == '_' || *c == '.' || *c == '@')
+                        *p++ = (char)*c;
+                else {
+                        *p++ = '%';
+                        *p++ = hex[*c >> 4];
+                        *p++ = hex[*c & 15];
+                }
+        *p = '\0';
+        return k;
+}
+
+static int unhex(char c)
+{
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The fd name of the key "fdstore-UNIT-..." of that unit; NULL if the key
+ * is not one of the unit's, or not well-formed. */
+static char *fdstore_key_name(const char *key, const char *unit)
+{
+        const char *p = startswith(key, "fdstore-");
+        _cleanup_free_ char *name = NULL;
+        char *q;
+
+        if (!p || !(p = startswith(p, unit)) || *p++ != '-' || strchr(p, '-'))
+                return NULL;
+        q = name = xmalloc(strlen(p) + 1);
+        while (*p) {
+                if (*p != '%') {
+                        *q++ = *p++;
+                        continue;
+                }
+                if (unhex(p[1]) < 0 || unhex(p[2]) < 0)
+                        return NULL;
+                *q++ = (char)(unhex(p[1]) << 4 | unhex(p[2]));
+                p += 3;
+        }
+        *q = '\0';
+        return fdname_is_valid(name) ? TAKE_PTR(name) : NULL;
+}
+
+/* The unit name of a key "fdstore-UNIT-...": up to its last '-'. */
+static char *fdstore_key_unit(const char *key)
+{
+        const char *p = startswith(key, "fdstore-"), *dash = p ? strrchr(p, '-') : NULL;
+
+        return dash && dash > p ? xstrndup(p, (size_t)(dash - p)) : NULL;
+}
+
+static uint32_t unit_fdstore_max(const Unit *u)
+{
+        return u->config && u->config->notify ? u->config->fdstore_max : 0;
+}
+
+/* Under systemd: the fd in its fd store too, named by its key. */
+static void fdstore_systemd_add(Unit *u, const char *fdname, int fd)
+{
+        _cleanup_free_ char *key = fdstore_key(u->name, fdname), *msg = NULL;
+        int r;
+
+        if (!u->manager->o.fd_store)
+                return;
+        if (strlen(key) > NOTIFY_FDNAME_MAX) {
+                log_unit(LOG_WARNING, u->name, "fd store: `%s` not in systemd's fd store: name too long",
+                         fdname);
+                return;
+        }
+        msg = xasprintf("FDSTORE=1\nFDNAME=%s", key);
+        r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+        if (r <= 0)
+                log_unit(LOG_WARNING, u->name, "fd store: `%s` not in systemd's fd store: %s", fdname,
+                         r < 0 ? strerror(-r) : "no NOTIFY_SOCKET");
+}
+
+/* Under systemd: its fd store holds what the unit keeps named fdname. */
+static void fdstore_systemd_sync(Unit *u, const char *fdname)
+{
+        _cleanup_free_ char *key = fdstore_key(u->name, fdname);
+
+        if (!u->manager->o.fd_store)
+                return;
+        fdstore_remove(key);
+        for (size_t i = 0; i < u->n_fdstore; i++)
+                if (streq(u->fdstore[i].name, fdname))
+                        fdstore_systemd_add(u, fdname, u->fdstore[i].fd);
+}
+
+/* The same open file (one open(), dup()ed or passed twice)? */
+static bool same_file(int a, int b)
+{
+        struct stat sa, sb;
+        pid_t self = getpid();
+
+        if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0 || sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino)
+                return false;
+        return syscall(SYS_kcmp, self, self, KCMP_FILE, a, b) == 0;
+}
+
+/* Keeps fd (always taken: closed when it is not kept). */
+static void unit_fdstore_push(Unit *u, const char *fdname, int fd, bool to_systemd)
+{
+        uint32_t max = unit_fdstore_max(u);
+
+        for (size_t i = 0; i < u->n_fdstore; i++)
+                if (same_file(u->fdstore[i].fd, fd)) {
+                        log_unit(LOG_DEBUG, u->name, "fd store: `%s` is stored already", fdname);
+                        safe_close(fd);
+                        return;
+                }
+        if (u->n_fdstore >= max) {
+                if (!u->fdstore_warned)
+                        log_unit(LOG_WARNING, u->name,
+                                 "fd store full (FileDescriptorStoreMax=%" PRIu32 "): fd `%s` closed "
+                                 "(further ones are not logged)", max, fdname);
+                u->fdstore_warned = true;
+                safe_close(fd);
+                return;
+        }
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+        u->fdstore = xrealloc(u->fdstore, (u->n_fdstore + 1) * sizeof(StoredFd));
+        u->fdstore[u->n_fdstore++] = (StoredFd){ .name = xstrdup(fdname), .fd = fd };
+        if (to_systemd)
+                fdstore_systemd_add(u, fdname, fd);
+        log_unit(LOG_DEBUG, u->name, "fd store: `%s` stored (%zu of %" PRIu32 ")", fdname,
+                 u->n_fdstore, max);
+}
+
+/* FDSTOREREMOVE=1: every fd named fdname goes. */
+static void unit_fdstore_remove_name(Unit *u, const char *fdname)
+{
+        size_t k = 0, removed = 0;
+
+        for (size_t i = 0; i < u->n_fdstore; i++) {
+                if (streq(u->fdstore[i].name, fdname)) {
+                        safe_close(u->fdstore[i].fd);
+                        free(u->fdstore[i].name);
+                        removed++;
+                } else
+                        u->fdstore[k++] = u->fdstore[i];
+        }
+        u->n_fdstore = k;
+        if (removed > 0)
+                fdstore_systemd_sync(u, fdname);
+        log_unit(LOG_DEBUG, u->name, "fd store: %zu fd(s) `%s` removed", removed, fdname);
+}
+
+/* The unit stopped for good, or is freed: its store is emptied (systemd's
+ * too, with to_systemd). */
+static void unit_fdstore_flush(Unit *u, bool to_systemd)
+{
+        if (u->n_fdstore > 0)
+                log_unit(LOG_DEBUG, u->name, "fd store: %zu fd(s) closed", u->n_fdstore);
+        for (size_t i = 0; i < u->n_fdstore; i++) {
+                if (to_systemd && u->manager->o.fd_store) {
+                        _cleanup_free_ char *key = fdstore_key(u->name, u->fdstore[i].name);
+                        fdstore_remove(key);
+                }
+                safe_close(u->fdstore[i].fd);
+                free(u->fdstore[i].name);
+        }
+        free(u->fdstore);
+        u->fdstore = NULL;
+        u->n_fdstore = 0;
+}
+
+/* After a (re)load: no more than FileDescriptorStoreMax= now allows; the
+ * newest go first. */
+static void unit_fdstore_trim(Unit *u)
+{
+        uint32_t max = unit_fdstore_max(u);
+
+        while (u->n_fdstore > max) {
+                StoredFd s = u->fdstore[--u->n_fdstore];
+                log_unit(LOG_INFO, u->name, "fd store: `%s` closed (FileDescriptorStoreMax=%" PRIu32 ")",
+                         s.name, max);
+                safe_close(s.fd);
+                fdstore_systemd_sync(u, s.name);
+                free(s.name);
+        }
+}
+
+/* At ccsupd's start: the unit's fds that the previous ccsupd kept, from
+ * CCSUP_REEXEC_FDS or systemd's fd store (which has them still). */
+static void unit_fdstore_take(Unit *u)
+{
+        Manager *m = u->manager;
+
+        for (size_t i = 0; i < m->n_stored_fds; i++) {
+                StoredFd *s = &m->stored_fds[i];
+                _cleanup_free_ char *fdname = s->fd >= 0 ? fdstore_key_name(s->name, u->name) : NULL;
+                if (!fdname)
+                        continue;
+                /* Within the limit of the file, if it changed meanwhile. */
+                if (u->n_fdstore >= unit_fdstore_max(u))
+                        continue; /* closed with the unused ones, and dropped from systemd's store */
+                u->fdstore = xrealloc(u->fdstore, (u->n_fdstore + 1) * sizeof(StoredFd));
+                u->fdstore[u->n_fdstore++] = (StoredFd){ .name = TAKE_PTR(fdname), .fd = TAKE_FD(s->fd) };
+        }
+        if (u->n_fdstore > 0)
+                log_unit(LOG_DEBUG, u->name, "fd store: %zu fd(s) taken back", u->n_fdstore);
+}
+
+/* The fds for the next start: the [Socket] ones, then the store's. */
+static void unit_launch_fds(Unit *u, int **ret_fds, const char ***ret_names)
+{
+        size_t n = u->n_listen_fds + u->n_fdstore;
+        int *fds = xcalloc(n + 1, sizeof(int));
+        const char **names = xcalloc(n + 1, sizeof(char *));
+
+        for (size_t i = 0; i < u->n_listen_fds; i++)
+                fds[i] = u->listen_fds[i];
+        for (size_t i = 0; i < u->n_fdstore; i++) {
+                fds[u->n_listen_fds + i] = u->fdstore[i].fd;
+                names[u->n_listen_fds + i] = u->fdstore[i].name;
+        }
+        *ret_fds = fds;
+        *ret_names = names;
+}
+
+/* A notify datagram's fds: FDSTORE=1 keeps them, else they are closed. */
+static void unit_fdstore_apply(Unit *u, const NotifyMessage *n, int *fds, unsigned nfds)
+{
+        const char *fdname = n->fdname ? n->fdname : "stored";
+
+        if (n->fdstore_remove)
+                unit_fdstore_remove_name(u, fdname);
+        if (!n->fdstore)
+                return;
+        if (unit_fdstore_max(u) == 0 && nfds > 0) {
+                if (!u->fdstore_warned)
+                        log_unit(LOG_WARNING, u->name, "FDSTORE=1 ignored: FileDescriptorStoreMax= is 0 "
+                                 "(further ones are not logged)");
+                u->fdstore_warned = true;
+                return;
+        }
+        for (unsigned k = 0; k < nfds; k++) {
+                unit_fdstore_push(u, fdname, fds[k], true);
+                fds[k] = -1;
         }
 }
 
@@ -791,9 +1065,12 @@ static void on_notify(struct ev_loop *loop, ev_io *w, int revents)
                                  (int)pid);
                 } else if (notify_parse(buf, (size_t)len, &n, &err) < 0)
                         unit_notify_reject(u, err);
-                else
+                else {
+                        unit_fdstore_apply(u, &n, fds, nfds);
                         unit_notify_apply(u, &n);
-                /* The fd store is not kept yet: none is. */
+                }
+                /* What the fd store did not take (after the sender check:
+                 * closing the fd of BARRIER=1 lets sd_notify_barrier() return). */
                 for (unsigned k = 0; k < nfds; k++)
                         safe_close(fds[k]);
                 if (u->notify_fd < 0)
@@ -963,6 +1240,8 @@ static int unit_launch(Unit *u, char **ret_error)
         _cleanup_(resolved_image_done) ResolvedImage image = {};
         _cleanup_close_ int netns = -1;
         _cleanup_close_pair_ int out[2] = { -1, -1 };
+        _cleanup_free_ int *fds = NULL;
+        _cleanup_free_ const char **fd_names = NULL;
         SpawnOptions so;
         int r;
 
@@ -1009,8 +1288,11 @@ static int unit_launch(Unit *u, char **ret_error)
         if (r < 0)
                 return r;
         unit_sockets_watch(u, false);
-        so.listen_fds = u->listen_fds;
-        so.n_listen_fds = u->n_listen_fds;
+        unit_fdstore_trim(u);
+        unit_launch_fds(u, &fds, &fd_names);
+        so.listen_fds = fds;
+        so.listen_names = fd_names;
+        so.n_listen_fds = u->n_listen_fds + u->n_fdstore;
         r = spawn_prepare(u->config, &so, &plan, ret_error);
         if (r < 0)
                 return r;
@@ -1279,6 +1561,13 @@ static void unit_event(Unit *u, ServiceEvent ev, const void *data)
         unit_execute(u, &a);
         if (u->svc.state != old)
                 unit_sockets_update(u);
+        /* Stopped for good (not on its way to a restart): as systemd does
+         * without FileDescriptorStorePreserve=, the fd store goes. */
+        if (u->svc.state != old && u->n_fdstore > 0 &&
+            (u->svc.state == SERVICE_INACTIVE || u->svc.state == SERVICE_EXITED ||
+             u->svc.state == SERVICE_FAILED || u->svc.state == SERVICE_BAD ||
+             u->svc.state == SERVICE_MASKED))
+                unit_fdstore_flush(u, true);
         if (u->svc.state != old || u->svc.result != old_result)
                 unit_changed(u);
         manager_dispatch(u->manager);
@@ -1991,6 +2280,10 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
                 what = unit_apply_load(u, is_new, e->masked, c, errors);
                 if (is_new && u->adopted && u->config && u->config->notify)
                         unit_notify_adopted(u);
+                if (is_new && adopt)
+                        unit_fdstore_take(u);
+                if (what || is_new)
+                        unit_fdstore_trim(u);
                 if (what || is_new)
                         unit_sockets_sync(u);
                 if (is_new && u->adopted && what && streq(what, "added") &&
@@ -2028,6 +2321,9 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
         manager_dispatch(m);
         if (m->reload_cb)
                 m->reload_cb(m, true, m->reload_userdata);
+        for (size_t i = 0; i < m->n_hooks && !first; i++)
+                if (m->hooks[i].reloaded)
+                        m->hooks[i].reloaded(m, changes, n_changes, m->hooks[i].userdata);
 
         if (ret_changes) {
                 *ret_changes = changes;
@@ -2288,6 +2584,17 @@ char *manager_reexec_fds(Manager *m)
                         free(words);
                         words = w;
                 }
+                /* The fd store, by unit and name (fdstore_key()). */
+                for (size_t k = 0; k < m->units[i]->n_fdstore; k++) {
+                        const StoredFd *s = &m->units[i]->fdstore[k];
+                        _cleanup_free_ char *key = fdstore_key(m->units[i]->name, s->name);
+                        char *w;
+                        if (fcntl(s->fd, F_SETFD, 0) < 0)
+                                continue;
+                        w = xasprintf("%s%s%s=%d", words, *words ? " " : "", key, s->fd);
+                        free(words);
+                        words = w;
+                }
         }
         return TAKE_PTR(words);
 }
@@ -2302,5 +2609,7 @@ void manager_reexec_fds_done(Manager *m)
                                 (void)fcntl(fds[k], F_SETFD, FD_CLOEXEC);
                 for (size_t k = 0; k < m->units[i]->n_listen_fds; k++)
                         (void)fcntl(m->units[i]->listen_fds[k], F_SETFD, FD_CLOEXEC);
+                for (size_t k = 0; k < m->units[i]->n_fdstore; k++)
+                        (void)fcntl(m->units[i]->fdstore[k].fd, F_SETFD, FD_CLOEXEC);
         }
 }

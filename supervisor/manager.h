@@ -111,16 +111,29 @@ struct Unit {
         ev_io *listen_io;          /* Activation=on-demand: one per fd */
         bool listen_watching;
 
+        /* The fd store (FDSTORE=1, FileDescriptorStoreMax=): fds the
+         * container handed over, by FDNAME=, in the order they came; kept
+         * across its restarts and ccsupd's re-execution (and, under
+         * systemd, in its fd store as "fdstore-NAME-FDNAME"), handed back
+         * after the [Socket] fds; dropped when the unit stops for good. */
+        StoredFd *fdstore;
+        size_t n_fdstore;
+        bool fdstore_warned;       /* the limit was hit in this run (logged once) */
+
         UnitLog *log;              /* its output (supervisor/logs.h) */
         void *waiters;             /* control.c: calls waiting for this unit to settle */
         uint64_t next_restart_realtime;
 };
+
+typedef struct ReloadChange ReloadChange;
 
 typedef struct ManagerHooks {
         /* A unit's state, result or configuration changed. */
         void (*unit_changed)(Manager *m, Unit *u, void *userdata);
         /* A unit is about to be freed. */
         void (*unit_freed)(Manager *m, Unit *u, void *userdata);
+        /* A reload (not the first load) is done: what it changed. */
+        void (*reloaded)(Manager *m, const ReloadChange *changes, size_t n, void *userdata);
         void *userdata;
 } ManagerHooks;
 
@@ -160,10 +173,10 @@ void manager_add_hooks(Manager *m, const ManagerHooks *h);
 void manager_set_stored_fds(Manager *m, int n, char **names);
 
 /* One line of what a reload did: "web changed", for `ccsupctl reload`. */
-typedef struct ReloadChange {
+struct ReloadChange {
         char *name;
         const char *what; /* "added", "removed", "changed", "bad", "masked" */
-} ReloadChange;
+};
 void reload_changes_free(ReloadChange *c, size_t n);
 
 /*

@@ -17,6 +17,7 @@
 #   sleeper NAME [LINES...]      a unit that runs until stopped (SIGTERM ends it)
 #   add_with_libs ROOT BINARY    BINARY and the shared libraries ldd names, into
 #                                the image directory ROOT at the same paths
+#   fake_fd_store CCSUPD ARGS... a fake systemd fd store (below); wait_store
 
 load run-helpers
 
@@ -144,4 +145,109 @@ add_with_libs() {
                 mkdir -p "$root$(dirname "$lib")"
                 cp -L "$lib" "$root$lib"
         done
+}
+
+# A fake service manager for the fd store: NOTIFY_SOCKET at $T/notify.sock;
+# it keeps the fds of FDSTORE=1 datagrams by FDNAME= (FDSTOREREMOVE=1 drops
+# them) and writes the store as "NAME PID" lines to $T/store.now after each
+# datagram (PID from the pidfd's fdinfo). Once $T/restart exists, it starts
+# a ccsupd (ARGS) itself as systemd would (if $T/inject holds "NAME PID",
+# the fd stored as NAME is replaced by a pidfd of PID first): the stored fds from 3 on,
+# LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES; that ccsupd's PID goes to $T/sup2.pid.
+fake_fd_store() {
+        python3 - "$T" "$@" <<'EOF' &
+import os, select, socket, sys
+T, argv = sys.argv[1], sys.argv[2:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(T + "/notify.sock")
+store = []  # (name, fd)
+
+def fd_pid(fd):
+    for line in open("/proc/self/fdinfo/%d" % fd):
+        if line.startswith("Pid:"):
+            return line.split()[1]
+    return "?"
+
+def dump():
+    with open(T + "/store.now.tmp", "w") as f:
+        for name, fd in store:
+            f.write("%s %s\n" % (name, fd_pid(fd)))
+    os.rename(T + "/store.now.tmp", T + "/store.now")
+
+def start_ccsupd():
+    global store
+    if os.path.exists(T + "/inject"):  # "NAME PID": that name's fd replaced
+        name, pid = open(T + "/inject").read().split()
+        store = [(n, os.pidfd_open(int(pid)) if n == name else fd) for n, fd in store]
+    pid = os.fork()
+    if pid == 0:
+        high = [os.dup(fd) for _, fd in store]
+        for i, fd in enumerate(high):
+            os.dup2(fd, 3 + i)
+        os.closerange(3 + len(high), 65536)
+        env = dict(os.environ, NOTIFY_SOCKET=T + "/notify.sock", CCSUP_LOG_STDERR="1",
+                   LISTEN_FDS=str(len(store)), LISTEN_PID=str(os.getpid()),
+                   LISTEN_FDNAMES=":".join(n for n, _ in store))
+        err = os.open(T + "/d.err", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(err, 2)
+        os.dup2(err, 1)
+        nul = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(nul, 0)
+        os.execve(argv[0], argv, env)
+    with open(T + "/sup2.pid.tmp", "w") as f:
+        f.write("%d\n" % pid)
+    os.rename(T + "/sup2.pid.tmp", T + "/sup2.pid")
+
+restarted = False
+while True:
+    if not restarted and os.path.exists(T + "/restart"):
+        restarted = True
+        start_ccsupd()
+    try:  # reap that ccsupd once it exits: no zombie for the teardown to wait on
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    if not select.select([s], [], [], 0.05)[0]:
+        continue
+    msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(16 * 4))
+    fds = []
+    for level, typ, data in anc:
+        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+            fds += list(memoryview(data).cast("i")[: len(data) // 4])
+    kv = dict(l.split("=", 1) for l in msg.decode().split("\n") if "=" in l)
+    name = kv.get("FDNAME", "stored")
+    if kv.get("FDSTORE") == "1":
+        store += [(name, fd) for fd in fds]
+        fds = []
+    elif kv.get("FDSTOREREMOVE") == "1":
+        for n, fd in store:
+            if n == name:
+                os.close(fd)
+        store = [(n, fd) for n, fd in store if n != name]
+    for fd in fds:
+        os.close(fd)
+    dump()
+EOF
+        echo $! >>"$T/bg-pids"
+        local i
+        for ((i = 0; i < 100; i++)); do
+                [[ -S $T/notify.sock ]] && return 0
+                sleep 0.02
+        done
+        return 1
+}
+
+# wait_store LINES...: until $T/store.now holds exactly these lines (sorted)
+wait_store() {
+        local want i
+        want=$(printf '%s\n' "$@" | sort)
+        for ((i = 0; i < 200; i++)); do
+                [[ -f $T/store.now && $(sort "$T/store.now") == "$want" ]] && return 0
+                sleep 0.05
+        done
+        echo "fd store: expected:" >&2
+        echo "$want" >&2
+        echo "got:" >&2
+        cat "$T/store.now" >&2 || true
+        return 1
 }

@@ -172,14 +172,14 @@ UNIT
         assert_all_lines_prefixed "$f:6: "
 }
 
-@test "verify: keys of later work are rejected like unknown keys" {
+@test "verify: keys of later work are rejected like unknown keys (and a FileDescriptorStoreMax= out of range)" {
         mkunit "$TEST_DIR" later <<'UNIT'
 [Image]
 Image=/var/lib/ccsup/images/busybox-rootfs
 [Process]
 Exec=/bin/true
 Notify=yes
-FileDescriptorStoreMax=4
+FileDescriptorStoreMax=4096
 [Security]
 UserNamespace=auto
 [Network]

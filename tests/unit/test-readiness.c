@@ -44,7 +44,18 @@ int main(void)
         ok(parse("EXTEND_TIMEOUT_USEC=0", 21, &m, &err) == 0 && m.has_extend && m.extend_usec == 0,
            "EXTEND_TIMEOUT_USEC=0 is a value");
         ok(parse("ERRNO=5", 7, &m, &err) == 0 && m.has_errno && m.errno_value == 5, "ERRNO=");
-        ok(parse("FDSTORE=1\nFDNAME=x", 18, &m, &err) == 0 && m.fdstore, "FDSTORE=1");
+        ok(parse("FDSTORE=1\nFDNAME=x", 18, &m, &err) == 0 && m.fdstore && !m.fdstore_remove &&
+                   streq(m.fdname, "x"),
+           "FDSTORE=1 with FDNAME=");
+        notify_message_done(&m);
+        ok(parse("FDSTOREREMOVE=1\nFDNAME=a b/c", 28, &m, &err) == 0 && m.fdstore_remove &&
+                   !m.fdstore && streq(m.fdname, "a b/c"),
+           "FDSTOREREMOVE=1; FDNAME= may hold spaces and '/'");
+        notify_message_done(&m);
+        ok(parse("FDSTORE=1\nFDNAME=", 17, &m, &err) == 0 && m.fdname && !*m.fdname,
+           "FDNAME= empty is valid (as systemd's fdname_is_valid)");
+        notify_message_done(&m);
+        ok(parse("FDSTORE=1", 9, &m, &err) == 0 && m.fdstore && !m.fdname, "FDSTORE=1 without FDNAME=");
         ok(parse("MAINPID=42\nBARRIER=1\nX_FOO=bar\njunk", 35, &m, &err) == 0 && !m.ready &&
                    !m.status,
            "MAINPID=, BARRIER=1, unknown fields and lines without '=' are ignored");
@@ -66,6 +77,29 @@ int main(void)
         free(err);
         ok(parse("EXTEND_TIMEOUT_USEC=", 20, &m, &err) == -EINVAL, "EXTEND_TIMEOUT_USEC= empty");
         free(err);
+        ok(parse("FDSTORE=1\nFDNAME=a:b", 20, &m, &err) == -EINVAL && strstr(err, "FDNAME=a:b"),
+           "FDNAME= with ':': refused");
+        free(err);
+        ok(parse("FDNAME=\x01x", 9, &m, &err) == -EINVAL, "FDNAME= with a control character");
+        free(err);
+        ok(parse("FDNAME=caf\xc3\xa9", 12, &m, &err) == -EINVAL, "FDNAME= not ASCII");
+        free(err);
+        ok(parse("FDSTOREREMOVE=yes", 17, &m, &err) == -EINVAL, "FDSTOREREMOVE=yes");
+        free(err);
+        {
+                char long_name[7 + 256 + 1];
+                memcpy(long_name, "FDNAME=", 7);
+                memset(long_name + 7, 'a', 256);
+                long_name[7 + 256] = '\0';
+                ok(parse(long_name, 7 + 255, &m, &err) == 0 && strlen(m.fdname) == 255,
+                   "FDNAME= of 255 characters");
+                notify_message_done(&m);
+                ok(parse(long_name, 7 + 256, &m, &err) == -EINVAL, "FDNAME= of 256 characters");
+                free(err);
+        }
+        ok(fdname_is_valid("stored") && fdname_is_valid("") && !fdname_is_valid("a:b") &&
+                   !fdname_is_valid("a\nb") && !fdname_is_valid(NULL),
+           "fdname_is_valid()");
         ok(parse("READY=1", 5, &m, &err) == 0 && !m.ready, "the length is honoured: READY");
         return tap_done();
 }
