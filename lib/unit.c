@@ -1684,6 +1684,10 @@ static void check_config(Ctx *x)
                 missing(x, SECTION_SOCKET, "Activation=on-demand needs ListenStream= or ListenDatagram= in section [Socket]");
 
         c->health = x->sections[SECTION_HEALTH].seen;
+        c->health_set = (key_assigned(x, SECTION_HEALTH, "IntervalSec") ? UNIT_HEALTH_INTERVAL_SET : 0) |
+                        (key_assigned(x, SECTION_HEALTH, "TimeoutSec") ? UNIT_HEALTH_TIMEOUT_SET : 0) |
+                        (key_assigned(x, SECTION_HEALTH, "StartPeriodSec") ? UNIT_HEALTH_START_PERIOD_SET : 0) |
+                        (key_assigned(x, SECTION_HEALTH, "Retries") ? UNIT_HEALTH_RETRIES_SET : 0);
         if (!!c->health_exec + !!c->health_http + !!c->health_tcp > 1)
                 missing(x, SECTION_HEALTH, "[Health]: Exec=, HTTP= and TCP= exclude each other; give one");
         if (c->health_start_period_usec == USEC_INFINITY)

@@ -64,6 +64,13 @@ void health_target_done(HealthTarget *t);
  * -EINVAL with *ret_error (static) on a bad value. */
 int health_target_parse(const char *s, bool http, HealthTarget *ret, const char **ret_error);
 
+enum {
+        UNIT_HEALTH_INTERVAL_SET = 1 << 0,
+        UNIT_HEALTH_TIMEOUT_SET = 1 << 1,
+        UNIT_HEALTH_START_PERIOD_SET = 1 << 2,
+        UNIT_HEALTH_RETRIES_SET = 1 << 3,
+};
+
 typedef enum NetworkMode {
         NETWORK_NONE,
         NETWORK_HOST,
@@ -214,6 +221,7 @@ typedef struct UnitConfig {
         uint64_t health_start_period_usec, health_start_interval_usec;
         uint32_t health_retries;
         HealthOnFailure health_on_failure;
+        unsigned health_set;       /* UNIT_HEALTH_*_SET: given in the file (else the image's, if any) */
 
         /* [Network] */
         NetworkMode network_mode;

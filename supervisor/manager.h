@@ -111,6 +111,10 @@ struct Unit {
         ev_io *listen_io;          /* Activation=on-demand: one per fd */
         bool listen_watching;
 
+        /* [Health] (supervisor/health.h): the checks of the current run, or
+         * the last one's verdict once it ended; replaced at the next start. */
+        struct HealthCheck *health;
+
         UnitLog *log;              /* its output (supervisor/logs.h) */
         void *waiters;             /* control.c: calls waiting for this unit to settle */
         uint64_t next_restart_realtime;
