@@ -57,6 +57,12 @@ EOF
 GATE='gate() { while [ ! -e /ctl/$1 ]; do sleep 0.05; done; }; trap "exit 0" TERM;'
 HTTPD='trap "exit 0" TERM; httpd -f -p 127.0.0.1:8080 -h /ctl/www & wait'
 
+# the status line "Health: VERDICT (N checks; last TIME, AGO ago: passed|failed: OUTPUT)":
+# hline UNIT, houtput UNIT (OUTPUT), hcount UNIT (N)
+hline() { "$CCSUPCTL" status "$1" | sed -n 's/^ *Health: //p'; }
+houtput() { hline "$1" | sed -n 's/^[a-z]* ([0-9]* checks; last .* ago: \(passed\|failed\): \(.*\))$/\2/p'; }
+hcount() { hline "$1" | sed -n 's/^[a-z]* (\([0-9]*\) checks;.*/\1/p'; }
+
 wait_health() {
         local unit=$1 want=$2 secs=${3:-10}
         wait_until "$secs" sh -c '[ "$("$0" show "$1" | sed -n "s/^Health=//p")" = "$2" ]' \
@@ -70,9 +76,9 @@ wait_health() {
         sleeper app "[Unit]" "After=db"
         sup_start
         wait_state db starting 10
-        wait_until 5 sh -c '"$0" show db | grep -q "^HealthOutput=connect"' "$CCSUPCTL"
+        wait_until 5 sh -c '"$0" status db | grep -q "Health: .*: failed: connect"' "$CCSUPCTL"
         [[ $(prop db Health) == starting ]]
-        [[ $(prop db HealthOutput) == *"Connection refused"* ]]
+        [[ $(houtput db) == *"Connection refused"* ]]
         [[ $(prop db Ready) == no ]]
         [[ $(prop app State) == inactive ]]
 
@@ -83,7 +89,7 @@ wait_health() {
         wait_state app running 10
         run ctl status db
         [[ $output == *"State: running (healthy, success)"* ]]
-        [[ $output == *"Health: healthy (last check "*"passed: connected to 127.0.0.1:5432)"* ]]
+        [[ $output == *"Health: healthy ("*" checks; last "*"passed: connected to 127.0.0.1:5432)"* ]]
 }
 
 @test "HTTP=: busybox httpd, 2xx healthy; 404 and a dead server unhealthy, OnFailure=none only reports" {
@@ -92,12 +98,12 @@ wait_health() {
         sup_start
         wait_state web running 10
         [[ $(prop web Health) == healthy ]]
-        [[ $(prop web HealthOutput) == "GET /index.html: HTTP/1.1 200 OK" ]]
+        [[ $(houtput web) == "GET /index.html: HTTP/1.1 200 OK" ]]
 
         # a page that goes away: 404, unhealthy, and it keeps running
         rm "$T/ctl/www/index.html"
         wait_health web unhealthy 10
-        [[ $(prop web HealthOutput) == "GET /index.html: HTTP/1.1 404 Not Found" ]]
+        [[ $(houtput web) == "GET /index.html: HTTP/1.1 404 Not Found" ]]
         [[ $(prop web State) == running ]]
         run ctl status web
         [[ $output == *"State: running (unhealthy, success)"* ]]
@@ -116,7 +122,7 @@ wait_health() {
                 "[Health]" "HTTP=http://localhost:8090/" "IntervalSec=200ms"
         sup_start
         wait_state hostweb running 10
-        [[ $(prop hostweb HealthOutput) == "GET /: HTTP/1.1 200 OK" ]]
+        [[ $(houtput hostweb) == "GET /: HTTP/1.1 200 OK" ]]
 }
 
 @test "Exec=: exit 0 healthy; failures past Retries= restart it with result unhealthy (OnFailure=restart)" {
@@ -125,7 +131,7 @@ wait_health() {
                 "IntervalSec=200ms" "Retries=3" "[Restart]" "DelaySec=100ms"
         sup_start
         wait_state svc running 10
-        [[ $(prop svc HealthOutput) == "checking svc" ]]
+        [[ $(houtput svc) == "checking svc" ]]
         pid=$(prop svc MainPID)
 
         touch "$T/ctl/sick"
@@ -155,7 +161,7 @@ wait_health() {
         [[ $(prop svc Health) == unhealthy ]]
         run ctl status svc
         [[ $output == *"State: failed (unhealthy)"* ]]
-        [[ $output == *"Health: unhealthy (last check "*"failed: exit status 1)"* ]]
+        [[ $output == *"Health: unhealthy ("*" checks; last "*"failed: exit status 1)"* ]]
 }
 
 @test "a missing health command: unhealthy with the reason" {
@@ -165,7 +171,7 @@ wait_health() {
         sup_start
         wait_state svc failed 10
         [[ $(prop svc Result) == unhealthy ]]
-        [[ $(prop svc HealthOutput) == *"/no/such/check"*"No such file or directory"* ]]
+        [[ $(houtput svc) == *"/no/such/check"*"No such file or directory"* ]]
 }
 
 @test "a check that hangs is killed at TimeoutSec= while another unit's checks go on" {
@@ -176,11 +182,11 @@ wait_health() {
         sup_start
         wait_state web running 10
         wait_health hang unhealthy 10
-        [[ $(prop hang HealthOutput) == "timed out after 500ms, killed" ]]
+        [[ $(houtput hang) == "timed out after 500ms, killed" ]]
         # the web unit was checked all along: many checks, never stalled
-        n1=$(prop web HealthChecks)
+        n1=$(hcount web)
         sleep 1
-        n2=$(prop web HealthChecks)
+        n2=$(hcount web)
         (( n2 - n1 >= 5 ))
         [[ $(prop web Health) == healthy ]]
         # the killed check's process is gone: no sleep 1000 piles up in the container
@@ -207,7 +213,7 @@ time.sleep(3600)' &
                 "OnFailure=none"
         sup_start
         wait_health svc unhealthy 10
-        [[ $(prop svc HealthOutput) == "connect to 127.0.0.1:81: no answer within 300ms" ]]
+        [[ $(houtput svc) == "connect to 127.0.0.1:81: no answer within 300ms" ]]
         [[ $(prop svc State) == starting ]]
 }
 
@@ -221,7 +227,7 @@ time.sleep(3600)' &
         # many failed checks, none counted: still starting
         [[ $(prop svc State) == starting ]]
         [[ $(prop svc Health) == starting ]]
-        (( $(prop svc HealthChecks) >= 5 ))
+        (( $(hcount svc) >= 5 ))
         touch "$T/ctl/listen"
         wait_state svc running 10
         [[ $(prop svc Health) == healthy ]]
@@ -263,12 +269,12 @@ Policy=no
 EOF
         sup_start
         wait_state img starting 20
-        wait_until 20 sh -c '"$0" show img | grep -q "^HealthOutput=exit status 1: image check"' "$CCSUPCTL"
-        [[ $(prop img HealthOutput) == "exit status 1: image check" ]]
+        wait_until 20 sh -c '"$0" status img | grep -q "failed: exit status 1: image check)"' "$CCSUPCTL"
+        [[ $(houtput img) == "exit status 1: image check" ]]
         touch "$T/ctl/ok"
         wait_state img running 10
         [[ $(prop img Health) == healthy ]]
-        [[ $(prop img HealthOutput) == "image check" ]]
+        [[ $(houtput img) == "image check" ]]
         # the image's 2 retries, then OnFailure=restart's stop: failed with Policy=no
         rm "$T/ctl/ok"
         wait_state img failed 10
