@@ -32,6 +32,7 @@ struct SpawnPlan {
         char **supplementary_groups;
         bool home_from_user;      /* no HOME in Env/Environment=: the user's */
         int stop_signal;
+        SpawnImageHealth image_health; /* the image's Healthcheck */
         mode_t umask;
         RlimitSpec limits[_UNIT_LIMIT_MAX];
         uint64_t caps;            /* the bounding set */

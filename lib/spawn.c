@@ -369,6 +369,13 @@ static int prepare_layered(SpawnPlan *p, const UnitConfig *c, const ResolvedImag
         p->argv = TAKE_PTR(proc.argv);
         p->working_directory = TAKE_PTR(proc.working_directory);
         p->stop_signal = proc.stop_signal;
+        p->image_health = (SpawnImageHealth){
+                .argv = TAKE_PTR(proc.health_argv),
+                .interval_usec = proc.health_interval_usec,
+                .timeout_usec = proc.health_timeout_usec,
+                .start_period_usec = proc.health_start_period_usec,
+                .retries = proc.health_retries,
+        };
 
         strv_add(&p->env, "PATH=" IMAGE_DEFAULT_PATH);
         strv_addf(&p->env, "HOSTNAME=%s", unit_hostname(c));
@@ -594,6 +601,11 @@ int spawn_plan_stop_signal(const SpawnPlan *p)
         return p->stop_signal;
 }
 
+const SpawnImageHealth *spawn_plan_image_health(const SpawnPlan *p)
+{
+        return &p->image_health;
+}
+
 SpawnPlan *spawn_plan_free(SpawnPlan *p)
 {
         if (!p)
@@ -601,6 +613,7 @@ SpawnPlan *spawn_plan_free(SpawnPlan *p)
         free(p->name);
         rootfs_plan_done(&p->rootfs);
         strv_free(p->argv);
+        strv_free(p->image_health.argv);
         strv_free(p->env);
         free(p->working_directory);
         free(p->hostname);

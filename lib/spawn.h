@@ -133,6 +133,15 @@ const char *spawn_plan_cgroup_path(const SpawnPlan *p);
 /* StopSignal=, else the image's StopSignal, else SIGTERM. */
 int spawn_plan_stop_signal(const SpawnPlan *p);
 
+/* The image's Healthcheck (image_config_apply()): argv NULL = none (a
+ * directory image, none in the config, or NONE); durations 0 = not given. */
+typedef struct SpawnImageHealth {
+        char **argv;
+        uint64_t interval_usec, timeout_usec, start_period_usec;
+        int retries;
+} SpawnImageHealth;
+const SpawnImageHealth *spawn_plan_image_health(const SpawnPlan *p);
+
 int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error);
 
 /* An fd (CLOEXEC) of the network namespace of the running process behind

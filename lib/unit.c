@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "unit.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <stdarg.h>
@@ -106,6 +107,105 @@ const char *network_mode_to_string(NetworkMode m)
 {
         return m >= 0 && m < _NETWORK_MODE_MAX ? network_mode_table[m] : NULL;
 }
+
+static const char *const health_on_failure_table[_HEALTH_ON_FAILURE_MAX] = {
+        [HEALTH_ON_FAILURE_RESTART] = "restart",
+        [HEALTH_ON_FAILURE_STOP] = "stop",
+        [HEALTH_ON_FAILURE_NONE] = "none",
+};
+
+const char *health_on_failure_to_string(HealthOnFailure f)
+{
+        return f >= 0 && f < _HEALTH_ON_FAILURE_MAX ? health_on_failure_table[f] : NULL;
+}
+
+void health_target_done(HealthTarget *t)
+{
+        free(t->host);
+        free(t->path);
+        *t = (HealthTarget){};
+}
+
+static int health_port_parse(const char *s, uint16_t *ret)
+{
+        uint32_t u;
+
+        if (parse_uint32(s, &u) < 0 || u == 0 || u > 65535)
+                return -EINVAL;
+        *ret = (uint16_t)u;
+        return 0;
+}
+
+int health_target_parse(const char *s, bool http, HealthTarget *ret, const char **ret_error)
+{
+        _cleanup_free_ char *host = NULL;
+        HealthTarget t = { .family = AF_INET };
+        const char *p = s, *port, *path = NULL;
+
+        if (http) {
+                if (startswith(p, "http://"))
+                        p += strlen("http://");
+                else if (strstr(p, "://")) {
+                        *ret_error = "only http:// is supported";
+                        return -EINVAL;
+                }
+                path = strchr(p, '/');
+        }
+        _cleanup_free_ char *hostport = path ? xstrndup(p, (size_t)(path - p)) : xstrdup(p);
+        if (*hostport == '[') {
+                char *end = strchr(hostport, ']');
+                if (!end || (end[1] != ':' && end[1] != 0)) {
+                        *ret_error = "expected [IPV6]:PORT";
+                        return -EINVAL;
+                }
+                host = xstrndup(hostport + 1, (size_t)(end - hostport - 1));
+                port = end[1] ? end + 2 : NULL;
+                t.family = AF_INET6;
+        } else {
+                char *colon = strrchr(hostport, ':');
+                if (colon) {
+                        host = xstrndup(hostport, (size_t)(colon - hostport));
+                        port = colon + 1;
+                } else if (http) {
+                        *ret_error = "expected HOST:PORT";
+                        return -EINVAL;
+                } else
+                        port = hostport;
+        }
+        if (!port || !*port) {
+                *ret_error = "missing port";
+                return -EINVAL;
+        }
+        if (health_port_parse(port, &t.port) < 0) {
+                *ret_error = "invalid port (expected 1-65535)";
+                return -EINVAL;
+        }
+        if (!host || streq(host, "localhost")) {
+                free(host);
+                host = xstrdup(t.family == AF_INET6 ? "::1" : "127.0.0.1");
+        }
+        if (inet_pton(t.family, host, t.addr) != 1) {
+                *ret_error = t.family == AF_INET6 ? "invalid IPv6 address"
+                                                   : "invalid host (expected an IPv4 address, [IPv6] or localhost; names are not resolved)";
+                return -EINVAL;
+        }
+        if (path) {
+                for (const char *q = path; *q; q++)
+                        if ((unsigned char)*q <= ' ' || *q == 0x7f) {
+                                *ret_error = "invalid character in the path";
+                                return -EINVAL;
+                        }
+                if (strlen(path) > 1024) {
+                        *ret_error = "path longer than 1024 bytes";
+                        return -EINVAL;
+                }
+        }
+        t.host = TAKE_PTR(host);
+        t.path = http ? xstrdup(path ? path : "/") : NULL;
+        *ret = t;
+        return 0;
+}
+
 const char *seccomp_mode_to_string(SeccompMode m)
 {
         return m >= 0 && m < _SECCOMP_MODE_MAX ? seccomp_mode_table[m] : NULL;
@@ -192,6 +292,10 @@ static UnitConfig *unit_config_new(const char *name)
         c->socket_mode = 0666;
         c->log_max_file_size = 1024 * 1024;
         c->log_max_files = 3;
+        c->health_interval_usec = 30 * USEC_PER_SEC;
+        c->health_timeout_usec = 30 * USEC_PER_SEC;
+        c->health_start_interval_usec = 5 * USEC_PER_SEC;
+        c->health_retries = 3;
         return c;
 }
 
@@ -269,6 +373,9 @@ UnitConfig *unit_config_free(UnitConfig *c)
         strv_free(c->listen_stream);
         strv_free(c->listen_datagram);
         free(c->fd_name);
+        strv_free(c->health_exec);
+        free(c->health_http);
+        free(c->health_tcp);
         free(c->network_container);
         free(c->fragment_path);
         strv_free(c->dropin_paths);
@@ -297,6 +404,7 @@ typedef enum Section {
         SECTION_NETWORK,
         SECTION_LOG,
         SECTION_SOCKET,
+        SECTION_HEALTH,
         _SECTION_MAX,
 } Section;
 
@@ -306,11 +414,12 @@ static const char *const section_table[_SECTION_MAX] = {
         [SECTION_RESOURCES] = "Resources", [SECTION_SECURITY] = "Security",
         [SECTION_MOUNTS] = "Mounts",     [SECTION_NETWORK] = "Network",
         [SECTION_LOG] = "Log",           [SECTION_SOCKET] = "Socket",
+        [SECTION_HEALTH] = "Health",
 };
 
 /* Sections and keys of UNITS.md that belong to later work: rejected, with a
  * message that says so rather than "unknown". */
-static const char *const later_sections[] = { "Health", NULL };
+static const char *const later_sections[] = { NULL };
 static const char *const later_keys[] = { "Security.UserNamespace", NULL };
 
 typedef struct Ctx {
@@ -1239,6 +1348,59 @@ static int p_fd_name(Ctx *x, const char *v, void *f)
         return p_string(x, v, f);
 }
 
+static int p_health_target(Ctx *x, const char *v, void *f)
+{
+        HealthTarget t;
+        const char *err;
+
+        if (*v) {
+                if (health_target_parse(v, x->key->def, &t, &err) < 0) {
+                        value_error(x, "invalid %s `%s`: %s", x->key->def ? "URL" : "address", v, err);
+                        return -EINVAL;
+                }
+                health_target_done(&t);
+        }
+        return p_string(x, v, f);
+}
+
+/* IntervalSec=, TimeoutSec=, StartIntervalSec=: a positive, finite duration. */
+static int p_health_duration(Ctx *x, const char *v, void *f)
+{
+        uint64_t u = x->key->def;
+        if (*v && parse_duration(v, &u) < 0)
+                return invalid(x, "duration", v);
+        if (u == 0 || u == USEC_INFINITY) {
+                value_error(x, "`%s` must be more than 0 and finite", v);
+                return -ERANGE;
+        }
+        *(uint64_t *)f = u;
+        return 0;
+}
+
+static int p_health_retries(Ctx *x, const char *v, void *f)
+{
+        uint32_t u = 3;
+        if (*v && parse_uint32(v, &u) < 0)
+                return invalid(x, "number", v);
+        if (u == 0) {
+                value_error(x, "must be at least 1");
+                return -ERANGE;
+        }
+        *(uint32_t *)f = u;
+        return 0;
+}
+
+static int p_on_failure(Ctx *x, const char *v, void *f)
+{
+        int i = *v ? lookup(health_on_failure_table, _HEALTH_ON_FAILURE_MAX, v) : HEALTH_ON_FAILURE_RESTART;
+        if (i < 0) {
+                value_error(x, "unknown action `%s` (expected restart, stop or none)", v);
+                return -EINVAL;
+        }
+        *(HealthOnFailure *)f = (HealthOnFailure)i;
+        return 0;
+}
+
 static int p_log_target(Ctx *x, const char *v, void *f)
 {
         LogTarget t = *v ? log_target_from_string(v) : LOG_TARGET_AUTO;
@@ -1259,6 +1421,16 @@ static const KeyDef key_table[] = {
         { SECTION_SOCKET, "SocketMode", false, p_socket_mode, CONF(socket_mode) },
         { SECTION_SOCKET, "Activation", false, p_activation, CONF(activation) },
         { SECTION_SOCKET, "FileDescriptorName", false, p_fd_name, CONF(fd_name) },
+
+        { SECTION_HEALTH, "Exec", false, p_words, CONF(health_exec), 0 },
+        { SECTION_HEALTH, "HTTP", false, p_health_target, CONF(health_http), 1 },
+        { SECTION_HEALTH, "TCP", false, p_health_target, CONF(health_tcp), 0 },
+        { SECTION_HEALTH, "IntervalSec", false, p_health_duration, CONF(health_interval_usec), 30 * USEC_PER_SEC },
+        { SECTION_HEALTH, "TimeoutSec", false, p_health_duration, CONF(health_timeout_usec), 30 * USEC_PER_SEC },
+        { SECTION_HEALTH, "Retries", false, p_health_retries, CONF(health_retries) },
+        { SECTION_HEALTH, "StartPeriodSec", false, p_duration, CONF(health_start_period_usec), 0 },
+        { SECTION_HEALTH, "StartIntervalSec", false, p_health_duration, CONF(health_start_interval_usec), 5 * USEC_PER_SEC },
+        { SECTION_HEALTH, "OnFailure", false, p_on_failure, CONF(health_on_failure) },
 
         { SECTION_UNIT, "Description", false, p_description, CONF(description) },
         { SECTION_UNIT, "Requires", true, p_units, CONF(requires) },
@@ -1460,10 +1632,10 @@ static void missing(Ctx *x, Section s, const char *fmt, ...)
         free(m);
 }
 
-static bool key_assigned(Ctx *x, const char *name)
+static bool key_assigned(Ctx *x, Section s, const char *name)
 {
         for (size_t i = 0; i < N_KEYS; i++)
-                if (streq(key_table[i].name, name))
+                if (key_table[i].section == s && streq(key_table[i].name, name))
                         return x->assigned[i];
         return false;
 }
@@ -1509,9 +1681,9 @@ static void check_config(Ctx *x)
         check_ambient(x);
         /* A key whose value was wrong has its error already: no "missing" too. */
         if (!c->image) {
-                if (!key_assigned(x, "Image"))
+                if (!key_assigned(x, SECTION_IMAGE, "Image"))
                         missing(x, SECTION_IMAGE, "missing required key Image= in section [Image]");
-        } else if (c->image_kind == IMAGE_DIRECTORY && !c->exec && !key_assigned(x, "Exec"))
+        } else if (c->image_kind == IMAGE_DIRECTORY && !c->exec && !key_assigned(x, SECTION_PROCESS, "Exec"))
                 missing(x, SECTION_PROCESS, "a directory image needs Exec= in section [Process]");
 
         if (c->watchdog_usec > 0 && c->watchdog_usec != USEC_INFINITY && !c->notify)
@@ -1526,6 +1698,16 @@ static void check_config(Ctx *x)
                 missing(x, SECTION_SOCKET, "[Socket]: %zu sockets, at most 64", unit_listen_count(c));
         if (c->activation == ACTIVATION_ON_DEMAND && unit_listen_count(c) == 0)
                 missing(x, SECTION_SOCKET, "Activation=on-demand needs ListenStream= or ListenDatagram= in section [Socket]");
+
+        c->health = x->sections[SECTION_HEALTH].seen;
+        c->health_set = (key_assigned(x, SECTION_HEALTH, "IntervalSec") ? UNIT_HEALTH_INTERVAL_SET : 0) |
+                        (key_assigned(x, SECTION_HEALTH, "TimeoutSec") ? UNIT_HEALTH_TIMEOUT_SET : 0) |
+                        (key_assigned(x, SECTION_HEALTH, "StartPeriodSec") ? UNIT_HEALTH_START_PERIOD_SET : 0) |
+                        (key_assigned(x, SECTION_HEALTH, "Retries") ? UNIT_HEALTH_RETRIES_SET : 0);
+        if (!!c->health_exec + !!c->health_http + !!c->health_tcp > 1)
+                missing(x, SECTION_HEALTH, "[Health]: Exec=, HTTP= and TCP= exclude each other; give one");
+        if (c->health_start_period_usec == USEC_INFINITY)
+                missing(x, SECTION_HEALTH, "StartPeriodSec= must be finite in section [Health]");
 
         /* Requires= and Wants= imply After=. */
         STRV_FOREACH(n, c->requires)

@@ -42,6 +42,35 @@ typedef enum SocketActivation {
         ACTIVATION_ON_DEMAND, /* at the first connection or datagram */
 } SocketActivation;
 
+typedef enum HealthOnFailure {
+        HEALTH_ON_FAILURE_RESTART, /* stop; a failure for [Restart] */
+        HEALTH_ON_FAILURE_STOP,    /* stop, failed, no restart */
+        HEALTH_ON_FAILURE_NONE,    /* only reported */
+        _HEALTH_ON_FAILURE_MAX,
+} HealthOnFailure;
+
+/* Where HTTP= and TCP= connect: an IP literal, a port, a path (HTTP=). */
+typedef struct HealthTarget {
+        int family;        /* AF_INET or AF_INET6 */
+        uint8_t addr[16];  /* network byte order; 4 bytes for AF_INET */
+        uint16_t port;
+        char *host;        /* as written (the Host: header); "127.0.0.1" by default */
+        char *path;        /* HTTP=: starts with '/'; NULL for TCP= */
+} HealthTarget;
+
+void health_target_done(HealthTarget *t);
+/* Parses an HTTP= ([http://]HOST:PORT[/PATH]) or TCP= ([HOST:]PORT) value;
+ * HOST is an IPv4 address, [IPv6] or localhost (no name is resolved).
+ * -EINVAL with *ret_error (static) on a bad value. */
+int health_target_parse(const char *s, bool http, HealthTarget *ret, const char **ret_error);
+
+enum {
+        UNIT_HEALTH_INTERVAL_SET = 1 << 0,
+        UNIT_HEALTH_TIMEOUT_SET = 1 << 1,
+        UNIT_HEALTH_START_PERIOD_SET = 1 << 2,
+        UNIT_HEALTH_RETRIES_SET = 1 << 3,
+};
+
 typedef enum NetworkMode {
         NETWORK_NONE,
         NETWORK_HOST,
@@ -189,6 +218,17 @@ typedef struct UnitConfig {
         SocketActivation activation;
         char *fd_name;             /* NULL = the unit name */
 
+        /* [Health]: health_exec, health_http and health_tcp are exclusive;
+         * none of them: the image's Healthcheck, if any */
+        bool health;               /* the section is there */
+        char **health_exec;
+        char *health_http, *health_tcp; /* as written (health_target_parse()) */
+        uint64_t health_interval_usec, health_timeout_usec;
+        uint64_t health_start_period_usec, health_start_interval_usec;
+        uint32_t health_retries;
+        HealthOnFailure health_on_failure;
+        unsigned health_set;       /* UNIT_HEALTH_*_SET: given in the file (else the image's, if any) */
+
         /* [Network] */
         NetworkMode network_mode;
         char *network_container; /* unit name for container:NAME */
@@ -276,6 +316,7 @@ const char *image_kind_to_string(ImageKind k);
 const char *restart_policy_to_string(RestartPolicy p);
 RestartPolicy restart_policy_from_string(const char *s); /* -1 if unknown */
 const char *network_mode_to_string(NetworkMode m);
+const char *health_on_failure_to_string(HealthOnFailure f);
 
 /* The [Socket] sockets, ListenStream= first: their number, and one
  * string that changes whenever what they are changes (a reload rebinds). */

@@ -641,6 +641,18 @@ static void print_status_block(const Props *ps)
                 putchar('\n');
         } else if (props_u(ps, "StatusErrno", &v))
                 printf("     Status: errno %" PRIu64 " (%s)\n", v, strerror((int)v));
+        if ((s = props_s(ps, "Health")) && *s) {
+                /* "healthy (12 checks; last 2026-01-02 10:00:00 UTC, 3s ago: passed: GET /: HTTP/1.1 200 OK)" */
+                printf("     Health: %s", s);
+                if (props_u(ps, "HealthCheckUSec", &v)) {
+                        _cleanup_free_ char *when = format_time(v), *ago = format_ago(v);
+                        if (!props_u(ps, "HealthChecks", &v2))
+                                v2 = 0;
+                        printf(" (%" PRIu64 " checks; last %s, %s ago: %s: %s)", v2, when, ago,
+                               props_s(ps, "HealthLastResult") ?: "?", props_s(ps, "HealthOutput") ?: "");
+                }
+                putchar('\n');
+        }
         if ((s = props_s(ps, "Image")))
                 printf("      Image: %s\n", s);
         if (props_u(ps, "MainPID", &v))

@@ -9,6 +9,7 @@
 #include <systemd/sd-bus.h>
 
 #include "exec.h"
+#include "health.h"
 #include "log.h"
 #include "pid1.h"
 #include "util.h"
@@ -142,6 +143,8 @@ static bool unit_is_ready(const Unit *u)
 {
         if (u->svc.state != SERVICE_RUNNING)
                 return false;
+        if (u->health && health_status(u->health) == HEALTH_STATUS_STARTING)
+                return false; /* re-adopted: its checks just began */
         if (u->config && u->config->notify)
                 return u->ready && !u->reloading;
         return u->exec_done || u->adopted;
@@ -150,9 +153,31 @@ static bool unit_is_ready(const Unit *u)
 /* Shown beside `running` for the units that report their readiness. */
 static const char *unit_sub_state(const Unit *u)
 {
-        if (u->svc.state != SERVICE_RUNNING || !u->config || !u->config->notify)
+        if (u->svc.state != SERVICE_RUNNING || !u->config)
                 return "";
-        return u->stopping ? "stopping" : u->reloading ? "reloading" : u->ready ? "ready" : "";
+        if (u->config->notify && (u->stopping || u->reloading))
+                return u->stopping ? "stopping" : "reloading";
+        if (u->health && health_status(u->health) != HEALTH_STATUS_STARTING)
+                return health_status_to_string(health_status(u->health));
+        return u->config->notify && u->ready ? "ready" : "";
+}
+
+/* [Health]: the verdict of the current (or last) run's checks. */
+static int append_health(sd_bus_message *r, const Unit *u)
+{
+        const HealthCheck *h = u->health;
+        int k;
+
+        if ((k = append_s(r, "Health", h ? health_status_to_string(health_status(h)) : "")) < 0)
+                return k;
+        if (!h || health_last_realtime(h) == 0)
+                return 0;
+        if ((k = append_s(r, "HealthOutput", health_last_output(h))) < 0 ||
+            (k = append_s(r, "HealthLastResult", health_last_ok(h) ? "passed" : "failed")) < 0 ||
+            (k = append_u64(r, "HealthCheckUSec", health_last_realtime(h))) < 0 ||
+            (k = append_u64(r, "HealthChecks", health_count(h))) < 0)
+                return k;
+        return 0;
 }
 
 /* ------------------------------------------------------------------ waiters */
@@ -256,6 +281,7 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
             (k = append_s(r, "SubState", unit_sub_state(u))) < 0 ||
             (k = append_s(r, "Ready", unit_is_ready(u) ? "yes" : "no")) < 0 ||
             (k = append_s(r, "StatusText", u->status_text)) < 0 ||
+            (k = append_health(r, u)) < 0 ||
             (k = append_u32(r, "Restarts", u->svc.restarts)) < 0 ||
             (k = append_u64(r, "StateChangeUSec", u->state_changed_realtime)) < 0)
                 return k;

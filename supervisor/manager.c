@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "depgraph.h"
+#include "health.h"
 #include "log.h"
 #include "listen.h"
 #include "parse.h"
@@ -128,6 +129,7 @@ static void unit_free(Unit *u)
         ev_timer_stop(m->loop, &u->watchdog_timer);
         unit_notify_close(u);
         free(u->status_text);
+        u->health = health_free(u->health);
         unit_sockets_close(u);
         unit_fdstore_flush(u, u->removed);
         unit_import_free(u);
@@ -443,6 +445,7 @@ static void unit_cleanup_run(Unit *u)
         unit_fdstore_remove(u, false);
         ev_timer_stop(m->loop, &u->watchdog_timer);
         u->ready = u->reloading = u->stopping = false;
+        health_halt(u->health);
         ev_io_stop(m->loop, &u->pidfd_io);
         ev_io_stop(m->loop, &u->sync_io);
         ev_timer_stop(m->loop, &u->exit_timer);
@@ -740,7 +743,8 @@ static void unit_notify_apply(Unit *u, const NotifyMessage *n)
                 u->ready = changed = true;
                 u->reloading = false;
         }
-        if (n->ready && u->svc.state == SERVICE_STARTING && u->exec_done)
+        if (n->ready && u->svc.state == SERVICE_STARTING && u->exec_done &&
+            (!u->health || health_status(u->health) == HEALTH_STATUS_HEALTHY))
                 unit_event(u, SERVICE_EVENT_READY, NULL); /* tells the hooks too */
         else if (changed)
                 unit_changed(u);
@@ -1248,6 +1252,7 @@ static int unit_launch(Unit *u, char **ret_error)
         r = unit_image_resolve(u, &image, ret_error);
         if (r != 0)
                 return r; /* > 0: an import runs; the launch goes on when it ends */
+        u->health = health_free(u->health); /* the previous run's verdict */
 
         /* A restart reuses the previous run's cgroup when it is empty (its
          * v1 directories: see unit_cleanup_run()). */
@@ -1355,6 +1360,10 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
         u->run.sync_fd = safe_close(u->run.sync_fd);
         free(u->start_error);
         u->start_error = NULL;
+        /* [Health]: the checks start with the command; ready at the first
+         * healthy verdict (and READY=1 with Notify=yes). */
+        u->health = health_free(u->health);
+        u->health = health_start(u);
         if (u->config->notify) {
                 /* Ready at READY=1, which may have come already: the
                  * command can run and report before this EOF is read. The
@@ -1363,6 +1372,8 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
                 if (!u->ready)
                         return;
         }
+        if (u->health)
+                return;
         unit_event(u, SERVICE_EVENT_READY, NULL);
 }
 
@@ -1558,6 +1569,8 @@ static void unit_event(Unit *u, ServiceEvent ev, const void *data)
                          service_state_to_string(u->svc.state), service_event_to_string(ev),
                          service_result_to_string(u->svc.result));
         }
+        if (u->svc.state != SERVICE_STARTING && u->svc.state != SERVICE_RUNNING)
+                health_halt(u->health);
         unit_execute(u, &a);
         if (u->svc.state != old)
                 unit_sockets_update(u);
@@ -1571,6 +1584,34 @@ static void unit_event(Unit *u, ServiceEvent ev, const void *data)
         if (u->svc.state != old || u->svc.result != old_result)
                 unit_changed(u);
         manager_dispatch(u->manager);
+}
+
+/* ------------------------------------------------------------------ health verdicts */
+
+void manager_unit_health_changed(Unit *u, HealthStatus old, HealthStatus now)
+{
+        const UnitConfig *c = u->config;
+
+        if (now == old)
+                return;
+        if (now == HEALTH_STATUS_HEALTHY) {
+                log_unit(LOG_INFO, u->name, "healthy: %s", health_last_output(u->health));
+                if (u->svc.state == SERVICE_STARTING && u->exec_done && (!c->notify || u->ready))
+                        unit_event(u, SERVICE_EVENT_READY, NULL); /* tells the hooks too */
+                else
+                        unit_changed(u);
+                return;
+        }
+        if (now != HEALTH_STATUS_UNHEALTHY)
+                return;
+        log_unit(LOG_WARNING, u->name, "unhealthy after %u failed checks (OnFailure=%s): %s",
+                 health_retries(u->health), health_on_failure_to_string(c->health_on_failure),
+                 health_last_output(u->health));
+        if (c->health_on_failure == HEALTH_ON_FAILURE_NONE) {
+                unit_changed(u);
+                return;
+        }
+        unit_event(u, SERVICE_EVENT_UNHEALTHY, NULL);
 }
 
 /* ------------------------------------------------------------------ the dependency graph */
@@ -1988,6 +2029,10 @@ static void unit_adopt(Unit *u, const RuntimeState *rs, int pidfd, Cgroup *cg, b
                 unit_fdstore_add(u);
         }
         unit_event(u, SERVICE_EVENT_ADOPT, &ad);
+        /* It runs, so it was ready; its checks go on (the unit file's: the
+         * image's Healthcheck was in the launch plan, which is gone). */
+        u->health = health_free(u->health);
+        u->health = health_start(u);
 }
 
 /* Takes back the container of u's runtime state file, or cleans up after

@@ -119,6 +119,9 @@ struct Unit {
         StoredFd *fdstore;
         size_t n_fdstore;
         bool fdstore_warned;       /* the limit was hit in this run (logged once) */
+        /* [Health] (supervisor/health.h): the checks of the current run, or
+         * the last one's verdict once it ended; replaced at the next start. */
+        struct HealthCheck *health;
 
         UnitLog *log;              /* its output (supervisor/logs.h) */
         void *waiters;             /* control.c: calls waiting for this unit to settle */

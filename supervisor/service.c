@@ -42,6 +42,7 @@ static const char *const service_event_table[_SERVICE_EVENT_MAX] = {
         [SERVICE_EVENT_RESET] = "reset",
         [SERVICE_EVENT_ADOPT] = "adopt",
         [SERVICE_EVENT_WATCHDOG] = "watchdog",
+        [SERVICE_EVENT_UNHEALTHY] = "unhealthy",
 };
 
 const char *service_state_to_string(ServiceState s)
@@ -374,6 +375,15 @@ int service_handle(Service *s, const UnitConfig *c, ServiceEvent ev, const void 
                 /* A stop like the start timeout's, with its own signal. */
                 r = begin_stop(s, c, false, SERVICE_RESULT_WATCHDOG, now, &a);
                 a.flags = (a.flags & ~SERVICE_ACTION_KILL_SIGNAL) | SERVICE_ACTION_KILL_WATCHDOG;
+                break;
+        case SERVICE_EVENT_UNHEALTHY:
+                if (s->state != SERVICE_STARTING && s->state != SERVICE_RUNNING)
+                        return -EINVAL;
+                /* OnFailure=restart: a failure for the policy, like a
+                 * watchdog timeout; OnFailure=stop: failed, as an operator's
+                 * stop with a result (no restart). */
+                r = begin_stop(s, c, c->health_on_failure == HEALTH_ON_FAILURE_STOP,
+                               SERVICE_RESULT_UNHEALTHY, now, &a);
                 break;
         case SERVICE_EVENT_EXITED:
                 if (!data)

@@ -59,6 +59,7 @@ typedef enum ServiceEvent {
         SERVICE_EVENT_RESET,             /* operator: clear failed state and counters */
         SERVICE_EVENT_ADOPT,             /* a container found running at start (data: ServiceAdopt) */
         SERVICE_EVENT_WATCHDOG,          /* Notify=yes: no WATCHDOG=1 in time, or WATCHDOG=trigger */
+        SERVICE_EVENT_UNHEALTHY,         /* [Health]: an unhealthy verdict, OnFailure=restart or stop */
         _SERVICE_EVENT_MAX,
 } ServiceEvent;
 

@@ -39,7 +39,8 @@ make_layered_images() {
 
 # mk_oci_layout DIR MEDIATYPE CMD TAR...: an OCI layout (tag "latest") whose
 # layers are the given uncompressed tars, each declared with MEDIATYPE, and
-# whose config runs CMD (one word).
+# whose config runs CMD (one word); $OCI_CONFIG_EXTRA, a JSON object, is
+# merged into the config's "config" (e.g. a Healthcheck).
 mk_oci_layout() {
         python3 - "$@" <<'PY'
 import hashlib, json, os, sys
@@ -55,7 +56,9 @@ for t in tars:
     dg, n = blob(data)
     layers.append({"mediaType": mediatype, "digest": dg, "size": n})
     diffs.append(dg)
-cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": [cmd]},
+config = {"Cmd": [cmd]}
+config.update(json.loads(os.environ.get("OCI_CONFIG_EXTRA") or "{}"))
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": config,
                   "rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
 cd, cn = blob(cfg)
 man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",

@@ -184,8 +184,6 @@ FileDescriptorStoreMax=4096
 UserNamespace=auto
 [Network]
 Mode=bridge
-[Health]
-Exec=/bin/true
 UNIT
         local f=$TEST_DIR/later.unit
         run "$CCSUPCTL" verify "$f"
@@ -193,7 +191,44 @@ UNIT
         assert_line_matching "$f:6: " FileDescriptorStoreMax
         assert_line_matching "$f:8: " UserNamespace
         assert_line_matching "$f:10: " bridge
-        assert_line_matching "$f:11: " Health
+}
+
+@test "verify: [Health] is checked key by key" {
+        mkunit "$TEST_DIR" hc <<'UNIT'
+[Image]
+Image=/var/lib/ccsup/images/busybox-rootfs
+[Process]
+Exec=/bin/true
+[Health]
+HTTP=web:80/
+IntervalSec=0
+Retries=none
+OnFailure=panic
+UNIT
+        local f=$TEST_DIR/hc.unit
+        run "$CCSUPCTL" verify "$f"
+        assert_status 1
+        assert_line_matching "$f:6: HTTP=: invalid URL" "names are not resolved"
+        assert_line_matching "$f:7: IntervalSec=: " "must be more than 0"
+        assert_line_matching "$f:8: Retries=: " "invalid number"
+        assert_line_matching "$f:9: OnFailure=: " "expected restart, stop or none"
+
+        mkunit "$TEST_DIR" hc <<'UNIT'
+[Image]
+Image=/var/lib/ccsup/images/busybox-rootfs
+[Process]
+Exec=/bin/true
+[Health]
+TCP=8080
+IntervalSec=2s
+TimeoutSec=1s
+Retries=2
+StartPeriodSec=10s
+StartIntervalSec=1s
+OnFailure=stop
+UNIT
+        run "$CCSUPCTL" verify "$f"
+        assert_status 0
 }
 
 @test "verify: errors in a drop-in name the drop-in file and its line" {

@@ -345,9 +345,52 @@ static void test_watchdog(void)
         unit_config_free(no);
 }
 
+/* [Health]: an unhealthy verdict, OnFailure=restart (the policy decides)
+ * or stop (failed, no restart). */
+static void test_unhealthy(void)
+{
+        UnitConfig *c = config("Policy=on-failure\nDelaySec=1s\n[Health]\nTCP=80\n");
+        UnitConfig *no = config("Policy=no\n[Health]\nTCP=80\n");
+        UnitConfig *stop = config("Policy=always\n[Health]\nTCP=80\nOnFailure=stop\n");
+        Service s;
+
+        service_init(&s, SERVICE_INACTIVE);
+        is_int(ev(&s, c, SERVICE_EVENT_UNHEALTHY, NULL), -EINVAL, "unhealthy while inactive: refused");
+        run_it(&s, c);
+        ev(&s, c, SERVICE_EVENT_UNHEALTHY, NULL);
+        is_str(st(&s), "stopping", "unhealthy: stopping");
+        ok(act.flags & SERVICE_ACTION_KILL_SIGNAL, "the stop signal");
+        end_with(&s, c, false, 0);
+        is_str(st(&s), "waiting", "OnFailure=restart, Policy=on-failure: restarts, even after a clean exit");
+        is_int(s.result, SERVICE_RESULT_UNHEALTHY, "result unhealthy");
+        is_int(s.restarts, 1, "counted as a restart");
+
+        /* before the first healthy verdict, Policy=no */
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, no, SERVICE_EVENT_START, NULL);
+        ev(&s, no, SERVICE_EVENT_UNHEALTHY, NULL);
+        is_str(st(&s), "stopping", "unhealthy while starting: stopping");
+        end_with(&s, no, false, 0);
+        is_str(st(&s), "failed", "Policy=no: failed");
+        is_int(s.result, SERVICE_RESULT_UNHEALTHY, "result unhealthy");
+
+        /* OnFailure=stop: never restarted, whatever the policy */
+        service_init(&s, SERVICE_INACTIVE);
+        run_it(&s, stop);
+        ev(&s, stop, SERVICE_EVENT_UNHEALTHY, NULL);
+        end_with(&s, stop, false, 0);
+        is_str(st(&s), "failed", "OnFailure=stop with Policy=always: failed");
+        is_int(s.result, SERVICE_RESULT_UNHEALTHY, "result unhealthy");
+        is_int(s.restarts, 0, "no restart");
+        unit_config_free(c);
+        unit_config_free(no);
+        unit_config_free(stop);
+}
+
 int main(void)
 {
         test_watchdog();
+        test_unhealthy();
         test_policies();
         test_results();
         test_backoff();

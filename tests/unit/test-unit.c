@@ -4,6 +4,7 @@
  * the trust judgement of unit files (trust.h). */
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "tap.h"
@@ -46,7 +47,7 @@ static const struct {
         { "[Image] x\n", "t.unit:1: invalid section header: text after `]`" },
         { "[]\n", "t.unit:1: empty section name" },
         { "[Foo]\nA=1\n" HEAD, "t.unit:1: unknown section [Foo]" },
-        { HEAD "[Health]\nExec=true\n", "t.unit:5: section [Health] is not supported yet" },
+        { HEAD "[Healthy]\nExec=true\n", "t.unit:5: unknown section [Healthy]" },
         { HEAD "Bogus=1\n", "t.unit:5: unknown key `Bogus` in section [Process]" },
         { HEAD "exec=x\n", "t.unit:5: unknown key `exec` in section [Process]" },
         { HEAD "Notify=yes\nFileDescriptorStoreMax=257\n", "t.unit:6: FileDescriptorStoreMax=: invalid number of file descriptors (0 to 256) `257`" },
@@ -131,6 +132,23 @@ static const struct {
         { HEAD "[Network]\nMode=bridge\n", "t.unit:6: Mode=: network mode `bridge` is not supported yet" },
         { HEAD "[Network]\nMode=container:t\n", "t.unit:6: Mode=: a unit cannot join its own network namespace" },
         { HEAD "[Network]\nMode=wifi\n", "t.unit:6: Mode=: unknown network mode `wifi` (expected none, host or container:NAME)" },
+        /* [Health] */
+        { HEAD "[Health]\nHTTP=localhost/\n", "t.unit:6: HTTP=: invalid URL `localhost/`: expected HOST:PORT" },
+        { HEAD "[Health]\nHTTP=https://127.0.0.1:443/\n", "t.unit:6: HTTP=: invalid URL `https://127.0.0.1:443/`: only http:// is supported" },
+        { HEAD "[Health]\nHTTP=web.example:80/\n", "t.unit:6: HTTP=: invalid URL `web.example:80/`: invalid host (expected an IPv4 address, [IPv6] or localhost; names are not resolved)" },
+        { HEAD "[Health]\nHTTP=127.0.0.1:80/a b\n", "t.unit:6: HTTP=: invalid URL `127.0.0.1:80/a b`: invalid character in the path" },
+        { HEAD "[Health]\nTCP=70000\n", "t.unit:6: TCP=: invalid address `70000`: invalid port (expected 1-65535)" },
+        { HEAD "[Health]\nTCP=[::1\n", "t.unit:6: TCP=: invalid address `[::1`: expected [IPV6]:PORT" },
+        { HEAD "[Health]\nTCP=127.0.0.1:\n", "t.unit:6: TCP=: invalid address `127.0.0.1:`: missing port" },
+        { HEAD "[Health]\nExec=sh -c 'x\n", "t.unit:6: Exec=: unbalanced quotes" },
+        { HEAD "[Health]\nIntervalSec=0\n", "t.unit:6: IntervalSec=: `0` must be more than 0 and finite" },
+        { HEAD "[Health]\nTimeoutSec=infinity\n", "t.unit:6: TimeoutSec=: `infinity` must be more than 0 and finite" },
+        { HEAD "[Health]\nStartIntervalSec=soon\n", "t.unit:6: StartIntervalSec=: invalid duration `soon`" },
+        { HEAD "[Health]\nRetries=0\n", "t.unit:6: Retries=: must be at least 1" },
+        { HEAD "[Health]\nRetries=many\n", "t.unit:6: Retries=: invalid number `many`" },
+        { HEAD "[Health]\nOnFailure=reboot\n", "t.unit:6: OnFailure=: unknown action `reboot` (expected restart, stop or none)" },
+        { HEAD "[Health]\nStartPeriodSec=infinity\n", "t.unit:5: StartPeriodSec= must be finite in section [Health]" },
+        { HEAD "[Health]\nTCP=80\nExec=/bin/true\n", "t.unit:5: [Health]: Exec=, HTTP= and TCP= exclude each other; give one" },
         { HEAD "[Log]\nTarget=syslog\n", "t.unit:6: Target=: unknown target `syslog` (expected auto, journal, file or none)" },
         { HEAD "[Log]\nMaxFiles=many\n", "t.unit:6: MaxFiles=: invalid number `many`" },
 };
@@ -777,6 +795,70 @@ static void test_trust(void)
                 tap_diag("cleanup failed");
 }
 
+static void test_health(void)
+{
+        UnitConfig *c = parse_ok(HEAD, "no [Health]");
+        ok(!c->health && !c->health_exec && !c->health_http && !c->health_tcp, "no health check by default");
+        is_int(c->health_interval_usec, 30 * USEC_PER_SEC, "IntervalSec= default 30s");
+        is_int(c->health_timeout_usec, 30 * USEC_PER_SEC, "TimeoutSec= default 30s");
+        is_int(c->health_retries, 3, "Retries= default 3");
+        is_int(c->health_start_period_usec, 0, "StartPeriodSec= default 0");
+        is_int(c->health_start_interval_usec, 5 * USEC_PER_SEC, "StartIntervalSec= default 5s");
+        is_int(c->health_on_failure, HEALTH_ON_FAILURE_RESTART, "OnFailure= default restart");
+        uint64_t h0 = c->hash;
+        unit_config_free(c);
+
+        c = parse_ok(HEAD "[Health]\nExec=/bin/check --fast\nIntervalSec=2s\nTimeoutSec=500ms\nRetries=5\n"
+                     "StartPeriodSec=1min\nStartIntervalSec=1s\nOnFailure=stop\n", "[Health] Exec=");
+        ok(c->health, "[Health] seen");
+        is_int(strv_length(c->health_exec), 2, "Exec= words");
+        is_str(c->health_exec ? c->health_exec[1] : NULL, "--fast", "Exec= argument");
+        is_int(c->health_interval_usec, 2 * USEC_PER_SEC, "IntervalSec=2s");
+        is_int(c->health_timeout_usec, 500 * USEC_PER_MSEC, "TimeoutSec=500ms");
+        is_int(c->health_retries, 5, "Retries=5");
+        is_int(c->health_start_period_usec, 60 * USEC_PER_SEC, "StartPeriodSec=1min");
+        is_int(c->health_start_interval_usec, USEC_PER_SEC, "StartIntervalSec=1s");
+        is_int(c->health_on_failure, HEALTH_ON_FAILURE_STOP, "OnFailure=stop");
+        ok(c->hash != h0, "[Health] changes the hash");
+        unit_config_free(c);
+
+        c = parse_ok(HEAD "[Health]\nTCP=8080\nTCP=\nHTTP=http://localhost:8080/healthz?x=1\nOnFailure=none\n",
+                     "[Health] HTTP= after an emptied TCP=");
+        ok(!c->health_tcp, "TCP= emptied");
+        is_str(c->health_http, "http://localhost:8080/healthz?x=1", "HTTP= as written");
+        is_int(c->health_on_failure, HEALTH_ON_FAILURE_NONE, "OnFailure=none");
+        unit_config_free(c);
+
+        c = parse_ok(HEAD "[Health]\nIntervalSec=5s\n", "[Health] without a check (the image's)");
+        ok(c->health && !c->health_exec, "only the intervals");
+        unit_config_free(c);
+
+        static const struct {
+                const char *v;
+                bool http;
+                int family;
+                const char *host, *path;
+                uint16_t port;
+        } good[] = {
+                { "8080", false, AF_INET, "127.0.0.1", NULL, 8080 },
+                { "10.0.0.2:53", false, AF_INET, "10.0.0.2", NULL, 53 },
+                { "[::1]:80", false, AF_INET6, "::1", NULL, 80 },
+                { "localhost:1", false, AF_INET, "127.0.0.1", NULL, 1 },
+                { "127.0.0.1:80", true, AF_INET, "127.0.0.1", "/", 80 },
+                { "http://[fe80::1]:8000/a/b", true, AF_INET6, "fe80::1", "/a/b", 8000 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                HealthTarget t = {};
+                const char *err = NULL;
+                ok(health_target_parse(good[i].v, good[i].http, &t, &err) == 0, "%s parses", good[i].v);
+                is_int(t.family, good[i].family, "%s: family", good[i].v);
+                is_int(t.port, good[i].port, "%s: port", good[i].v);
+                is_str(t.host, good[i].host, "%s: host", good[i].v);
+                is_str(t.path, good[i].path, "%s: path", good[i].v);
+                health_target_done(&t);
+        }
+}
+
 int main(void)
 {
         /* Files are written 0644, whatever umask the tests run under. */
@@ -786,6 +868,7 @@ int main(void)
         test_families();
         test_defaults_and_images();
         test_ambient_and_oom();
+        test_health();
         test_syntax();
         test_hash();
         test_files();
