@@ -148,7 +148,10 @@ EOF
         ctl exec web "$H" seize-hold /share/traced 60 >"$T/hold.out" &
         local hold=$!
         SECONDS=0
-        run --separate-stderr timeout 30 "$CCSUPCTL" exec web sh -c "echo \$\$ >/share/t.tmp && mv /share/t.tmp /share/traced && exec $H exit-after 2 3"
+        # no child of the command once it can be seized: a SIGCHLD (from an
+        # mv, say) would stop the tracee for ever, since its tracer never
+        # lets a signal through. echo is a builtin: one write() of the PID.
+        run --separate-stderr timeout 30 "$CCSUPCTL" exec web sh -c "echo \$\$ >/share/traced && exec $H exit-after 2 3"
         local st=$status
         cat "$T/hold.out"
         kill "$hold" 2>/dev/null || true
