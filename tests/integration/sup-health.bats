@@ -266,6 +266,13 @@ Bind=$T/ctl:/ctl
 
 [Restart]
 Policy=no
+
+[Health]
+# no check here: the image's, with its interval and retries; a start period
+# so that its failures before /ctl/ok exist do not count, however slow the
+# machine
+StartPeriodSec=1min
+StartIntervalSec=200ms
 EOF
         sup_start
         wait_state img starting 20
