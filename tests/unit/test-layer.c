@@ -326,7 +326,8 @@ static void budget(void)
         err = NULL;
         r = layer_unpack_bounded(b, parent_fd, "sp2", 0, NULL, NULL, &bud, NULL, &err);
         ok(r == -EFBIG && bud.size == 32 << 20, "the budget carries over to the next layer: %s", err);
-        ok(!exists(at("sp2")), "the second layer is not left");
+        _cleanup_free_ char *sp2 = at("sp2");
+        ok(!exists(sp2), "the second layer is not left");
         lseek(b, 0, SEEK_SET);
         free(err);
         err = NULL;
