@@ -153,15 +153,18 @@ static int store_open_full(const char *state_dir, bool lock, bool nonblock, Stor
 
         *s = (Store){ .fd = -1, .blobs = -1, .layers = -1, .tmp = -1, .lock = -1 };
         s->root = path_join(state_dir, "images");
-        if (lock && mkdir(state_dir, 0700) < 0 && errno != EEXIST)
-                return set_error(ret_error, -errno, "state directory `%s`: %s", state_dir, strerror(errno));
-        sd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (sd < 0)
-                return set_error(ret_error, -errno, "state directory `%s`: %s", state_dir, strerror(errno));
-        if (lock && mkdirat(sd, "images", 0700) < 0 && errno != EEXIST)
-                return set_error(ret_error, -errno, "image store `%s`: %s", s->root, strerror(errno));
-        if (lock && mkdirat(sd, "images/blobs", 0700) < 0 && errno != EEXIST)
-                return set_error(ret_error, -errno, "image store `%s`: %s", s->root, strerror(errno));
+        if ((lock && mkdir(state_dir, 0700) < 0 && errno != EEXIST) ||
+            (sd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+                r = set_error(ret_error, -errno, "state directory `%s`: %s", state_dir, strerror(errno));
+                store_close(s);
+                return r;
+        }
+        if (lock && ((mkdirat(sd, "images", 0700) < 0 && errno != EEXIST) ||
+                     (mkdirat(sd, "images/blobs", 0700) < 0 && errno != EEXIST))) {
+                r = set_error(ret_error, -errno, "image store `%s`: %s", s->root, strerror(errno));
+                store_close(s);
+                return r;
+        }
         if ((r = s->fd = open_subdir(sd, "images", false)) < 0 ||
             (r = sha = open_subdir(s->fd, "blobs/sha256", lock)) < 0 ||
             (r = s->layers = open_subdir(s->fd, "layers", lock)) < 0 ||
