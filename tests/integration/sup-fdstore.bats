@@ -12,11 +12,7 @@ load sup-helpers
 setup_file() {
         run_setup_file
         is_root || return 0
-        gcc -O2 -o "$BATS_FILE_TMPDIR/fdstore-client" "$CCSUP_SRCDIR/tests/helper/fdstore-client.c" \
-                $(pkg-config --cflags --libs libsystemd)
-        add_with_libs "$IMAGE" "$BATS_FILE_TMPDIR/fdstore-client"
-        mkdir -p "$IMAGE/usr/local/bin"
-        mv "$IMAGE$BATS_FILE_TMPDIR/fdstore-client" "$IMAGE/usr/local/bin/fdstore-client"
+        add_libsystemd_program "$IMAGE" "$CCSUP_SRCDIR/tests/helper/fdstore-client.c" fdstore-client
 }
 setup() {
         sup_setup

@@ -25,11 +25,7 @@ setup() {
         sup_setup
         mkdir -p "$T/ctl/www"
         echo hello >"$T/ctl/www/index.html"
-        unshare -n -- sh -c 'ip link set lo up && exec sleep 3600' &
-        NET_PID=$!
-        echo "$NET_PID" >>"$T/bg-pids"
-        wait_until 5 sh -c '[ "$(cat /proc/$0/comm)" = sleep ]' "$NET_PID"
-        SUP_WRAP=(nsenter -t "$NET_PID" -n --)
+        own_netns
 }
 teardown() { sup_teardown; }
 

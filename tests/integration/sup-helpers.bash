@@ -17,6 +17,12 @@
 #   sleeper NAME [LINES...]      a unit that runs until stopped (SIGTERM ends it)
 #   add_with_libs ROOT BINARY    BINARY and the shared libraries ldd names, into
 #                                the image directory ROOT at the same paths
+#   add_libsystemd_program ROOT SRC NAME
+#                                SRC (C, against libsystemd) built and put with
+#                                its libraries in ROOT as /usr/local/bin/NAME
+#   own_netns                    a network namespace of the test's (lo up),
+#                                held by a sleeping process NET_PID; ccsupd
+#                                runs in it (SUP_WRAP)
 #   fake_fd_store CCSUPD ARGS... a fake systemd fd store (below); wait_store
 
 load run-helpers
@@ -250,4 +256,22 @@ wait_store() {
         echo "got:" >&2
         cat "$T/store.now" >&2 || true
         return 1
+}
+
+add_libsystemd_program() {
+        local root=$1 src=$2 name=$3 bin=$BATS_FILE_TMPDIR/$3
+        # shellcheck disable=SC2046
+        gcc -O2 -o "$bin" "$src" $(pkg-config --cflags --libs libsystemd) || return 1
+        add_with_libs "$root" "$bin"
+        mkdir -p "$root/usr/local/bin"
+        mv "$root$bin" "$root/usr/local/bin/$name"
+}
+
+own_netns() {
+        unshare -n -- sh -c 'ip link set lo up && exec sleep 3600' &
+        NET_PID=$!
+        echo "$NET_PID" >>"$T/bg-pids"
+        # lo is up once sh has exec'd sleep
+        wait_until 5 sh -c '[ "$(cat /proc/$0/comm)" = sleep ]' "$NET_PID"
+        SUP_WRAP=(nsenter -t "$NET_PID" -n --)
 }

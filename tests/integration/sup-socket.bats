@@ -11,22 +11,12 @@ load sup-helpers
 setup_file() {
         run_setup_file
         is_root || return 0
-        gcc -O2 -o "$BATS_FILE_TMPDIR/listen-server" "$CCSUP_SRCDIR/tests/helper/listen-server.c" \
-                $(pkg-config --cflags --libs libsystemd)
-        add_with_libs "$IMAGE" "$BATS_FILE_TMPDIR/listen-server"
-        mkdir -p "$IMAGE/usr/local/bin"
-        mv "$IMAGE$BATS_FILE_TMPDIR/listen-server" "$IMAGE/usr/local/bin/listen-server"
+        add_libsystemd_program "$IMAGE" "$CCSUP_SRCDIR/tests/helper/listen-server.c" listen-server
 }
 
 setup() {
         sup_setup
-        # the test's network namespace, with loopback up
-        unshare -n -- sh -c 'ip link set lo up && exec sleep 3600' &
-        NET_PID=$!
-        echo "$NET_PID" >>"$T/bg-pids"
-        # lo is up once sh has exec'd sleep
-        wait_until 5 sh -c '[ "$(cat /proc/$0/comm)" = sleep ]' "$NET_PID"
-        SUP_WRAP=(nsenter -t "$NET_PID" -n --)
+        own_netns
 }
 teardown() { sup_teardown; }
 
