@@ -193,6 +193,30 @@ static int on_reloaded(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return 0;
 }
 
+static int on_health_changed(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        Events *ev = userdata;
+        const char *name, *health, *output;
+        uint64_t usec;
+        char ts[40];
+
+        if (sd_bus_message_read(m, "ssst", &name, &health, &output, &usec) < 0)
+                return 0;
+        format_timestamp(usec, ts);
+        if (ev->json) {
+                printf("{\"time\":\"%s\",\"time_usec\":%" PRIu64 ",\"unit\":", ts, usec);
+                json_str(name);
+                printf(",\"event\":\"health\",\"health\":");
+                json_str(health);
+                printf(",\"output\":");
+                json_str(output);
+                printf("}\n");
+        } else
+                printf("%s %s health %s%s%s\n", ts, name, health, *output ? ": " : "", output);
+        fflush(stdout);
+        return 0;
+}
+
 /* The current state of every unit, to compare the first signals with. */
 static int seed(sd_bus *bus, Events *ev)
 {
@@ -226,6 +250,7 @@ static int subscribe(const char *socket_path, Events *ev, sd_bus **ret)
                 return r;
         if ((r = sd_bus_match_signal(bus, NULL, NULL, OBJ, IFACE, "UnitChanged", on_unit_changed, ev)) < 0 ||
             (r = sd_bus_match_signal(bus, NULL, NULL, OBJ, IFACE, "Reloaded", on_reloaded, ev)) < 0 ||
+            (r = sd_bus_match_signal(bus, NULL, NULL, OBJ, IFACE, "HealthChanged", on_health_changed, ev)) < 0 ||
             (r = seed(bus, ev)) < 0)
                 return r;
         *ret = TAKE_PTR(bus);
@@ -239,10 +264,13 @@ static void usage(FILE *f)
                    "Follow ccsupd's events as they happen, until interrupted: one line each,\n"
                    "  TIME UNIT EVENT state=STATE[/SUB-STATE] result=RESULT pid=PID restarts=N\n"
                    "with EVENT one of state, ready, reloading, stopping, restart, result, changed,\n"
+                   "for a new verdict of a unit's health checks\n"
+                   "  TIME UNIT health starting|healthy|unhealthy[: OUTPUT OF THE LAST CHECK]\n"
                    "and for a reload of the unit files\n"
                    "  TIME - reload [UNIT=added|removed|changed|bad|masked...]\n"
                    "--json: one JSON object each instead (time, time_usec, unit, event, state,\n"
-                   "sub_state, result, main_pid, restarts; a reload has changes).\n");
+                   "sub_state, result, main_pid, restarts; a health verdict has health and\n"
+                   "output; a reload has changes).\n");
 }
 
 int verb_events_run(int argc, char **argv, const char *socket_path, bool json)

@@ -727,6 +727,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                             "u", restarts, "t", timestamp),
                                 0),
         SD_BUS_SIGNAL_WITH_ARGS("Reloaded", SD_BUS_ARGS("a(ss)", changes, "t", timestamp), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("HealthChanged", SD_BUS_ARGS("s", name, "s", health, "s", output, "t", timestamp),
+                                0),
         SD_BUS_VTABLE_END,
 };
 
@@ -884,6 +886,19 @@ static void hook_unit_changed(Manager *m, Unit *u, void *userdata)
         unit_check_waiters(u);
 }
 
+/* A new health verdict: the unit's Health and the check that decided it. */
+static void hook_health_changed(Manager *m, Unit *u, void *userdata)
+{
+        Control *ctl = userdata;
+        const char *output = health_last_output(u->health);
+        uint64_t when = health_last_realtime(u->health);
+
+        for (Connection *c = ctl->connections; c; c = c->next)
+                (void)sd_bus_emit_signal(c->bus, CONTROL_PATH, CONTROL_INTERFACE, "HealthChanged", "ssst", u->name,
+                                         health_status_to_string(health_status(u->health)), output ? output : "",
+                                         when ? when : now_usec_realtime());
+}
+
 static void hook_reloaded(Manager *m, const ReloadChange *changes, size_t n, void *userdata)
 {
         Control *ctl = userdata;
@@ -961,6 +976,7 @@ int control_new(Manager *m, const char *socket_path, Control **ret)
         manager_add_hooks(m, &(ManagerHooks){ .unit_changed = hook_unit_changed,
                                               .unit_freed = hook_unit_freed,
                                               .reloaded = hook_reloaded,
+                                              .health_changed = hook_health_changed,
                                               .userdata = ctl });
         *ret = ctl;
         return 0;

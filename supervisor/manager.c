@@ -1594,6 +1594,9 @@ void manager_unit_health_changed(Unit *u, HealthStatus old, HealthStatus now)
 
         if (now == old)
                 return;
+        for (size_t i = 0; i < u->manager->n_hooks; i++)
+                if (u->manager->hooks[i].health_changed)
+                        u->manager->hooks[i].health_changed(u->manager, u, u->manager->hooks[i].userdata);
         if (now == HEALTH_STATUS_HEALTHY) {
                 log_unit(LOG_INFO, u->name, "healthy: %s", health_last_output(u->health));
                 if (u->svc.state == SERVICE_STARTING && u->exec_done && (!c->notify || u->ready))

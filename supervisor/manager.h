@@ -135,6 +135,9 @@ typedef struct ManagerHooks {
         void (*unit_changed)(Manager *m, Unit *u, void *userdata);
         /* A unit is about to be freed. */
         void (*unit_freed)(Manager *m, Unit *u, void *userdata);
+        /* The verdict of a unit's health checks changed (supervisor/health.h:
+         * u->health has it, with the last check's output). */
+        void (*health_changed)(Manager *m, Unit *u, void *userdata);
         /* A reload (not the first load) is done: what it changed. */
         void (*reloaded)(Manager *m, const ReloadChange *changes, size_t n, void *userdata);
         void *userdata;

@@ -108,6 +108,48 @@ PY
         [[ ! -s $T/ev.err ]]
 }
 
+@test "events: health verdicts, once per change, as lines and as JSON" {
+        # events follows before the unit exists: no verdict is missed
+        sup_start
+        events "$T/ev"
+        events "$T/ev.json" --json
+        unit h <<UNIT
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c 'trap "exit 0" TERM; while :; do sleep 0.05; done'
+
+[Mounts]
+Bind=$T/ctl:/ctl
+
+[Health]
+Exec=/bin/sh -c 'if [ -e /ctl/sick ]; then echo sick; exit 1; fi; echo fine'
+IntervalSec=200ms
+Retries=2
+OnFailure=none
+UNIT
+        ctl reload
+        local TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
+        wait_state h running
+        wait_line "$T/ev" "$TS h health healthy: fine\$"
+        touch "$T/ctl/sick"
+        wait_line "$T/ev" "$TS h health unhealthy: exit status 1: sick\$"
+        rm "$T/ctl/sick"
+        wait_until 10 sh -c '[ "$(grep -c " h health healthy: fine" "$0")" -ge 2 ]' "$T/ev"
+        # several checks ran in each verdict; each change is one line
+        sleep 1
+        expect_equal "health lines" 3 "$(grep -c ' h health ' "$T/ev")"
+        wait_line "$T/ev.json" '"event":"health","health":"healthy","output":"fine"'
+        python3 - "$T/ev.json" <<'PY'
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+hs = [(e["health"], e["output"]) for e in evs if e["event"] == "health"]
+assert hs == [("healthy", "fine"), ("unhealthy", "exit status 1: sick"), ("healthy", "fine")], hs
+assert all(e["unit"] == "h" and e["time"].endswith("Z") for e in evs if e["event"] == "health"), evs
+PY
+}
+
 @test "events follows ccsupd across daemon-reexec; usage errors; no ccsupd" {
         sleeper a
         sup_start
