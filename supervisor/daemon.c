@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
+#include "fdkeeper.h"
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
@@ -153,6 +154,7 @@ static void daemon_reexec(Daemon *d, const DaemonOptions *o)
          * meet a pipe without a reader. */
         if (*fds)
                 setenv("CCSUP_REEXEC_FDS", fds, 1);
+        setenv("CCSUP_REEXEC", "1", 1);
         notify_reloading(d->notify);
         log_msg(LOG_INFO, "re-executing (daemon-reexec)");
         if (exe) {
@@ -166,6 +168,7 @@ static void daemon_reexec(Daemon *d, const DaemonOptions *o)
         log_msg(LOG_ERR, "daemon-reexec: execve: %s; going on as before", strerror(errno));
         unsetenv("CCSUP_EXE");
         unsetenv("CCSUP_REEXEC_FDS");
+        unsetenv("CCSUP_REEXEC");
         manager_reexec_fds_done(d->manager);
         notify_reloaded(d->notify);
 }
@@ -322,6 +325,21 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
                 manager_set_stored_fds(d->manager, r, fd_names);
         } else
                 strv_free(fd_names);
+        /* Without systemd (and not as PID 1, whose death is the machine's):
+         * the fd keeper holds what systemd's fd store would. After a
+         * daemon-reexec the fds came over with us; the keeper has them too. */
+        bool reexeced = getenv("CCSUP_REEXEC") != NULL;
+        unsetenv("CCSUP_REEXEC");
+        if (!d->manager->o.fd_store && !pid1_enabled()) {
+                r = fdkeeper_open(o->runtime_dir, !reexeced, d->manager);
+                if (r < 0)
+                        log_msg(LOG_WARNING, "fd keeper: %s; the fds of the containers die with ccsupd",
+                                strerror(-r));
+                else {
+                        d->manager->fd_keeper = r;
+                        d->manager->o.fd_store = true;
+                }
+        }
         take_reexec_fds(d->manager);
         d->manager->ready_cb = on_manager_ready;
         d->manager->idle_cb = on_idle;
@@ -357,6 +375,7 @@ static void daemon_teardown(Daemon *d)
         if (d->manager) {
                 CgroupMode mode = d->manager->o.cgroup_mode;
                 d->notify = notify_free(d->notify);
+                fdkeeper_close(TAKE_FD(d->manager->fd_keeper));
                 d->manager = manager_free(d->manager);
                 /* Our parent cgroup, if we made it and nobody else uses it. */
                 if (!d->delegated && !streq(d->cgroup_parent, "/"))

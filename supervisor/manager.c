@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "depgraph.h"
+#include "fdkeeper.h"
 #include "health.h"
 #include "log.h"
 #include "listen.h"
@@ -237,10 +238,21 @@ static void unit_write_runtime(Unit *u)
 
 static const char *const stored_prefixes[] = { "pidfd-", "stdout-", "stderr-" };
 
-static void fdstore_remove(const char *name)
+/* One message to the fd store: systemd's, or without systemd the fd keeper's
+ * (supervisor/fdkeeper.h). > 0 when sent, 0 when there is none, or -errno. */
+static int fdstore_send(Manager *m, const char *msg, int *fds, unsigned n_fds)
+{
+        int r;
+
+        if (m->fd_keeper >= 0)
+                return (r = fdkeeper_send(m->fd_keeper, msg, fds, n_fds)) < 0 ? r : 1;
+        return sd_pid_notify_with_fds(0, 0, msg, fds, n_fds);
+}
+
+static void fdstore_remove(Manager *m, const char *name)
 {
         _cleanup_free_ char *msg = xasprintf("FDSTOREREMOVE=1\nFDNAME=%s", name);
-        int r = sd_notify(0, msg);
+        int r = fdstore_send(m, msg, NULL, 0);
 
         if (r < 0)
                 log_msg(LOG_WARNING, "fd store: removing `%s`: %s", name, strerror(-r));
@@ -253,7 +265,7 @@ static void unit_fdstore_remove(Unit *u, bool force)
                 return;
         for (size_t i = 0; i < ELEMENTSOF(stored_prefixes); i++) {
                 _cleanup_free_ char *name = xasprintf("%s%s", stored_prefixes[i], u->name);
-                fdstore_remove(name);
+                fdstore_remove(u->manager, name);
         }
         u->fd_stored = false;
 }
@@ -261,7 +273,7 @@ static void unit_fdstore_remove(Unit *u, bool force)
 static int fdstore_add(Unit *u, const char *prefix, int fd)
 {
         _cleanup_free_ char *msg = xasprintf("FDSTORE=1\nFDNAME=%s%s", prefix, u->name);
-        int r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+        int r = fdstore_send(u->manager, msg, &fd, 1);
 
         if (r <= 0)
                 log_unit(LOG_WARNING, u->name, "fd store: %s%s not stored: %s", prefix, u->name,
@@ -347,13 +359,13 @@ static void manager_close_stored_fds(Manager *m, bool final)
                         if (fdname)
                                 fdstore_systemd_sync(u, fdname);
                         else if (m->o.fd_store && !final)
-                                fdstore_remove(s->name);
+                                fdstore_remove(m, s->name);
                 } else if (s->fd >= 0) {
                         Unit *u = n && !final ? manager_get_unit(m, n) : NULL;
                         log_msg(LOG_DEBUG, "fd store: `%s` unused, closed", s->name);
                         s->fd = safe_close(s->fd);
                         if (n && m->o.fd_store && !final && !(u && u->fd_stored))
-                                fdstore_remove(s->name);
+                                fdstore_remove(m, s->name);
                 }
                 free(s->name);
         }
@@ -843,7 +855,7 @@ static void fdstore_systemd_add(Unit *u, const char *fdname, int fd)
                 return;
         }
         msg = xasprintf("FDSTORE=1\nFDNAME=%s", key);
-        r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+        r = fdstore_send(u->manager, msg, &fd, 1);
         if (r <= 0)
                 log_unit(LOG_WARNING, u->name, "fd store: `%s` not in systemd's fd store: %s", fdname,
                          r < 0 ? strerror(-r) : "no NOTIFY_SOCKET");
@@ -856,7 +868,7 @@ static void fdstore_systemd_sync(Unit *u, const char *fdname)
 
         if (!u->manager->o.fd_store)
                 return;
-        fdstore_remove(key);
+        fdstore_remove(u->manager, key);
         for (size_t i = 0; i < u->n_fdstore; i++)
                 if (streq(u->fdstore[i].name, fdname))
                         fdstore_systemd_add(u, fdname, u->fdstore[i].fd);
@@ -930,7 +942,7 @@ static void unit_fdstore_flush(Unit *u, bool to_systemd)
         for (size_t i = 0; i < u->n_fdstore; i++) {
                 if (to_systemd && u->manager->o.fd_store) {
                         _cleanup_free_ char *key = fdstore_key(u->name, u->fdstore[i].name);
-                        fdstore_remove(key);
+                        fdstore_remove(u->manager, key);
                 }
                 safe_close(u->fdstore[i].fd);
                 free(u->fdstore[i].name);
@@ -2545,6 +2557,7 @@ int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret)
 
         m->loop = loop;
         m->o = *o;
+        m->fd_keeper = -1;
         m->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (m->devnull < 0) {
                 r = -errno;

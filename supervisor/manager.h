@@ -31,7 +31,7 @@ typedef struct ManagerOptions {
         const char *cgroup_root;   /* normally /sys/fs/cgroup */
         CgroupMode cgroup_mode;
         const char *cgroup_parent; /* e.g. "/ccsup" */
-        bool fd_store;             /* under systemd: pidfds in its file-descriptor store */
+        bool fd_store;             /* pidfds in a file-descriptor store: systemd's, or the fd keeper */
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
 } ManagerOptions;
 
@@ -150,6 +150,7 @@ struct Manager {
         size_t n_units;
         SeccompProfile *seccomp;   /* the default profile, compiled once */
         int devnull;
+        int fd_keeper;             /* without systemd: the fd keeper (fdkeeper.h), else -1 */
         bool shutting_down;
         bool ready;                /* every first start attempt has ended */
         bool dispatching, dispatch_again, graph_dirty;

@@ -240,3 +240,64 @@ EOF
         wait_state svc inactive 10
         wait_store
 }
+
+# the keeper of the test's ccsupd (its comm), or nothing
+keeper_pid() {
+        local p
+        for p in /proc/[0-9]*; do
+                [[ $(cat "$p/comm" 2>/dev/null) == ccsupd-fdstore ]] || continue
+                [[ $(readlink "$p/cwd" 2>/dev/null) == / ]] || continue
+                grep -qs "$T/run/fdstore" "$p/net/unix" 2>/dev/null || continue
+                # its listening socket's inode is among its fds
+                local ino
+                ino=$(awk -v path="$T/run/fdstore" '$8 == path && $6 == "01" { print $7; exit }' "$p/net/unix")
+                [[ -n $ino ]] && ls -l "$p/fd" 2>/dev/null | grep -q "socket:\[$ino\]" && echo "${p#/proc/}"
+        done
+}
+
+@test "without systemd, the fd keeper holds the store: the fds come back after kill -9; a clean exit ends it" {
+        client svc "FileDescriptorStoreMax=4"
+        sup_start
+        wait_state svc running 10
+        wait_file "$T/ctl/svc/fds"
+        local keeper pid
+        keeper=$(keeper_pid)
+        [[ -n $keeper ]]
+        echo "$keeper" >>"$T/bg-pids"
+        [[ -S $T/run/fdstore && $(stat -c %a "$T/run/fdstore") == 600 ]]
+        pid=$(prop svc MainPID)
+        cmd svc "store db one" "store db two" "store log three"
+        # the keeper holds the client's memfds (and the container's pidfd)
+        wait_until 10 sh -c '[ "$(ls -l /proc/$0/fd | grep -c memfd:fdstore-client)" -eq 3 ]' "$keeper"
+        ls -l "/proc/$keeper/fd" | grep -q 'anon_inode:\[pidfd\]'
+
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        # the keeper outlives it
+        kill -0 "$keeper"
+        cat "$T/d.err" >>"$T/d1.err"
+        sup_start
+        wait_state svc running 10
+        expect_equal "PID of svc" "$pid" "$(prop svc MainPID)"
+        grep -q 'fd keeper: [0-9]* fd(s) taken back from a previous ccsupd' "$T/d.err"
+        grep -q 'svc: fd store: 3 fd(s) taken back' "$T/d.err"
+        expect_equal "the same keeper" "$keeper" "$(keeper_pid)"
+        restarted svc
+        expect_equal "after kill -9" "LISTEN_FDS=3 db one db two log three" "$(fds svc | paste -sd' ')"
+        # FDSTOREREMOVE=1 reaches the keeper
+        cmd svc "remove db"
+        wait_until 10 sh -c '[ "$(ls -l /proc/$0/fd | grep -c memfd:fdstore-client)" -eq 1 ]' "$keeper"
+
+        # daemon-reexec keeps the same keeper and adds nothing twice
+        ctl daemon-reexec
+        wait_until 10 sh -c '"$0" show svc | grep -qx State=running' "$CCSUPCTL"
+        expect_equal "keeper after daemon-reexec" "$keeper" "$(keeper_pid)"
+        expect_equal "memfds in the keeper" 1 "$(ls -l "/proc/$keeper/fd" | grep -c memfd:fdstore-client)"
+
+        # a clean exit ends the keeper before ccsupd is gone
+        kill -TERM "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        ! kill -0 "$keeper" 2>/dev/null
+        [[ ! -e /proc/$keeper ]] || [[ $(awk '{ print $3 }' "/proc/$keeper/stat") == Z ]]
+}
