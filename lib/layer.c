@@ -769,8 +769,8 @@ int layer_extract_bounded(int in_fd, int dirfd, unsigned flags, LayerBudget *bud
         x->budget = budget;
         x->error = ret_error;
         x->parent_fd = -1;
-        sha256_init(&x->outer);
-        sha256_init(&x->inner);
+        sha256_init_bulk(&x->outer);
+        sha256_init_bulk(&x->inner);
 
         r = extract_all(x);
 

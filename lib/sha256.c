@@ -1,9 +1,39 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sha256.h"
+
+/* libcrypto's low-level SHA-256 (SHA256_Init/Update/Final: deprecated in
+ * OpenSSL 3 in favour of EVP, which allocates its context; these do not),
+ * found with dlsym(): no link-time dependency, nothing mapped until asked. */
+static struct {
+        bool tried, ok;
+        int (*init)(void *ctx);
+        int (*update)(void *ctx, const void *data, size_t n);
+        int (*final)(unsigned char *md, void *ctx);
+} crypto;
+
+bool sha256_bulk_available(void)
+{
+        void *h;
+
+        if (crypto.tried)
+                return crypto.ok;
+        crypto.tried = true;
+        h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+                return false;
+        crypto.init = (int (*)(void *))dlsym(h, "SHA256_Init");
+        crypto.update = (int (*)(void *, const void *, size_t))dlsym(h, "SHA256_Update");
+        crypto.final = (int (*)(unsigned char *, void *))dlsym(h, "SHA256_Final");
+        crypto.ok = crypto.init && crypto.update && crypto.final;
+        if (!crypto.ok)
+                dlclose(h);
+        return crypto.ok;
+}
 
 static const uint32_t K[64] = {
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -49,6 +79,14 @@ void sha256_init(Sha256 *s)
         memcpy(s->h, iv, sizeof(iv));
         s->length = 0;
         s->n_buf = 0;
+        s->bulk = false;
+}
+
+void sha256_init_bulk(Sha256 *s)
+{
+        sha256_init(s);
+        if (sha256_bulk_available() && crypto.init(s->bulk_ctx) == 1)
+                s->bulk = true;
 }
 
 void sha256_update(Sha256 *s, const void *data, size_t n)
@@ -56,6 +94,10 @@ void sha256_update(Sha256 *s, const void *data, size_t n)
         const uint8_t *p = data;
 
         s->length += n;
+        if (s->bulk) {
+                (void)crypto.update(s->bulk_ctx, data, n);
+                return;
+        }
         if (s->n_buf > 0) {
                 size_t take = 64 - s->n_buf < n ? 64 - s->n_buf : n;
                 memcpy(s->buf + s->n_buf, p, take);
@@ -75,6 +117,11 @@ void sha256_final(Sha256 *s, uint8_t ret[SHA256_DIGEST_SIZE])
 {
         uint64_t bits = s->length * 8;
 
+        if (s->bulk) {
+                (void)crypto.final(ret, s->bulk_ctx);
+                s->bulk = false;
+                return;
+        }
         s->buf[s->n_buf++] = 0x80;
         if (s->n_buf > 56) {
                 memset(s->buf + s->n_buf, 0, 64 - s->n_buf);
@@ -121,7 +168,7 @@ int sha256_fd(int fd, char ret[SHA256_DIGEST_STRING_MAX], uint64_t *ret_size)
         uint8_t buf[64 * 1024];
         Sha256 s;
 
-        sha256_init(&s);
+        sha256_init_bulk(&s);
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
                 if (n < 0) {
