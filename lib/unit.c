@@ -14,6 +14,7 @@
 #include "ini-reader.h"
 #include "listen.h"
 #include "trust.h"
+#include "unit-template.h"
 #include "util.h"
 #include "words.h"
 
@@ -1537,16 +1538,26 @@ static void on_section(void *userdata, unsigned line, const char *name)
         }
 }
 
-/* %n is the unit name, %% a percent sign; any other % stays as it is. */
+/* %n is the unit name, %i its instance (after '@', empty outside templates),
+ * %p the part before '@', %% a percent sign; any other % stays as it is. */
 static char *expand_specifiers(const char *v, const char *name)
 {
         size_t cap = strlen(v) + 1, n = 0;
         char *r = xmalloc(cap);
+        _cleanup_free_ char *prefix = NULL;
         for (const char *p = v; *p; p++) {
                 const char *ins = NULL;
                 char one[2] = { *p, 0 };
                 if (p[0] == '%' && p[1] == 'n') {
                         ins = name;
+                        p++;
+                } else if (p[0] == '%' && p[1] == 'i') {
+                        ins = unit_name_instance(name);
+                        p++;
+                } else if (p[0] == '%' && p[1] == 'p') {
+                        if (!prefix)
+                                prefix = unit_name_prefix(name);
+                        ins = prefix;
                         p++;
                 } else if (p[0] == '%' && p[1] == '%') {
                         ins = "%";
@@ -1953,6 +1964,27 @@ int unit_load_file(const char *path, UnitConfig **ret, char ***ret_errors)
 
         char **paths = NULL;
         strv_add(&paths, path);
+        if (name && unit_name_is_template(name)) {
+                /* A template is checked as one of its instances would run. */
+                char *sample = xasprintf("%s%s", name, UNIT_TEMPLATE_SAMPLE_INSTANCE);
+                free(name);
+                name = sample;
+        }
+        _cleanup_free_ char *template = name ? unit_name_template(name) : NULL;
+        struct stat st;
+        if (template && !unit_name_is_template(name) && lstat(path, &st) == 0 &&
+            S_ISREG(st.st_mode) && st.st_size == 0) {
+                /* An empty instance file runs the template next to it. */
+                _cleanup_free_ char *dir = xstrndup(path, (size_t)(base_name(path) - path));
+                char *tpath = xasprintf("%s%s.unit", dir, template);
+                free(paths[0]);
+                paths[0] = tpath;
+                _cleanup_free_ char *tdir = xasprintf("%s.d", tpath);
+                _cleanup_strv_free_ char **tdropins = list_dropins(tdir, &errors);
+                STRV_FOREACH(d, tdropins)
+                        if (!is_masked(*d))
+                                strv_add(&paths, *d);
+        }
         _cleanup_free_ char *ddir = xasprintf("%s.d", path);
         _cleanup_strv_free_ char **dropins = list_dropins(ddir, &errors);
         STRV_FOREACH(d, dropins)
@@ -2146,6 +2178,7 @@ int unit_path_enumerate(char *const *dirs, UnitEntry **ret, size_t *ret_n, char 
                 f.v[m++] = *e;
         }
         free(f.has_main);
+        unit_entries_resolve_templates(f.v, &m);
         if (m > 1)
                 qsort(f.v, m, sizeof(UnitEntry), cmp_entry);
         if (m == 0) {
@@ -2168,6 +2201,11 @@ int unit_load_entry(const UnitEntry *e, UnitConfig **ret, char ***ret_errors)
         char **errors = NULL;
         int r = load_texts(e->name, paths, ret, &errors);
         strv_free(paths);
+        if (e->no_template) {
+                /* The empty instance file says nothing but "run the template". */
+                strv_free(errors);
+                errors = NULL;
+        }
         if (e->errors) {
                 /* What the scan found first: an untrusted drop-in directory. */
                 char **all = strv_copy(e->errors);

@@ -285,6 +285,7 @@ typedef struct UnitEntry {
         bool masked;
         char **dropin_paths; /* effective drop-ins, ordered by file name */
         char **errors;       /* "DIR: untrusted: ..." of its drop-in directories */
+        bool no_template;    /* an instance whose template is missing (unit-template.h) */
 } UnitEntry;
 
 void unit_entry_done(UnitEntry *e);

@@ -12,6 +12,7 @@
 #include "health.h"
 #include "log.h"
 #include "pid1.h"
+#include "unit-template.h"
 #include "util.h"
 
 #define ERROR_NO_SUCH_UNIT "org.ccsup.Error.NoSuchUnit"
@@ -264,6 +265,20 @@ static int method_list_units(sd_bus_message *call, void *userdata, sd_bus_error 
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Template= (the template an instance runs, "P@") and Instance= (what
+ * follows the '@' of its name). */
+static int append_template(sd_bus_message *r, const Unit *u)
+{
+        _cleanup_free_ char *t = unit_name_template(u->name);
+        _cleanup_free_ char *file = t ? xasprintf("/%s.unit", t) : NULL;
+        size_t lf = file ? strlen(file) : 0, lp = u->fragment_path ? strlen(u->fragment_path) : 0;
+        bool runs_template = file && lp >= lf && streq(u->fragment_path + lp - lf, file);
+        int k = append_s(r, "Template", runs_template ? t : "");
+        if (k < 0)
+                return k;
+        return append_s(r, "Instance", unit_name_instance(u->name));
+}
+
 static int append_unit_properties(sd_bus_message *r, Unit *u)
 {
         const UnitConfig *c = u->config;
@@ -316,6 +331,7 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
             (k = append_u64(r, "CPUUsageNSec", st.cpu_usage_nsec)) < 0 ||
             (k = append_s(r, "FragmentPath", u->fragment_path)) < 0 ||
             (k = append_strv(r, "DropIns", u->dropin_paths)) < 0 ||
+            (k = append_template(r, u)) < 0 ||
             (k = append_strv(r, "LoadErrors", errors)) < 0 ||
             (k = append_s(r, "StartError", u->start_error)) < 0)
                 return k;
