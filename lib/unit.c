@@ -421,7 +421,7 @@ static const char *const section_table[_SECTION_MAX] = {
 /* Sections and keys of UNITS.md that belong to later work: rejected, with a
  * message that says so rather than "unknown". */
 static const char *const later_sections[] = { NULL };
-static const char *const later_keys[] = { "Security.UserNamespace", NULL };
+static const char *const later_keys[] = { NULL };
 
 typedef struct Ctx {
         UnitConfig *c;
@@ -1105,22 +1105,73 @@ static int p_bind(Ctx *x, const char *v, void *f)
         int r = -EINVAL;
         bool optional = parts[0][0] == '-';
         const char *src = parts[0] + (optional ? 1 : 0);
+        bool ro = false, idmap = false, opts_ok = true;
+        if (n == 3) {
+                _cleanup_free_ char *copy = xstrdup(parts[2]);
+                char *save = NULL;
+                for (char *o = strtok_r(copy, ",", &save); o && opts_ok; o = strtok_r(NULL, ",", &save)) {
+                        if (streq(o, "ro"))
+                                ro = true;
+                        else if (streq(o, "rw"))
+                                ro = false;
+                        else if (streq(o, "idmap"))
+                                idmap = true;
+                        else {
+                                value_error(x, "invalid bind option `%s` (expected ro, rw or idmap)", o);
+                                opts_ok = false;
+                        }
+                }
+                if (opts_ok && !*parts[2]) {
+                        value_error(x, "invalid bind option `` (expected ro, rw or idmap)");
+                        opts_ok = false;
+                }
+        }
         if (n < 2 || n > 3)
-                value_error(x, "invalid bind `%s` (expected SRC:DST[:ro|rw])", v);
-        else if (n == 3 && !streq(parts[2], "ro") && !streq(parts[2], "rw"))
-                value_error(x, "invalid bind option `%s` (expected ro or rw)", parts[2]);
-        else if (check_path(x, src, "source") && check_path(x, parts[1], "destination")) {
+                value_error(x, "invalid bind `%s` (expected SRC:DST[:ro|rw][,idmap])", v);
+        else if (opts_ok && check_path(x, src, "source") && check_path(x, parts[1], "destination")) {
                 c->binds = xrealloc(c->binds, (c->n_binds + 1) * sizeof(BindMount));
                 c->binds[c->n_binds++] = (BindMount){
                         .source = xstrdup(src),
                         .destination = xstrdup(parts[1]),
-                        .read_only = n == 3 && streq(parts[2], "ro"),
+                        .read_only = ro,
+                        .idmap = idmap,
                         .optional = optional,
                 };
                 r = 0;
         }
         free_parts(parts, n);
         return r;
+}
+
+/* no, auto, or HOSTUID:COUNT (the range must fit below 2^32). */
+static int p_userns(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        (void)f;
+        c->userns = USERNS_NO;
+        c->userns_uid = c->userns_count = 0;
+        if (!*v || streq(v, "no"))
+                return 0;
+        if (streq(v, "auto")) {
+                c->userns = USERNS_AUTO;
+                c->userns_count = USERNS_AUTO_COUNT;
+                return 0;
+        }
+        const char *colon = strchr(v, ':');
+        _cleanup_free_ char *uid = colon ? xstrndup(v, (size_t)(colon - v)) : NULL;
+        uint32_t u, n;
+        if (!colon || parse_uint32(uid, &u) < 0 || parse_uint32(colon + 1, &n) < 0) {
+                value_error(x, "invalid user namespace `%s` (expected no, auto or HOSTUID:COUNT)", v);
+                return -EINVAL;
+        }
+        if (u == 0 || n == 0 || (uint64_t)u + n > UINT32_MAX) {
+                value_error(x, "invalid range `%s`: HOSTUID from 1, COUNT from 1, and the range below 4294967295", v);
+                return -EINVAL;
+        }
+        c->userns = USERNS_RANGE;
+        c->userns_uid = u;
+        c->userns_count = n;
+        return 0;
 }
 
 static int tmpfs_options(Ctx *x, const char *opts, TmpfsMount *t)
@@ -1492,6 +1543,7 @@ static const KeyDef key_table[] = {
         { SECTION_SECURITY, "MaskedPaths", true, p_paths, CONF(masked_paths) },
         { SECTION_SECURITY, "Devices", true, p_device, CONF(devices) },
         { SECTION_SECURITY, "Privileged", false, p_bool, CONF(privileged), 0 },
+        { SECTION_SECURITY, "UserNamespace", false, p_userns, CONF(userns) },
 
         { SECTION_MOUNTS, "Bind", true, p_bind, CONF(binds) },
         { SECTION_MOUNTS, "Tmpfs", true, p_tmpfs, CONF(tmpfs) },
@@ -1719,6 +1771,13 @@ static void check_config(Ctx *x)
                 missing(x, SECTION_HEALTH, "[Health]: Exec=, HTTP= and TCP= exclude each other; give one");
         if (c->health_start_period_usec == USEC_INFINITY)
                 missing(x, SECTION_HEALTH, "StartPeriodSec= must be finite in section [Health]");
+
+        if (c->userns != USERNS_NO && c->privileged)
+                missing(x, SECTION_SECURITY, "UserNamespace= and Privileged=yes exclude each other in section [Security]");
+        for (size_t i = 0; i < c->n_binds; i++)
+                if (c->binds[i].idmap && c->userns == USERNS_NO)
+                        missing(x, SECTION_MOUNTS, "Bind=%s:%s: idmap needs UserNamespace= in section [Security]",
+                                c->binds[i].source, c->binds[i].destination);
 
         /* Requires= and Wants= imply After=. */
         STRV_FOREACH(n, c->requires)

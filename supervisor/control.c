@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pid1.h"
 #include "unit-template.h"
+#include "userns.h"
 #include "util.h"
 
 #define ERROR_NO_SUCH_UNIT "org.ccsup.Error.NoSuchUnit"
@@ -279,6 +280,18 @@ static int append_template(sd_bus_message *r, const Unit *u)
         return append_s(r, "Instance", unit_name_instance(u->name));
 }
 
+/* UIDRange=: BASE:COUNT of a unit with UserNamespace=, as recorded under
+ * the state directory (userns.h). */
+static int append_uid_range(sd_bus_message *r, const Unit *u)
+{
+        UsernsRange ur;
+        _cleanup_free_ char *v = NULL;
+        if (u->config && u->config->userns != USERNS_NO &&
+            userns_range_read(u->manager->o.state_dir, u->name, &ur) >= 0)
+                v = xasprintf("%u:%u", (unsigned)ur.base, (unsigned)ur.count);
+        return append_s(r, "UIDRange", v ? v : "");
+}
+
 static int append_unit_properties(sd_bus_message *r, Unit *u)
 {
         const UnitConfig *c = u->config;
@@ -332,6 +345,7 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
             (k = append_s(r, "FragmentPath", u->fragment_path)) < 0 ||
             (k = append_strv(r, "DropIns", u->dropin_paths)) < 0 ||
             (k = append_template(r, u)) < 0 ||
+            (k = append_uid_range(r, u)) < 0 ||
             (k = append_strv(r, "LoadErrors", errors)) < 0 ||
             (k = append_s(r, "StartError", u->start_error)) < 0)
                 return k;
