@@ -14,6 +14,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -78,6 +81,82 @@ static int allow_traverse_both(const SpawnOptions *o, const char *path, char **r
         return r < 0 ? r : allow_traverse(o->state_dir, path, ret_error);
 }
 
+/* The highest owner or group ID in the tree at path (not following
+ * symlinks, not crossing into other filesystems). */
+static int max_id_in(const char *path, uint32_t *ret, char **ret_where)
+{
+        uint32_t max = 0;
+        char *where = NULL;
+        char *const argv[] = { (char *)path, NULL };
+        FTS *fts = fts_open(argv, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
+        if (!fts)
+                return -errno;
+        for (FTSENT *e; (e = fts_read(fts));) {
+                if (e->fts_info == FTS_DP || !e->fts_statp)
+                        continue;
+                uint32_t id = e->fts_statp->st_uid > e->fts_statp->st_gid ? e->fts_statp->st_uid
+                                                                          : e->fts_statp->st_gid;
+                if (id > max || !where) {
+                        max = id > max ? id : max;
+                        if (id == max) {
+                                free(where);
+                                where = xstrdup(e->fts_path);
+                        }
+                }
+        }
+        fts_close(fts);
+        *ret = max;
+        *ret_where = where;
+        return 0;
+}
+
+/* The image's files must have IDs the range can map: a file of ID 70000
+ * under a range of 65536 would be nobody's inside. Store layers never
+ * change: their answer is kept under STATE/userns/.layers; a directory
+ * image is looked at every start. */
+static int check_ids(const SpawnOptions *o, const char *path, uint32_t count, char **ret_error)
+{
+        _cleanup_free_ char *store = path_join(o->state_dir, "images/");
+        bool cache = startswith(path, store) != NULL;
+        _cleanup_free_ char *cdir = path_join(o->state_dir, "userns/.layers");
+        _cleanup_free_ char *key = NULL, *cpath = NULL, *where = NULL;
+        uint32_t max = 0;
+        bool known = false;
+        if (cache) {
+                key = xstrdup(path + strlen(store));
+                for (char *c = key; *c; c++)
+                        if (*c == '/')
+                                *c = '_';
+                cpath = path_join(cdir, key);
+                FILE *f = fopen(cpath, "re");
+                if (f) {
+                        known = fscanf(f, "%" SCNu32, &max) == 1;
+                        fclose(f);
+                }
+        }
+        if (!known) {
+                int r = max_id_in(path, &max, &where);
+                if (r < 0) {
+                        *ret_error = xasprintf("image `%s`: %s", path, strerror(-r));
+                        return r;
+                }
+                if (cache && mkdir_p(cdir, 0700) >= 0) {
+                        FILE *f = fopen(cpath, "we");
+                        if (f) {
+                                fprintf(f, "%" PRIu32 "\n", max);
+                                fclose(f);
+                        }
+                }
+        }
+        if (max >= count) {
+                *ret_error = xasprintf("user namespace: the image has files owned by ID %" PRIu32 "%s%s%s, beyond "
+                                       "the %" PRIu32 " IDs of the range", max, where ? " (" : "",
+                                       where ? where : "", where ? ")" : "", count);
+                return -ERANGE;
+        }
+        return 0;
+}
+
 static void add_tree(SpawnPlan *p, const char *source, bool idmap)
 {
         size_t n = strv_length(p->tree_sources);
@@ -140,6 +219,11 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
                         add_tree(p, *l, true);
         else if (rp->image)
                 add_tree(p, rp->image, true);
+        STRV_FOREACH(t, p->tree_sources) {
+                r = check_ids(o, *t, p->userns_range.count, ret_error);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < rp->n_mounts; i++) {
                 const RootfsMount *m = &rp->mounts[i];
                 if (m->kind != ROOTFS_MOUNT_BIND || !m->source || strv_contains(p->tree_sources, m->source))

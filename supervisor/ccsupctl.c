@@ -349,7 +349,7 @@ static const struct {
         { "MemoryPeak", true },    { "TasksCurrent", true },   { "CPUUsageNSec", true },
         { "Health", false },       { "FragmentPath", false },  { "DropIns", false },
         { "LoadErrors", false },   { "Ready", false },         { "StatusText", false },
-        { "Template", false },     { "Instance", false },      { "UIDRange", false },
+        { "UIDRange", false },     { "Template", false },      { "Instance", false },
 };
 
 static void json_string(const char *s)

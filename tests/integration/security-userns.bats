@@ -180,3 +180,27 @@ start_error() { ctl status "$1" | sed -n 's/^Start error: //p'; }
         expect_status 1
         expect_output_has "idmap needs UserNamespace="
 }
+
+@test "userns: an image with IDs beyond the range is a start error naming the file" {
+        cp -a "$IMAGE" "$T/img70k"
+        chown 70000 "$T/img70k/etc/passwd"
+        unit big <<EOF
+[Image]
+Image=$T/img70k
+
+[Process]
+Exec=/bin/true
+
+[Restart]
+Policy=no
+
+[Security]
+UserNamespace=auto
+EOF
+        sup_start
+        wait_state big failed
+        expect_equal "start error" "user namespace: the image has files owned by ID 70000 ($T/img70k/etc/passwd), beyond the 65536 IDs of the range" \
+                "$(start_error big)"
+        # the image was not changed
+        expect_equal "owner" 70000 "$(stat -c %u "$T/img70k/etc/passwd")"
+}
