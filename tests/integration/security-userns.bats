@@ -204,3 +204,38 @@ EOF
         # the image was not changed
         expect_equal "owner" 70000 "$(stat -c %u "$T/img70k/etc/passwd")"
 }
+
+@test "userns: a killed ccsupd re-adopts the container, with its range, and exec still joins" {
+        ns_unit a
+        sup_start
+        wait_state a running
+        local pid
+        pid=$(prop a MainPID)
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        sup_start
+        wait_state a running
+        expect_equal "PID" "$pid" "$(prop a MainPID)"
+        grep -q "re-adopted PID $pid" "$T/d.err"
+        expect_equal "UIDRange" 300000:65536 "$(prop a UIDRange)"
+        expect_equal "uid inside" 0 "$(ctl exec a id -u)"
+        ctl exec a touch /bind/after
+        expect_equal "owner" 300000 "$(stat -c %u "$T/bind/after")"
+        ctl stop a
+        expect_equal "state" inactive "$(prop a State)"
+        ! kill -0 "$pid" 2>/dev/null
+}
+
+@test "userns: a Persistent=yes layer belongs to the container's root and keeps its files" {
+        ns_unit a '[Image]' 'Persistent=yes'
+        sup_start
+        wait_state a running
+        ctl exec a sh -c 'echo kept >/etc/kept && mkdir /data && chown 1000 /data'
+        expect_equal "upper on the host" 300000 "$(stat -c %u "$T/state/persistent/a/upper")"
+        expect_equal "a file of root's on the host" 300000 "$(stat -c %u "$T/state/persistent/a/upper/etc/kept")"
+        expect_equal "a file of 1000's on the host" 301000 "$(stat -c %u "$T/state/persistent/a/upper/data")"
+        ctl restart a
+        expect_equal "kept" kept "$(ctl exec a cat /etc/kept)"
+        expect_equal "owner inside" 0 "$(ctl exec a stat -c %u /etc/kept)"
+}
