@@ -297,7 +297,9 @@ int spawn_userns_release(const SpawnPlan *p, pid_t pid, int pidfd, int sock, cha
         _cleanup_close_ int of = open(oom, O_WRONLY | O_CLOEXEC);
         if (of < 0 || write(of, val, strlen(val)) != (ssize_t)strlen(val)) {
                 r = -errno;
-                *ret_error = xasprintf("OOMScoreAdjust=%d: %s: %s", p->oom_score_adjust, oom, strerror(-r));
+                /* Worded as without a user namespace: it is the container's own. */
+                *ret_error = xasprintf("OOMScoreAdjust=%d: /proc/self/oom_score_adj: %s", p->oom_score_adjust,
+                                       strerror(-r));
                 return r;
         }
         _cleanup_close_ int ns = userns_open(pidfd, pid);
