@@ -237,6 +237,22 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
                 }
                 add_tree(p, m->source, bind_is_idmapped(c, o, m));
         }
+        /* A host device node enters as it is: the container's root opens it
+         * with the permissions of others (its owner is not in the range).
+         * Said at start rather than as an EACCES in the container. */
+        for (size_t i = 0; i < rp->n_mounts; i++) {
+                const RootfsMount *m = &rp->mounts[i];
+                struct stat st;
+                if (m->kind != ROOTFS_MOUNT_DEVICE || stat(m->source, &st) < 0)
+                        continue;
+                mode_t need = S_IROTH | (m->read_only ? 0 : S_IWOTH);
+                if ((st.st_mode & need) != need) {
+                        *ret_error = xasprintf("Devices=%s: in a user namespace the container opens it as others "
+                                               "do, and its mode %04o does not allow %s", m->source,
+                                               (unsigned)(st.st_mode & 07777), m->read_only ? "reading" : "reading and writing");
+                        return -EACCES;
+                }
+        }
         size_t n = strv_length(p->tree_sources);
         if (n > USERNS_FDS_MAX) {
                 *ret_error = xasprintf("user namespace: %zu layers and binds, at most %d", n, USERNS_FDS_MAX);

@@ -239,3 +239,19 @@ EOF
         expect_equal "kept" kept "$(ctl exec a cat /etc/kept)"
         expect_equal "owner inside" 0 "$(ctl exec a stat -c %u /etc/kept)"
 }
+
+@test "userns: a Devices= node the range cannot open is a start error; one it can works" {
+        SEC=("Devices=/dev/kmsg:rw")
+        ns_unit kmsg '[Restart]' 'Policy=no'
+        SEC=("Devices=/dev/null:/dev/hostnull:rw")
+        ns_unit kmsgr
+        sup_start
+        wait_state kmsg failed
+        expect_equal "start error" "Devices=/dev/kmsg: in a user namespace the container opens it as others do, and its mode 0644 does not allow reading and writing" \
+                "$(start_error kmsg)"
+        wait_state kmsgr running
+        ctl exec kmsgr sh -c 'echo x >/dev/hostnull'
+        # and no node can be made, CAP_MKNOD or not
+        run ctl exec kmsgr mknod /tmp/null2 c 1 3
+        [[ $status -ne 0 ]]
+}
