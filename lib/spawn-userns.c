@@ -210,6 +210,7 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
         if (r < 0)
                 return r;
         p->userns = true;
+        rp->userxattr = true;
         p->trees_dir = xasprintf("%s.trees", rp->staging);
 
         /* The image, never chowned: each lower layer idmapped (a read-only
