@@ -21,6 +21,7 @@
 #define WHITEOUT_PREFIX ".wh."
 #define WHITEOUT_OPAQUE ".wh..wh..opq"
 #define OVERLAY_OPAQUE_XATTR "trusted.overlay.opaque"
+#define OVERLAY_OPAQUE_USER_XATTR "user.overlay.opaque"
 
 int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
@@ -598,6 +599,10 @@ static int make_whiteout(Extract *x, int parent, const char *base)
                 _cleanup_close_ int fd = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd < 0 || fsetxattr(fd, OVERLAY_OPAQUE_XATTR, "y", 1, 0) < 0)
                         return fail(x, -errno, "mark opaque: %s", strerror(errno));
+                /* The same for an overlay mounted in a user namespace
+                 * (userxattr), which cannot read trusted.*. */
+                if (fsetxattr(fd, OVERLAY_OPAQUE_USER_XATTR, "y", 1, 0) < 0)
+                        return fail(x, -errno, "mark opaque (user.overlay.opaque): %s", strerror(errno));
                 return 0;
         }
         if (startswith(base, WHITEOUT_PREFIX WHITEOUT_PREFIX))

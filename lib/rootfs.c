@@ -264,7 +264,8 @@ static int mount_point_or_fail(int rootfd, const char *path, bool as_file, char 
  * upper NULL: read-only. nodev: MOUNT_ATTR_NODEV or 0.
  */
 static int overlay_mount_lowerdir_plus(char *const *layers, size_t n, const char *upper,
-                                       const char *work, const char *root, unsigned nodev)
+                                       const char *work, const char *root, unsigned nodev,
+                                       bool userxattr)
 {
         _cleanup_close_ int fs = -1, mnt = -1;
 
@@ -276,6 +277,8 @@ static int overlay_mount_lowerdir_plus(char *const *layers, size_t n, const char
                         return -errno;
         if (upper && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
                       fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0))
+                return -errno;
+        if (userxattr && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
                 return -errno;
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
                 return -errno;
@@ -294,7 +297,8 @@ static int overlay_mount_lowerdir_plus(char *const *layers, size_t n, const char
  * layers) instead of its full path. The cwd is switched later anyway.
  */
 static int overlay_mount_legacy(char *const *layers, size_t n, const char *upper,
-                                const char *work, const char *root, unsigned long nodev)
+                                const char *work, const char *root, unsigned long nodev,
+                                bool userxattr)
 {
         _cleanup_free_ char *dir = NULL, *opts = NULL;
         size_t l, len = 0;
@@ -311,7 +315,7 @@ static int overlay_mount_legacy(char *const *layers, size_t n, const char *upper
                 return -errno;
         for (size_t i = 0; i < n; i++)
                 len += strlen(layers[i]) + 1;
-        opts = xcalloc(1, len + strlen("lowerdir=,upperdir=,workdir=") +
+        opts = xcalloc(1, len + strlen("lowerdir=,upperdir=,workdir=,userxattr") +
                                   (upper ? strlen(upper) + strlen(work) : 0) + 1);
         strcpy(opts, "lowerdir=");
         for (size_t i = n; i > 0; i--) {
@@ -321,6 +325,8 @@ static int overlay_mount_legacy(char *const *layers, size_t n, const char *upper
         }
         if (upper)
                 sprintf(opts + strlen(opts), ",upperdir=%s,workdir=%s", upper, work);
+        if (userxattr)
+                strcat(opts, ",userxattr");
         if (strlen(opts) >= (size_t)getpagesize())
                 return -E2BIG;
         return mount("overlay", root, "overlay", nodev | (upper ? 0 : MS_RDONLY), opts) < 0 ? -errno : 0;
@@ -358,9 +364,10 @@ static int setup_layered_root(const RootfsPlan *p, const char *root, const char 
         }
         /* Test hook: the mount(2) path of kernels before 6.8, on any kernel. */
         r = getenv("CCSUP_TEST_OVERLAY_LEGACY") ? -EINVAL
-                : overlay_mount_lowerdir_plus(layers, n, upper, work, root, root_nodev_attr(p));
+                : overlay_mount_lowerdir_plus(layers, n, upper, work, root, root_nodev_attr(p),
+                                              p->userxattr);
         if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
-                r = overlay_mount_legacy(layers, n, upper, work, root, root_nodev_flag(p));
+                r = overlay_mount_legacy(layers, n, upper, work, root, root_nodev_flag(p), p->userxattr);
         if (r == -E2BIG) {
                 *ret_error = xasprintf("overlay of %zu layers: the options exceed this kernel's "
                                        "mount option limit (Linux 6.8 lifts it)", n);
@@ -381,7 +388,8 @@ static int setup_overlay_root(const RootfsPlan *p, const char *root, char **ret_
                 return fail(ret_error, -errno, "mkdir in `%s`", p->staging);
         if (p->layers)
                 return setup_layered_root(p, root, upper, work, ret_error);
-        opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", p->image, upper, work);
+        opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s%s", p->image, upper, work,
+                         p->userxattr ? ",userxattr" : "");
         if (mount("overlay", root, "overlay", root_nodev_flag(p), opts) < 0)
                 return fail(ret_error, -errno, "overlay on image `%s`", p->image);
         return 0;

@@ -44,6 +44,7 @@ typedef struct RootfsPlan {
         bool joined_netns;  /* another container's netns: fresh sysfs, its ping_group_range */
         bool privileged;    /* host /dev, nothing masked */
         bool use_chroot;    /* MS_MOVE + chroot instead of pivot_root */
+        bool userxattr;     /* overlay in a user namespace: user.overlay.* xattrs (opaque dirs) */
 } RootfsPlan;
 
 void rootfs_plan_done(RootfsPlan *p);

@@ -25,6 +25,7 @@
  * its status is read from /proc.
  */
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
@@ -111,6 +112,16 @@ static void close_all_but(int a, int b)
         (void)close_range((unsigned)hi + 1, ~0U, 0);
 }
 
+/* Whether the process pid is in our own user namespace. */
+static bool same_user_namespace(pid_t pid)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/ns/user", (int)pid);
+        struct stat a, b;
+        if (stat(path, &a) < 0 || stat("/proc/self/ns/user", &b) < 0)
+                return true;
+        return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Enters the namespaces and the root of the container's PID 1. Its root is
  * taken from /proc (before setns(), in our own view of it) rather than from
  * the mount namespace: a container chroot'ed on an initramfs host has a
@@ -123,9 +134,15 @@ static void relay_enter(const SpawnExecTarget *t, int fd)
         /* After the open: a pidfd still alive means the PID was not reused. */
         if (root < 0 || pidfd_send_signal(t->pidfd, 0, NULL, 0) < 0)
                 spawn_child_failf(fd, -ESRCH, "the container's PID %d is gone", (int)t->pid);
-        if (setns(t->pidfd, EXEC_NAMESPACES) < 0)
+        /* UserNamespace=: its user namespace too, first (setns() does so
+         * when given it), and then be its root, the host ID of the range. */
+        bool userns = !same_user_namespace(t->pid);
+        if (setns(t->pidfd, EXEC_NAMESPACES | (userns ? CLONE_NEWUSER : 0)) < 0)
                 spawn_child_failf(fd, -errno, "enter the namespaces of PID %d: %s", (int)t->pid,
                                   strerror(errno));
+        if (userns && (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+                spawn_child_failf(fd, -errno, "become root of the user namespace of PID %d: %s",
+                                  (int)t->pid, strerror(errno));
         if (fchdir(root) < 0 || chroot(".") < 0)
                 spawn_child_failf(fd, -errno, "enter the root of PID %d: %s", (int)t->pid,
                                   strerror(errno));

@@ -12,6 +12,7 @@
 #include "image.h"
 #include "rootfs.h"
 #include "spawn.h"
+#include "userns.h"
 #include "util.h"
 
 #define SPAWN_MESSAGE_MAX 4096
@@ -58,7 +59,26 @@ struct SpawnPlan {
         char **device_rules;      /* the device allowlist ("c 1:3 rwm"); NULL: Privileged=yes */
         char **warnings;
         bool no_clone3;
+        /* UserNamespace= (spawn-userns.c): the range, and the host paths
+         * the parent brings in idmapped (layers, volumes, Bind=...:idmap). */
+        bool userns;
+        UsernsRange userns_range;
+        /* Host paths the parent hands over as detached trees (idmapped or
+         * not), each attached by the child at tree_targets[i] under
+         * RUNTIME/containers/NAME.trees while it is still host root, so
+         * that no host directory on the way needs to let the range in. */
+        char **tree_sources, **tree_targets;
+        bool *tree_idmap;
+        char *trees_dir;
 };
+
+int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o, char **ret_error);
+int spawn_userns_release(const SpawnPlan *p, pid_t pid, int pidfd, int sock, char **ret_error);
+/* Child: waits for the release, attaches the trees, rewrites its copy of the
+ * plan to use them, becomes root of its user namespace. */
+void spawn_userns_child_enter(SpawnPlan *p, int fd);
+void spawn_userns_cleanup(const SpawnPlan *p);
+void spawn_userns_plan_done(SpawnPlan *p);
 
 /* One message of the sync protocol, child to parent. error is a positive
  * errno; spawn_exec() adds SPAWN_ERROR_COMMAND when the command itself could

@@ -547,6 +547,9 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
                                    c->name);
         prepare_resources(p, c, o);
         p->no_clone3 = o->no_clone3;
+        r = spawn_userns_prepare(p, c, o, ret_error);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(p);
         return 0;
@@ -628,6 +631,7 @@ SpawnPlan *spawn_plan_free(SpawnPlan *p)
         free(p->cpuset);
         strv_free(p->device_rules);
         strv_free(p->warnings);
+        spawn_userns_plan_done(p);
         free(p);
         return NULL;
 }
@@ -637,6 +641,7 @@ void spawn_cleanup(const SpawnPlan *p)
         /* Still under the lock: a twin waiting for it sees the directory
          * gone and makes its own. */
         (void)rmdir(p->rootfs.staging);
+        spawn_userns_cleanup(p);
 }
 
 void spawn_result_done(SpawnResult *r)
@@ -915,8 +920,11 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
          * Init=yes, the init stays so for the container's life). */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 spawn_child_failf(fd, -errno, "PR_SET_DUMPABLE: %s", strerror(errno));
-        /* Wait until the parent has placed us in every cgroup. */
-        if (wait_for_go && read(fd, &go, 1) != 1)
+        /* Wait until the parent has placed us in every cgroup (and, with a
+         * user namespace, written its maps and sent the idmapped trees). */
+        if (p->userns)
+                spawn_userns_child_enter((SpawnPlan *)p, fd);
+        else if (wait_for_go && read(fd, &go, 1) != 1)
                 _exit(SPAWN_EXIT_SETUP);
         /* Still with every capability: PR_SET_MM needs CAP_SYS_RESOURCE. */
         if (p->init)
@@ -934,7 +942,8 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
                 spawn_child_failf(fd, -errno, "setsid: %s", strerror(errno));
         /* Not ccsupd's own: it may protect itself, its containers stay
          * ordinary. */
-        spawn_child_set_oom_score(p, fd);
+        if (!p->userns) /* else written by the parent: /proc/self is host root's now */
+                spawn_child_set_oom_score(p, fd);
         /* Before the mounts: the fresh sysfs shows the joined netns. */
         if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
                 spawn_child_failf(fd, -errno, "join the network namespace: %s", strerror(errno));
@@ -1016,7 +1025,7 @@ static pid_t clone_child(const SpawnPlan *p, int cgroup_fd, int *ret_pidfd, bool
 {
         /* A joined netns is entered with setns() in the child. */
         uint64_t ns = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                      (p->own_netns ? CLONE_NEWNET : 0);
+                      (p->own_netns ? CLONE_NEWNET : 0) | (p->userns ? CLONE_NEWUSER : 0);
 
         return spawn_clone(ns, p->no_clone3, cgroup_fd, ret_pidfd, ret_clone3);
 }
@@ -1124,9 +1133,10 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
         /* Born in its only cgroup: nothing to wait for. */
         into = clone3 && cg->unified_fd >= 0;
         attach = !into || cg->v1;
+        bool release = attach || p->userns;
         if (pid == 0) {
                 safe_close(parent_end);
-                child_run(p, child_end, attach);
+                child_run(p, child_end, release);
         }
         if (pid < 0) {
                 *ret_error = xasprintf("clone: %s", strerror(-pid));
@@ -1145,7 +1155,13 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
                 (void)cgroup_remove(cg);
                 return r;
         }
-        if (attach && send(parent_end, "g", 1, MSG_NOSIGNAL) != 1) {
+        if (p->userns && (r = spawn_userns_release(p, pid, pidfd, parent_end, ret_error)) < 0) {
+                (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                (void)waitid(P_PIDFD, pidfd, NULL, WEXITED);
+                (void)cgroup_remove(cg);
+                return r;
+        }
+        if (attach && !p->userns && send(parent_end, "g", 1, MSG_NOSIGNAL) != 1) {
                 r = -errno;
                 *ret_error = xasprintf("release the child: %s", strerror(-r));
                 (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);

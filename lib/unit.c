@@ -14,6 +14,7 @@
 #include "ini-reader.h"
 #include "listen.h"
 #include "trust.h"
+#include "unit-template.h"
 #include "util.h"
 #include "words.h"
 
@@ -420,7 +421,7 @@ static const char *const section_table[_SECTION_MAX] = {
 /* Sections and keys of UNITS.md that belong to later work: rejected, with a
  * message that says so rather than "unknown". */
 static const char *const later_sections[] = { NULL };
-static const char *const later_keys[] = { "Security.UserNamespace", NULL };
+static const char *const later_keys[] = { NULL };
 
 typedef struct Ctx {
         UnitConfig *c;
@@ -1104,22 +1105,73 @@ static int p_bind(Ctx *x, const char *v, void *f)
         int r = -EINVAL;
         bool optional = parts[0][0] == '-';
         const char *src = parts[0] + (optional ? 1 : 0);
+        bool ro = false, idmap = false, opts_ok = true;
+        if (n == 3) {
+                _cleanup_free_ char *copy = xstrdup(parts[2]);
+                char *save = NULL;
+                for (char *o = strtok_r(copy, ",", &save); o && opts_ok; o = strtok_r(NULL, ",", &save)) {
+                        if (streq(o, "ro"))
+                                ro = true;
+                        else if (streq(o, "rw"))
+                                ro = false;
+                        else if (streq(o, "idmap"))
+                                idmap = true;
+                        else {
+                                value_error(x, "invalid bind option `%s` (expected ro, rw or idmap)", o);
+                                opts_ok = false;
+                        }
+                }
+                if (opts_ok && !*parts[2]) {
+                        value_error(x, "invalid bind option `` (expected ro, rw or idmap)");
+                        opts_ok = false;
+                }
+        }
         if (n < 2 || n > 3)
-                value_error(x, "invalid bind `%s` (expected SRC:DST[:ro|rw])", v);
-        else if (n == 3 && !streq(parts[2], "ro") && !streq(parts[2], "rw"))
-                value_error(x, "invalid bind option `%s` (expected ro or rw)", parts[2]);
-        else if (check_path(x, src, "source") && check_path(x, parts[1], "destination")) {
+                value_error(x, "invalid bind `%s` (expected SRC:DST[:ro|rw][,idmap])", v);
+        else if (opts_ok && check_path(x, src, "source") && check_path(x, parts[1], "destination")) {
                 c->binds = xrealloc(c->binds, (c->n_binds + 1) * sizeof(BindMount));
                 c->binds[c->n_binds++] = (BindMount){
                         .source = xstrdup(src),
                         .destination = xstrdup(parts[1]),
-                        .read_only = n == 3 && streq(parts[2], "ro"),
+                        .read_only = ro,
+                        .idmap = idmap,
                         .optional = optional,
                 };
                 r = 0;
         }
         free_parts(parts, n);
         return r;
+}
+
+/* no, auto, or HOSTUID:COUNT (the range must fit below 2^32). */
+static int p_userns(Ctx *x, const char *v, void *f)
+{
+        UnitConfig *c = x->c;
+        (void)f;
+        c->userns = USERNS_NO;
+        c->userns_uid = c->userns_count = 0;
+        if (!*v || streq(v, "no"))
+                return 0;
+        if (streq(v, "auto")) {
+                c->userns = USERNS_AUTO;
+                c->userns_count = USERNS_AUTO_COUNT;
+                return 0;
+        }
+        const char *colon = strchr(v, ':');
+        _cleanup_free_ char *uid = colon ? xstrndup(v, (size_t)(colon - v)) : NULL;
+        uint32_t u, n;
+        if (!colon || parse_uint32(uid, &u) < 0 || parse_uint32(colon + 1, &n) < 0) {
+                value_error(x, "invalid user namespace `%s` (expected no, auto or HOSTUID:COUNT)", v);
+                return -EINVAL;
+        }
+        if (u == 0 || n == 0 || (uint64_t)u + n > UINT32_MAX) {
+                value_error(x, "invalid range `%s`: HOSTUID from 1, COUNT from 1, and the range below 4294967295", v);
+                return -EINVAL;
+        }
+        c->userns = USERNS_RANGE;
+        c->userns_uid = u;
+        c->userns_count = n;
+        return 0;
 }
 
 static int tmpfs_options(Ctx *x, const char *opts, TmpfsMount *t)
@@ -1491,6 +1543,7 @@ static const KeyDef key_table[] = {
         { SECTION_SECURITY, "MaskedPaths", true, p_paths, CONF(masked_paths) },
         { SECTION_SECURITY, "Devices", true, p_device, CONF(devices) },
         { SECTION_SECURITY, "Privileged", false, p_bool, CONF(privileged), 0 },
+        { SECTION_SECURITY, "UserNamespace", false, p_userns, CONF(userns) },
 
         { SECTION_MOUNTS, "Bind", true, p_bind, CONF(binds) },
         { SECTION_MOUNTS, "Tmpfs", true, p_tmpfs, CONF(tmpfs) },
@@ -1537,16 +1590,26 @@ static void on_section(void *userdata, unsigned line, const char *name)
         }
 }
 
-/* %n is the unit name, %% a percent sign; any other % stays as it is. */
+/* %n is the unit name, %i its instance (after '@', empty outside templates),
+ * %p the part before '@', %% a percent sign; any other % stays as it is. */
 static char *expand_specifiers(const char *v, const char *name)
 {
         size_t cap = strlen(v) + 1, n = 0;
         char *r = xmalloc(cap);
+        _cleanup_free_ char *prefix = NULL;
         for (const char *p = v; *p; p++) {
                 const char *ins = NULL;
                 char one[2] = { *p, 0 };
                 if (p[0] == '%' && p[1] == 'n') {
                         ins = name;
+                        p++;
+                } else if (p[0] == '%' && p[1] == 'i') {
+                        ins = unit_name_instance(name);
+                        p++;
+                } else if (p[0] == '%' && p[1] == 'p') {
+                        if (!prefix)
+                                prefix = unit_name_prefix(name);
+                        ins = prefix;
                         p++;
                 } else if (p[0] == '%' && p[1] == '%') {
                         ins = "%";
@@ -1708,6 +1771,13 @@ static void check_config(Ctx *x)
                 missing(x, SECTION_HEALTH, "[Health]: Exec=, HTTP= and TCP= exclude each other; give one");
         if (c->health_start_period_usec == USEC_INFINITY)
                 missing(x, SECTION_HEALTH, "StartPeriodSec= must be finite in section [Health]");
+
+        if (c->userns != USERNS_NO && c->privileged)
+                missing(x, SECTION_SECURITY, "UserNamespace= and Privileged=yes exclude each other in section [Security]");
+        for (size_t i = 0; i < c->n_binds; i++)
+                if (c->binds[i].idmap && c->userns == USERNS_NO)
+                        missing(x, SECTION_MOUNTS, "Bind=%s:%s: idmap needs UserNamespace= in section [Security]",
+                                c->binds[i].source, c->binds[i].destination);
 
         /* Requires= and Wants= imply After=. */
         STRV_FOREACH(n, c->requires)
@@ -1953,6 +2023,27 @@ int unit_load_file(const char *path, UnitConfig **ret, char ***ret_errors)
 
         char **paths = NULL;
         strv_add(&paths, path);
+        if (name && unit_name_is_template(name)) {
+                /* A template is checked as one of its instances would run. */
+                char *sample = xasprintf("%s%s", name, UNIT_TEMPLATE_SAMPLE_INSTANCE);
+                free(name);
+                name = sample;
+        }
+        _cleanup_free_ char *template = name ? unit_name_template(name) : NULL;
+        struct stat st;
+        if (template && !unit_name_is_template(name) && lstat(path, &st) == 0 &&
+            S_ISREG(st.st_mode) && st.st_size == 0) {
+                /* An empty instance file runs the template next to it. */
+                _cleanup_free_ char *dir = xstrndup(path, (size_t)(base_name(path) - path));
+                char *tpath = xasprintf("%s%s.unit", dir, template);
+                free(paths[0]);
+                paths[0] = tpath;
+                _cleanup_free_ char *tdir = xasprintf("%s.d", tpath);
+                _cleanup_strv_free_ char **tdropins = list_dropins(tdir, &errors);
+                STRV_FOREACH(d, tdropins)
+                        if (!is_masked(*d))
+                                strv_add(&paths, *d);
+        }
         _cleanup_free_ char *ddir = xasprintf("%s.d", path);
         _cleanup_strv_free_ char **dropins = list_dropins(ddir, &errors);
         STRV_FOREACH(d, dropins)
@@ -2146,6 +2237,7 @@ int unit_path_enumerate(char *const *dirs, UnitEntry **ret, size_t *ret_n, char 
                 f.v[m++] = *e;
         }
         free(f.has_main);
+        unit_entries_resolve_templates(f.v, &m);
         if (m > 1)
                 qsort(f.v, m, sizeof(UnitEntry), cmp_entry);
         if (m == 0) {
@@ -2168,6 +2260,11 @@ int unit_load_entry(const UnitEntry *e, UnitConfig **ret, char ***ret_errors)
         char **errors = NULL;
         int r = load_texts(e->name, paths, ret, &errors);
         strv_free(paths);
+        if (e->no_template) {
+                /* The empty instance file says nothing but "run the template". */
+                strv_free(errors);
+                errors = NULL;
+        }
         if (e->errors) {
                 /* What the scan found first: an untrusted drop-in directory. */
                 char **all = strv_copy(e->errors);

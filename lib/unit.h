@@ -107,10 +107,20 @@ typedef struct RlimitSpec {
         uint64_t soft, hard; /* UINT64_MAX = infinity */
 } RlimitSpec;
 
+typedef enum UserNamespaceMode {
+        USERNS_NO,
+        USERNS_AUTO,
+        USERNS_RANGE,
+} UserNamespaceMode;
+
+/* The IDs UserNamespace=auto gives a unit. */
+#define USERNS_AUTO_COUNT 65536
+
 typedef struct BindMount {
         char *source;      /* host path, absolute, without the '-' */
         char *destination; /* container path, absolute */
         bool read_only;
+        bool idmap;        /* :idmap, with UserNamespace=: host IDs appear as the container's */
         bool optional;     /* '-' prefix: a missing source is skipped */
 } BindMount;
 
@@ -202,6 +212,10 @@ typedef struct UnitConfig {
         DeviceSpec *devices;
         size_t n_devices;
         bool privileged;
+        /* UserNamespace=: no, auto (a range of 65536 picked once, kept), or
+         * HOSTUID:COUNT. */
+        UserNamespaceMode userns;
+        uint32_t userns_uid, userns_count;
 
         /* [Mounts] */
         BindMount *binds;
@@ -285,6 +299,7 @@ typedef struct UnitEntry {
         bool masked;
         char **dropin_paths; /* effective drop-ins, ordered by file name */
         char **errors;       /* "DIR: untrusted: ..." of its drop-in directories */
+        bool no_template;    /* an instance whose template is missing (unit-template.h) */
 } UnitEntry;
 
 void unit_entry_done(UnitEntry *e);

@@ -77,6 +77,7 @@ static void help(void)
                "                       interrupted (see ccsupctl events --help)\n"
                "  reset UNIT           clear a failed state and the restart counter\n"
                "  verify FILE...       check unit files without a daemon; prints FILE:LINE: message\n"
+               "                       (a template NAME@.unit as its instance `sample`)\n"
                "                       lines and exits 1 if any file has errors\n"
                "  image import SOURCE [NAME[:TAG]] | list | remove REF | inspect REF\n"
                "                       the image store of the ccsupd on --socket (its\n"
@@ -348,6 +349,7 @@ static const struct {
         { "MemoryPeak", true },    { "TasksCurrent", true },   { "CPUUsageNSec", true },
         { "Health", false },       { "FragmentPath", false },  { "DropIns", false },
         { "LoadErrors", false },   { "Ready", false },         { "StatusText", false },
+        { "UIDRange", false },     { "Template", false },      { "Instance", false },
 };
 
 static void json_string(const char *s)

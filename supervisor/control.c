@@ -12,6 +12,8 @@
 #include "health.h"
 #include "log.h"
 #include "pid1.h"
+#include "unit-template.h"
+#include "userns.h"
 #include "util.h"
 
 #define ERROR_NO_SUCH_UNIT "org.ccsup.Error.NoSuchUnit"
@@ -264,6 +266,32 @@ static int method_list_units(sd_bus_message *call, void *userdata, sd_bus_error 
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* Template= (the template an instance runs, "P@") and Instance= (what
+ * follows the '@' of its name). */
+static int append_template(sd_bus_message *r, const Unit *u)
+{
+        _cleanup_free_ char *t = unit_name_template(u->name);
+        _cleanup_free_ char *file = t ? xasprintf("/%s.unit", t) : NULL;
+        size_t lf = file ? strlen(file) : 0, lp = u->fragment_path ? strlen(u->fragment_path) : 0;
+        bool runs_template = file && lp >= lf && streq(u->fragment_path + lp - lf, file);
+        int k = append_s(r, "Template", runs_template ? t : "");
+        if (k < 0)
+                return k;
+        return append_s(r, "Instance", unit_name_instance(u->name));
+}
+
+/* UIDRange=: BASE:COUNT of a unit with UserNamespace=, as recorded under
+ * the state directory (userns.h). */
+static int append_uid_range(sd_bus_message *r, const Unit *u)
+{
+        UsernsRange ur;
+        _cleanup_free_ char *v = NULL;
+        if (u->config && u->config->userns != USERNS_NO &&
+            userns_range_read(u->manager->o.state_dir, u->name, &ur) >= 0)
+                v = xasprintf("%u:%u", (unsigned)ur.base, (unsigned)ur.count);
+        return append_s(r, "UIDRange", v ? v : "");
+}
+
 static int append_unit_properties(sd_bus_message *r, Unit *u)
 {
         const UnitConfig *c = u->config;
@@ -316,6 +344,8 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
             (k = append_u64(r, "CPUUsageNSec", st.cpu_usage_nsec)) < 0 ||
             (k = append_s(r, "FragmentPath", u->fragment_path)) < 0 ||
             (k = append_strv(r, "DropIns", u->dropin_paths)) < 0 ||
+            (k = append_template(r, u)) < 0 ||
+            (k = append_uid_range(r, u)) < 0 ||
             (k = append_strv(r, "LoadErrors", errors)) < 0 ||
             (k = append_s(r, "StartError", u->start_error)) < 0)
                 return k;

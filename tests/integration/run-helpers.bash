@@ -124,6 +124,8 @@ run_setup() {
         [[ -d ${IMAGE:-} ]] || { echo "no test image (setup_file failed?)" >&2; return 1; }
         T=$(mktemp -d /tmp/ccsup-runtests.XXXXXX)
         mkdir -p "$T/units" "$T/state" "$T/run" "$T/log"
+        # a user namespace's root must reach the runtime directory
+        [[ ${CCSUP_TEST_USERNS:-} != 1 ]] || chmod 0711 "$T"
         CG=/ccsup-test-$BATS_TEST_NUMBER-$$
         TAG=ccsup-test-$BATS_TEST_NUMBER-$$-$RANDOM
         : >"$T/bg-pids"
@@ -153,11 +155,16 @@ run_teardown() {
 
 # ------------------------------------------------------------------ units
 
-# unit NAME < body: writes $T/units/NAME.unit, adding the tag to [Process]
+# unit NAME < body: writes $T/units/NAME.unit, adding the tag to [Process].
+# With CCSUP_TEST_USERNS=1 in the environment (the security battery again, in
+# user namespaces), every unit but a Privileged=yes one (the two exclude each
+# other) also gets UserNamespace=auto.
 unit() {
         local name=$1
-        awk -v tag="Environment=CCSUP_TEST_TAG=$TAG" \
-                '{ print } /^\[Process\][ \t]*$/ { print tag }' >"$T/units/$name.unit"
+        awk -v tag="Environment=CCSUP_TEST_TAG=$TAG" -v userns="${CCSUP_TEST_USERNS:-}" \
+                '{ print } /^\[Process\][ \t]*$/ { print tag }
+                 /^Privileged=(yes|true|on|1)[ \t]*$/ { priv = 1 }
+                 END { if (userns == "1" && !priv) print "[Security]\nUserNamespace=auto" }' >"$T/units/$name.unit"
 }
 
 # plain NAME EXEC: the smallest unit: our image, one command

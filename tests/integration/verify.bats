@@ -181,7 +181,7 @@ Exec=/bin/true
 Notify=yes
 FileDescriptorStoreMax=4096
 [Security]
-UserNamespace=auto
+UserNamespace=lots
 [Network]
 Mode=bridge
 UNIT

@@ -141,6 +141,8 @@ static void whiteouts(void)
         ok(!exists(marker), "no .wh.gone file");
         ok(getxattr(opt, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y',
            ".wh..wh..opq set trusted.overlay.opaque=y on its directory");
+        ok(getxattr(opt, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y',
+           "and user.overlay.opaque=y, for an overlay in a user namespace");
         ok(!exists(opq) && !exists(plnk), "no .wh..wh.* files");
         ok(lstat(mp, &st) == 0 && S_ISCHR(st.st_mode), "whiteout in a directory the layer does not list");
 

@@ -9,6 +9,7 @@
 
 #include "tap.h"
 #include "trust.h"
+#include "unit-template.h"
 #include "unit.h"
 #include "util.h"
 
@@ -54,7 +55,12 @@ static const struct {
         { HEAD "FileDescriptorStoreMax=1\n", "t.unit:3: FileDescriptorStoreMax= needs Notify=yes in section [Process]: the container stores fds with FDSTORE=1" },
         { HEAD "Notify=perhaps\n", "t.unit:5: Notify=: invalid boolean `perhaps`" },
         { HEAD "WatchdogSec=5s\n", "t.unit:3: WatchdogSec= needs Notify=yes in section [Process]: the container reports with WATCHDOG=1" },
-        { HEAD "[Security]\nUserNamespace=auto\n", "t.unit:6: key `UserNamespace` in section [Security] is not supported yet" },
+        { HEAD "[Security]\nUserNamespace=maybe\n", "t.unit:6: UserNamespace=: invalid user namespace `maybe` (expected no, auto or HOSTUID:COUNT)" },
+        { HEAD "[Security]\nUserNamespace=0:65536\n", "t.unit:6: UserNamespace=: invalid range `0:65536`: HOSTUID from 1, COUNT from 1, and the range below 4294967295" },
+        { HEAD "[Security]\nUserNamespace=4294967295:2\n", "t.unit:6: UserNamespace=: invalid range `4294967295:2`: HOSTUID from 1, COUNT from 1, and the range below 4294967295" },
+        { HEAD "[Security]\nUserNamespace=auto\nPrivileged=yes\n", "t.unit:5: UserNamespace= and Privileged=yes exclude each other in section [Security]" },
+        { HEAD "[Mounts]\nBind=/a:/b:idmap\n", "t.unit:5: Bind=/a:/b: idmap needs UserNamespace= in section [Security]" },
+        { HEAD "[Mounts]\nBind=/a:/b:ro,bogus\n", "t.unit:6: Bind=: invalid bind option `bogus` (expected ro, rw or idmap)" },
         { HEAD "just words\n", "t.unit:5: invalid line: expected `Key=Value`, `[Section]` or a comment" },
         { HEAD "=value\n", "t.unit:5: missing key name before `=`" },
         { HEAD "Ke y=1\n", "t.unit:5: invalid key name `Ke y`" },
@@ -121,9 +127,9 @@ static const struct {
         { HEAD "[Security]\nMaskedPaths=proc/kcore\n", "t.unit:6: MaskedPaths=: invalid path (expected an absolute, normalized path) `proc/kcore`" },
         { HEAD "[Security]\nDevices=/dev/fuse:rwx\n", "t.unit:6: Devices=: invalid device access `rwx` (expected letters of rwm)" },
         /* [Mounts] */
-        { HEAD "[Mounts]\nBind=/srv\n", "t.unit:6: Bind=: invalid bind `/srv` (expected SRC:DST[:ro|rw])" },
+        { HEAD "[Mounts]\nBind=/srv\n", "t.unit:6: Bind=: invalid bind `/srv` (expected SRC:DST[:ro|rw][,idmap])" },
         { HEAD "[Mounts]\nBind=srv:/srv\n", "t.unit:6: Bind=: source `srv` is not an absolute, normalized path" },
-        { HEAD "[Mounts]\nBind=/srv:/srv:rx\n", "t.unit:6: Bind=: invalid bind option `rx` (expected ro or rw)" },
+        { HEAD "[Mounts]\nBind=/srv:/srv:rx\n", "t.unit:6: Bind=: invalid bind option `rx` (expected ro, rw or idmap)" },
         { HEAD "[Mounts]\nTmpfs=/tmp:size=huge\n", "t.unit:6: Tmpfs=: invalid tmpfs size `huge`" },
         { HEAD "[Mounts]\nTmpfs=/tmp:size=0\n", "t.unit:6: Tmpfs=: invalid tmpfs size `0`" },
         { HEAD "[Mounts]\nTmpfs=/tmp:uid=0\n", "t.unit:6: Tmpfs=: invalid tmpfs option (expected size= or mode=) `uid=0`" },
@@ -859,6 +865,154 @@ static void test_health(void)
         }
 }
 
+/* ------------------------------------------------------------ templates */
+
+static void put_in(const char *dir, const char *rel, const char *text)
+{
+        _cleanup_free_ char *p = path_join(dir, rel);
+        _cleanup_free_ char *parent = xstrndup(p, (size_t)(strrchr(p, '/') - p));
+        mkdir(parent, 0755);
+        FILE *f = fopen(p, "we");
+        if (!f) {
+                perror(p);
+                return;
+        }
+        fputs(text, f);
+        fclose(f);
+}
+
+static const UnitEntry *entry(const UnitEntry *e, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(e[i].name, name))
+                        return &e[i];
+        return NULL;
+}
+
+static void test_templates(void)
+{
+        /* The names. */
+        ok(unit_name_is_template("web@"), "web@ is a template");
+        ok(!unit_name_is_template("web@1") && !unit_name_is_template("web"), "web@1 and web are not");
+        char *t = unit_name_template("web@eu@1");
+        is_str(t, "web@", "the first '@' splits");
+        free(t);
+        ok(!unit_name_template("web") && !unit_name_template("web@"), "no template of web, web@");
+        is_str(unit_name_instance("web@eu@1"), "eu@1", "the instance");
+        is_str(unit_name_instance("web"), "", "no instance");
+
+        /* The specifiers. */
+        char *paths[] = { (char *)"web@.unit", NULL };
+        char *texts[] = { (char *)HEAD "Environment=I=%i\nEnvironment=P=%p\nEnvironment=N=%n\n"
+                          "Environment=X=%%i 50%x %\n[Unit]\nRequires=db@%i\n", NULL };
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        is_int(unit_parse_texts("web@eu-1", paths, texts, &c, &errors), 0, "an instance parses");
+        if (c && strv_length(c->environment) == 4) {
+                is_str(c->environment[0], "I=eu-1", "%%i is the instance");
+                is_str(c->environment[1], "P=web", "%%p the part before '@'");
+                is_str(c->environment[2], "N=web@eu-1", "%%n the whole name");
+                is_str(c->environment[3], "X=%i 50%x %", "%%%% and other %% stay");
+                ok(c->requires && streq(c->requires[0], "db@eu-1"), "Requires=db@%%i");
+        } else
+                ok(0, "four variables");
+        unit_config_free(c);
+        strv_free(errors);
+        is_int(unit_parse_texts("plain", paths, texts, &c, &errors), 0, "a plain unit parses");
+        if (c && strv_length(c->environment) == 4) {
+                is_str(c->environment[0], "I=", "%%i is empty outside templates");
+                is_str(c->environment[1], "P=plain", "%%p is the name");
+        }
+        unit_config_free(c);
+        strv_free(errors);
+
+        if (geteuid() != 0) {
+                tap_diag("templates: files skipped, needs root to own the unit files");
+                return;
+        }
+        char dir[] = "/tmp/test-unit-tmpl-XXXXXX";
+        if (!mkdtemp(dir)) {
+                ok(0, "mkdtemp");
+                return;
+        }
+        put_in(dir, "etc/w@.unit", HEAD "Environment=I=%i\n");
+        put_in(dir, "usr/w@.unit", HEAD "Environment=FROM=usr\n");
+        put_in(dir, "usr/w@.unit.d/10-a.conf", "[Process]\nUser=tmpl\n");
+        put_in(dir, "usr/w@.unit.d/20-b.conf", "[Process]\nUmask=0077\n");
+        put_in(dir, "run/w@2.unit", "");
+        put_in(dir, "run/w@2.unit.d/20-b.conf", "[Process]\nUmask=0027\n");
+        put_in(dir, "run/w@2.unit.d/30-c.conf", "[Process]\nUser=inst\n");
+        put_in(dir, "etc/w@own.unit", HEAD "Environment=OWN=%i\n");
+        put_in(dir, "etc/g@1.unit", "");
+        _cleanup_free_ char *link = path_join(dir, "etc/w@1.unit");
+        _cleanup_free_ char *target = path_join(dir, "usr/w@.unit");
+        if (symlink(target, link) < 0)
+                perror("symlink");
+
+        char *dirs[4];
+        dirs[0] = path_join(dir, "etc");
+        dirs[1] = path_join(dir, "run");
+        dirs[2] = path_join(dir, "usr");
+        dirs[3] = NULL;
+        UnitEntry *e = NULL;
+        size_t n = 0;
+        is_int(unit_path_enumerate(dirs, &e, &n, NULL), 0, "enumerate templates");
+        is_int(n, 4, "g@1 w@1 w@2 w@own, no template");
+        ok(!entry(e, n, "w@"), "the template is no unit");
+
+        const UnitEntry *w1 = entry(e, n, "w@1"), *w2 = entry(e, n, "w@2");
+        const UnitEntry *own = entry(e, n, "w@own"), *g1 = entry(e, n, "g@1");
+        _cleanup_free_ char *etc_tmpl = path_join(dir, "etc/w@.unit");
+        if (w1 && w2 && own && g1) {
+                is_str(w1->fragment_path, etc_tmpl, "a symlinked instance runs the winning template");
+                is_int(strv_length(w1->dropin_paths), 2, "with the template's drop-ins");
+                is_str(w2->fragment_path, etc_tmpl, "an empty instance file runs the template");
+                is_int(strv_length(w2->dropin_paths), 3, "the template's drop-ins and the instance's");
+                if (strv_length(w2->dropin_paths) == 3) {
+                        ok(strstr(w2->dropin_paths[0], "usr/w@.unit.d/10-a.conf") != NULL, "template drop-in first");
+                        ok(strstr(w2->dropin_paths[1], "run/w@2.unit.d/20-b.conf") != NULL,
+                           "an instance drop-in replaces the template's of the same name");
+                        ok(strstr(w2->dropin_paths[2], "run/w@2.unit.d/30-c.conf") != NULL, "instance drop-ins later");
+                }
+                ok(strstr(own->fragment_path, "etc/w@own.unit") != NULL, "a non-empty instance file is its own unit");
+                ok(g1->errors && strstr(g1->errors[0], "g@1.unit: template g@.unit not found"),
+                   "an instance without template is an error");
+
+                is_int(unit_load_entry(w2, &c, &errors), 0, "load w@2");
+                is_str(c->user, "inst", "the instance's drop-in comes later");
+                is_int((int)c->umask, 027, "the instance's drop-in replaced the template's");
+                if (strv_length(c->environment) == 1)
+                        is_str(c->environment[0], "I=2", "%%i of the instance");
+                unit_config_free(c);
+                strv_free(errors);
+                is_int(unit_load_entry(g1, &c, &errors), -EINVAL, "an instance without template is bad");
+                is_int(strv_length(errors), 1, "with one error, not the empty file's");
+                unit_config_free(c);
+                strv_free(errors);
+        } else
+                ok(0, "every instance found");
+        unit_entries_free(e, n);
+
+        /* verify: a template alone, an empty instance next to its template. */
+        is_int(unit_load_file(etc_tmpl, &c, &errors), 0, "a template loads with a sample instance");
+        is_str(c ? c->name : NULL, "w@" UNIT_TEMPLATE_SAMPLE_INSTANCE, "named after the sample");
+        unit_config_free(c);
+        strv_free(errors);
+        put_in(dir, "etc/w@9.unit", "");
+        _cleanup_free_ char *w9 = path_join(dir, "etc/w@9.unit");
+        is_int(unit_load_file(w9, &c, &errors), 0, "an empty instance file loads its template");
+        if (c && strv_length(c->environment) == 1)
+                is_str(c->environment[0], "I=9", "with its instance");
+        unit_config_free(c);
+        strv_free(errors);
+
+        _cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                tap_diag("cleanup failed");
+        for (int i = 0; i < 3; i++)
+                free(dirs[i]);
+}
+
 int main(void)
 {
         /* Files are written 0644, whatever umask the tests run under. */
@@ -873,5 +1027,6 @@ int main(void)
         test_hash();
         test_files();
         test_trust();
+        test_templates();
         return tap_done();
 }

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * UserNamespace= in the launcher (UNITS.md "User namespaces"): the plan's
+ * range and the host paths that enter the container as mount trees (the
+ * image's layers and volumes idmapped, Bind=...:idmap too, plain binds as
+ * they are), the parent's part between clone3 and the release (maps, trees),
+ * the child's part.
+ *
+ * Why trees for every host path: the child becomes the range's first ID
+ * before it builds the root, and that ID must not need search permission on
+ * the host's directories (a 0700 /root/images). Still host root, it attaches
+ * each tree under RUNTIME/containers/NAME.trees, a directory ccsupd made
+ * searchable, and uses those paths from then on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fts.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spawn-internal.h"
+#include "userns.h"
+#include "util.h"
+
+/* Search permission for others on every directory from top down to path
+ * (0711: traverse, never list). Nothing outside top is touched. */
+static int allow_traverse(const char *top, const char *path, char **ret_error)
+{
+        size_t tl = strlen(top);
+        if (strncmp(path, top, tl) != 0 || (path[tl] != '/' && path[tl] != 0))
+                return 0;
+        _cleanup_free_ char *p = xstrdup(path);
+        for (char *s = p + tl;; s++) {
+                char save = *s;
+                if (save != '/' && save != 0)
+                        continue;
+                *s = 0;
+                struct stat st;
+                if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && !(st.st_mode & S_IXOTH) &&
+                    chmod(p, (st.st_mode & 07777) | S_IXOTH) < 0) {
+                        int r = -errno;
+                        *ret_error = xasprintf("user namespace: make `%s` searchable: %s", p, strerror(-r));
+                        return r;
+                }
+                *s = save;
+                if (!save)
+                        return 0;
+        }
+}
+
+/* The directories above top must let others through already: ccsupd
+ * changes nothing of the host's (/run and /var/lib do). */
+static int check_above(const char *top, const char *what, char **ret_error)
+{
+        _cleanup_free_ char *p = realpath(top, NULL);
+        if (!p)
+                return 0;
+        for (char *s = strrchr(p, '/'); s; s = strrchr(p, '/')) {
+                *s = 0;
+                struct stat st;
+                const char *d = *p ? p : "/";
+                if (stat(d, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+                        *ret_error = xasprintf("user namespace: `%s`, above ccsupd's %s directory, is not "
+                                               "searchable by others (mode %04o): the container's root could "
+                                               "not reach its files", d, what, (unsigned)(st.st_mode & 07777));
+                        return -EACCES;
+                }
+                if (!*p)
+                        break;
+        }
+        return 0;
+}
+
+static int allow_traverse_both(const SpawnOptions *o, const char *path, char **ret_error)
+{
+        int r = allow_traverse(o->runtime_dir, path, ret_error);
+        return r < 0 ? r : allow_traverse(o->state_dir, path, ret_error);
+}
+
+/* The highest owner or group ID in the tree at path (not following
+ * symlinks, not crossing into other filesystems). */
+static int max_id_in(const char *path, uint32_t *ret, char **ret_where)
+{
+        uint32_t max = 0;
+        char *where = NULL;
+        char *const argv[] = { (char *)path, NULL };
+        FTS *fts = fts_open(argv, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
+        if (!fts)
+                return -errno;
+        for (FTSENT *e; (e = fts_read(fts));) {
+                if (e->fts_info == FTS_DP || !e->fts_statp)
+                        continue;
+                uint32_t id = e->fts_statp->st_uid > e->fts_statp->st_gid ? e->fts_statp->st_uid
+                                                                          : e->fts_statp->st_gid;
+                if (id > max || !where) {
+                        max = id > max ? id : max;
+                        if (id == max) {
+                                free(where);
+                                where = xstrdup(e->fts_path);
+                        }
+                }
+        }
+        fts_close(fts);
+        *ret = max;
+        *ret_where = where;
+        return 0;
+}
+
+/* The image's files must have IDs the range can map: a file of ID 70000
+ * under a range of 65536 would be nobody's inside. Store layers never
+ * change: their answer is kept under STATE/userns/.layers; a directory
+ * image is looked at every start. */
+static int check_ids(const SpawnOptions *o, const char *path, uint32_t count, char **ret_error)
+{
+        _cleanup_free_ char *store = path_join(o->state_dir, "images/");
+        bool cache = startswith(path, store) != NULL;
+        _cleanup_free_ char *cdir = path_join(o->state_dir, "userns/.layers");
+        _cleanup_free_ char *key = NULL, *cpath = NULL, *where = NULL;
+        uint32_t max = 0;
+        bool known = false;
+        if (cache) {
+                key = xstrdup(path + strlen(store));
+                for (char *c = key; *c; c++)
+                        if (*c == '/')
+                                *c = '_';
+                cpath = path_join(cdir, key);
+                FILE *f = fopen(cpath, "re");
+                if (f) {
+                        known = fscanf(f, "%" SCNu32, &max) == 1;
+                        fclose(f);
+                }
+        }
+        if (!known) {
+                int r = max_id_in(path, &max, &where);
+                if (r < 0) {
+                        *ret_error = xasprintf("image `%s`: %s", path, strerror(-r));
+                        return r;
+                }
+                if (cache && mkdir_p(cdir, 0700) >= 0) {
+                        FILE *f = fopen(cpath, "we");
+                        if (f) {
+                                fprintf(f, "%" PRIu32 "\n", max);
+                                fclose(f);
+                        }
+                }
+        }
+        if (max >= count) {
+                *ret_error = xasprintf("user namespace: the image has files owned by ID %" PRIu32 "%s%s%s, beyond "
+                                       "the %" PRIu32 " IDs of the range", max, where ? " (" : "",
+                                       where ? where : "", where ? ")" : "", count);
+                return -ERANGE;
+        }
+        return 0;
+}
+
+static void add_tree(SpawnPlan *p, const char *source, bool idmap)
+{
+        size_t n = strv_length(p->tree_sources);
+        strv_add(&p->tree_sources, source);
+        strv_addf(&p->tree_targets, "%s/%zu", p->trees_dir, n);
+        p->tree_idmap = xrealloc(p->tree_idmap, (n + 1) * sizeof(bool));
+        p->tree_idmap[n] = idmap;
+}
+
+static bool bind_is_idmapped(const UnitConfig *c, const SpawnOptions *o, const RootfsMount *m)
+{
+        for (size_t j = 0; j < c->n_binds; j++)
+                if (c->binds[j].idmap && streq(c->binds[j].source, m->source) &&
+                    streq(c->binds[j].destination, m->destination))
+                        return true;
+        /* Volumes: their files keep host IDs on disk, whichever unit. */
+        _cleanup_free_ char *vols = path_join(o->state_dir, "volumes/");
+        return startswith(m->source, vols) != NULL;
+}
+
+/* The mount point of tree i: a directory or a file, like its source. */
+static int make_target(const char *source, const char *target, char **ret_error)
+{
+        struct stat st;
+        int r = 0;
+        if (stat(source, &st) < 0)
+                r = -errno;
+        else if (S_ISDIR(st.st_mode)) {
+                if (mkdir(target, 0755) < 0 && errno != EEXIST)
+                        r = -errno;
+        } else {
+                int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        r = -errno;
+                safe_close(fd);
+        }
+        if (r < 0)
+                *ret_error = xasprintf("bind `%s`: %s", source, strerror(-r));
+        return r;
+}
+
+int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o, char **ret_error)
+{
+        RootfsPlan *rp = &p->rootfs;
+        int r;
+
+        if (c->userns == USERNS_NO)
+                return 0;
+        r = userns_range_acquire(o->state_dir, c->name, c->userns, c->userns_uid, c->userns_count,
+                                 &p->userns_range, ret_error);
+        if (r < 0)
+                return r;
+        p->userns = true;
+        rp->userxattr = true;
+        p->trees_dir = xasprintf("%s.trees", rp->staging);
+
+        /* The image, never chowned: each lower layer idmapped (a read-only
+         * root is the image itself). */
+        if (rp->layers)
+                STRV_FOREACH(l, rp->layers)
+                        add_tree(p, *l, true);
+        else if (rp->image)
+                add_tree(p, rp->image, true);
+        STRV_FOREACH(t, p->tree_sources) {
+                r = check_ids(o, *t, p->userns_range.count, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < rp->n_mounts; i++) {
+                const RootfsMount *m = &rp->mounts[i];
+                if (m->kind != ROOTFS_MOUNT_BIND || !m->source || strv_contains(p->tree_sources, m->source))
+                        continue;
+                if (access(m->source, F_OK) < 0) {
+                        if (m->optional && errno == ENOENT)
+                                continue;
+                        r = -errno;
+                        *ret_error = xasprintf("bind `%s`: %s", m->source, strerror(-r));
+                        return r;
+                }
+                add_tree(p, m->source, bind_is_idmapped(c, o, m));
+        }
+        /* A host device node enters as it is: the container's root opens it
+         * with the permissions of others (its owner is not in the range).
+         * Said at start rather than as an EACCES in the container. */
+        for (size_t i = 0; i < rp->n_mounts; i++) {
+                const RootfsMount *m = &rp->mounts[i];
+                struct stat st;
+                if (m->kind != ROOTFS_MOUNT_DEVICE || stat(m->source, &st) < 0)
+                        continue;
+                mode_t need = S_IROTH | (m->read_only ? 0 : S_IWOTH);
+                if ((st.st_mode & need) != need) {
+                        *ret_error = xasprintf("Devices=%s: in a user namespace the container opens it as others "
+                                               "do, and its mode %04o does not allow %s", m->source,
+                                               (unsigned)(st.st_mode & 07777), m->read_only ? "reading" : "reading and writing");
+                        return -EACCES;
+                }
+        }
+        size_t n = strv_length(p->tree_sources);
+        if (n > USERNS_FDS_MAX) {
+                *ret_error = xasprintf("user namespace: %zu layers and binds, at most %d", n, USERNS_FDS_MAX);
+                return -E2BIG;
+        }
+        if (mkdir(p->trees_dir, 0711) < 0 && errno != EEXIST) {
+                r = -errno;
+                *ret_error = xasprintf("user namespace: `%s`: %s", p->trees_dir, strerror(-r));
+                return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = make_target(p->tree_sources[i], p->tree_targets[i], ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        /* The persistent writable layer belongs to the container's root. */
+        if (rp->upper && (chown(rp->upper, p->userns_range.base, p->userns_range.base) < 0 ||
+                          chown(rp->work, p->userns_range.base, p->userns_range.base) < 0)) {
+                r = -errno;
+                *ret_error = xasprintf("persistent layer of `%s`: chown to %u: %s", c->name,
+                                       (unsigned)p->userns_range.base, strerror(-r));
+                return r;
+        }
+        /* What the child still reaches by path after becoming the range's
+         * root: its staging directory, the trees, the persistent layer, the
+         * notify directory, all in ccsupd's own directories. */
+        r = check_above(o->runtime_dir, "runtime", ret_error);
+        if (r >= 0 && rp->upper)
+                r = check_above(o->state_dir, "state", ret_error);
+        if (r >= 0)
+                r = allow_traverse_both(o, p->trees_dir, ret_error);
+        if (r >= 0)
+                r = allow_traverse_both(o, rp->staging, ret_error);
+        if (r >= 0 && rp->upper)
+                r = allow_traverse_both(o, rp->work, ret_error);
+        if (r >= 0 && rp->upper)
+                r = allow_traverse_both(o, rp->upper, ret_error);
+        if (r >= 0 && o->host_dir)
+                r = allow_traverse_both(o, o->host_dir, ret_error);
+        return r;
+}
+
+int spawn_userns_release(const SpawnPlan *p, pid_t pid, int pidfd, int sock, char **ret_error)
+{
+        size_t n = strv_length(p->tree_sources);
+        int fds[USERNS_FDS_MAX];
+        size_t made = 0;
+        int r;
+
+        r = userns_write_maps(pid, &p->userns_range, ret_error);
+        if (r < 0)
+                return r;
+        /* The child, non-dumpable and no longer host root, cannot open its
+         * own /proc files for writing: its OOM score is set from here. */
+        _cleanup_free_ char *oom = xasprintf("/proc/%d/oom_score_adj", (int)pid);
+        _cleanup_free_ char *val = xasprintf("%d\n", p->oom_score_adjust);
+        _cleanup_close_ int of = open(oom, O_WRONLY | O_CLOEXEC);
+        if (of < 0 || write(of, val, strlen(val)) != (ssize_t)strlen(val)) {
+                r = -errno;
+                /* Worded as without a user namespace: it is the container's own. */
+                *ret_error = xasprintf("OOMScoreAdjust=%d: /proc/self/oom_score_adj: %s", p->oom_score_adjust,
+                                       strerror(-r));
+                return r;
+        }
+        _cleanup_close_ int ns = userns_open(pidfd, pid);
+        if (ns < 0) {
+                *ret_error = xasprintf("user namespace: open it: %s", strerror(-ns));
+                return ns;
+        }
+        for (; made < n; made++) {
+                if (p->tree_idmap[made])
+                        r = userns_idmap_tree(ns, p->tree_sources[made], false, &fds[made], ret_error);
+                else {
+                        fds[made] = open_tree(AT_FDCWD, p->tree_sources[made],
+                                              OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+                        r = fds[made] < 0 ? -errno : 0;
+                        if (r < 0)
+                                *ret_error = xasprintf("bind `%s`: %s", p->tree_sources[made], strerror(-r));
+                }
+                if (r < 0)
+                        goto out;
+        }
+        r = userns_send_go(sock, fds, n);
+        if (r < 0)
+                *ret_error = xasprintf("release the child: %s", strerror(-r));
+out:
+        for (size_t i = 0; i < made; i++)
+                close(fds[i]);
+        return r;
+}
+
+static void replace(char **s, const char *from, const char *to)
+{
+        if (*s && streq(*s, from)) {
+                free(*s);
+                *s = xstrdup(to);
+        }
+}
+
+void spawn_userns_child_enter(SpawnPlan *p, int fd)
+{
+        size_t n = strv_length(p->tree_sources);
+        int fds[USERNS_FDS_MAX];
+        char *msg = NULL;
+        int r;
+
+        r = userns_child_receive(fd, fds, n, &msg);
+        if (r < 0)
+                spawn_child_fail(fd, r, msg);
+        /* Nothing below may reach the host's mounts. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+                spawn_child_failf(fd, -errno, "user namespace: make / a slave: %s", strerror(errno));
+        for (size_t i = 0; i < n; i++) {
+                if (move_mount(fds[i], "", AT_FDCWD, p->tree_targets[i], MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        spawn_child_failf(fd, -errno, "user namespace: attach `%s` at `%s`: %s",
+                                          p->tree_sources[i], p->tree_targets[i], strerror(errno));
+                close(fds[i]);
+                /* This process's copy of the plan: the parent's is untouched. */
+                replace(&p->rootfs.image, p->tree_sources[i], p->tree_targets[i]);
+                for (char **l = p->rootfs.layers; l && *l; l++)
+                        replace(l, p->tree_sources[i], p->tree_targets[i]);
+                for (size_t j = 0; j < p->rootfs.n_mounts; j++)
+                        if (p->rootfs.mounts[j].kind == ROOTFS_MOUNT_BIND)
+                                replace(&p->rootfs.mounts[j].source, p->tree_sources[i], p->tree_targets[i]);
+        }
+        r = userns_child_become_root(&msg);
+        if (r < 0)
+                spawn_child_fail(fd, r, msg);
+}
+
+void spawn_userns_cleanup(const SpawnPlan *p)
+{
+        if (!p->trees_dir)
+                return;
+        STRV_FOREACH(t, p->tree_targets)
+                if (rmdir(*t) < 0 && errno == ENOTDIR)
+                        (void)unlink(*t);
+        (void)rmdir(p->trees_dir);
+}
+
+void spawn_userns_plan_done(SpawnPlan *p)
+{
+        strv_free(p->tree_sources);
+        strv_free(p->tree_targets);
+        free(p->tree_idmap);
+        free(p->trees_dir);
+}
