@@ -857,6 +857,132 @@ int store_import(const char *state_dir, const char *source, const char *name,
         return import_source(state_dir, source, name, true, ret_digest, ret_error);
 }
 
+/* ------------------------------------------------------------------ remote */
+
+static int remote_layer(const Store *s, const StoreRemote *rm, Imported *im, const OciDescriptor *d,
+                        const char *diff_id, size_t idx, size_t n, char **ret_error)
+{
+        _cleanup_free_ char *uerr = NULL, *terr = NULL;
+        void *handle = NULL;
+        struct stat st;
+        int fd = -1, r, t;
+
+        if (fstatat(s->layers, oci_digest_hex(diff_id), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode)) {
+                if (rm->layer_present)
+                        rm->layer_present(rm->userdata, d, idx, n);
+                return 0;
+        }
+        if ((r = rm->open_layer(rm->userdata, d, idx, n, &fd, &handle, ret_error)) < 0)
+                return r;
+        r = layer_unpack_bounded(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS,
+                                 d->digest, diff_id, &im->budget, NULL, &uerr);
+        safe_close(fd); /* a transfer that is still writing stops here */
+        t = rm->close_layer(rm->userdata, handle, &terr);
+        if (t < 0) {
+                if (r >= 0)
+                        (void)layer_remove_tree(s->layers, oci_digest_hex(diff_id));
+                *ret_error = TAKE_PTR(terr);
+                return t;
+        }
+        if (im->budget.over_size || im->budget.over_space) {
+                _cleanup_free_ char *what = xasprintf("%s: layer %zu of %zu (%s)%s", rm->label, idx + 1, n,
+                                                      diff_id, im->budget.over_size ? ": the image" : "");
+                *ret_error = TAKE_PTR(uerr);
+                return budget_error(ret_error, r, s, &im->budget, what);
+        }
+        if (r < 0) {
+                *ret_error = TAKE_PTR(uerr);
+                return wrap_error(ret_error, r, "%s: layer %zu of %zu (%s)", rm->label, idx + 1, n, d->digest);
+        }
+        strv_add(&im->created, oci_digest_hex(diff_id));
+        return 0;
+}
+
+static int remote_locked(const Store *s, const StoreRemote *rm, Imported *im, char **ret_error)
+{
+        _cleanup_(oci_config_freep) OciConfig *cfg = NULL;
+        _cleanup_free_ char *what = xasprintf("manifest %s", im->manifest_digest);
+        OciManifest m = {};
+        int r;
+
+        if ((r = oci_manifest_parse(what, im->manifest, im->manifest_size, &m, ret_error)) < 0)
+                return r;
+        snprintf(im->config_digest, sizeof(im->config_digest), "%s", m.config.digest);
+        r = store_blob_read(s, m.config.digest, &im->config, &im->config_size, ret_error);
+        if (r < 0) {
+                free(*ret_error);
+                *ret_error = NULL;
+                r = rm->fetch_document(rm->userdata, &m.config, &im->config, &im->config_size, ret_error);
+        }
+        if (r >= 0) {
+                free(what);
+                what = xasprintf("config %s", m.config.digest);
+                r = oci_config_parse(what, im->config, im->config_size, &cfg, ret_error);
+        }
+        if (r >= 0 && cfg->n_diff_ids != m.n_layers)
+                r = set_error(ret_error, -EBADMSG, "%s: manifest %s: %zu layers, but the config lists %zu diff IDs",
+                              rm->label, im->manifest_digest, m.n_layers, cfg->n_diff_ids);
+        for (size_t k = 0; r >= 0 && k < m.n_layers; k++)
+                r = remote_layer(s, rm, im, &m.layers[k], cfg->diff_ids[k], k, m.n_layers, ret_error);
+        oci_manifest_done(&m);
+        return r;
+}
+
+int store_import_remote(const char *state_dir, const StoreRemote *remote, const char *manifest_digest,
+                        const char *manifest, size_t manifest_size, char *const *names,
+                        char **ret_error)
+{
+        _cleanup_strv_free_ char **norm = NULL;
+        Imported im = {};
+        Source src = { .root = -1, .key = (char *)remote->source_key, .stamp = (char *)"registry" };
+        Store s;
+        int r;
+
+        STRV_FOREACH(n, names) {
+                char *x = normalize_name(*n);
+                if (!x)
+                        return set_error(ret_error, -EINVAL, "invalid image name `%s`", *n);
+                strv_push(&norm, x);
+        }
+        if ((r = store_open(state_dir, true, &s, ret_error)) < 0)
+                return r;
+        remove_debris(s.layers, false);
+        remove_debris(s.blobs, false);
+        remove_debris(s.fd, false);
+        remove_debris(s.tmp, true);
+        snprintf(im.manifest_digest, sizeof(im.manifest_digest), "%s", manifest_digest);
+        if (manifest) {
+                im.manifest = xstrndup(manifest, manifest_size);
+                im.manifest_size = manifest_size;
+                r = 0;
+        } else /* stored already: read (and verify) it there */
+                r = store_blob_read(&s, manifest_digest, &im.manifest, &im.manifest_size, ret_error);
+        layer_budget_init(&im.budget, import_size_max, s.layers);
+        if (r >= 0)
+                r = remote_locked(&s, remote, &im, ret_error);
+        if (r >= 0 && remote->source_key)
+                r = commit(&s, &src, &im, norm, ret_error);
+        else if (r >= 0) {
+                /* commit() without a source record */
+                _cleanup_json_ json_object *repos = NULL;
+                if ((r = store_blob_write(&s, im.config_digest, im.config, im.config_size, ret_error)) >= 0 &&
+                    (r = store_blob_write(&s, im.manifest_digest, im.manifest, im.manifest_size, ret_error)) >= 0 &&
+                    (r = repos_load(&s, &repos, ret_error)) >= 0) {
+                        STRV_FOREACH(n, norm)
+                                json_object_object_add(object_member(repos, "tags"), *n,
+                                                       json_object_new_string(im.manifest_digest));
+                        r = repos_save(&s, repos, ret_error);
+                }
+        }
+        if (r < 0)
+                STRV_FOREACH(l, im.created)
+                        (void)layer_remove_tree(s.layers, *l);
+        imported_done(&im);
+        store_close(&s);
+        return r;
+}
+
 /* ------------------------------------------------------------------ async */
 
 int store_import_async(const char *state_dir, const char *source, const char *name,

@@ -78,7 +78,7 @@ static void help(void)
                "  reset UNIT           clear a failed state and the restart counter\n"
                "  verify FILE...       check unit files without a daemon; prints FILE:LINE: message\n"
                "                       lines and exits 1 if any file has errors\n"
-               "  image import SOURCE [NAME[:TAG]] | list | remove REF | inspect REF\n"
+               "  image import SOURCE [NAME[:TAG]] | pull REF | list | remove REF | inspect REF\n"
                "                       the image store of the ccsupd on --socket (its\n"
                "                       --state-dir); when none answers, $CCSUP_STATE_DIR, else\n"
                "                       /var/lib/ccsup (see ccsupctl image --help)\n"
