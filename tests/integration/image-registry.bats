@@ -264,3 +264,43 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
         assert_status 1
         [[ $output == *"/v2/ probe"* ]]
 }
+
+@test "pull: bearer tokens from the registry's token server, one token per pull, reused for every blob" {
+        # Debian ships no token server: tests/integration/token-server.py is
+        # a small one of this test suite's own (JWTs signed with openssl).
+        local d=$TEST_DIR/breg l=$TEST_DIR/bl tport i
+        mkdir -p "$d"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ccsup-token-signer \
+                -keyout "$d/tok.key" -out "$d/tok.crt" 2>/dev/null
+        python3 "$CCSUP_SRCDIR/tests/integration/token-server.py" "$d/tok.key" "$d/tok.crt" ccsup-issuer \
+                alice:s3cret "$d/tport" "$d/token.log" &
+        EXTRA_PIDS+=("$!")
+        for ((i = 0; i < 100; i++)); do [[ -f $d/tport ]] && break; sleep 0.1; done
+        tport=$(cat "$d/tport")
+        reg_start "$d" "auth:
+  token:
+    realm: http://127.0.0.1:$tport/token
+    service: ccsup-registry
+    issuer: ccsup-issuer
+    rootcertbundle: $d/tok.crt"
+        EXTRA_PIDS+=("$REG_PID")
+        mk_reg_image "$l" b gzip "$HOSTARCH" b/one=bearer-1 b/two=bearer-2 >/dev/null
+        skopeo copy -q --dest-tls-verify=false --dest-creds=alice:s3cret "oci:$l:b" "docker://$REG/test/b:v1"
+        printf '{"auths": {"%s": {"auth": "%s"}}}' "$REG" "$(printf alice:s3cret | base64)" >"$TEST_DIR/auth.json"
+        : >"$d/token.log"
+        run "$CCSUPCTL" image --state-dir="$STATE" pull --insecure-registry="$REG" \
+                --registry-auth="$TEST_DIR/auth.json" "$REG/test/b:v1"
+        assert_status 0
+        [[ $(cat "$STATE"/images/layers/*/b/two) == bearer-2 ]]
+        # one token, for this repository's pull scope, with the credentials
+        [[ $(grep -c '"agent": "ccsup/' "$d/token.log") -eq 1 ]]
+        grep -q '"scope": \["repository:test/b:pull"\], "service": "ccsup-registry", "authorized": true' "$d/token.log"
+        sleep 0.2
+        [[ $(reg_gets "$d/registry.log" blobs) -eq 3 ]] # config and two layers, each once
+        # credentials the token server refuses: its own error text
+        printf '{"auths": {"%s": {"auth": "%s"}}}' "$REG" "$(printf alice:nope | base64)" >"$TEST_DIR/bad.json"
+        run "$CCSUPCTL" image --state-dir="$TEST_DIR/state2" pull --insecure-registry="$REG" \
+                --registry-auth="$TEST_DIR/bad.json" "$REG/test/b:v1"
+        assert_status 1
+        [[ $output == *"registry \`$REG\`, repository \`test/b\`: token endpoint: HTTP 401: UNAUTHORIZED: bad credentials"* ]]
+}
