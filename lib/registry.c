@@ -984,3 +984,39 @@ out:
         registry_ref_done(&ref);
         return r < 0 ? r : 0;
 }
+
+static RegistryOptions default_options;
+
+void registry_defaults_set_auth(const char *auth_file)
+{
+        free((char *)default_options.auth_file);
+        default_options.auth_file = xstrdup(auth_file);
+}
+
+void registry_defaults_set_certs(const char *certs_dir)
+{
+        free((char *)default_options.certs_dir);
+        default_options.certs_dir = xstrdup(certs_dir);
+}
+
+void registry_defaults_add_insecure(const char *host)
+{
+        strv_add(&default_options.insecure, host);
+}
+
+const RegistryOptions *registry_defaults(void)
+{
+        return &default_options;
+}
+
+int registry_ref_store_name(const char *s, char **ret, char **ret_error)
+{
+        RegistryRef r = {};
+        int k = registry_ref_parse(s, &r, ret_error);
+
+        if (k < 0)
+                return k;
+        *ret = r.digest ? xasprintf("%s/%s@%s", r.host, r.repository, r.digest) : xstrdup(r.name);
+        registry_ref_done(&r);
+        return 0;
+}

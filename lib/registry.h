@@ -77,3 +77,15 @@ typedef struct RegistryOptions {
  */
 int registry_pull(const char *state_dir, const char *ref, const RegistryOptions *o,
                   char **ret_digest, char **ret_error);
+
+/* What pulls without options of their own use (store_import() of a
+ * registry reference, as ccsupd's import helper does): ccsupd's
+ * --registry-auth, --registry-certs and --insecure-registry. */
+void registry_defaults_set_auth(const char *auth_file);
+void registry_defaults_set_certs(const char *certs_dir);
+void registry_defaults_add_insecure(const char *host);
+const RegistryOptions *registry_defaults(void);
+
+/* The store's name of a reference: HOST/REPO@sha256:HEX when it has a
+ * digest, else HOST/REPO:TAG (docker.io's library/ added). */
+int registry_ref_store_name(const char *s, char **ret, char **ret_error);

@@ -13,6 +13,7 @@
 #include "image.h"
 #include "layer.h"
 #include "parse.h"
+#include "registry.h"
 #include "sha256.h"
 #include "store.h"
 #include "util.h"
@@ -832,6 +833,10 @@ static int import_source(const char *state_dir, const char *source, const char *
         Source src;
         int r;
 
+        /* A registry reference: pulled (ccsupd's import helper does this for
+         * Image=HOST/REPO:TAG), with ccsupd's registry options. */
+        if (registry_ref_is_remote(source))
+                return registry_pull(state_dir, source, registry_defaults(), ret_digest, ret_error);
         if ((r = source_init(&src, source, ret_error)) < 0) {
                 source_done(&src, &(Store){ .tmp = -1 });
                 return r;
@@ -1399,6 +1404,22 @@ static int resolve(const char *state_dir, const UnitConfig *c, bool import, Reso
 
         switch (c->image_kind) {
         case IMAGE_STORE:
+                if (registry_ref_is_remote(c->image_ref)) {
+                        _cleanup_free_ char *name = NULL;
+                        if ((r = registry_ref_store_name(c->image_ref, &name, ret_error)) < 0)
+                                return r;
+                        r = store_lookup(state_dir, name, &digest, ret_error);
+                        if (r == -ENOENT && import && c->image_pull != IMAGE_PULL_NEVER)
+                                r = registry_pull(state_dir, c->image_ref, registry_defaults(), &digest, ret_error);
+                        if (r == -ENOENT && !digest)
+                                return set_error(ret_error, r, "image `%s` is not in the store (%s)", c->image_ref,
+                                                 c->image_pull == IMAGE_PULL_NEVER
+                                                         ? "Pull=never: pull it with `ccsupctl image pull`"
+                                                         : "not pulled yet");
+                        if (r < 0)
+                                return r;
+                        return store_open_image(state_dir, digest, ret, ret_error);
+                }
                 r = store_lookup(state_dir, c->image_ref, &digest, ret_error);
                 if (r == -ENOENT)
                         return set_error(ret_error, r, "image `%s` is not in the store (import it with `ccsupctl image import SOURCE %s`)",
