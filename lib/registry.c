@@ -1020,3 +1020,33 @@ int registry_ref_store_name(const char *s, char **ret, char **ret_error)
         registry_ref_done(&r);
         return 0;
 }
+
+int registry_resolve(const char *refstr, const RegistryOptions *o, char **ret_digest, char **ret_error)
+{
+        _cleanup_free_ char *manifest = NULL;
+        char digest[SHA256_DIGEST_STRING_MAX];
+        RegistryRef ref = {};
+        Registry R = {};
+        OciMediaType t;
+        size_t size = 0;
+        int r;
+
+        if ((r = registry_ref_parse(refstr, &ref, ret_error)) < 0)
+                return r;
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        if ((r = registry_open(&R, o, &ref, ret_error)) >= 0)
+                r = manifest_get(&R, ref.digest ? ref.digest : ref.tag, ref.digest, &manifest, &size, &t, digest,
+                                 ret_error);
+        if (r >= 0 && oci_media_type_is_index(t)) {
+                OciDescriptor d = {};
+                _cleanup_free_ char *what = xasprintf("index %s", digest);
+                if ((r = index_choose(&R, manifest, size, what, &d, ret_error)) >= 0)
+                        snprintf(digest, sizeof(digest), "%s", d.digest);
+                oci_descriptor_done(&d);
+        }
+        if (r >= 0)
+                *ret_digest = xstrdup(digest);
+        registry_done(&R);
+        registry_ref_done(&ref);
+        return r < 0 ? r : 0;
+}

@@ -89,3 +89,7 @@ const RegistryOptions *registry_defaults(void);
 /* The store's name of a reference: HOST/REPO@sha256:HEX when it has a
  * digest, else HOST/REPO:TAG (docker.io's library/ added). */
 int registry_ref_store_name(const char *s, char **ret, char **ret_error);
+
+/* The digest REF resolves to now (one manifest request; for an index, the
+ * platform's entry), without pulling anything. */
+int registry_resolve(const char *ref, const RegistryOptions *o, char **ret_digest, char **ret_error);

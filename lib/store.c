@@ -988,6 +988,32 @@ int store_import_remote(const char *state_dir, const StoreRemote *remote, const 
         return r;
 }
 
+int store_tag(const char *state_dir, const char *name, const char *digest, char **ret_error)
+{
+        _cleanup_json_ json_object *repos = NULL;
+        _cleanup_free_ char *norm = normalize_name(name), *key = NULL;
+        json_object *rec;
+        Store s;
+        int r;
+
+        if (!norm)
+                return set_error(ret_error, -EINVAL, "invalid image name `%s`", name);
+        if (!image_complete(state_dir, digest))
+                return set_error(ret_error, -ENOENT, "image %s is not (completely) in the store", digest);
+        if ((r = store_open(state_dir, true, &s, ret_error)) < 0)
+                return r;
+        if ((r = repos_load(&s, &repos, ret_error)) >= 0) {
+                json_object_object_add(object_member(repos, "tags"), norm, json_object_new_string(digest));
+                key = xasprintf("docker://%s", norm);
+                if (json_object_object_get_ex(object_member(repos, "sources"), key, &rec) &&
+                    json_object_is_type(rec, json_type_object))
+                        json_object_object_add(rec, "digest", json_object_new_string(digest));
+                r = repos_save(&s, repos, ret_error);
+        }
+        store_close(&s);
+        return r;
+}
+
 /* ------------------------------------------------------------------ async */
 
 int store_import_async(const char *state_dir, const char *source, const char *name,

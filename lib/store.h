@@ -121,6 +121,11 @@ int store_import_remote(const char *state_dir, const StoreRemote *remote, const 
                         const char *manifest, size_t manifest_size, char *const *names,
                         char **ret_error);
 
+/* Points NAME[:TAG] (and the source record docker://NAME:TAG, when there is
+ * one) at the stored image digest, which must be complete: what
+ * auto-update's rollback does. Takes the store's lock. */
+int store_tag(const char *state_dir, const char *name, const char *digest, char **ret_error);
+
 /* An import running in a helper process (the supervisor's loop must not
  * block): watch pidfd for readability, then call store_import_finish(). */
 typedef struct StoreImportJob {

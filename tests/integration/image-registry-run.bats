@@ -24,6 +24,8 @@ setup_file() {
         mk_tar "$d/extra.tar" "$d/extra"
         mk_oci_layout "$d/v1" application/vnd.oci.image.layer.v1.tar /bin/sh "$d/rootfs.tar"
         mk_oci_layout "$d/v2" application/vnd.oci.image.layer.v1.tar /bin/sh "$d/rootfs.tar" "$d/extra.tar"
+        # bad: no /bin/sh in it, so no container of it can start
+        mk_oci_layout "$d/bad" application/vnd.oci.image.layer.v1.tar /bin/sh "$d/extra.tar"
 }
 
 setup() {
@@ -133,4 +135,58 @@ reg_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker:
         assert_status 1
         [[ $output == *"unknown pull policy \`sometimes\` (expected missing, always or never)"* ]]
         [[ $output == *"AutoUpdate"*"expected no or registry"* ]]
+}
+
+@test "auto-update: a moved tag is pulled and the unit restarted on it; unchanged after; --dry-run only tells" {
+        local v1 v2
+        web_unit web "$REG/test/bb:v1" AutoUpdate=registry
+        web_unit other "$REG/test/bb:v1"
+        sup_start --insecure-registry="$REG"
+        wait_state web running 30
+        wait_state other running 30
+        v1=$(prop web ImageDigest)
+        run ctl auto-update --insecure-registry="$REG"
+        assert_status 0
+        [[ $output == "web $v1 $v1 unchanged" ]]
+        reg_push "$D/v2:latest" "$REG/test/bb:v1"
+        v2=$(reg_digest "$REG/test/bb:v1")
+        run ctl auto-update --dry-run --insecure-registry="$REG"
+        assert_status 0
+        [[ $output == "web $v1 $v2 pending" ]]
+        [[ $(prop web ImageDigest) == "$v1" ]]
+        local pid
+        pid=$(prop other MainPID)
+        run ctl auto-update --insecure-registry="$REG"
+        assert_status 0
+        [[ $output == "web $v1 $v2 updated" ]]
+        [[ $(prop web ImageDigest) == "$v2" ]]
+        [[ $(prop web State) == running ]]
+        # the container runs from the new image: it has /v2-marker
+        wait_until 10 sh -c '"$1" logs web | grep -q v2-marker' sh "$CCSUPCTL"
+        ctl logs web | grep -q /v2-marker
+        # a unit without AutoUpdate= is left alone
+        [[ $(prop other MainPID) == "$pid" ]]
+        run ctl auto-update --insecure-registry="$REG" other
+        assert_status 1
+        [[ $output == *"other: the unit does not have AutoUpdate=registry"* ]]
+}
+
+@test "auto-update: a new image whose container does not come up is rolled back" {
+        local v1 bad
+        web_unit web "$REG/test/bb:v1" AutoUpdate=registry
+        sup_start --insecure-registry="$REG"
+        wait_state web running 30
+        v1=$(prop web ImageDigest)
+        reg_push "$D/bad:latest" "$REG/test/bb:v1"
+        bad=$(reg_digest "$REG/test/bb:v1")
+        run --separate-stderr ctl auto-update --insecure-registry="$REG"
+        assert_status 0
+        [[ $output == "web $v1 $bad rolled-back" ]]
+        [[ $stderr == *"web: the new image $bad did not reach running; back on $v1"* ]]
+        [[ $(prop web State) == running ]]
+        [[ $(prop web ImageDigest) == "$v1" ]]
+        # the store's tag is back on the old image too: a restart keeps it
+        ctl restart web
+        wait_state web running 30
+        [[ $(prop web ImageDigest) == "$v1" ]]
 }
