@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
@@ -19,6 +21,85 @@
 #include "util.h"
 
 #define ERROR_BODY_MAX (64 * 1024)
+
+/*
+ * libcurl is loaded with dlopen() on the first pull, not linked: it brings
+ * some 25 libraries (TLS, HTTP/2, LDAP, SSH, Kerberos…) that every ccsupd
+ * and ccsupctl start would otherwise load, doubling their start-up time.
+ */
+static struct {
+        CURLcode (*global_init)(long);
+        CURL *(*easy_init)(void);
+        CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+        CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+        CURLcode (*easy_perform)(CURL *);
+        void (*easy_cleanup)(CURL *);
+        const char *(*easy_strerror)(CURLcode);
+        char *(*easy_escape)(CURL *, const char *, int);
+        void (*free)(void *);
+        struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+        void (*slist_free_all)(struct curl_slist *);
+} dl;
+
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init(f) dl.global_init(f)
+#define curl_easy_init() dl.easy_init()
+#define curl_easy_setopt(c, o, v) dl.easy_setopt(c, o, v)
+#define curl_easy_getinfo(c, i, v) dl.easy_getinfo(c, i, v)
+#define curl_easy_perform(c) dl.easy_perform(c)
+#define curl_easy_cleanup(c) dl.easy_cleanup(c)
+#define curl_easy_strerror(e) dl.easy_strerror(e)
+#define curl_easy_escape(c, s, n) dl.easy_escape(c, s, n)
+#define curl_free(p) dl.free(p)
+#define curl_slist_append(l, s) dl.slist_append(l, s)
+#define curl_slist_free_all(l) dl.slist_free_all(l)
+
+static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+
+static int curl_load(char **ret_error)
+{
+        static void *h;
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        int r = 0;
+
+        pthread_mutex_lock(&lock);
+        if (!h) {
+                void *x = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+                if (!x) {
+                        r = set_error(ret_error, -ENOPKG, "cannot load libcurl (the Debian package libcurl4): %s",
+                                      dlerror());
+                        goto out;
+                }
+#define SYM(field, name)                                                      \
+                if (!(*(void **)&dl.field = dlsym(x, name))) {                \
+                        r = set_error(ret_error, -ENOPKG, "libcurl: no %s", name); \
+                        dlclose(x);                                           \
+                        goto out;                                             \
+                }
+                SYM(global_init, "curl_global_init");
+                SYM(easy_init, "curl_easy_init");
+                SYM(easy_setopt, "curl_easy_setopt");
+                SYM(easy_getinfo, "curl_easy_getinfo");
+                SYM(easy_perform, "curl_easy_perform");
+                SYM(easy_cleanup, "curl_easy_cleanup");
+                SYM(easy_strerror, "curl_easy_strerror");
+                SYM(easy_escape, "curl_easy_escape");
+                SYM(free, "curl_free");
+                SYM(slist_append, "curl_slist_append");
+                SYM(slist_free_all, "curl_slist_free_all");
+#undef SYM
+                if (dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                        r = set_error(ret_error, -EIO, "curl_global_init failed");
+                        dlclose(x);
+                        goto out;
+                }
+                h = x;
+        }
+out:
+        pthread_mutex_unlock(&lock);
+        return r;
+}
 
 /* The order a registry is asked for: lists first, so that the platform is
  * chosen here and not by the registry. */
@@ -941,8 +1022,7 @@ int registry_pull(const char *state_dir, const char *refstr, const RegistryOptio
 
         if ((r = registry_ref_parse(refstr, &ref, ret_error)) < 0)
                 return r;
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        if ((r = registry_open(&R, o, &ref, ret_error)) < 0)
+        if ((r = curl_load(ret_error)) < 0 || (r = registry_open(&R, o, &ref, ret_error)) < 0)
                 goto out;
         r = manifest_get(&R, ref.digest ? ref.digest : ref.tag, ref.digest, &manifest, &size, &t, digest, ret_error);
         if (r < 0)
@@ -1033,8 +1113,7 @@ int registry_resolve(const char *refstr, const RegistryOptions *o, char **ret_di
 
         if ((r = registry_ref_parse(refstr, &ref, ret_error)) < 0)
                 return r;
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        if ((r = registry_open(&R, o, &ref, ret_error)) >= 0)
+        if ((r = curl_load(ret_error)) >= 0 && (r = registry_open(&R, o, &ref, ret_error)) >= 0)
                 r = manifest_get(&R, ref.digest ? ref.digest : ref.tag, ref.digest, &manifest, &size, &t, digest,
                                  ret_error);
         if (r >= 0 && oci_media_type_is_index(t)) {
