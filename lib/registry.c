@@ -934,12 +934,18 @@ static void stream_free(Stream *s)
 static int open_layer(void *userdata, const OciDescriptor *d, size_t idx, size_t n, int *ret_fd, void **ret_handle,
                       char **ret_error)
 {
+        static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
         Pull *p = userdata;
         Registry *R = p->R;
         Stream *s;
-        int sv[2], r;
+        int sv[2], r = 0;
 
-        if (R->token && time(NULL) >= R->token_expiry && (r = token_fetch(R, ret_error)) < 0)
+        /* Layers open from several threads: one of them renews the token. */
+        pthread_mutex_lock(&token_lock);
+        if (R->token && time(NULL) >= R->token_expiry)
+                r = token_fetch(R, ret_error);
+        pthread_mutex_unlock(&token_lock);
+        if (r < 0)
                 return r;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 return set_error(ret_error, -errno, "socketpair: %s", strerror(errno));

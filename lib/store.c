@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/file.h>
@@ -864,8 +865,8 @@ int store_import(const char *state_dir, const char *source, const char *name,
 
 /* ------------------------------------------------------------------ remote */
 
-static int remote_layer(const Store *s, const StoreRemote *rm, Imported *im, const OciDescriptor *d,
-                        const char *diff_id, size_t idx, size_t n, char **ret_error)
+static int remote_layer(const Store *s, const StoreRemote *rm, LayerBudget *budget, bool *made,
+                        const OciDescriptor *d, const char *diff_id, size_t idx, size_t n, char **ret_error)
 {
         _cleanup_free_ char *uerr = NULL, *terr = NULL;
         void *handle = NULL;
@@ -881,7 +882,7 @@ static int remote_layer(const Store *s, const StoreRemote *rm, Imported *im, con
         if ((r = rm->open_layer(rm->userdata, d, idx, n, &fd, &handle, ret_error)) < 0)
                 return r;
         r = layer_unpack_bounded(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS,
-                                 d->digest, diff_id, &im->budget, NULL, &uerr);
+                                 d->digest, diff_id, budget, NULL, &uerr);
         safe_close(fd); /* a transfer that is still writing stops here */
         t = rm->close_layer(rm->userdata, handle, &terr);
         if (t < 0) {
@@ -890,18 +891,92 @@ static int remote_layer(const Store *s, const StoreRemote *rm, Imported *im, con
                 *ret_error = TAKE_PTR(terr);
                 return t;
         }
-        if (im->budget.over_size || im->budget.over_space) {
+        if (budget->over_size || budget->over_space) {
                 _cleanup_free_ char *what = xasprintf("%s: layer %zu of %zu (%s)%s", rm->label, idx + 1, n,
-                                                      diff_id, im->budget.over_size ? ": the image" : "");
+                                                      diff_id, budget->over_size ? ": the image" : "");
                 *ret_error = TAKE_PTR(uerr);
-                return budget_error(ret_error, r, s, &im->budget, what);
+                return budget_error(ret_error, r, s, budget, what);
         }
         if (r < 0) {
                 *ret_error = TAKE_PTR(uerr);
                 return wrap_error(ret_error, r, "%s: layer %zu of %zu (%s)", rm->label, idx + 1, n, d->digest);
         }
-        strv_add(&im->created, oci_digest_hex(diff_id));
+        *made = true;
         return 0;
+}
+
+/* Several layers stream and unpack at once (on several cores; the
+ * transfers overlap the unpacking). Each has its own budget bounded by what
+ * the image may still use; their sum is checked when they are done. */
+#define REMOTE_PARALLEL 3
+
+typedef struct RemoteJob {
+        const Store *s;
+        const StoreRemote *rm;
+        const OciDescriptor *d;
+        const char *diff_id;
+        size_t idx, n;
+        LayerBudget budget;
+        bool made, started;
+        int r;
+        char *error;
+        pthread_t thread;
+} RemoteJob;
+
+static void *remote_job_run(void *p)
+{
+        RemoteJob *j = p;
+
+        j->r = remote_layer(j->s, j->rm, &j->budget, &j->made, j->d, j->diff_id, j->idx, j->n, &j->error);
+        return NULL;
+}
+
+static int remote_layers(const Store *s, const StoreRemote *rm, Imported *im, const OciManifest *m,
+                         const OciConfig *cfg, char **ret_error)
+{
+        _cleanup_free_ RemoteJob *jobs = xcalloc(m->n_layers + 1, sizeof(RemoteJob));
+        uint64_t total = im->budget.size;
+        size_t next = 0, done = 0;
+        int r = 0;
+
+        for (size_t k = 0; k < m->n_layers; k++)
+                jobs[k] = (RemoteJob){ .s = s, .rm = rm, .d = &m->layers[k], .diff_id = cfg->diff_ids[k],
+                                       .idx = k, .n = m->n_layers, .budget = im->budget };
+        /* A window of REMOTE_PARALLEL threads, joined in layer order. */
+        while (done < m->n_layers) {
+                while (next < m->n_layers && next - done < REMOTE_PARALLEL && r >= 0) {
+                        RemoteJob *j = &jobs[next++];
+                        int e = pthread_create(&j->thread, NULL, remote_job_run, j);
+                        if (e != 0) {
+                                remote_job_run(j); /* no thread: in this one */
+                                continue;
+                        }
+                        j->started = true;
+                }
+                if (done >= next)
+                        break;
+                RemoteJob *j = &jobs[done++];
+                if (j->started)
+                        pthread_join(j->thread, NULL);
+                if (j->made)
+                        strv_add(&im->created, oci_digest_hex(j->diff_id));
+                total += j->budget.size - im->budget.size;
+                if (j->r < 0 && r >= 0) {
+                        r = j->r;
+                        free(*ret_error);
+                        *ret_error = TAKE_PTR(j->error);
+                }
+                free(j->error);
+        }
+        if (r >= 0 && im->budget.size_max && im->budget.size_max != UINT64_MAX && total > im->budget.size_max) {
+                LayerBudget over = im->budget;
+                _cleanup_free_ char *what = xasprintf("%s: the image", rm->label);
+                over.over_size = true;
+                return budget_error(ret_error, -EFBIG, s, &over, what);
+        }
+        if (r >= 0)
+                im->budget.size = total;
+        return r;
 }
 
 static int remote_locked(const Store *s, const StoreRemote *rm, Imported *im, char **ret_error)
@@ -928,8 +1003,8 @@ static int remote_locked(const Store *s, const StoreRemote *rm, Imported *im, ch
         if (r >= 0 && cfg->n_diff_ids != m.n_layers)
                 r = set_error(ret_error, -EBADMSG, "%s: manifest %s: %zu layers, but the config lists %zu diff IDs",
                               rm->label, im->manifest_digest, m.n_layers, cfg->n_diff_ids);
-        for (size_t k = 0; r >= 0 && k < m.n_layers; k++)
-                r = remote_layer(s, rm, im, &m.layers[k], cfg->diff_ids[k], k, m.n_layers, ret_error);
+        if (r >= 0)
+                r = remote_layers(s, rm, im, &m, cfg, ret_error);
         oci_manifest_done(&m);
         return r;
 }

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -96,12 +97,14 @@ static char *format_size(uint64_t n)
         return u < 0 ? xasprintf("%" PRIu64 "B", n) : xasprintf("%.1f%c", v, units[u]);
 }
 
-/* Progress of a pull: on a terminal one line per layer rewritten in place
- * (bytes, total, rate), otherwise one line per layer when it is done. */
+/* Progress of a pull: on a terminal one line rewritten in place (the layer
+ * that last moved: bytes, total, rate), otherwise one line per layer when
+ * it is done. Layers stream in parallel: called from several threads. */
 typedef struct PullProgress {
         bool tty;
-        uint64_t started;
-        size_t idx;
+        pthread_mutex_t lock;
+        uint64_t *started;        /* per layer */
+        size_t n;
 } PullProgress;
 
 static void pull_progress(void *userdata, RegistryEvent ev, size_t idx, size_t n, const char *digest,
@@ -109,35 +112,38 @@ static void pull_progress(void *userdata, RegistryEvent ev, size_t idx, size_t n
 {
         PullProgress *p = userdata;
         uint64_t now = now_usec_monotonic();
-        _cleanup_free_ char *d = NULL, *t = NULL;
+        _cleanup_free_ char *d = format_size(done), *t = format_size(total);
         double secs;
 
+        pthread_mutex_lock(&p->lock);
+        if (!p->started) {
+                p->started = xcalloc(n + 1, sizeof(uint64_t));
+                p->n = n;
+        }
         if (ev == REGISTRY_LAYER_PRESENT) {
-                fprintf(stderr, "layer %zu/%zu %.19s: already stored\n", idx + 1, n, digest);
-                return;
+                fprintf(stderr, "%slayer %zu/%zu %.19s: already stored\n", p->tty ? "\r\033[K" : "", idx + 1, n,
+                        digest);
+                goto out;
         }
-        if (p->idx != idx || !p->started) {
-                p->idx = idx;
-                p->started = now;
-        }
-        secs = (double)(now - p->started) / 1e6;
-        d = format_size(done);
-        t = format_size(total);
+        if (idx < p->n && !p->started[idx])
+                p->started[idx] = now;
+        secs = idx < p->n ? (double)(now - p->started[idx]) / 1e6 : 0;
         if (ev == REGISTRY_LAYER_PROGRESS) {
                 if (p->tty)
                         fprintf(stderr, "\r\033[Klayer %zu/%zu %.19s: %s / %s, %.1f MiB/s", idx + 1, n, digest, d, t,
                                 secs > 0 ? (double)done / 1048576.0 / secs : 0.0);
-                return;
+                goto out;
         }
         fprintf(stderr, "%slayer %zu/%zu %.19s: %s fetched in %.2fs\n", p->tty ? "\r\033[K" : "", idx + 1, n,
                 digest, t, secs);
-        p->started = 0;
+out:
+        pthread_mutex_unlock(&p->lock);
 }
 
 static int image_pull(const char *state_dir, int argc, char **argv)
 {
         _cleanup_free_ char *digest = NULL, *error = NULL;
-        PullProgress pp = { .tty = isatty(STDERR_FILENO) };
+        PullProgress pp = { .tty = isatty(STDERR_FILENO), .lock = PTHREAD_MUTEX_INITIALIZER };
         RegistryOptions o = { .auth_file = arg_registry_auth, .certs_dir = arg_registry_certs,
                               .insecure = arg_insecure, .platform = arg_platform,
                               .progress = pull_progress, .progress_userdata = &pp };
@@ -148,6 +154,7 @@ static int image_pull(const char *state_dir, int argc, char **argv)
                 return IMAGE_USAGE;
         }
         r = registry_pull(state_dir, argv[1], &o, &digest, &error);
+        free(pp.started);
         if (r < 0)
                 return fail("pull", r, error);
         printf("%s\n", digest);

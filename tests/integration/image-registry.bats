@@ -178,16 +178,17 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
         local d=$TEST_DIR/treg l=$TEST_DIR/tl digest ldigest data
         reg_start "$d"
         EXTRA_PIDS+=("$REG_PID")
-        digest=$(mk_reg_image "$l" t none "$HOSTARCH" t/file=original-content)
+        # three layers, streamed in parallel; the middle one is tampered with
+        digest=$(mk_reg_image "$l" t none "$HOSTARCH" t/a=first t/file=original-content t/c=third)
         reg_put "$l" t "$REG/test/t:v1"
-        ldigest=$(layer_digest "$l" "$digest" 0)
+        ldigest=$(layer_digest "$l" "$digest" 1)
         data=$d/storage/docker/registry/v2/blobs/sha256/${ldigest:7:2}/${ldigest#sha256:}/data
         [[ -f $data ]]
         # same size, one word changed
         sed -i 's/original-content/tampered-content/' "$data"
         run "$CCSUPCTL" image --state-dir="$STATE" pull --insecure-registry="$REG" "$REG/test/t:v1"
         assert_status 1
-        [[ $output == *"layer 1 of 1 ($ldigest)"*"digest mismatch"* ]]
+        [[ $output == *"layer 2 of 3 ($ldigest)"*"digest mismatch"* ]]
         run "$CCSUPCTL" image --state-dir="$STATE" --no-legend list
         [[ $output != *test/t* ]]
         [[ $(find "$STATE/images/layers" -mindepth 1 | wc -l) -eq 0 ]]
