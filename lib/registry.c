@@ -183,6 +183,14 @@ int registry_ref_parse(const char *s, RegistryRef *ret, char **ret_error)
         if (slash && host_like(s, (size_t)(slash - s))) {
                 r.host = xstrndup(s, (size_t)(slash - s));
                 rest = xstrdup(slash + 1);
+                const char *port = strchr(r.host, ':');
+                if (!r.host[0] || r.host[0] == ':' || strspn(r.host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") != strlen(r.host) ||
+                    (port && (strchr(port + 1, ':') || !port[1] || strspn(port + 1, "0123456789") != strlen(port + 1) ||
+                              strlen(port + 1) > 5))) {
+                        registry_ref_done(&r);
+                        return set_error(ret_error, -EINVAL, "`%s`: invalid registry host `%.*s` (expected HOST[:PORT])", s,
+                                         (int)(slash - s), s);
+                }
         } else {
                 r.host = xstrdup("docker.io");
                 rest = xstrdup(s);
@@ -1053,6 +1061,14 @@ int registry_pull(const char *state_dir, const char *refstr, const RegistryOptio
                 oci_descriptor_done(&d);
                 if (r < 0)
                         goto out;
+        }
+        if (manifest) {
+                /* Checked here too, so that the message names the registry. */
+                _cleanup_free_ char *what = xasprintf("%s: manifest %s", R.label, digest);
+                OciManifest m = {};
+                if ((r = oci_manifest_parse(what, manifest, size, &m, ret_error)) < 0)
+                        goto out;
+                oci_manifest_done(&m);
         }
         if (ref.name)
                 strv_add(&names, ref.name);

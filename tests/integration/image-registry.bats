@@ -143,6 +143,9 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
         run pull "$REG/Bad/Name:v1"
         assert_status 1
         [[ $output == *"invalid repository name"* ]]
+        run pull "127.0.0.1:/test/gz:v1"
+        assert_status 1
+        [[ $output == *"invalid registry host \`127.0.0.1:\` (expected HOST[:PORT])"* ]]
         [[ ! -e $STATE/images/repositories.json ]] || ! grep -q test "$STATE/images/repositories.json"
 }
 
@@ -304,4 +307,32 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
                 --registry-auth="$TEST_DIR/bad.json" "$REG/test/b:v1"
         assert_status 1
         [[ $output == *"registry \`$REG\`, repository \`test/b\`: token endpoint: HTTP 401: UNAUTHORIZED: bad credentials"* ]]
+}
+
+@test "pull: a registry that misbehaves gets precise errors and leaves the store as it was" {
+        # tests/integration/hostile-registry.py: the answers no real registry gives
+        local i h
+        python3 "$CCSUP_SRCDIR/tests/integration/hostile-registry.py" "$TEST_DIR/hport" &
+        EXTRA_PIDS+=("$!")
+        for ((i = 0; i < 100; i++)); do [[ -f $TEST_DIR/hport ]] && break; sleep 0.1; done
+        h=127.0.0.1:$(cat "$TEST_DIR/hport")
+        hp() { "$CCSUPCTL" image --state-dir="$STATE" pull --insecure-registry="$h" "$h/h/$1:t"; }
+        run hp big
+        assert_status 1
+        [[ $output == *"registry \`$h\`, repository \`h/big\`: manifest \`t\`: larger than 4194304 bytes"* ]]
+        run hp badjson
+        assert_status 1
+        [[ $output == *"registry \`$h\`, repository \`h/badjson\`: manifest sha256:"* ]]
+        [[ $output == *"JSON"* || $output == *"json"* ]]
+        run hp html
+        assert_status 1
+        [[ $output == *"repository \`h/html\`: manifest \`t\`: unsupported media type \`text/html\`"* ]]
+        run hp lie
+        assert_status 1
+        [[ $output == *"repository \`h/lie\`: manifest \`t\`: digest mismatch (the registry says sha256:000"* ]]
+        run hp loop
+        assert_status 1
+        [[ $output == *"repository \`h/loop\`: manifest \`t\`: Maximum (8) redirects followed"* ]]
+        [[ ! -e $STATE/images/repositories.json ]] || ! grep -q '"h/' "$STATE/images/repositories.json"
+        [[ $(store_debris) -eq 0 ]]
 }
