@@ -190,3 +190,19 @@ reg_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker:
         wait_state web running 30
         [[ $(prop web ImageDigest) == "$v1" ]]
 }
+
+@test "auto-update: ccsupd --auto-update-interval checks by itself and logs the result" {
+        local v1 v2 i
+        web_unit web "$REG/test/bb:v1" AutoUpdate=registry
+        sup_start --insecure-registry="$REG" --auto-update-interval=1s
+        wait_state web running 30
+        v1=$(prop web ImageDigest)
+        wait_until 10 grep -q "auto-update: web $v1 $v1 unchanged" "$T/d.err"
+        grep -q "auto-update: web $v1 $v1 unchanged" "$T/d.err"
+        reg_push "$D/v2:latest" "$REG/test/bb:v1"
+        v2=$(reg_digest "$REG/test/bb:v1")
+        wait_until 30 grep -q "auto-update: web $v1 $v2 updated" "$T/d.err"
+        grep -q "auto-update: web $v1 $v2 updated" "$T/d.err"
+        [[ $(prop web ImageDigest) == "$v2" ]]
+        [[ $(prop web State) == running ]]
+}
