@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -820,6 +822,7 @@ static int blob_fail(const Registry *R, const char *digest, const Response *resp
 typedef struct Pull {
         Registry *R;
         char *label;
+        int partial_dir;          /* STATE/images/partial: cut transfers, to resume with Range; -1: none */
 } Pull;
 
 static int fetch_document(void *userdata, const OciDescriptor *d, char **ret, size_t *ret_size, char **ret_error)
@@ -871,6 +874,10 @@ typedef struct Stream {
         CURL *c;
         pthread_t thread;
         uint64_t last_progress;
+        int part_fd;              /* what arrived so far, kept for a resume; -1: none */
+        uint64_t resume_from;     /* bytes taken from part_fd, asked for with Range */
+        uint64_t skip;            /* of a 200 answer to a Range request: bytes already sent */
+        bool resumed;             /* the registry answered 206 */
 } Stream;
 
 static size_t stream_write(char *p, size_t sz, size_t nm, void *ud)
@@ -880,9 +887,20 @@ static size_t stream_write(char *p, size_t sz, size_t nm, void *ud)
         long status = 0;
 
         curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &status);
-        if (status != 200) {
+        if (status == 206 && s->resume_from > 0)
+                s->resumed = true;
+        else if (status != 200) {
                 s->err.max = ERROR_BODY_MAX;
                 return body_cb(p, sz, nm, &s->err) == n || s->err.too_big ? n : 0;
+        } else if (s->skip > 0) {
+                /* The whole blob although a range was asked for: drop what
+                 * was already sent (the digest checks that it was the same). */
+                size_t k = n < s->skip ? n : (size_t)s->skip;
+                s->skip -= k;
+                if (k == n)
+                        return n;
+                size_t r = stream_write(p + k, 1, n - k, ud);
+                return r == n - k ? n : 0;
         }
         if (s->got + n > s->want) {
                 s->too_long = true;
@@ -898,6 +916,8 @@ static size_t stream_write(char *p, size_t sz, size_t nm, void *ud)
                 }
                 done += (size_t)w;
         }
+        if (s->part_fd >= 0 && write(s->part_fd, p, n) != (ssize_t)n)
+                s->part_fd = safe_close(s->part_fd); /* no resume then, the pull goes on */
         s->got += n;
         return n;
 }
@@ -920,7 +940,32 @@ static void *stream_run(void *ud)
 {
         Stream *s = ud;
 
+        /* A resume: first what arrived last time, so that the unpacker and
+         * its digest see the blob from its first byte. */
+        for (uint64_t off = 0; off < s->resume_from;) {
+                char buf[65536];
+                ssize_t k = pread(s->part_fd, buf, sizeof(buf), (off_t)off);
+                if (k <= 0) {
+                        s->result = CURLE_READ_ERROR;
+                        snprintf(s->errbuf, sizeof(s->errbuf), "reading the partial download: %s",
+                                 k < 0 ? strerror(errno) : "short");
+                        goto out;
+                }
+                for (ssize_t done = 0; done < k;) {
+                        ssize_t w = send(s->wfd, buf + done, (size_t)(k - done), MSG_NOSIGNAL);
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0) {
+                                s->reader_gone = true;
+                                goto out;
+                        }
+                        done += w;
+                }
+                off += (uint64_t)k;
+        }
+        s->got = s->resume_from;
         s->result = curl_easy_perform(s->c);
+out:
         curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &s->status);
         shutdown(s->wfd, SHUT_WR);
         s->wfd = safe_close(s->wfd);
@@ -933,6 +978,7 @@ static void stream_free(Stream *s)
                 curl_easy_cleanup(s->c);
         curl_slist_free_all(s->hdrs);
         safe_close(s->wfd);
+        safe_close(s->part_fd);
         response_done(&s->err);
         free(s->url);
         free(s->digest);
@@ -959,7 +1005,19 @@ static int open_layer(void *userdata, const OciDescriptor *d, size_t idx, size_t
                 return set_error(ret_error, -errno, "socketpair: %s", strerror(errno));
         s = xcalloc(1, sizeof(*s));
         *s = (Stream){ .pull = p, .url = blob_url(R, d->digest), .digest = xstrdup(d->digest), .wfd = sv[1],
-                       .want = (uint64_t)d->size, .idx = idx, .n = n };
+                       .want = (uint64_t)d->size, .idx = idx, .n = n, .part_fd = -1 };
+        if (p->partial_dir >= 0) {
+                struct stat st;
+                s->part_fd = openat(p->partial_dir, oci_digest_hex(d->digest),
+                                    O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (s->part_fd >= 0 && fstat(s->part_fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                        if ((uint64_t)st.st_size < s->want)
+                                s->resume_from = s->skip = (uint64_t)st.st_size;
+                        else if (ftruncate(s->part_fd, 0) < 0)
+                                s->part_fd = safe_close(s->part_fd);
+                } else
+                        s->part_fd = safe_close(s->part_fd);
+        }
         s->c = easy_new(R, s->url, &s->hdrs, NULL);
         if (!s->c) {
                 safe_close(sv[0]);
@@ -974,6 +1032,8 @@ static int open_layer(void *userdata, const OciDescriptor *d, size_t idx, size_t
         curl_easy_setopt(s->c, CURLOPT_XFERINFOFUNCTION, stream_progress);
         curl_easy_setopt(s->c, CURLOPT_XFERINFODATA, s);
         curl_easy_setopt(s->c, CURLOPT_NOPROGRESS, 0L);
+        if (s->resume_from > 0)
+                curl_easy_setopt(s->c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)s->resume_from);
         if ((r = pthread_create(&s->thread, NULL, stream_run, s)) != 0) {
                 safe_close(sv[0]);
                 stream_free(s);
@@ -984,7 +1044,7 @@ static int open_layer(void *userdata, const OciDescriptor *d, size_t idx, size_t
         return 0;
 }
 
-static int close_layer(void *userdata, void *handle, char **ret_error)
+static int close_layer(void *userdata, void *handle, int unpack_result, char **ret_error)
 {
         Pull *p = userdata;
         Stream *s = handle;
@@ -1000,13 +1060,20 @@ static int close_layer(void *userdata, void *handle, char **ret_error)
                 r = 0; /* the unpacker stopped first: its message says why */
         else if (s->result != CURLE_OK && !(s->result == CURLE_WRITE_ERROR && s->status != 200))
                 r = curl_fail(p->R, what, s->result, s->errbuf, ret_error);
-        else if (s->status != 200)
+        else if (s->status != 200 && !(s->status == 206 && s->resumed))
                 r = blob_fail(p->R, s->digest, &s->err, ret_error);
         else if (s->got != s->want)
                 r = set_error(ret_error, -EBADMSG, "%s: %s: size mismatch (descriptor says %llu, got %llu bytes)",
                               p->R->label, what, (unsigned long long)s->want, (unsigned long long)s->got);
         if (r >= 0 && o && o->progress)
                 o->progress(o->progress_userdata, REGISTRY_LAYER_DONE, s->idx, s->n, s->digest, s->got, s->want);
+        /* Kept only when the transfer was cut (the next pull resumes it);
+         * a complete blob, or one the unpacker or the checks refused, goes
+         * (a resumed blob that turns out wrong is fetched whole next time). */
+        bool cut = !s->too_long && !s->reader_gone && s->result != CURLE_OK && s->got < s->want;
+        (void)unpack_result;
+        if (p->partial_dir >= 0 && !cut)
+                (void)unlinkat(p->partial_dir, oci_digest_hex(s->digest), 0);
         stream_free(s);
         return r;
 }
@@ -1025,7 +1092,7 @@ static void layer_present(void *userdata, const OciDescriptor *d, size_t idx, si
 int registry_pull(const char *state_dir, const char *refstr, const RegistryOptions *o, char **ret_digest,
                   char **ret_error)
 {
-        _cleanup_free_ char *manifest = NULL, *source = NULL, *stored = NULL, *ignored = NULL;
+        _cleanup_free_ char *manifest = NULL, *source = NULL, *stored = NULL, *ignored = NULL, *pdir = NULL;
         _cleanup_strv_free_ char **names = NULL;
         char digest[SHA256_DIGEST_STRING_MAX];
         RegistryRef ref = {};
@@ -1074,11 +1141,15 @@ int registry_pull(const char *state_dir, const char *refstr, const RegistryOptio
                 strv_add(&names, ref.name);
         source = ref.digest ? xasprintf("docker://%s/%s@%s", ref.host, ref.repository, ref.digest)
                             : xasprintf("docker://%s", ref.name);
-        Pull pull = { .R = &R };
+        pdir = path_join(state_dir, "images/partial");
+        Pull pull = { .R = &R, .partial_dir = -1 };
+        if (mkdir_p(pdir, 0700) >= 0)
+                pull.partial_dir = open(pdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         StoreRemote rm = { .label = R.label, .source_key = source, .userdata = &pull,
                            .fetch_document = fetch_document, .open_layer = open_layer,
                            .close_layer = close_layer, .layer_present = layer_present };
         r = store_import_remote(state_dir, &rm, digest, manifest, size, names, ret_error);
+        safe_close(pull.partial_dir);
         if (r >= 0)
                 *ret_digest = xstrdup(digest);
 out:

@@ -884,7 +884,7 @@ static int remote_layer(const Store *s, const StoreRemote *rm, LayerBudget *budg
         r = layer_unpack_bounded(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS,
                                  d->digest, diff_id, budget, NULL, &uerr);
         safe_close(fd); /* a transfer that is still writing stops here */
-        t = rm->close_layer(rm->userdata, handle, &terr);
+        t = rm->close_layer(rm->userdata, handle, r, &terr);
         if (t < 0) {
                 if (r >= 0)
                         (void)layer_remove_tree(s->layers, oci_digest_hex(diff_id));

@@ -98,7 +98,9 @@ int store_import(const char *state_dir, const char *source, const char *name,
  * caller); the config is asked for with fetch_document() unless the store
  * has it, and every layer whose diff ID the store lacks is streamed with
  * open_layer() (read *ret_fd to its end) and close_layer() (the transfer's
- * own result, which outranks the unpacker's message). Digests and diff IDs
+ * own result, which outranks the unpacker's message; it is told the
+ * unpacker's result, so that it keeps what resumes a cut transfer only
+ * when the bytes were not refused). Digests and diff IDs
  * are checked while the bytes stream; on any failure nothing is committed
  * and the layers made by this import are removed. names are tagged
  * ("NAME:TAG"); source_key (may be NULL) is recorded as a source.
@@ -112,7 +114,7 @@ typedef struct StoreRemote {
                               char **ret_error);
         int (*open_layer)(void *userdata, const OciDescriptor *d, size_t idx, size_t n, int *ret_fd,
                           void **ret_handle, char **ret_error);
-        int (*close_layer)(void *userdata, void *handle, char **ret_error);
+        int (*close_layer)(void *userdata, void *handle, int unpack_result, char **ret_error);
         /* May be NULL: told of a layer that is already stored. */
         void (*layer_present)(void *userdata, const OciDescriptor *d, size_t idx, size_t n);
 } StoreRemote;

@@ -196,6 +196,8 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
         [[ $output != *test/t* ]]
         [[ $(find "$STATE/images/layers" -mindepth 1 | wc -l) -eq 0 ]]
         [[ $(store_debris) -eq 0 ]]
+        # refused bytes are not kept for a resume
+        [[ -z $(ls -A "$STATE/images/partial") ]]
         # a blob longer than its descriptor says
         printf 'more' >>"$data"
         run "$CCSUPCTL" image --state-dir="$STATE" pull --insecure-registry="$REG" "$REG/test/t:v1"
@@ -335,4 +337,33 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
         [[ $output == *"repository \`h/loop\`: manifest \`t\`: Maximum (8) redirects followed"* ]]
         [[ ! -e $STATE/images/repositories.json ]] || ! grep -q '"h/' "$STATE/images/repositories.json"
         [[ $(store_debris) -eq 0 ]]
+}
+
+@test "pull: a transfer cut halfway is resumed with Range by the next pull" {
+        # tests/integration/flaky-proxy.py cuts every layer GET without Range
+        # in half; a Range request passes through to the real registry.
+        local i p big digest half l=$TEST_DIR/rl
+        digest=$(mk_reg_image "$l" r gzip "$HOSTARCH" "big/file=$(head -c 90000 /dev/urandom | base64 -w0)")
+        reg_push "$l:r" "$REG/test/resume:v1"
+        python3 "$CCSUP_SRCDIR/tests/integration/flaky-proxy.py" "$REG" "$TEST_DIR/pport" "$TEST_DIR/proxy.log" &
+        EXTRA_PIDS+=("$!")
+        for ((i = 0; i < 100; i++)); do [[ -f $TEST_DIR/pport ]] && break; sleep 0.1; done
+        p=127.0.0.1:$(cat "$TEST_DIR/pport")
+        big=$(layer_digest "$l" "$digest" 0)
+        run "$CCSUPCTL" image --state-dir="$STATE" pull --insecure-registry="$p" "$p/test/resume:v1"
+        assert_status 1
+        [[ $output == *"registry \`$p\`, repository \`test/resume\`: blob $big: transfer closed with"* ]]
+        [[ $(store_debris) -eq 0 ]]
+        run "$CCSUPCTL" image --state-dir="$STATE" --no-legend list
+        [[ $output != *test/resume* ]]
+        # what arrived is kept for the resume
+        [[ -s $STATE/images/partial/${big#sha256:} ]]
+        half=$(stat -c %s "$STATE/images/partial/${big#sha256:}")
+        run "$CCSUPCTL" image --state-dir="$STATE" pull --insecure-registry="$p" "$p/test/resume:v1"
+        assert_status 0
+        [[ ${lines[-1]} == "$digest" ]]
+        grep -qx "$big bytes=$half-" "$TEST_DIR/proxy.log"
+        [[ $(wc -c <"$STATE"/images/layers/*/big/file) -eq 120000 ]]
+        # nothing left over once complete
+        [[ -z $(ls -A "$STATE/images/partial") ]]
 }
