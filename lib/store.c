@@ -1027,6 +1027,21 @@ int store_import_remote(const char *state_dir, const StoreRemote *remote, const 
         }
         if ((r = store_open(state_dir, true, &s, ret_error)) < 0)
                 return r;
+        /* An unchanged tag: every name and the source already say so, and
+         * the image is complete. Nothing to write (no fsync either). */
+        {
+                _cleanup_json_ json_object *repos = NULL;
+                _cleanup_free_ char *ignored = NULL;
+                bool same = repos_load(&s, &repos, &ignored) >= 0 &&
+                            (!remote->source_key ||
+                             streq_ptr(source_field(repos, remote->source_key, "digest"), manifest_digest));
+                STRV_FOREACH(n, norm)
+                        same = same && streq_ptr(tag_digest(repos, *n), manifest_digest);
+                if (same && image_complete(state_dir, manifest_digest)) {
+                        store_close(&s);
+                        return 0;
+                }
+        }
         remove_debris(s.layers, false);
         remove_debris(s.blobs, false);
         remove_debris(s.fd, false);
