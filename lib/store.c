@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/file.h>
@@ -13,6 +14,7 @@
 #include "image.h"
 #include "layer.h"
 #include "parse.h"
+#include "registry.h"
 #include "sha256.h"
 #include "store.h"
 #include "util.h"
@@ -832,6 +834,10 @@ static int import_source(const char *state_dir, const char *source, const char *
         Source src;
         int r;
 
+        /* A registry reference: pulled (ccsupd's import helper does this for
+         * Image=HOST/REPO:TAG), with ccsupd's registry options. */
+        if (registry_ref_is_remote(source))
+                return registry_pull(state_dir, source, registry_defaults(), ret_digest, ret_error);
         if ((r = source_init(&src, source, ret_error)) < 0) {
                 source_done(&src, &(Store){ .tmp = -1 });
                 return r;
@@ -855,6 +861,247 @@ int store_import(const char *state_dir, const char *source, const char *name,
                  char **ret_digest, char **ret_error)
 {
         return import_source(state_dir, source, name, true, ret_digest, ret_error);
+}
+
+/* ------------------------------------------------------------------ remote */
+
+static int remote_layer(const Store *s, const StoreRemote *rm, LayerBudget *budget, bool *made,
+                        const OciDescriptor *d, const char *diff_id, size_t idx, size_t n, char **ret_error)
+{
+        _cleanup_free_ char *uerr = NULL, *terr = NULL;
+        void *handle = NULL;
+        struct stat st;
+        int fd = -1, r, t;
+
+        if (fstatat(s->layers, oci_digest_hex(diff_id), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode)) {
+                if (rm->layer_present)
+                        rm->layer_present(rm->userdata, d, idx, n);
+                return 0;
+        }
+        if ((r = rm->open_layer(rm->userdata, d, idx, n, &fd, &handle, ret_error)) < 0)
+                return r;
+        r = layer_unpack_bounded(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS,
+                                 d->digest, diff_id, budget, NULL, &uerr);
+        safe_close(fd); /* a transfer that is still writing stops here */
+        t = rm->close_layer(rm->userdata, handle, r, &terr);
+        if (t < 0) {
+                if (r >= 0)
+                        (void)layer_remove_tree(s->layers, oci_digest_hex(diff_id));
+                *ret_error = TAKE_PTR(terr);
+                return t;
+        }
+        if (budget->over_size || budget->over_space) {
+                _cleanup_free_ char *what = xasprintf("%s: layer %zu of %zu (%s)%s", rm->label, idx + 1, n,
+                                                      diff_id, budget->over_size ? ": the image" : "");
+                *ret_error = TAKE_PTR(uerr);
+                return budget_error(ret_error, r, s, budget, what);
+        }
+        if (r < 0) {
+                *ret_error = TAKE_PTR(uerr);
+                return wrap_error(ret_error, r, "%s: layer %zu of %zu (%s)", rm->label, idx + 1, n, d->digest);
+        }
+        *made = true;
+        return 0;
+}
+
+/* Several layers stream and unpack at once (on several cores; the
+ * transfers overlap the unpacking). Each has its own budget bounded by what
+ * the image may still use; their sum is checked when they are done. */
+#define REMOTE_PARALLEL 3
+
+typedef struct RemoteJob {
+        const Store *s;
+        const StoreRemote *rm;
+        const OciDescriptor *d;
+        const char *diff_id;
+        size_t idx, n;
+        LayerBudget budget;
+        bool made, started;
+        int r;
+        char *error;
+        pthread_t thread;
+} RemoteJob;
+
+static void *remote_job_run(void *p)
+{
+        RemoteJob *j = p;
+
+        j->r = remote_layer(j->s, j->rm, &j->budget, &j->made, j->d, j->diff_id, j->idx, j->n, &j->error);
+        return NULL;
+}
+
+static int remote_layers(const Store *s, const StoreRemote *rm, Imported *im, const OciManifest *m,
+                         const OciConfig *cfg, char **ret_error)
+{
+        _cleanup_free_ RemoteJob *jobs = xcalloc(m->n_layers + 1, sizeof(RemoteJob));
+        uint64_t total = im->budget.size;
+        size_t next = 0, done = 0;
+        int r = 0;
+
+        for (size_t k = 0; k < m->n_layers; k++)
+                jobs[k] = (RemoteJob){ .s = s, .rm = rm, .d = &m->layers[k], .diff_id = cfg->diff_ids[k],
+                                       .idx = k, .n = m->n_layers, .budget = im->budget };
+        /* A window of REMOTE_PARALLEL threads, joined in layer order. */
+        while (done < m->n_layers) {
+                while (next < m->n_layers && next - done < REMOTE_PARALLEL && r >= 0) {
+                        RemoteJob *j = &jobs[next++];
+                        int e = pthread_create(&j->thread, NULL, remote_job_run, j);
+                        if (e != 0) {
+                                remote_job_run(j); /* no thread: in this one */
+                                continue;
+                        }
+                        j->started = true;
+                }
+                if (done >= next)
+                        break;
+                RemoteJob *j = &jobs[done++];
+                if (j->started)
+                        pthread_join(j->thread, NULL);
+                if (j->made)
+                        strv_add(&im->created, oci_digest_hex(j->diff_id));
+                total += j->budget.size - im->budget.size;
+                if (j->r < 0 && r >= 0) {
+                        r = j->r;
+                        free(*ret_error);
+                        *ret_error = TAKE_PTR(j->error);
+                }
+                free(j->error);
+        }
+        if (r >= 0 && im->budget.size_max && im->budget.size_max != UINT64_MAX && total > im->budget.size_max) {
+                LayerBudget over = im->budget;
+                _cleanup_free_ char *what = xasprintf("%s: the image", rm->label);
+                over.over_size = true;
+                return budget_error(ret_error, -EFBIG, s, &over, what);
+        }
+        if (r >= 0)
+                im->budget.size = total;
+        return r;
+}
+
+static int remote_locked(const Store *s, const StoreRemote *rm, Imported *im, char **ret_error)
+{
+        _cleanup_(oci_config_freep) OciConfig *cfg = NULL;
+        _cleanup_free_ char *what = xasprintf("manifest %s", im->manifest_digest);
+        OciManifest m = {};
+        int r;
+
+        if ((r = oci_manifest_parse(what, im->manifest, im->manifest_size, &m, ret_error)) < 0)
+                return r;
+        snprintf(im->config_digest, sizeof(im->config_digest), "%s", m.config.digest);
+        r = store_blob_read(s, m.config.digest, &im->config, &im->config_size, ret_error);
+        if (r < 0) {
+                free(*ret_error);
+                *ret_error = NULL;
+                r = rm->fetch_document(rm->userdata, &m.config, &im->config, &im->config_size, ret_error);
+        }
+        if (r >= 0) {
+                free(what);
+                what = xasprintf("config %s", m.config.digest);
+                r = oci_config_parse(what, im->config, im->config_size, &cfg, ret_error);
+        }
+        if (r >= 0 && cfg->n_diff_ids != m.n_layers)
+                r = set_error(ret_error, -EBADMSG, "%s: manifest %s: %zu layers, but the config lists %zu diff IDs",
+                              rm->label, im->manifest_digest, m.n_layers, cfg->n_diff_ids);
+        if (r >= 0)
+                r = remote_layers(s, rm, im, &m, cfg, ret_error);
+        oci_manifest_done(&m);
+        return r;
+}
+
+int store_import_remote(const char *state_dir, const StoreRemote *remote, const char *manifest_digest,
+                        const char *manifest, size_t manifest_size, char *const *names,
+                        char **ret_error)
+{
+        _cleanup_strv_free_ char **norm = NULL;
+        Imported im = {};
+        Source src = { .root = -1, .key = (char *)remote->source_key, .stamp = (char *)"registry" };
+        Store s;
+        int r;
+
+        STRV_FOREACH(n, names) {
+                char *x = normalize_name(*n);
+                if (!x)
+                        return set_error(ret_error, -EINVAL, "invalid image name `%s`", *n);
+                strv_push(&norm, x);
+        }
+        if ((r = store_open(state_dir, true, &s, ret_error)) < 0)
+                return r;
+        /* An unchanged tag: every name and the source already say so, and
+         * the image is complete. Nothing to write (no fsync either). */
+        {
+                _cleanup_json_ json_object *repos = NULL;
+                _cleanup_free_ char *ignored = NULL;
+                bool same = repos_load(&s, &repos, &ignored) >= 0 &&
+                            (!remote->source_key ||
+                             streq_ptr(source_field(repos, remote->source_key, "digest"), manifest_digest));
+                STRV_FOREACH(n, norm)
+                        same = same && streq_ptr(tag_digest(repos, *n), manifest_digest);
+                if (same && image_complete(state_dir, manifest_digest)) {
+                        store_close(&s);
+                        return 0;
+                }
+        }
+        remove_debris(s.layers, false);
+        remove_debris(s.blobs, false);
+        remove_debris(s.fd, false);
+        remove_debris(s.tmp, true);
+        snprintf(im.manifest_digest, sizeof(im.manifest_digest), "%s", manifest_digest);
+        if (manifest) {
+                im.manifest = xstrndup(manifest, manifest_size);
+                im.manifest_size = manifest_size;
+                r = 0;
+        } else /* stored already: read (and verify) it there */
+                r = store_blob_read(&s, manifest_digest, &im.manifest, &im.manifest_size, ret_error);
+        layer_budget_init(&im.budget, import_size_max, s.layers);
+        if (r >= 0)
+                r = remote_locked(&s, remote, &im, ret_error);
+        if (r >= 0 && remote->source_key)
+                r = commit(&s, &src, &im, norm, ret_error);
+        else if (r >= 0) {
+                /* commit() without a source record */
+                _cleanup_json_ json_object *repos = NULL;
+                if ((r = store_blob_write(&s, im.config_digest, im.config, im.config_size, ret_error)) >= 0 &&
+                    (r = store_blob_write(&s, im.manifest_digest, im.manifest, im.manifest_size, ret_error)) >= 0 &&
+                    (r = repos_load(&s, &repos, ret_error)) >= 0) {
+                        STRV_FOREACH(n, norm)
+                                json_object_object_add(object_member(repos, "tags"), *n,
+                                                       json_object_new_string(im.manifest_digest));
+                        r = repos_save(&s, repos, ret_error);
+                }
+        }
+        if (r < 0)
+                STRV_FOREACH(l, im.created)
+                        (void)layer_remove_tree(s.layers, *l);
+        imported_done(&im);
+        store_close(&s);
+        return r;
+}
+
+int store_tag(const char *state_dir, const char *name, const char *digest, char **ret_error)
+{
+        _cleanup_json_ json_object *repos = NULL;
+        _cleanup_free_ char *norm = normalize_name(name), *key = NULL;
+        json_object *rec;
+        Store s;
+        int r;
+
+        if (!norm)
+                return set_error(ret_error, -EINVAL, "invalid image name `%s`", name);
+        if (!image_complete(state_dir, digest))
+                return set_error(ret_error, -ENOENT, "image %s is not (completely) in the store", digest);
+        if ((r = store_open(state_dir, true, &s, ret_error)) < 0)
+                return r;
+        if ((r = repos_load(&s, &repos, ret_error)) >= 0) {
+                json_object_object_add(object_member(repos, "tags"), norm, json_object_new_string(digest));
+                key = xasprintf("docker://%s", norm);
+                if (json_object_object_get_ex(object_member(repos, "sources"), key, &rec) &&
+                    json_object_is_type(rec, json_type_object))
+                        json_object_object_add(rec, "digest", json_object_new_string(digest));
+                r = repos_save(&s, repos, ret_error);
+        }
+        store_close(&s);
+        return r;
 }
 
 /* ------------------------------------------------------------------ async */
@@ -1273,6 +1520,22 @@ static int resolve(const char *state_dir, const UnitConfig *c, bool import, Reso
 
         switch (c->image_kind) {
         case IMAGE_STORE:
+                if (registry_ref_is_remote(c->image_ref)) {
+                        _cleanup_free_ char *name = NULL;
+                        if ((r = registry_ref_store_name(c->image_ref, &name, ret_error)) < 0)
+                                return r;
+                        r = store_lookup(state_dir, name, &digest, ret_error);
+                        if (r == -ENOENT && import && c->image_pull != IMAGE_PULL_NEVER)
+                                r = registry_pull(state_dir, c->image_ref, registry_defaults(), &digest, ret_error);
+                        if (r == -ENOENT && !digest)
+                                return set_error(ret_error, r, "image `%s` is not in the store (%s)", c->image_ref,
+                                                 c->image_pull == IMAGE_PULL_NEVER
+                                                         ? "Pull=never: pull it with `ccsupctl image pull`"
+                                                         : "not pulled yet");
+                        if (r < 0)
+                                return r;
+                        return store_open_image(state_dir, digest, ret, ret_error);
+                }
                 r = store_lookup(state_dir, c->image_ref, &digest, ret_error);
                 if (r == -ENOENT)
                         return set_error(ret_error, r, "image `%s` is not in the store (import it with `ccsupctl image import SOURCE %s`)",

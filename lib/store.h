@@ -92,6 +92,42 @@ void store_images_free(StoreImage *l, size_t n);
 int store_import(const char *state_dir, const char *source, const char *name,
                  char **ret_digest, char **ret_error);
 
+/*
+ * An import whose blobs come from elsewhere (a registry, lib/registry.c):
+ * the manifest is given (its bytes verified against manifest_digest by the
+ * caller); the config is asked for with fetch_document() unless the store
+ * has it, and every layer whose diff ID the store lacks is streamed with
+ * open_layer() (read *ret_fd to its end) and close_layer() (the transfer's
+ * own result, which outranks the unpacker's message; it is told the
+ * unpacker's result, so that it keeps what resumes a cut transfer only
+ * when the bytes were not refused). Digests and diff IDs
+ * are checked while the bytes stream; on any failure nothing is committed
+ * and the layers made by this import are removed. names are tagged
+ * ("NAME:TAG"); source_key (may be NULL) is recorded as a source.
+ * manifest NULL: the store has it already under manifest_digest.
+ */
+typedef struct StoreRemote {
+        const char *label;        /* for messages: "registry `h`, repository `r`" */
+        const char *source_key;
+        void *userdata;
+        int (*fetch_document)(void *userdata, const OciDescriptor *d, char **ret, size_t *ret_size,
+                              char **ret_error);
+        int (*open_layer)(void *userdata, const OciDescriptor *d, size_t idx, size_t n, int *ret_fd,
+                          void **ret_handle, char **ret_error);
+        int (*close_layer)(void *userdata, void *handle, int unpack_result, char **ret_error);
+        /* May be NULL: told of a layer that is already stored. */
+        void (*layer_present)(void *userdata, const OciDescriptor *d, size_t idx, size_t n);
+} StoreRemote;
+
+int store_import_remote(const char *state_dir, const StoreRemote *remote, const char *manifest_digest,
+                        const char *manifest, size_t manifest_size, char *const *names,
+                        char **ret_error);
+
+/* Points NAME[:TAG] (and the source record docker://NAME:TAG, when there is
+ * one) at the stored image digest, which must be complete: what
+ * auto-update's rollback does. Takes the store's lock. */
+int store_tag(const char *state_dir, const char *name, const char *digest, char **ret_error);
+
 /* An import running in a helper process (the supervisor's loop must not
  * block): watch pidfd for readability, then call store_import_finish(). */
 typedef struct StoreImportJob {

@@ -807,7 +807,7 @@ static int p_image(Ctx *x, const char *v, void *f)
         UnitConfig *c = x->c;
         _cleanup_free_ char *path = NULL, *ref = NULL;
         ImageKind kind;
-        const char *rest;
+        const char *rest, *written = v;
 
         if (!*v) {
                 kind = IMAGE_DIRECTORY;
@@ -835,6 +835,8 @@ static int p_image(Ctx *x, const char *v, void *f)
                 path = xstrdup(v);
         } else {
                 kind = IMAGE_STORE;
+                if ((rest = startswith(v, "docker://"))) /* a registry reference, as skopeo writes it */
+                        v = rest;
                 const char *at = strchr(v, '@');
                 const char *slash = strrchr(v, '/');
                 const char *colon = strrchr(v, ':');
@@ -862,7 +864,7 @@ static int p_image(Ctx *x, const char *v, void *f)
         free(c->image);
         free(c->image_path);
         free(c->image_ref);
-        c->image = *v ? xstrdup(v) : NULL;
+        c->image = *written ? xstrdup(written) : NULL;
         c->image_kind = kind;
         c->image_path = TAKE_PTR(path);
         c->image_ref = TAKE_PTR(ref);
@@ -972,6 +974,28 @@ static int p_policy(Ctx *x, const char *v, void *f)
         }
         *(RestartPolicy *)f = p;
         return 0;
+}
+
+static int p_image_pull(Ctx *x, const char *v, void *f)
+{
+        static const char *const names[] = { "missing", "always", "never" };
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+                if (streq(v, names[k])) {
+                        *(ImagePull *)f = (ImagePull)k;
+                        return 0;
+                }
+        value_error(x, "unknown pull policy `%s` (expected missing, always or never)", v);
+        return -EINVAL;
+}
+
+static int p_auto_update(Ctx *x, const char *v, void *f)
+{
+        if (streq(v, "no") || streq(v, "registry")) {
+                *(bool *)f = streq(v, "registry");
+                return 0;
+        }
+        value_error(x, "unknown value `%s` (expected no or registry)", v);
+        return -EINVAL;
 }
 
 static int p_success_status(Ctx *x, const char *v, void *f)
@@ -1492,6 +1516,8 @@ static const KeyDef key_table[] = {
         { SECTION_IMAGE, "Image", false, p_image, CONF(image) },
         { SECTION_IMAGE, "ReadOnly", false, p_bool, CONF(read_only), 0 },
         { SECTION_IMAGE, "Persistent", false, p_bool, CONF(persistent), 0 },
+        { SECTION_IMAGE, "Pull", false, p_image_pull, CONF(image_pull), 0 },
+        { SECTION_IMAGE, "AutoUpdate", false, p_auto_update, CONF(auto_update), 0 },
 
         { SECTION_PROCESS, "Exec", false, p_words, CONF(exec), 0 },
         { SECTION_PROCESS, "Entrypoint", false, p_words, CONF(entrypoint), 1 },

@@ -29,6 +29,12 @@ typedef enum ImageKind {
         _IMAGE_KIND_MAX,
 } ImageKind;
 
+typedef enum ImagePull {
+        IMAGE_PULL_MISSING,  /* pull when the store lacks it (default) */
+        IMAGE_PULL_ALWAYS,   /* ask the registry at every start */
+        IMAGE_PULL_NEVER,
+} ImagePull;
+
 typedef enum RestartPolicy {
         RESTART_NO,
         RESTART_ON_FAILURE,
@@ -161,6 +167,8 @@ typedef struct UnitConfig {
         char *image_ref;       /* tag, NAME[:TAG] or NAME@sha256:HEX; may be NULL */
         bool read_only;
         bool persistent;
+        ImagePull image_pull;  /* Pull=, for registry images (HOST/REPO… refs) */
+        bool auto_update;      /* AutoUpdate=registry */
 
         /* [Process] */
         char **exec;           /* NULL = not given */

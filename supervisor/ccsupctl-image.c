@@ -6,12 +6,15 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ccsupctl-image.h"
 #include "parse.h"
+#include "registry.h"
 #include "store.h"
 #include "util.h"
 
@@ -25,6 +28,8 @@ enum { IMAGE_OK = 0, IMAGE_FAILED = 1, IMAGE_USAGE = 2, IMAGE_UNREACHABLE = 5 };
 #define REMOVE_WAIT_USEC (10ULL * 60 * USEC_PER_SEC)
 
 static bool arg_json, arg_no_legend;
+static const char *arg_platform, *arg_registry_auth, *arg_registry_certs;
+static char **arg_insecure;
 
 static void image_help(void)
 {
@@ -38,6 +43,14 @@ static void image_help(void)
                "                              image (sha256:HEX) and what only it used;\n"
                "                              refused while a container runs from it\n"
                "  inspect REF                 the image's manifest digest, config and layers\n"
+               "  pull [--platform=OS/ARCH] HOST[:PORT]/REPO[:TAG|@sha256:HEX]\n"
+               "                              pull from a registry (the host's platform from\n"
+               "                              an index unless --platform says otherwise)\n"
+               "\n"
+               "Pull options: --registry-auth=FILE (containers-auth.json; default\n"
+               "$REGISTRY_AUTH_FILE, else /etc/ccsup/auth.json), --registry-certs=DIR\n"
+               "(containers-certs.d layout; default /etc/ccsup/certs.d),\n"
+               "--insecure-registry=HOST[:PORT] (repeatable: plain HTTP or unverified TLS).\n"
                "\n"
                "The store is that of the ccsupd on the control socket (--socket, else\n"
                "$CCSUP_SOCKET, else /run/ccsup/control): its --state-dir, asked over the\n"
@@ -82,6 +95,70 @@ static char *format_size(uint64_t n)
         while (v >= 1024 && u < 3)
                 v /= 1024, u++;
         return u < 0 ? xasprintf("%" PRIu64 "B", n) : xasprintf("%.1f%c", v, units[u]);
+}
+
+/* Progress of a pull: on a terminal one line rewritten in place (the layer
+ * that last moved: bytes, total, rate), otherwise one line per layer when
+ * it is done. Layers stream in parallel: called from several threads. */
+typedef struct PullProgress {
+        bool tty;
+        pthread_mutex_t lock;
+        uint64_t *started;        /* per layer */
+        size_t n;
+} PullProgress;
+
+static void pull_progress(void *userdata, RegistryEvent ev, size_t idx, size_t n, const char *digest,
+                          uint64_t done, uint64_t total)
+{
+        PullProgress *p = userdata;
+        uint64_t now = now_usec_monotonic();
+        _cleanup_free_ char *d = format_size(done), *t = format_size(total);
+        double secs;
+
+        pthread_mutex_lock(&p->lock);
+        if (!p->started) {
+                p->started = xcalloc(n + 1, sizeof(uint64_t));
+                p->n = n;
+        }
+        if (ev == REGISTRY_LAYER_PRESENT) {
+                fprintf(stderr, "%slayer %zu/%zu %.19s: already stored\n", p->tty ? "\r\033[K" : "", idx + 1, n,
+                        digest);
+                goto out;
+        }
+        if (idx < p->n && !p->started[idx])
+                p->started[idx] = now;
+        secs = idx < p->n ? (double)(now - p->started[idx]) / 1e6 : 0;
+        if (ev == REGISTRY_LAYER_PROGRESS) {
+                if (p->tty)
+                        fprintf(stderr, "\r\033[Klayer %zu/%zu %.19s: %s / %s, %.1f MiB/s", idx + 1, n, digest, d, t,
+                                secs > 0 ? (double)done / 1048576.0 / secs : 0.0);
+                goto out;
+        }
+        fprintf(stderr, "%slayer %zu/%zu %.19s: %s fetched in %.2fs\n", p->tty ? "\r\033[K" : "", idx + 1, n,
+                digest, t, secs);
+out:
+        pthread_mutex_unlock(&p->lock);
+}
+
+static int image_pull(const char *state_dir, int argc, char **argv)
+{
+        _cleanup_free_ char *digest = NULL, *error = NULL;
+        PullProgress pp = { .tty = isatty(STDERR_FILENO), .lock = PTHREAD_MUTEX_INITIALIZER };
+        RegistryOptions o = { .auth_file = arg_registry_auth, .certs_dir = arg_registry_certs,
+                              .insecure = arg_insecure, .platform = arg_platform,
+                              .progress = pull_progress, .progress_userdata = &pp };
+        int r;
+
+        if (argc != 2) {
+                fprintf(stderr, "ccsupctl: image pull: expected one REF\n");
+                return IMAGE_USAGE;
+        }
+        r = registry_pull(state_dir, argv[1], &o, &digest, &error);
+        free(pp.started);
+        if (r < 0)
+                return fail("pull", r, error);
+        printf("%s\n", digest);
+        return IMAGE_OK;
 }
 
 static int image_list(const char *state_dir)
@@ -300,12 +377,17 @@ static int find_store(const char *socket_path, const char *state_dir, bool remov
 
 int verb_image(int argc, char **argv, const char *socket_path)
 {
-        enum { OPT_STATE_DIR = 0x100, OPT_JSON, OPT_NO_LEGEND, OPT_IMAGE_SIZE_MAX };
+        enum { OPT_STATE_DIR = 0x100, OPT_JSON, OPT_NO_LEGEND, OPT_IMAGE_SIZE_MAX, OPT_PLATFORM,
+               OPT_REGISTRY_AUTH, OPT_REGISTRY_CERTS, OPT_INSECURE_REGISTRY };
         static const struct option options[] = {
                 { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "no-legend", no_argument, NULL, OPT_NO_LEGEND },
                 { "image-size-max", required_argument, NULL, OPT_IMAGE_SIZE_MAX },
+                { "platform", required_argument, NULL, OPT_PLATFORM },
+                { "registry-auth", required_argument, NULL, OPT_REGISTRY_AUTH },
+                { "registry-certs", required_argument, NULL, OPT_REGISTRY_CERTS },
+                { "insecure-registry", required_argument, NULL, OPT_INSECURE_REGISTRY },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -320,6 +402,10 @@ int verb_image(int argc, char **argv, const char *socket_path)
                 case OPT_STATE_DIR: state_dir = optarg; break;
                 case OPT_JSON: arg_json = true; break;
                 case OPT_NO_LEGEND: arg_no_legend = true; break;
+                case OPT_PLATFORM: arg_platform = optarg; break;
+                case OPT_REGISTRY_AUTH: arg_registry_auth = optarg; break;
+                case OPT_REGISTRY_CERTS: arg_registry_certs = optarg; break;
+                case OPT_INSECURE_REGISTRY: strv_add(&arg_insecure, optarg); break;
                 case OPT_IMAGE_SIZE_MAX: {
                         uint64_t v;
                         if (parse_size(optarg, &v) < 0 || v == 0) {
@@ -337,18 +423,44 @@ int verb_image(int argc, char **argv, const char *socket_path)
                 return IMAGE_USAGE;
         }
         if (optind >= argc) {
-                fprintf(stderr, "ccsupctl: image: expected import, list, remove or inspect\n");
+                fprintf(stderr, "ccsupctl: image: expected import, pull, list, remove or inspect\n");
                 return IMAGE_USAGE;
         }
         verb = argv[optind];
         argc -= optind;
         argv += optind;
-        if (!streq(verb, "import") && !streq(verb, "list") && !streq(verb, "remove") &&
+        /* pull's options may follow the verb: ccsupctl image pull --platform=… REF */
+        if (streq(verb, "pull")) {
+                int k = 1;
+                for (; k < argc && startswith(argv[k], "--"); k++)
+                        if (startswith(argv[k], "--platform="))
+                                arg_platform = argv[k] + 11;
+                        else if (startswith(argv[k], "--registry-auth="))
+                                arg_registry_auth = argv[k] + 16;
+                        else if (startswith(argv[k], "--registry-certs="))
+                                arg_registry_certs = argv[k] + 17;
+                        else if (startswith(argv[k], "--insecure-registry="))
+                                strv_add(&arg_insecure, argv[k] + 20);
+                        else {
+                                fprintf(stderr, "ccsupctl: image pull: unknown option `%s`\n", argv[k]);
+                                return IMAGE_USAGE;
+                        }
+                argv[k - 1] = argv[0];
+                argv += k - 1;
+                argc -= k - 1;
+                if (argc != 2) {
+                        fprintf(stderr, "ccsupctl: image pull: expected one REF\n");
+                        return IMAGE_USAGE;
+                }
+        }
+        if (!streq(verb, "import") && !streq(verb, "pull") && !streq(verb, "list") && !streq(verb, "remove") &&
             !streq(verb, "rm") && !streq(verb, "inspect")) {
                 fprintf(stderr, "ccsupctl: image: unknown command `%s`\n", verb);
                 return IMAGE_USAGE;
         }
-        if (streq(verb, "list") ? argc != 1 : streq(verb, "import") ? argc < 2 || argc > 3 : argc != 2) {
+        if (streq(verb, "pull"))
+                ;
+        else if (streq(verb, "list") ? argc != 1 : streq(verb, "import") ? argc < 2 || argc > 3 : argc != 2) {
                 fprintf(stderr, "ccsupctl: image %s: expected %s\n", verb,
                         streq(verb, "list") ? "no argument" : streq(verb, "import") ? "SOURCE [NAME[:TAG]]"
                                                                                   : "one REF");
@@ -359,6 +471,8 @@ int verb_image(int argc, char **argv, const char *socket_path)
                 return r;
         if (streq(verb, "import"))
                 return image_import(dir, argc, argv);
+        if (streq(verb, "pull"))
+                return image_pull(dir, argc, argv);
         if (streq(verb, "list"))
                 return image_list(dir);
         if (streq(verb, "remove") || streq(verb, "rm"))

@@ -14,6 +14,7 @@
 
 #include "ccsupctl-events.h"
 #include "ccsupctl-exec.h"
+#include "ccsupctl-autoupdate.h"
 #include "ccsupctl-image.h"
 #include "ccsupctl-logs.h"
 #include "parse.h"
@@ -77,6 +78,11 @@ static void help(void)
                "                       interrupted (see ccsupctl events --help)\n"
                "  reset UNIT           clear a failed state and the restart counter\n"
                "  verify FILE...       check unit files without a daemon; prints FILE:LINE: message\n"
+               "                       lines and exits 1 if any file has errors\n"
+               "  auto-update [--dry-run] [UNIT...]\n"
+               "                       pull AutoUpdate=registry units' tags, restart on a new\n"
+               "                       digest, roll back when it does not come up\n"
+               "  image import SOURCE [NAME[:TAG]] | pull REF | list | remove REF | inspect REF\n"
                "                       lines and exits 1 if any file has errors (a template\n"
                "                       NAME@.unit is checked as its instance `sample`)\n"
                "  image import SOURCE [NAME[:TAG]] | list | remove REF | inspect REF\n"
@@ -349,6 +355,7 @@ static const struct {
         { "MemoryPeak", true },    { "TasksCurrent", true },   { "CPUUsageNSec", true },
         { "Health", false },       { "FragmentPath", false },  { "DropIns", false },
         { "LoadErrors", false },   { "Ready", false },         { "StatusText", false },
+        { "ImageDigest", false },
         { "UIDRange", false },     { "Template", false },      { "Instance", false },
 };
 
@@ -1117,6 +1124,8 @@ int main(int argc, char **argv)
                 return verb_verify(argc - optind, argv + optind);
         if (streq(verb, "image"))
                 return verb_image(argc - optind, argv + optind, arg_socket);
+        if (streq(verb, "auto-update"))
+                return verb_auto_update(argc - optind, argv + optind, arg_socket);
         if (streq(verb, "logs"))
                 return verb_logs(argc - optind, argv + optind);
         if (streq(verb, "exec"))

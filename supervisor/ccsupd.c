@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "parse.h"
+#include "registry.h"
 #include "run.h"
 #include "self-exe.h"
 #include "store.h"
@@ -27,6 +28,7 @@ typedef struct Options {
         bool no_watch;
         uint64_t tmpfs_size, tmpfs_size_bp;
         uint64_t image_size_max;
+        uint64_t auto_update_interval_usec;
 } Options;
 
 static const struct {
@@ -61,6 +63,14 @@ static void help(void)
                "                                writable root, Tmpfs= without size=) when it has\n"
                "                                no MemoryMax= (default: 10%% of RAM)\n"
                "      --image-size-max=SIZE     most an image may unpack to in the store (default: 8G)\n"
+               "      --registry-auth=FILE      registry credentials, containers-auth.json format\n"
+               "                                (default: $REGISTRY_AUTH_FILE, else /etc/ccsup/auth.json)\n"
+               "      --registry-certs=DIR      per-registry CAs, containers-certs.d layout\n"
+               "                                (default: /etc/ccsup/certs.d)\n"
+               "      --insecure-registry=HOST[:PORT]\n"
+               "                                plain HTTP or unverified TLS for it (repeatable)\n"
+               "      --auto-update-interval=DURATION\n"
+               "                                check AutoUpdate=registry units this often (0: off)\n"
                "      --run=FILE.unit           run one unit in the foreground, no daemon, no socket\n"
                "  -h, --help                    show this help and exit\n"
                "      --version                 show the version and exit\n"
@@ -104,7 +114,8 @@ static int parse_argv(int argc, char *argv[], Options *o)
 {
         enum { ARG_UNIT_PATH = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR, ARG_LOG_DIR, ARG_CGROUP,
                ARG_LOG_LEVEL, ARG_NO_WATCH, ARG_RUN, ARG_VERSION, ARG_TMPFS_SIZE,
-               ARG_IMAGE_SIZE_MAX };
+               ARG_IMAGE_SIZE_MAX, ARG_REGISTRY_AUTH, ARG_REGISTRY_CERTS, ARG_INSECURE_REGISTRY,
+               ARG_AUTO_UPDATE_INTERVAL };
         static const struct option longopts[] = {
                 { "unit-path", required_argument, NULL, ARG_UNIT_PATH },
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
@@ -116,6 +127,10 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 { "run", required_argument, NULL, ARG_RUN },
                 { "tmpfs-size", required_argument, NULL, ARG_TMPFS_SIZE },
                 { "image-size-max", required_argument, NULL, ARG_IMAGE_SIZE_MAX },
+                { "registry-auth", required_argument, NULL, ARG_REGISTRY_AUTH },
+                { "registry-certs", required_argument, NULL, ARG_REGISTRY_CERTS },
+                { "insecure-registry", required_argument, NULL, ARG_INSECURE_REGISTRY },
+                { "auto-update-interval", required_argument, NULL, ARG_AUTO_UPDATE_INTERVAL },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -131,6 +146,16 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 case ARG_CGROUP: o->cgroup = optarg; break;
                 case ARG_NO_WATCH: o->no_watch = true; break;
                 case ARG_RUN: o->run = optarg; break;
+                /* registry pulls of Image=HOST/REPO:TAG (lib/registry.c) */
+                case ARG_REGISTRY_AUTH: registry_defaults_set_auth(optarg); break;
+                case ARG_REGISTRY_CERTS: registry_defaults_set_certs(optarg); break;
+                case ARG_INSECURE_REGISTRY: registry_defaults_add_insecure(optarg); break;
+                case ARG_AUTO_UPDATE_INTERVAL:
+                        if (parse_duration(optarg, &o->auto_update_interval_usec) < 0) {
+                                fprintf(stderr, "ccsupd: --auto-update-interval: invalid duration `%s`\n", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
                 case ARG_TMPFS_SIZE:
                         if (parse_tmpfs_size(optarg, o) < 0) {
                                 fprintf(stderr, "ccsupd: --tmpfs-size: invalid size `%s` "
@@ -244,5 +269,6 @@ int main(int argc, char *argv[])
                 .tmpfs_size = o.tmpfs_size,
                 .tmpfs_size_bp = o.tmpfs_size_bp,
                 .argv = argv,
+                .auto_update_interval_usec = o.auto_update_interval_usec,
         });
 }

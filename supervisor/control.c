@@ -335,6 +335,8 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
         if (u->started_realtime && (k = append_u64(r, "StartedAt", u->started_realtime)) < 0)
                 return k;
         if (c && ((k = append_s(r, "Image", c->image)) < 0 ||
+                  (k = append_s(r, "ImageDigest", u->image_digest)) < 0 ||
+                  (k = append_s(r, "AutoUpdate", c->auto_update ? "registry" : "no")) < 0 ||
                   (k = append_s(r, "Description", c->description)) < 0))
                 return k;
         if ((k = append_s(r, "CgroupPath", unit_cgroup_path(u))) < 0 ||

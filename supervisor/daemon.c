@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <systemd/sd-daemon.h>
 
+#include "autoupdate-timer.h"
 #include "control.h"
 #include "fdkeeper.h"
 #include "log.h"
@@ -27,6 +28,7 @@ typedef struct Daemon {
         Control *control;
         Notify *notify;
         Watch *watch;
+        AutoUpdateTimer *auto_update;
         ev_signal sigterm, sigint, sighup, sigchld;
         char *cgroup_parent;
         bool delegated;
@@ -352,6 +354,9 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
         r = control_new(d->manager, socket_path, &d->control);
         if (r < 0)
                 return r;
+        if (o->auto_update_interval_usec)
+                d->auto_update = auto_update_timer_new(d->loop, socket_path, o->state_dir,
+                                                       o->auto_update_interval_usec);
         if (!o->no_watch) {
                 r = watch_new(d->loop, dirs, on_watch_reload, d, &d->watch);
                 if (r < 0)
@@ -367,6 +372,7 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
 
 static void daemon_teardown(Daemon *d)
 {
+        d->auto_update = auto_update_timer_free(d->auto_update);
         if (d->watch)
                 d->watch = watch_free(d->watch);
         if (d->control)

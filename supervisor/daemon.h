@@ -16,6 +16,7 @@ typedef struct DaemonOptions {
         bool no_watch;
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
         char **argv;             /* main()'s, for daemon-reexec */
+        uint64_t auto_update_interval_usec; /* --auto-update-interval; 0: off */
 } DaemonOptions;
 
 /* Runs until SIGTERM/SIGINT has stopped every container. Returns the exit

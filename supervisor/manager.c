@@ -20,6 +20,7 @@
 #include "listen.h"
 #include "parse.h"
 #include "readiness.h"
+#include "registry.h"
 #include "store.h"
 #include "util.h"
 
@@ -557,6 +558,11 @@ typedef struct UnitImport {
 static int unit_launch(Unit *u, char **ret_error);
 static void unit_start_failed(Unit *u, int r, char *msg);
 
+static bool unit_image_is_remote(const UnitConfig *c)
+{
+        return c->image_kind == IMAGE_STORE && c->image_ref && registry_ref_is_remote(c->image_ref);
+}
+
 static void unit_import_free(Unit *u)
 {
         if (!u->import)
@@ -595,12 +601,20 @@ static void on_import(struct ev_loop *loop, ev_io *w, int revents)
                 unit_event(u, SERVICE_EVENT_EXITED, &end);
                 return;
         }
-        if (r < 0) {
+        if (r < 0 && unit_image_is_remote(u->config) && u->config->image_pull == IMAGE_PULL_ALWAYS) {
+                /* Pull=always: an unreachable registry does not stop a start
+                 * from the stored image (unit_launch() says if there is none). */
+                log_unit(LOG_WARNING, u->name, "pull of `%s` failed, starting from the store: %s",
+                         u->config->image, msg ? msg : strerror(-r));
+                free(msg);
+                msg = NULL;
+        } else if (r < 0) {
                 unit_import_free(u);
                 unit_start_failed(u, r, msg);
                 return;
-        }
-        log_unit(LOG_INFO, u->name, "imported image `%s` (%s)", u->config->image, digest);
+        } else
+                log_unit(LOG_INFO, u->name, "%s image `%s` (%s)",
+                         unit_image_is_remote(u->config) ? "pulled" : "imported", u->config->image, digest);
         imp->finished = true;
         r = unit_launch(u, &msg);
         if (r < 0)
@@ -619,10 +633,14 @@ static int unit_image_resolve(Unit *u, ResolvedImage *ret, char **ret_error)
 
         if (c->image_kind == IMAGE_DIRECTORY)
                 return 0;
-        r = store_resolve_stored(state_dir, c, ret, &msg);
+        /* A registry image (Pull=) is pulled by the same helper. */
+        bool remote = unit_image_is_remote(c), done = u->import && u->import->finished;
+        r = remote && c->image_pull == IMAGE_PULL_ALWAYS && !done ? -ENOENT
+                                                                  : store_resolve_stored(state_dir, c, ret, &msg);
         /* Imported already, a store name, another error, or just imported
          * and still not there (the source changed meanwhile): no import. */
-        if (r != -ENOENT || c->image_kind == IMAGE_STORE || (u->import && u->import->finished)) {
+        if (r != -ENOENT || (c->image_kind == IMAGE_STORE && !remote) ||
+            (remote && c->image_pull == IMAGE_PULL_NEVER) || done) {
                 unit_import_free(u);
                 if (r < 0)
                         *ret_error = msg;
@@ -635,7 +653,7 @@ static int unit_image_resolve(Unit *u, ResolvedImage *ret, char **ret_error)
                 free(imp);
                 return r;
         }
-        log_unit(LOG_INFO, u->name, "importing image `%s`", c->image);
+        log_unit(LOG_INFO, u->name, "%s image `%s`", remote ? "pulling" : "importing", c->image);
         ev_io_init(&imp->io, on_import, imp->job.pidfd, EV_READ);
         imp->io.data = u;
         ev_io_start(u->manager->loop, &imp->io);

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Auto-update (ccsupctl auto-update, ccsupd --auto-update-interval): for the units with
+ * AutoUpdate=registry, pull the tag of their Image= into the daemon's
+ * store; when its digest changed, restart the unit on it (RestartUnit,
+ * waiting: the daemon ends the start at StartTimeoutSec=, readiness
+ * included) and, when the new container does not reach running, point the
+ * tag back at the previous image (still in the store: nothing is collected
+ * before a removal) and restart on that. One line per unit:
+ * UNIT OLD-DIGEST NEW-DIGEST updated|rolled-back|unchanged|failed
+ * (--dry-run: pending instead of updated, nothing pulled or restarted).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autoupdate.h"
+#include "registry.h"
+#include "store.h"
+#include "util.h"
+
+#define IFACE "org.ccsup.Manager1"
+#define OBJ "/org/ccsup"
+
+typedef struct UnitInfo {
+        char *image, *digest, *state, *auto_update;
+} UnitInfo;
+
+static void unit_info_done(UnitInfo *i)
+{
+        free(i->image);
+        free(i->digest);
+        free(i->state);
+        free(i->auto_update);
+        *i = (UnitInfo){};
+}
+
+static int get_unit(sd_bus *bus, const char *name, UnitInfo *ret, char **ret_error)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        UnitInfo i = {};
+        int r;
+
+        r = sd_bus_call_method(bus, NULL, OBJ, IFACE, "GetUnit", &e, &reply, "s", name);
+        if (r < 0) {
+                *ret_error = xstrdup(e.message ? e.message : strerror(-r));
+                return r;
+        }
+        if ((r = sd_bus_message_enter_container(reply, 'a', "{sv}")) < 0)
+                goto bad;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *key, *contents, *v;
+                char type;
+                char **slot = NULL;
+                if ((r = sd_bus_message_read(reply, "s", &key)) < 0 ||
+                    (r = sd_bus_message_peek_type(reply, &type, &contents)) < 0)
+                        goto bad;
+                if (streq(key, "Image"))
+                        slot = &i.image;
+                else if (streq(key, "ImageDigest"))
+                        slot = &i.digest;
+                else if (streq(key, "State"))
+                        slot = &i.state;
+                else if (streq(key, "AutoUpdate"))
+                        slot = &i.auto_update;
+                if (slot && streq(contents, "s")) {
+                        if ((r = sd_bus_message_read(reply, "v", "s", &v)) < 0)
+                                goto bad;
+                        free(*slot);
+                        *slot = xstrdup(v);
+                } else if ((r = sd_bus_message_skip(reply, "v")) < 0)
+                        goto bad;
+                if ((r = sd_bus_message_exit_container(reply)) < 0)
+                        goto bad;
+        }
+        if (r < 0)
+                goto bad;
+        *ret = i;
+        return 0;
+bad:
+        unit_info_done(&i);
+        *ret_error = xasprintf("GetUnit %s: bad reply: %s", name, strerror(-r));
+        return r;
+}
+
+static int list_units(sd_bus *bus, char ***ret, char **ret_error)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        char **names = NULL;
+        const char *name, *s1, *s2, *s3, *s4;
+        uint32_t u1, u2;
+        uint64_t t;
+        int r;
+
+        r = sd_bus_call_method(bus, NULL, OBJ, IFACE, "ListUnits", &e, &reply, "");
+        if (r < 0) {
+                *ret_error = xstrdup(e.message ? e.message : strerror(-r));
+                return r;
+        }
+        if ((r = sd_bus_message_enter_container(reply, 'a', "(sssuutss)")) < 0)
+                return r;
+        while ((r = sd_bus_message_read(reply, "(sssuutss)", &name, &s1, &s2, &u1, &u2, &t, &s3, &s4)) > 0)
+                strv_add(&names, name);
+        *ret = names;
+        return r < 0 ? r : 0;
+}
+
+/* RestartUnit, waiting for the start to end; then whether the unit runs
+ * from digest. */
+static bool restart_on(sd_bus *bus, const char *unit, const char *digest)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *err = NULL;
+        UnitInfo i = {};
+        bool ok;
+
+        (void)sd_bus_call_method(bus, NULL, OBJ, IFACE, "RestartUnit", &e, NULL, "sb", unit, 0);
+        if (get_unit(bus, unit, &i, &err) < 0)
+                return false;
+        ok = streq_ptr(i.state, "running") && streq_ptr(i.digest, digest);
+        unit_info_done(&i);
+        return ok;
+}
+
+static const char *short_digest(const char *d)
+{
+        return d && *d ? d : "-";
+}
+
+/* One unit; prints its line. Returns 0, or 1 for a failure. */
+static int update_one(sd_bus *bus, const char *state_dir, const char *unit, bool named, bool dry_run,
+                      const RegistryOptions *o, FILE *out, FILE *err_out)
+{
+        _cleanup_free_ char *err = NULL, *now = NULL, *name = NULL;
+        UnitInfo i = {};
+        int r, ret = 0;
+
+        if ((r = get_unit(bus, unit, &i, &err)) < 0) {
+                fprintf(err_out, "ccsupctl: auto-update: %s: %s\n", unit, err);
+                fprintf(out, "%s - - failed\n", unit);
+                return 1;
+        }
+        if (!streq_ptr(i.auto_update, "registry") || !i.image || !registry_ref_is_remote(i.image)) {
+                if (named) {
+                        fprintf(err_out, "ccsupctl: auto-update: %s: %s\n", unit,
+                                !streq_ptr(i.auto_update, "registry") ? "the unit does not have AutoUpdate=registry"
+                                                                     : "its Image= is not a registry image");
+                        fprintf(out, "%s %s - failed\n", unit, short_digest(i.digest));
+                        ret = 1;
+                }
+                goto out;
+        }
+        if (dry_run)
+                r = registry_resolve(i.image, o, &now, &err);
+        else
+                r = registry_pull(state_dir, i.image, o, &now, &err);
+        if (r < 0) {
+                fprintf(err_out, "ccsupctl: auto-update: %s: %s\n", unit, err);
+                fprintf(out, "%s %s - failed\n", unit, short_digest(i.digest));
+                ret = 1;
+                goto out;
+        }
+        if (streq_ptr(i.digest, now)) {
+                fprintf(out, "%s %s %s unchanged\n", unit, now, now);
+                goto out;
+        }
+        if (dry_run) {
+                fprintf(out, "%s %s %s pending\n", unit, short_digest(i.digest), now);
+                goto out;
+        }
+        if (restart_on(bus, unit, now)) {
+                fprintf(out, "%s %s %s updated\n", unit, short_digest(i.digest), now);
+                goto out;
+        }
+        /* Back to what ran before, if anything did. */
+        if (!i.digest || !*i.digest || registry_ref_store_name(i.image, &name, &err) < 0 ||
+            store_tag(state_dir, name, i.digest, &err) < 0 || !restart_on(bus, unit, i.digest)) {
+                fprintf(err_out, "ccsupctl: auto-update: %s: the new image %s does not come up, and going back failed%s%s\n",
+                        unit, now, err ? ": " : "", err ? err : "");
+                fprintf(out, "%s %s %s failed\n", unit, short_digest(i.digest), now);
+                ret = 1;
+                goto out;
+        }
+        fprintf(err_out, "ccsupctl: auto-update: %s: the new image %s did not reach running; back on %s\n", unit,
+                now, i.digest);
+        fprintf(out, "%s %s %s rolled-back\n", unit, i.digest, now);
+out:
+        unit_info_done(&i);
+        return ret;
+}
+
+int auto_update_run(sd_bus *bus, const char *state_dir, char *const *units, bool dry_run,
+                    const RegistryOptions *o, FILE *out, FILE *err_out)
+{
+        _cleanup_strv_free_ char **all = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r, ret = 0;
+
+        if (!units || !*units) {
+                if ((r = list_units(bus, &all, &err)) < 0) {
+                        fprintf(err_out, "ccsupctl: auto-update: ListUnits: %s\n", err ? err : strerror(-r));
+                        return 1;
+                }
+        }
+        STRV_FOREACH(u, all ? all : (char **)units)
+                ret |= update_one(bus, state_dir, *u, !all, dry_run, o, out, err_out);
+        return ret;
+}
