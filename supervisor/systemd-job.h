@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+
+/*
+ * Under systemd: whether the job that systemd runs on our own unit is a
+ * restart (`systemctl restart`, `try-restart`, `reload-or-restart`), asked
+ * over systemd's private bus (/run/systemd/private, root's; the system bus
+ * where that is missing): GetUnitByPID(our PID), its Job, that job's
+ * JobType. A SIGTERM that comes with a restart job leaves the containers
+ * running for the next ccsupd, which re-adopts them. false when systemd
+ * cannot tell (no systemd, no job, no answer within a second).
+ */
+bool systemd_restart_pending(void);
