@@ -12,11 +12,13 @@
 #include <time.h>
 #include <systemd/sd-bus.h>
 
+#include "ccsupctl-edit.h"
 #include "ccsupctl-events.h"
 #include "ccsupctl-exec.h"
 #include "ccsupctl-autoupdate.h"
 #include "ccsupctl-image.h"
 #include "ccsupctl-logs.h"
+#include "ccsupctl-stats.h"
 #include "parse.h"
 #include "unit.h"
 #include "util.h"
@@ -76,6 +78,12 @@ static void help(void)
                "  events [--json]      follow state changes, readiness, restarts and reloads\n"
                "                       as they happen, one line (or JSON object) each, until\n"
                "                       interrupted (see ccsupctl events --help)\n"
+               "  stats [--no-stream] [UNIT...]\n"
+               "                       CPU%%, memory, limit, tasks and network bytes of each\n"
+               "                       (running) unit, redrawn every second; --no-stream: once\n"
+               "  edit UNIT            edit UNIT.unit.d/override.conf in the first directory\n"
+               "                       of the unit path with $EDITOR; checked before it is\n"
+               "                       saved, then ccsupd reloads (see ccsupctl edit --help)\n"
                "  reset UNIT           clear a failed state and the restart counter\n"
                "  verify FILE...       check unit files without a daemon; prints FILE:LINE: message\n"
                "                       lines and exits 1 if any file has errors\n"
@@ -1130,6 +1138,10 @@ int main(int argc, char **argv)
                 return verb_logs(argc - optind, argv + optind);
         if (streq(verb, "exec"))
                 return verb_exec(argc - optind, argv + optind);
+        if (streq(verb, "stats"))
+                return verb_stats_run(argc - optind, argv + optind, arg_socket, arg_no_legend);
+        if (streq(verb, "edit"))
+                return verb_edit_run(argc - optind, argv + optind, arg_socket);
         if (streq(verb, "events"))
                 return verb_events_run(argc - optind, argv + optind, arg_socket, arg_json);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {

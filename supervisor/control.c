@@ -334,6 +334,10 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
         }
         if (u->started_realtime && (k = append_u64(r, "StartedAt", u->started_realtime)) < 0)
                 return k;
+        /* ccsupctl stats: MEM-LIMIT (absent when unset or infinity). */
+        if (c && c->memory_max != UNIT_UNSET && c->memory_max != UINT64_MAX &&
+            (k = append_u64(r, "MemoryMax", c->memory_max)) < 0)
+                return k;
         if (c && ((k = append_s(r, "Image", c->image)) < 0 ||
                   (k = append_s(r, "ImageDigest", u->image_digest)) < 0 ||
                   (k = append_s(r, "AutoUpdate", c->auto_update ? "registry" : "no")) < 0 ||

@@ -9,6 +9,8 @@
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "autoupdate-timer.h"
@@ -19,6 +21,7 @@
 #include "notify.h"
 #include "pid1.h"
 #include "self-exe.h"
+#include "systemd-job.h"
 #include "util.h"
 #include "watch.h"
 
@@ -34,6 +37,7 @@ typedef struct Daemon {
         bool delegated;
         bool reload_announced;  /* RELOADING=1 sent for the reload in progress */
         bool reexec;            /* daemon-reexec requested: execve() once the loop ends */
+        bool detach;            /* systemd restarts us: exit, the containers left running */
 } Daemon;
 
 static void daemon_reload(Daemon *d, const char *why)
@@ -89,6 +93,16 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
         }
         if (d->manager->shutting_down)
                 return;
+        /* `systemctl restart ccsupd`: systemd sends the SIGTERM of a stop,
+         * but starts us again at once; with KillMode=process the containers
+         * stay, and the next ccsupd re-adopts them, restarting none. */
+        if (w->signum == SIGTERM && systemd_restart_pending()) {
+                log_msg(LOG_INFO, "SIGTERM: systemd restarts ccsupd; the containers keep running, "
+                                  "for the next ccsupd to re-adopt");
+                d->detach = true;
+                ev_break(d->loop, EVBREAK_ALL);
+                return;
+        }
         log_msg(LOG_INFO, "%s: shutting down", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
         notify_stopping(d->notify);
         manager_shutdown(d->manager);
@@ -444,6 +458,16 @@ int daemon_run(const DaemonOptions *o)
                         watch_sync(d.watch);
                 for (;;) {
                         ev_run(d.loop, 0);
+                        if (d.detach) {
+                                /* As after a crash, but with every state
+                                 * file current: nothing stopped, nothing
+                                 * removed (no teardown), fds left in
+                                 * systemd's store. */
+                                manager_flush_runtime(d.manager);
+                                notify_stopping(d.notify);
+                                fflush(NULL);
+                                _exit(0);
+                        }
                         if (!d.reexec)
                                 break;
                         daemon_reexec(&d, o);
