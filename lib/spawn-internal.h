@@ -58,6 +58,15 @@ struct SpawnPlan {
         char **device_rules;      /* the device allowlist ("c 1:3 rwm"); NULL: Privileged=yes */
         char **warnings;
         bool no_clone3;
+        /* ccsup-runtime create: once set up, the child says so on the sync
+         * socket (spawn_read_result() gives 1) and waits, right before
+         * execve, in an open for writing of the FIFO that start_fd (O_PATH,
+         * above the listen fds) refers to, until `start` opens it. */
+        bool wait_start;
+        int start_fd;
+        /* Namespaces joined by path (setns() right after clone): uts, ipc. */
+        int join_ns_fd[2], join_ns_type[2];
+        size_t n_join_ns;
 };
 
 /* One message of the sync protocol, child to parent. error is a positive

@@ -902,6 +902,24 @@ void spawn_child_seal(const SpawnPlan *p, int fd)
         }
 }
 
+/* ccsup-runtime create: set up, tell the parent, and wait for `start`. The
+ * FIFO is reached through /proc/self/fd (our own fd, the container's fresh
+ * /proc): its host path is not in this root. */
+static void child_wait_start(const SpawnPlan *p, int fd)
+{
+        char path[64];
+        int f;
+
+        if (send(fd, "c", 1, MSG_NOSIGNAL) != 1)
+                _exit(SPAWN_EXIT_SETUP);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", p->start_fd);
+        f = open(path, O_WRONLY | O_CLOEXEC);
+        if (f < 0 || write(f, "0", 1) != 1)
+                spawn_child_failf(fd, -errno, "wait for start: %s", strerror(errno));
+        (void)close(f);
+        (void)close(p->start_fd);
+}
+
 _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
 {
         _cleanup_free_ char *cmd = NULL, *msg = NULL;
@@ -938,6 +956,11 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         /* Before the mounts: the fresh sysfs shows the joined netns. */
         if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
                 spawn_child_failf(fd, -errno, "join the network namespace: %s", strerror(errno));
+        for (size_t i = 0; i < p->n_join_ns; i++)
+                if (setns(p->join_ns_fd[i], p->join_ns_type[i]) < 0)
+                        spawn_child_failf(fd, -errno, "join the %s namespace: %s",
+                                          p->join_ns_type[i] == CLONE_NEWUTS ? "uts" : "ipc",
+                                          strerror(errno));
 
         r = rootfs_setup(&p->rootfs, &chrooted, &msg);
         if (r < 0)
@@ -946,7 +969,7 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
                 caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT: the chroot escape */);
         spawn_child_resolve_user((SpawnPlan *)p, fd);
 
-        if (sethostname(p->hostname, strlen(p->hostname)) < 0)
+        if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
                 spawn_child_failf(fd, -errno, "hostname `%s`: %s", p->hostname, strerror(errno));
         if (p->own_netns && (r = loopback_up()) < 0)
                 spawn_child_failf(fd, r, "loopback: %s", strerror(-r));
@@ -964,6 +987,8 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
 
         fd = child_place_listen_fds(p, fd);
         spawn_child_seal(p, fd);
+        if (p->wait_start)
+                child_wait_start(p, fd);
         if (p->init)
                 child_fork_init(p, fd);
 
@@ -1226,6 +1251,8 @@ int spawn_read_result(int sync_fd, char **ret_error)
                 return errno == EAGAIN ? -EAGAIN : -errno;
         if (n == 0)
                 return 0;
+        if (n == 1 && ((char *)&m)[0] == 'c')
+                return 1;
         /* Validate before use: the length decides how much text there is. */
         if ((size_t)n < offsetof(SpawnMessage, text) || m.error <= 0 || m.error >= 4096) {
                 *ret_error = xstrdup("container setup failed (bad message from the child)");

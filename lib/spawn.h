@@ -161,7 +161,8 @@ int spawn_open_netns(int pidfd, pid_t pid);
 int spawn_pidfd_exit_status(int pidfd, int *ret_status);
 
 /* Reads the sync socket: 0 = the command runs, -EAGAIN = nothing yet,
- * other -errno = setup failed, with *ret_error set. */
+ * 1 = set up and waiting for `start` (ccsup-runtime create only; read
+ * again for the end), other -errno = setup failed, with *ret_error set. */
 int spawn_read_result(int sync_fd, char **ret_error);
 
 /* Removes what spawn_container() left on the host outside the cgroup (the
