@@ -45,6 +45,7 @@ void rootfs_plan_done(RootfsPlan *p)
         free(p->mounts);
         strv_free(p->masked);
         strv_free(p->read_only_paths);
+        strv_free(p->sysctls);
         *p = (RootfsPlan){};
 }
 
@@ -741,6 +742,18 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
         }
         if (p->own_netns && !p->joined_netns)
                 allow_ping(rootfd);
+        STRV_FOREACH(s, p->sysctls) {
+                const char *eq = strchr(*s, '=');
+                _cleanup_free_ char *key = xstrndup(*s, eq ? (size_t)(eq - *s) : strlen(*s)),
+                                    *path = xasprintf("/proc/sys/%s", key);
+                _cleanup_close_ int fd = open_in_root(rootfd, path, O_WRONLY);
+                size_t n = eq ? strlen(eq + 1) : 0;
+
+                if (fd < 0)
+                        return fail(ret_error, fd, "sysctl `%s`", key);
+                if (write(fd, eq ? eq + 1 : "", n) != (ssize_t)n)
+                        return fail(ret_error, -errno, "sysctl `%s`", key);
+        }
         STRV_FOREACH(m, p->masked) {
                 r = mask_path(rootfd, *m, ret_error);
                 if (r < 0)

@@ -49,6 +49,10 @@ typedef struct RootfsPlan {
         size_t n_mounts;
         char **masked;      /* bind /dev/null over files, empty read-only tmpfs over dirs */
         char **read_only_paths;
+        /* "net/ipv4/ping_group_range=0 0": written below /proc/sys of the
+         * container before the read-only paths (namespaced ones only: the
+         * caller checks) */
+        char **sysctls;
         bool own_netns;     /* fresh sysfs, ping_group_range */
         bool joined_netns;  /* another container's netns: fresh sysfs, its ping_group_range */
         bool privileged;    /* host /dev, nothing masked */

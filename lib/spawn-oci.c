@@ -587,11 +587,12 @@ static int prepare_devices(Ctx *c, json_object *a)
         static const char *const known[] = { "allow", "type", "major", "minor", "access", NULL };
         SpawnPlan *p = c->p;
 
-        if (!a) {
-                for (size_t i = 0; i < ELEMENTSOF(default_device_rules); i++)
-                        strv_add(&p->device_rules, default_device_rules[i]);
+        /* The nodes of the container's own /dev are always usable (runc
+         * allows its default devices whatever the config says). */
+        for (size_t i = 0; i < ELEMENTSOF(default_device_rules); i++)
+                strv_add(&p->device_rules, default_device_rules[i]);
+        if (!a)
                 return 0;
-        }
         /* The allowlist form every engine writes: deny all, then allows. */
         for (size_t i = 0; i < json_object_array_length(a); i++) {
                 json_object *e = json_object_array_get_idx(a, i), *allow;
@@ -635,8 +636,6 @@ static int prepare_devices(Ctx *c, json_object *a)
                 min = set && n >= 0 ? xasprintf("%" PRId64, n) : xstrdup("*");
                 strv_addf(&p->device_rules, "%s %s:%s %s", type, maj, min, access);
         }
-        if (!p->device_rules)
-                strv_add(&p->device_rules, "c 1:3 r"); /* nothing at all: /dev/null read, not empty */
         return 0;
 }
 
@@ -816,13 +815,45 @@ static int prepare_cgroup_path(Ctx *c, json_object *lx)
         return 0;
 }
 
+/* Only what belongs to the container's own namespaces: IPC ones, and net.*
+ * with its own network namespace. */
+static int prepare_sysctl(Ctx *c, json_object *o)
+{
+        static const char *const ipc[] = { "kernel.shmmax", "kernel.shmall", "kernel.shmmni",
+                                           "kernel.shm_rmid_forced", "kernel.msgmax",
+                                           "kernel.msgmnb", "kernel.msgmni", "kernel.sem" };
+        SpawnPlan *p = c->p;
+
+        if (!o)
+                return 0;
+        json_object_object_foreach(o, k, v) {
+                bool ok = startswith(k, "fs.mqueue.") != NULL;
+                _cleanup_free_ char *key = xstrdup(k);
+
+                for (size_t i = 0; i < ELEMENTSOF(ipc); i++)
+                        ok |= streq(k, ipc[i]);
+                if (startswith(k, "net.")) {
+                        if (!p->own_netns)
+                                return bad(c, "`linux.sysctl`: `%s` needs the container's own network namespace", k);
+                        ok = true;
+                }
+                if (!ok || strchr(k, '/') || strstr(k, "..") || !v || !json_object_is_type(v, json_type_string))
+                        return bad(c, "`linux.sysctl`: `%s`: not a namespaced sysctl (or its value not a string)", k);
+                for (char *q = key; *q; q++)
+                        if (*q == '.')
+                                *q = '/';
+                strv_addf(&p->rootfs.sysctls, "%s=%s", key, json_object_get_string(v));
+        }
+        return 0;
+}
+
 static int prepare_linux(Ctx *c, json_object *lx)
 {
-        static const char *const known[] = { "namespaces", "resources", "cgroupsPath", "seccomp",
+        static const char *const known[] = { "namespaces", "resources", "cgroupsPath", "seccomp", "sysctl",
                                              "maskedPaths", "readonlyPaths", "rootfsPropagation",
                                              NULL };
         static const char *const refused[] = { "uidMappings", "gidMappings", "timeOffsets", "devices",
-                                               "netDevices", "sysctl", "intelRdt", "memoryPolicy",
+                                               "netDevices", "intelRdt", "memoryPolicy",
                                                "personality", "mountLabel", NULL };
         json_object *v;
         const char *prop;
@@ -842,6 +873,10 @@ static int prepare_linux(Ctx *c, json_object *lx)
         r = typed(c, lx, "linux.", "namespaces", json_type_array, &v);
         if (r >= 0)
                 r = prepare_namespaces(c, v);
+        if (r >= 0)
+                r = typed(c, lx, "linux.", "sysctl", json_type_object, &v);
+        if (r >= 0)
+                r = prepare_sysctl(c, v);
         if (r >= 0)
                 r = typed(c, lx, "linux.", "resources", json_type_object, &v);
         if (r >= 0)
