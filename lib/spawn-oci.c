@@ -815,6 +815,15 @@ static int prepare_cgroup_path(Ctx *c, json_object *lx)
         return 0;
 }
 
+/* A network namespace joined by path that is not the runtime's own. */
+static bool joins_other_netns(const SpawnPlan *p)
+{
+        struct stat a, b;
+
+        return p->netns_fd >= 0 && fstat(p->netns_fd, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 &&
+               (a.st_dev != b.st_dev || a.st_ino != b.st_ino);
+}
+
 /* Only what belongs to the container's own namespaces: IPC ones, and net.*
  * with its own network namespace. */
 static int prepare_sysctl(Ctx *c, json_object *o)
@@ -833,7 +842,7 @@ static int prepare_sysctl(Ctx *c, json_object *o)
                 for (size_t i = 0; i < ELEMENTSOF(ipc); i++)
                         ok |= streq(k, ipc[i]);
                 if (startswith(k, "net.")) {
-                        if (!p->own_netns)
+                        if (!p->own_netns && !joins_other_netns(p))
                                 return bad(c, "`linux.sysctl`: `%s` needs the container's own network namespace", k);
                         ok = true;
                 }

@@ -423,7 +423,9 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
         if (!run) {
                 int f;
 
-                if (mkfifo(fifo, 0600) < 0) {
+                /* Writable for the container's user, whoever it is: only
+                 * reached through the fd (the directory is 0700). */
+                if (mkfifo(fifo, 0600) < 0 || chmod(fifo, 0622) < 0) {
                         error_out("%s: %s", fifo, strerror(errno));
                         goto fail;
                 }

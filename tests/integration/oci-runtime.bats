@@ -307,3 +307,96 @@ assert f["ociVersionMax"].startswith("1.") and "pid" in f["linux"]["namespaces"]
         run "$RT" --version
         [[ $output == *"spec: 1."* ]]
 }
+
+# ---- podman drives ccsup-runtime ------------------------------------------
+# A private store (--root/--runroot under the test's directory): the host's
+# podman state is never touched. The image is pulled from an OCI layout made
+# here (no registry). This host's bounding set lacks CAP_SYS_RESOURCE, so
+# podman's default rlimits (nofile 1048576) are refused by every runtime
+# (crun and runc too): the tests ask for lower ones.
+
+podman_setup() {
+        command -v podman >/dev/null && command -v conmon >/dev/null ||
+                skip "podman and conmon are not installed (contrib/deps)"
+        PM=$BATS_FILE_TMPDIR/podman
+        mkdir -p "$PM"
+        P=(podman --root="$PM/storage" --runroot="$PM/runroot" --cgroup-manager=cgroupfs
+           --events-backend=none --runtime="$RT")
+        U=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
+        IMG=localhost/ccsup-oci-test:latest
+        if [[ ! -e $PM/pulled ]]; then
+                tar -C "$OCI_ROOTFS" -cf "$PM/layer.tar" .
+                source "$CCSUP_SRCDIR/tests/integration/image-helpers.bash"
+                mk_oci_layout "$PM/oci" application/vnd.oci.image.layer.v1.tar sh "$PM/layer.tar"
+                skopeo copy -q "oci:$PM/oci:latest" \
+                        "containers-storage:[overlay@$PM/storage+$PM/runroot]$IMG"
+                touch "$PM/pulled"
+        fi
+}
+
+pm() { timeout 60 "${P[@]}" "$@"; }
+
+teardown_file() {
+        local PM=$BATS_FILE_TMPDIR/podman
+        [[ -d $PM/storage ]] || return 0
+        timeout 60 podman --root="$PM/storage" --runroot="$PM/runroot" --cgroup-manager=cgroupfs \
+                --events-backend=none --runtime="$RT" rm -af -t 0 >/dev/null 2>&1 || true
+        timeout 60 podman --root="$PM/storage" --runroot="$PM/runroot" --cgroup-manager=cgroupfs \
+                --events-backend=none system reset -f >/dev/null 2>&1 || true
+        local d
+        for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/unified/libpod_parent; do
+                [[ -d $d ]] && rmdir "$d" 2>/dev/null || true
+        done
+        umount -R "$PM/storage" 2>/dev/null || true
+}
+
+@test "podman run --rm: the command's output and exit status" {
+        podman_setup
+        run pm run "${U[@]}" --rm --network=none "$IMG" sh -c 'echo hello; exit 3'
+        echo "$output"
+        [[ $status -eq 3 && $output == hello ]]
+        run pm run "${U[@]}" --rm "$IMG" true
+        [[ $status -eq 0 ]]
+        run pm run "${U[@]}" --rm --network=host "$IMG" true
+        [[ $status -eq 0 ]]
+}
+
+@test "podman run -d, logs, ps, stop, rm" {
+        podman_setup
+        run pm run "${U[@]}" -d --name pd --network=none "$IMG" sh -c 'echo started; trap "exit 0" TERM; while :; do sleep 0.1; done'
+        echo "$output"
+        [[ $status -eq 0 ]]
+        wait_for 5 '[[ $(pm logs pd 2>&1) == started ]]'
+        [[ $(pm logs pd) == started ]]
+        [[ $(pm ps --format '{{.Names}} {{.Status}}') == "pd Up"* ]]
+        run pm stop -t 5 pd
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ $(pm inspect --format '{{.State.ExitCode}}' pd) == 0 ]]
+        run pm rm pd
+        [[ $status -eq 0 ]]
+        [[ -z $(pm ps -aq) ]]
+}
+
+@test "podman run --read-only, --user, --memory, --pids-limit" {
+        podman_setup
+        run pm run "${U[@]}" --rm --network=none --read-only --read-only-tmpfs=false "$IMG" sh -c 'touch /x 2>&1; echo done'
+        echo "$output"
+        [[ $output == *"Read-only file system"*done ]]
+        run pm run "${U[@]}" --rm --network=none --user 1000:1000 "$IMG" sh -c 'id -u; id -g; grep CapEff /proc/self/status'
+        echo "$output"
+        [[ ${lines[0]} == 1000 && ${lines[1]} == 1000 && ${lines[2]} == *0000000000000000 ]]
+        pm run "${U[@]}" -d --name lim --network=none --memory 64m --pids-limit 77 "$IMG" sleep 60
+        local pid cg
+        pid=$(pm inspect --format '{{.State.Pid}}' lim)
+        if [[ -d /sys/fs/cgroup/memory ]]; then
+                cg=$(sed -n 's/^[0-9]*:memory://p' /proc/"$pid"/cgroup)
+                [[ $(cat /sys/fs/cgroup/memory"$cg"/memory.limit_in_bytes) == 67108864 ]]
+                cg=$(sed -n 's/^[0-9]*:pids://p' /proc/"$pid"/cgroup)
+                [[ $(cat /sys/fs/cgroup/pids"$cg"/pids.max) == 77 ]]
+        else
+                cg=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup)
+                [[ $(cat /sys/fs/cgroup"$cg"/memory.max) == 67108864 ]]
+        fi
+        pm rm -f -t 0 lim
+}
