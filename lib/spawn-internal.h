@@ -64,6 +64,9 @@ struct SpawnPlan {
          * above the listen fds) refers to, until `start` opens it. */
         bool wait_start;
         int start_fd;
+        /* spawn_exec_detached(): the command outlives the relay and the
+         * caller (no parent-death signal); the relay reports its PID. */
+        bool exec_detach;
         /* Namespaces joined by path (setns() right after clone): uts, ipc. */
         int join_ns_fd[2], join_ns_type[2];
         size_t n_join_ns;

@@ -1016,3 +1016,59 @@ int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, S
         *ret = TAKE_PTR(p);
         return 0;
 }
+
+int spawn_prepare_oci_exec(const char *data, size_t size, const char *process, size_t process_size,
+                           char *const *args, const SpawnOciOptions *o, SpawnPlan **ret,
+                           char **ret_error)
+{
+        _cleanup_(spawn_plan_freep) SpawnPlan *p = NULL;
+        json_object *doc = NULL, *proc = NULL;
+        Ctx c = { .o = o, .error = ret_error };
+        uint64_t caps;
+        int r;
+
+        r = spawn_prepare_oci(data, size, o, &p, ret_error);
+        if (r < 0)
+                return r;
+        c.p = p;
+        caps = p->caps;
+        if (process) {
+                r = parse_document(&c, process, process_size, &proc);
+                if (r < 0)
+                        return r;
+        } else {
+                /* the container's own process, with other args */
+                r = parse_document(&c, data, size, &doc);
+                if (r < 0)
+                        return r;
+                proc = json_object_get(get(doc, "process"));
+                json_object_put(doc);
+                if (args) {
+                        json_object *a = json_object_new_array();
+
+                        STRV_FOREACH(x, args)
+                                json_object_array_add(a, json_object_new_string(*x));
+                        json_object_object_add(proc, "args", a);
+                }
+        }
+        strv_free(p->argv);
+        strv_free(p->env);
+        free(p->working_directory);
+        image_user_done(&p->user);
+        p->argv = p->env = NULL;
+        p->working_directory = NULL;
+        memset(p->limits, 0, sizeof(p->limits));
+        p->umask = 0022;
+        r = prepare_process(&c, proc);
+        json_object_put(proc);
+        if (r < 0)
+                return r;
+        /* The container's filter was compiled for its own set. */
+        if (p->seccomp && p->caps != caps) {
+                *ret_error = xstrdup("exec: capabilities other than the container's with a seccomp profile "
+                                     "are not supported");
+                return -EINVAL;
+        }
+        *ret = TAKE_PTR(p);
+        return 0;
+}

@@ -35,3 +35,10 @@ typedef struct SpawnOciOptions {
 int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, SpawnPlan **ret,
                       char **ret_error);
 
+
+/* ccsup-runtime exec: the container's plan (config.json, for its seccomp
+ * filter and namespaces) with the process of process (a runtime-spec
+ * process object, --process), else the config's own process with args. */
+int spawn_prepare_oci_exec(const char *data, size_t size, const char *process, size_t process_size,
+                           char *const *args, const SpawnOciOptions *o, SpawnPlan **ret,
+                           char **ret_error);

@@ -596,6 +596,11 @@ const char *spawn_plan_cgroup_path(const SpawnPlan *p)
         return p->cgroup_path;
 }
 
+char *const *spawn_plan_argv(const SpawnPlan *p)
+{
+        return p->argv;
+}
+
 int spawn_plan_stop_signal(const SpawnPlan *p)
 {
         return p->stop_signal;

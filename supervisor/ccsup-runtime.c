@@ -536,6 +536,108 @@ fail:
 
 /* ---- the other commands ---- */
 
+static int load_or_fail(const char *id, State *st);
+
+static int do_exec(const char *id, const CreateArgs *a, const char *process, char **args)
+{
+        _cleanup_(state_done) State st = {};
+        _cleanup_free_ char *config_path = NULL, *data = NULL, *proc = NULL, *error = NULL,
+                            *seccomp = NULL, *staging = NULL, *cache = NULL;
+        _cleanup_(spawn_plan_freep) SpawnPlan *plan = NULL;
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_close_ int pidfd = -1;
+        size_t size, psize = 0;
+        int r;
+
+        if (load_or_fail(id, &st) < 0)
+                return 1;
+        if (!streq(state_status(&st), "running"))
+                return error_out("cannot exec in container `%s`: it is %s", id, state_status(&st));
+        if (!process && !args)
+                return error_out("exec: needs --process=FILE or a command");
+        config_path = path_join(st.bundle, "config.json");
+        r = read_full_file(config_path, CONFIG_MAX, &data, &size);
+        if (r < 0)
+                return error_out("%s: %s", config_path, strerror(-r));
+        if (process) {
+                r = read_full_file(process, CONFIG_MAX, &proc, &psize);
+                if (r < 0)
+                        return error_out("--process `%s`: %s", process, strerror(-r));
+        }
+        seccomp = state_file(id, "seccomp.json");
+        staging = state_file(id, "staging");
+        cache = path_join(arg_root, ".cache");
+        SpawnOciOptions o = {
+                .id = id,
+                .bundle = st.bundle,
+                .staging = staging,
+                .cache_dir = cache,
+                .seccomp_path = seccomp,
+                .cgroup_root = CGROUP_ROOT_DEFAULT,
+                .cgroup_mode = st.cgroup_mode,
+                .cgroup_parent = CGROUP_PARENT_DEFAULT,
+                .start_fd = -1,
+                .n_preserve_fds = a->preserve_fds,
+                .stdio = { 0, 1, 2 },
+        };
+        r = spawn_prepare_oci_exec(data, size, proc, psize, args, &o, &plan, &error);
+        (void)unlink(seccomp);
+        if (r < 0)
+                return error_out("%s", error ? error : strerror(-r));
+        pidfd = pidfd_open(st.pid, 0);
+        if (pidfd < 0 || !state_alive(&st))
+                return error_out("container `%s` is not running", id);
+        r = cgroup_open(CGROUP_ROOT_DEFAULT, st.cgroup_mode, st.cgroup, &cg);
+        if (r < 0)
+                return error_out("cgroup `%s`: %s", st.cgroup, strerror(-r));
+        SpawnExecTarget t = { .pidfd = pidfd, .pid = st.pid, .cgroup = cg };
+        char *const *argv = NULL;
+        /* the plan's own argv */
+        argv = spawn_plan_argv(plan);
+        if (a->detach) {
+                pid_t pid;
+
+                r = spawn_exec_detached(plan, &t, argv, o.stdio, &pid, &error);
+                if (r < 0)
+                        return error_out("%s", error ? error : strerror(-r));
+                if (a->pid_file) {
+                        _cleanup_free_ char *txt = xasprintf("%d", (int)pid);
+                        r = write_atomic(a->pid_file, txt);
+                        if (r < 0)
+                                return error_out("--pid-file `%s`: %s", a->pid_file, strerror(-r));
+                }
+                return 0;
+        }
+        {
+                SpawnExec e = { .pidfd = -1, .sync_fd = -1 };
+                SpawnExecEnd end = {};
+                int code;
+
+                r = spawn_exec(plan, &t, argv, o.stdio, &e, &error);
+                if (r < 0)
+                        return error_out("%s", error ? error : strerror(-r));
+                if (a->pid_file) {
+                        _cleanup_free_ char *txt = xasprintf("%d", (int)e.pid);
+                        (void)write_atomic(a->pid_file, txt);
+                }
+                for (;;) {
+                        struct pollfd pfd = { .fd = e.pidfd, .events = POLLIN };
+
+                        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                                break;
+                        r = spawn_exec_finish(&e, &end);
+                        if (r != -EAGAIN)
+                                break;
+                }
+                if (end.error < 0)
+                        error_out("%s", end.message ? end.message : strerror(-end.error));
+                code = spawn_exec_end_code(&end);
+                spawn_exec_end_done(&end);
+                spawn_exec_done(&e);
+                return code;
+        }
+}
+
 static int load_or_fail(const char *id, State *st)
 {
         int r = state_load(id, st);
@@ -789,6 +891,7 @@ static void help(void)
         printf("ccsup-runtime [--root=DIR] [--log=FILE] [--log-format=text|json] COMMAND\n"
                "  create [--bundle=DIR] [--pid-file=FILE] [--preserve-fds=N] ID\n"
                "  start ID | run [create's options] [--detach] ID | state ID\n"
+               "  exec [--process=FILE] [--detach] [--pid-file=FILE] ID [CMD...]\n"
                "  kill [--all] ID [SIGNAL] | delete [--force] ID | list [--format=json]\n"
                "  features | spec [--bundle=DIR] | --version\n");
 }
@@ -817,11 +920,16 @@ int main(int argc, char **argv)
                 { "force", no_argument, NULL, 'f' },
                 { "all", no_argument, NULL, 'a' },
                 { "format", required_argument, NULL, 'F' },
+                { "process", required_argument, NULL, 'X' },
+                { "tty", no_argument, NULL, 't' },
+                { "cwd", required_argument, NULL, 'C' },
+                { "env", required_argument, NULL, 'e' },
                 {}
         };
         char **orig_argv = argv;
         CreateArgs ca = {};
-        bool force = false, all = false, json = false, systemd = false;
+        bool force = false, all = false, json = false, systemd = false, tty = false;
+        const char *process = NULL;
         const char *cmd;
         int c;
 
@@ -862,7 +970,7 @@ int main(int argc, char **argv)
         argc -= optind;
         argv += optind;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "b:dfa", cmd_opts, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+b:dfate:", cmd_opts, NULL)) >= 0)
                 switch (c) {
                 case 'b':
                         ca.bundle = optarg;
@@ -895,6 +1003,15 @@ int main(int argc, char **argv)
                 case 'F':
                         json = streq(optarg, "json");
                         break;
+                case 'X':
+                        process = optarg;
+                        break;
+                case 't':
+                        tty = true;
+                        break;
+                case 'C':
+                case 'e':
+                        return error_out("exec --cwd/--env: not supported; use --process");
                 default:
                         return 1;
                 }
@@ -915,6 +1032,13 @@ int main(int argc, char **argv)
                  * (CVE-2019-5736): run from a sealed copy. */
                 self_exe_seal(orig_argv);
                 return do_create(argv[optind], &ca, streq(cmd, "run"));
+        }
+        if (streq(cmd, "exec")) {
+                if (ca.console_socket || tty)
+                        return error_out("exec: a terminal is not supported yet");
+                self_exe_seal(orig_argv);
+                return do_exec(argv[optind], &ca, process,
+                               optind + 1 < argc ? argv + optind + 1 : NULL);
         }
         if (streq(cmd, "start"))
                 return do_start(argv[optind]);

@@ -4,6 +4,7 @@
 # input, and podman driving it (when podman is installed).
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 RT=$CCSUP_BUILDDIR/ccsup-runtime
 
@@ -236,6 +237,33 @@ c["process"]["args"] = ["sh", "-c", "mkdir /tmp/zz 2>&1; echo done"]'
         rt delete --force se
 }
 
+@test "exec: a command in a running container, in the foreground and --detach" {
+        edit 'c["process"]["args"] = ["sleep", "60"]; c["hostname"] = "exec-box"'
+        rt run --detach --bundle "$B" ex >"$TEST_DIR/out" 2>&1
+        run rt exec ex sh -c 'echo $(hostname) $$; exit 4'
+        echo "$output"
+        [[ $status -eq 4 && $output == "exec-box "* ]]
+        # --process: a runtime-spec process object
+        cat >"$TEST_DIR/process.json" <<'JSON'
+{"args": ["sh", "-c", "id -u; pwd; echo $X"], "env": ["X=y", "PATH=/bin"], "cwd": "/tmp",
+ "user": {"uid": 1000, "gid": 1000}}
+JSON
+        run rt exec --process "$TEST_DIR/process.json" ex
+        echo "$output"
+        [[ $status -eq 0 && $output == $'1000\n/tmp\ny' ]]
+        run -127 rt exec ex /nonexistent
+        # --detach: it outlives the runtime, a process of the container
+        rt exec --detach --pid-file "$TEST_DIR/epid" ex sleep 30 >"$TEST_DIR/out" 2>&1
+        epid=$(cat "$TEST_DIR/epid")
+        [[ $(cat /proc/"$epid"/comm) == sleep ]]
+        grep -q ":$CGP/c\$" /proc/"$epid"/cgroup
+        cpid=$(rt state ex | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+        [[ $(readlink /proc/"$epid"/ns/pid) == "$(readlink /proc/"$cpid"/ns/pid)" ]]
+        rt delete --force ex
+        [[ ! -e /proc/$epid ]] || [[ $(cut -d' ' -f3 /proc/"$epid"/stat) == Z ]]
+        assert_gone ex
+}
+
 @test "bad input: exit 1, the error named, nothing left behind" {
         bad() {
                 local want=$1
@@ -376,6 +404,18 @@ teardown_file() {
         run pm rm pd
         [[ $status -eq 0 ]]
         [[ -z $(pm ps -aq) ]]
+}
+
+@test "podman exec and top" {
+        podman_setup
+        pm run "${U[@]}" -d --name pe --network=none "$IMG" sleep 60
+        run pm exec pe sh -c 'echo exec-ok; exit 5'
+        echo "$output"
+        [[ $status -eq 5 && $output == exec-ok ]]
+        run pm top pe
+        echo "$output"
+        [[ $output == *"sleep 60"* ]]
+        pm rm -f -t 0 pe
 }
 
 @test "podman run --read-only, --user, --memory, --pids-limit" {
