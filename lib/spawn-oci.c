@@ -191,8 +191,11 @@ static int prepare_caps(Ctx *c, json_object *caps)
                 if (bounding & ~have & (UINT64_C(1) << i))
                         return bad(c, "`process.capabilities.bounding`: %s: ccsup-runtime does not hold it",
                                    capability_to_string(i) ? capability_to_string(i) : "?");
+        /* uid 0 holds its whole bounding set in permitted and effective
+         * anyway: an ambient set (runc spec writes one without inheritable)
+         * adds nothing there. */
         if ((ambient & ~bounding) || (permitted & ~bounding) || (effective & ~permitted) ||
-            (ambient & ~(permitted & inheritable)))
+            (p->user.uid != 0 && (ambient & ~(permitted & inheritable))))
                 return bad(c, "`process.capabilities`: ambient and permitted must be within bounding, "
                               "effective within permitted, ambient within permitted and inheritable");
         /* The launcher's rule (caps_for_user()): uid 0 holds the bounding
@@ -202,8 +205,8 @@ static int prepare_caps(Ctx *c, json_object *caps)
         if (permitted != want_perm || effective != want_perm)
                 return bad(c, "`process.capabilities`: for uid %u, permitted and effective must equal %s",
                            (unsigned)p->user.uid, p->user.uid == 0 ? "bounding" : "ambient");
-        if (inheritable != (p->user.uid == 0 ? 0 : ambient) && inheritable != ambient)
-                return bad(c, "`process.capabilities.inheritable`: must equal ambient");
+        if (p->user.uid == 0 ? inheritable != 0 : inheritable != ambient)
+                return bad(c, "`process.capabilities.inheritable`: must be empty for uid 0, else equal ambient");
         p->caps = bounding;
         p->ambient_caps = ambient;
         return 0;
@@ -729,7 +732,9 @@ static int prepare_resources(Ctx *c, json_object *res)
                         p->pids_max = (uint64_t)n;
         }
 
-        p->cgroup_mask = CGROUP_MASK_ACCOUNTING;
+        /* No statistics are asked of an OCI runtime: only the hierarchies the
+         * limits need (each v1 one joined costs a synchronize_rcu() at exit). */
+        p->cgroup_mask = 0;
         if (p->memory_max != UNIT_UNSET || p->memory_swap_max != UNIT_UNSET)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_MEMORY);
         if (p->cpu_quota != UNIT_UNSET || p->cpu_weight != UNIT_UNSET)

@@ -117,7 +117,8 @@ assert s["annotations"] == {"org.example.k": "v"}, s' "$output" "$pid" "$B"
         run rt start m1
         [[ $status -eq 1 ]]
         [[ $output == *"not created"* ]]
-        run rt kill m1 TERM
+        # sleep as PID 1 of its namespace has no TERM handler: KILL
+        run rt kill m1 KILL
         [[ $status -eq 0 ]]
         wait_for 5 '[[ $(status_of m1) == stopped ]]'
         [[ $(status_of m1) == stopped ]]
