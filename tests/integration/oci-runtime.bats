@@ -370,13 +370,19 @@ teardown_file() {
         [[ -d $PM/storage ]] || return 0
         timeout 60 podman --root="$PM/storage" --runroot="$PM/runroot" --cgroup-manager=cgroupfs \
                 --events-backend=none --runtime="$RT" rm -af -t 0 >/dev/null 2>&1 || true
+        # not `system reset`: it also removes the host's network definitions
         timeout 60 podman --root="$PM/storage" --runroot="$PM/runroot" --cgroup-manager=cgroupfs \
-                --events-backend=none system reset -f >/dev/null 2>&1 || true
+                --events-backend=none rmi -af >/dev/null 2>&1 || true
         local d
+        # podman's cgroupfs parent (and conmon's cgroup in it): rmdir only,
+        # which fails on anything still in use
         for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/unified/libpod_parent; do
-                [[ -d $d ]] && rmdir "$d" 2>/dev/null || true
+                [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
         done
-        umount -R "$PM/storage" 2>/dev/null || true
+        local m
+        for m in $(awk -v p="$PM/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+                umount "$m" 2>/dev/null || true
+        done
 }
 
 @test "podman run --rm: the command's output and exit status" {
