@@ -749,6 +749,40 @@ static int do_delete(const char *id, bool force)
         return 0;
 }
 
+/* The PIDs of the container's cgroup (its cgroup2 directory, else its
+ * first v1 hierarchy), as runc ps --format json prints them. */
+static int do_ps(const char *id, bool json)
+{
+        _cleanup_(state_done) State st = {};
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        json_object *arr;
+        size_t n;
+        int r;
+
+        if (load_or_fail(id, &st) < 0)
+                return 1;
+        r = cgroup_open(CGROUP_ROOT_DEFAULT, st.cgroup_mode, st.cgroup, &cg);
+        if (r >= 0 && !cg->unified && !(cg->v1 && cg->v1[0]))
+                r = -ENOENT;
+        if (r < 0)
+                return error_out("cgroup `%s` of `%s`: %s", st.cgroup, id, strerror(-r));
+        path = path_join(cg->unified ? cg->unified : cg->v1[0], "cgroup.procs");
+        r = read_full_file(path, 16 * 1024 * 1024, &text, &n);
+        if (r < 0)
+                return error_out("%s: %s", path, strerror(-r));
+        if (!json) {
+                printf("PID\n%s", text);
+                return 0;
+        }
+        arr = json_object_new_array();
+        for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n"))
+                json_object_array_add(arr, json_object_new_int(atoi(l)));
+        printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+        json_object_put(arr);
+        return 0;
+}
+
 static int do_list(bool json)
 {
         _cleanup_(strv_freep) char **ids = NULL;
@@ -892,6 +926,7 @@ static void help(void)
                "  create [--bundle=DIR] [--pid-file=FILE] [--preserve-fds=N] ID\n"
                "  start ID | run [create's options] [--detach] ID | state ID\n"
                "  exec [--process=FILE] [--detach] [--pid-file=FILE] ID [CMD...]\n"
+               "  ps [--format=json] ID\n"
                "  kill [--all] ID [SIGNAL] | delete [--force] ID | list [--format=json]\n"
                "  features | spec [--bundle=DIR] | --version\n");
 }
@@ -1044,6 +1079,8 @@ int main(int argc, char **argv)
                 return do_start(argv[optind]);
         if (streq(cmd, "state"))
                 return do_state(argv[optind]);
+        if (streq(cmd, "ps"))
+                return do_ps(argv[optind], json);
         if (streq(cmd, "kill"))
                 return do_kill(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, all);
         if (streq(cmd, "delete"))

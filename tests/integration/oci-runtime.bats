@@ -135,6 +135,12 @@ assert s["annotations"] == {"org.example.k": "v"}, s' "$output" "$pid" "$B"
         rt run --detach --bundle "$B" --pid-file "$TEST_DIR/pid" f1 >"$TEST_DIR/out" 2>&1
         pid=$(cat "$TEST_DIR/pid")
         [[ $(status_of f1) == running ]]
+        run rt ps --format json f1
+        echo "$output"
+        python3 -c '
+import json, sys
+p = json.loads(sys.argv[1])
+assert len(p) == 3 and int(sys.argv[2]) in p, p' "$output" "$pid"
         rt kill --all f1 KILL
         wait_for 5 '[[ $(status_of f1) == stopped ]]'
         rt delete f1
