@@ -64,6 +64,13 @@ struct SpawnPlan {
          * above the listen fds) refers to, until `start` opens it. */
         bool wait_start;
         int start_fd;
+        /* process.terminal: a connected unix socket (--console-socket). The
+         * child opens a pty in the container's own /dev/pts once its root is
+         * set up, sends the master over it (SCM_RIGHTS, as runc does) and
+         * makes the slave its stdio and controlling terminal. -1: none
+         * (plan_new() leaves 0: console is only read with terminal set). */
+        bool terminal;
+        int console_fd;
         /* spawn_exec_detached(): the command outlives the relay and the
          * caller (no parent-death signal); the relay reports its PID. */
         bool exec_detach;

@@ -289,8 +289,12 @@ static int prepare_process(Ctx *c, json_object *proc)
         v = get(proc, "terminal");
         if (v && !json_object_is_type(v, json_type_boolean))
                 return bad(c, "`process.terminal`: not a boolean");
-        if (v && json_object_get_boolean(v))
-                return bad(c, "`process.terminal`: not supported by ccsup-runtime yet");
+        if (v && json_object_get_boolean(v)) {
+                if (c->o->console_fd < 0)
+                        return bad(c, "`process.terminal`: needs --console-socket");
+                p->terminal = true;
+                p->console_fd = c->o->console_fd;
+        }
         r = get_strv(c, proc, "process.", "args", &p->argv);
         if (r < 0)
                 return r;

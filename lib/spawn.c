@@ -907,6 +907,41 @@ void spawn_child_seal(const SpawnPlan *p, int fd)
         }
 }
 
+/* process.terminal: a pty of the container's devpts, its master sent to the
+ * engine's console socket, its slave our stdio and controlling terminal. */
+static void child_setup_terminal(const SpawnPlan *p, int fd)
+{
+        char name[64], buf[1] = { 'm' };
+        char cbuf[CMSG_SPACE(sizeof(int))] = {};
+        struct iovec iov = { .iov_base = buf, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                             .msg_controllen = sizeof(cbuf) };
+        struct cmsghdr *cm;
+        int master, slave;
+
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+                spawn_child_failf(fd, -errno, "terminal: /dev/ptmx: %s", strerror(errno));
+        slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                spawn_child_failf(fd, -errno, "terminal: %s: %s", name, strerror(errno));
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &master, sizeof(int));
+        if (sendmsg(p->console_fd, &mh, MSG_NOSIGNAL) != 1)
+                spawn_child_failf(fd, -errno, "terminal: --console-socket: %s", strerror(errno));
+        (void)close(master);
+        (void)close(p->console_fd);
+        for (int i = 0; i < 3; i++)
+                if (dup2(slave, i) < 0)
+                        spawn_child_failf(fd, -errno, "terminal: %s", strerror(errno));
+        if (ioctl(0, TIOCSCTTY, 0) < 0)
+                spawn_child_failf(fd, -errno, "terminal: TIOCSCTTY: %s", strerror(errno));
+        (void)close(slave);
+}
+
 /* ccsup-runtime create: set up, tell the parent, and wait for `start`. The
  * FIFO is reached through /proc/self/fd (our own fd, the container's fresh
  * /proc): its host path is not in this root. */
@@ -973,6 +1008,8 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         if (chrooted)
                 caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT: the chroot escape */);
         spawn_child_resolve_user((SpawnPlan *)p, fd);
+        if (p->terminal)
+                child_setup_terminal(p, fd);
 
         if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
                 spawn_child_failf(fd, -errno, "hostname `%s`: %s", p->hostname, strerror(errno));

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/socket.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -381,7 +383,7 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
         _cleanup_free_ char *dir = NULL, *config_path = NULL, *data = NULL, *fifo = NULL,
                             *staging = NULL, *seccomp = NULL, *cache = NULL, *error = NULL;
         _cleanup_(spawn_plan_freep) SpawnPlan *plan = NULL;
-        _cleanup_close_ int fifo_fd = -1;
+        _cleanup_close_ int fifo_fd = -1, console_fd = -1;
         SpawnResult res = { .pid = 0, .pidfd = -1, .sync_fd = -1 };
         State st = {};
         CgroupMode mode;
@@ -439,8 +441,23 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                 }
         }
 
+        if (a->console_socket) {
+                struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+                console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (strlen(a->console_socket) >= sizeof(sa.sun_path)) {
+                        error_out("--console-socket `%s`: path too long", a->console_socket);
+                        goto fail;
+                }
+                strcpy(sa.sun_path, a->console_socket);
+                if (console_fd < 0 || connect(console_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                        error_out("--console-socket `%s`: %s", a->console_socket, strerror(errno));
+                        goto fail;
+                }
+        }
         SpawnOciOptions o = {
                 .id = id,
+                .console_fd = console_fd,
                 .bundle = bundle,
                 .staging = staging,
                 .cache_dir = cache,
@@ -577,6 +594,7 @@ static int do_exec(const char *id, const CreateArgs *a, const char *process, cha
                 .cgroup_mode = st.cgroup_mode,
                 .cgroup_parent = CGROUP_PARENT_DEFAULT,
                 .start_fd = -1,
+                .console_fd = -1,
                 .n_preserve_fds = a->preserve_fds,
                 .stdio = { 0, 1, 2 },
         };
@@ -1061,8 +1079,6 @@ int main(int argc, char **argv)
         if (streq(cmd, "create") || streq(cmd, "run")) {
                 if (systemd)
                         return error_out("--systemd-cgroup: not supported yet; use cgroupfs");
-                if (ca.console_socket)
-                        return error_out("--console-socket: a terminal is not supported yet");
                 /* No path of the container's may reach the binary on disk
                  * (CVE-2019-5736): run from a sealed copy. */
                 self_exe_seal(orig_argv);

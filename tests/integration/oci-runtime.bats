@@ -303,6 +303,9 @@ JSON
         edit 'c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]'
         bad '`linux.uidMappings`: not supported' rt create --bundle "$B" x
         cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["process"]["terminal"] = True'
+        bad '`process.terminal`: needs --console-socket' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
         edit 'c["process"]["bogusField"] = 1'
         bad '`process.bogusField`: unknown field' rt create --bundle "$B" x
         cp "$TEST_DIR/good.json" "$B/config.json"
@@ -417,6 +420,14 @@ teardown_file() {
         run pm rm pd
         [[ $status -eq 0 ]]
         [[ -z $(pm ps -aq) ]]
+}
+
+@test "podman run -t: the container's pty comes to conmon over --console-socket" {
+        podman_setup
+        run pm run "${U[@]}" --rm -t --network=none "$IMG" sh -c 'tty; echo term-ok' </dev/null
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ ${lines[0]} == /dev/pts/0* && ${lines[1]} == term-ok* ]]
 }
 
 @test "podman exec and top" {
