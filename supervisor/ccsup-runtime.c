@@ -877,7 +877,7 @@ static int do_features(void)
         json_object_object_add(l, "selinux", a);
         json_object_object_add(o, "linux", l);
         a = json_object_new_object();
-        json_object_object_add(a, "org.opencontainers.runc.version", json_object_new_string(PACKAGE_VERSION));
+        json_object_object_add(a, "org.ccsup.version", json_object_new_string(PACKAGE_VERSION));
         json_object_object_add(o, "annotations", a);
         printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
