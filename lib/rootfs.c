@@ -45,6 +45,7 @@ void rootfs_plan_done(RootfsPlan *p)
         free(p->mounts);
         strv_free(p->masked);
         strv_free(p->read_only_paths);
+        strv_free(p->sysctls);
         *p = (RootfsPlan){};
 }
 
@@ -411,12 +412,12 @@ static int setup_root_mount(const RootfsPlan *p, const char *root, char **ret_er
 
         if (p->layers && p->read_only)
                 return setup_layered_root(p, root, NULL, NULL, ret_error);
-        if (p->read_only) {
+        if (p->read_only || p->in_place) {
                 target = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
                 if (target < 0)
                         return fail(ret_error, -errno, "open `%s`", root);
                 r = bind_onto(AT_FDCWD, p->image, target, true,
-                              MOUNT_ATTR_RDONLY | root_nodev_attr(p));
+                              (p->in_place ? 0 : MOUNT_ATTR_RDONLY) | root_nodev_attr(p));
                 if (r < 0)
                         return fail(ret_error, r, "image `%s`", p->image);
                 return 0;
@@ -569,14 +570,18 @@ static int setup_unit_mount(const RootfsPlan *p, int rootfd, const RootfsMount *
         struct stat st;
         int r;
 
-        if (m->kind == ROOTFS_MOUNT_TMPFS) {
+        if (m->kind == ROOTFS_MOUNT_TMPFS || m->kind == ROOTFS_MOUNT_CGROUP) {
+                bool cg = m->kind == ROOTFS_MOUNT_CGROUP;
+
                 target = mount_point_or_fail(rootfd, m->destination, false, ret_error);
                 if (target < 0)
                         return target;
-                r = mount_on_fd("tmpfs", target, "tmpfs",
-                                MS_NOSUID | MS_NODEV | (m->read_only ? MS_RDONLY : 0),
+                r = mount_on_fd(cg ? "cgroup2" : "tmpfs", target, cg ? "cgroup2" : "tmpfs",
+                                MS_NOSUID | MS_NODEV | (m->read_only ? MS_RDONLY : 0) |
+                                        (m->extra_attr & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0),
                                 m->options);
-                return r < 0 ? fail(ret_error, r, "tmpfs `%s`", m->destination) : 0;
+                return r < 0 ? fail(ret_error, r, "%s `%s`", cg ? "cgroup2" : "tmpfs",
+                                    m->destination) : 0;
         }
 
         if (stat(m->source, &st) < 0) {
@@ -589,8 +594,8 @@ static int setup_unit_mount(const RootfsPlan *p, int rootfd, const RootfsMount *
                 return target;
         /* Bind=, Volume=: no device node of theirs opens (nodev down the
          * whole tree, as on the root); Devices= nodes are bound as they are. */
-        r = bind_onto(AT_FDCWD, m->source, target, true,
-                      (m->read_only ? MOUNT_ATTR_RDONLY : 0) |
+        r = bind_onto(AT_FDCWD, m->source, target, !m->non_recursive,
+                      (m->read_only ? MOUNT_ATTR_RDONLY : 0) | m->extra_attr |
                               (m->kind == ROOTFS_MOUNT_DEVICE ? 0 : root_nodev_attr(p)));
         return r < 0 ? fail(ret_error, r, "bind `%s`", m->source) : 0;
 }
@@ -719,7 +724,9 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
         rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfd < 0)
                 return fail(ret_error, -errno, "open `%s`", root);
-        if (p->read_only && !mount_points_exist(p, rootfd)) {
+        if (p->in_place)
+                seal = p->read_only;
+        else if (p->read_only && !mount_points_exist(p, rootfd)) {
                 rootfd = safe_close(rootfd);
                 r = setup_read_only_upper(p, root, ret_error);
                 if (r < 0)
@@ -743,6 +750,18 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
         }
         if (p->own_netns && !p->joined_netns)
                 allow_ping(rootfd);
+        STRV_FOREACH(s, p->sysctls) {
+                const char *eq = strchr(*s, '=');
+                _cleanup_free_ char *key = xstrndup(*s, eq ? (size_t)(eq - *s) : strlen(*s)),
+                                    *path = xasprintf("/proc/sys/%s", key);
+                _cleanup_close_ int fd = open_in_root(rootfd, path, O_WRONLY);
+                size_t n = eq ? strlen(eq + 1) : 0;
+
+                if (fd < 0)
+                        return fail(ret_error, fd, "sysctl `%s`", key);
+                if (write(fd, eq ? eq + 1 : "", n) != (ssize_t)n)
+                        return fail(ret_error, -errno, "sysctl `%s`", key);
+        }
         STRV_FOREACH(m, p->masked) {
                 r = mask_path(rootfd, *m, ret_error);
                 if (r < 0)

@@ -17,6 +17,7 @@ typedef enum RootfsMountKind {
         ROOTFS_MOUNT_BIND,
         ROOTFS_MOUNT_TMPFS,
         ROOTFS_MOUNT_DEVICE, /* a bind of a Devices= node: the only bind without nodev */
+        ROOTFS_MOUNT_CGROUP, /* the cgroup2 tree of the container's cgroup namespace */
 } RootfsMountKind;
 
 typedef struct RootfsMount {
@@ -26,6 +27,10 @@ typedef struct RootfsMount {
         bool read_only;
         bool optional;     /* bind: skip when the source is missing */
         char *options;     /* tmpfs: mount data ("mode=1777,size=…") */
+        /* ccsup-runtime: MOUNT_ATTR_NOSUID/NOEXEC/NODEV beyond the defaults
+         * (binds are nodev already), and a bind of the one mount only. */
+        uint64_t extra_attr;
+        bool non_recursive;
 } RootfsMount;
 
 typedef struct RootfsPlan {
@@ -35,11 +40,19 @@ typedef struct RootfsPlan {
         uint64_t staging_size; /* bytes of that tmpfs (the writable layer); 0 = kernel default */
         uint64_t staging_inodes; /* and its inodes; 0 = kernel default */
         bool read_only;     /* read-only bind of the image instead of an overlay */
+        /* The image itself is the container's writable root, bound as it is
+         * (an OCI bundle's root.path); read_only then seals it read-only
+         * once the mounts are made (their mount points go into it). */
+        bool in_place;
         char *upper, *work; /* persistent overlay layer; NULL = on the staging tmpfs */
         RootfsMount *mounts;
         size_t n_mounts;
         char **masked;      /* bind /dev/null over files, empty read-only tmpfs over dirs */
         char **read_only_paths;
+        /* "net/ipv4/ping_group_range=0 0": written below /proc/sys of the
+         * container before the read-only paths (namespaced ones only: the
+         * caller checks) */
+        char **sysctls;
         bool own_netns;     /* fresh sysfs, ping_group_range */
         bool joined_netns;  /* another container's netns: fresh sysfs, its ping_group_range */
         bool privileged;    /* host /dev, nothing masked */

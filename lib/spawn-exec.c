@@ -84,9 +84,9 @@ _Noreturn static void exec_command(SpawnPlan *p, char *const *argv, int fd)
         /* Only now: a change of user clears it. getppid() is 0 while the
          * relay (outside our PID namespace) lives; had it died, we would
          * have been handed to the container's init. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        if (!p->exec_detach && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 spawn_child_failf(fd, -errno, "parent-death signal: %s", strerror(errno));
-        if (getppid() != 0)
+        if (!p->exec_detach && getppid() != 0)
                 _exit(SPAWN_EXIT_SETUP);
         spawn_child_enter_workdir(p, fd);
 
@@ -236,7 +236,7 @@ _Noreturn static void exec_relay(const SpawnPlan *p, const SpawnExecTarget *t, c
         if (wait_for_go && read(fd, &go, 1) != 1)
                 _exit(SPAWN_EXIT_SETUP);
         /* ccsupd gone: nobody to tell, nobody to answer the caller. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        if ((!p->exec_detach && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) || getppid() != parent)
                 _exit(SPAWN_EXIT_SETUP);
         r = spawn_setup_stdio(stdio);
         if (r < 0)
@@ -262,6 +262,14 @@ _Noreturn static void exec_relay(const SpawnPlan *p, const SpawnExecTarget *t, c
                 exec_command((SpawnPlan *)p, argv, fd);
         }
         (void)close_range(0, 2, 0);
+        if (p->exec_detach) {
+                /* The command's PID, then the relay goes: the command is
+                 * handed to the nearest subreaper (an engine's conmon). */
+                st.status = (int32_t)pid;
+                st.stopped = -1;
+                (void)send(fd, &st, sizeof(st), MSG_NOSIGNAL);
+                _exit(0);
+        }
         sigemptyset(&chld);
         sigaddset(&chld, SIGCHLD);
         sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -435,4 +443,59 @@ void spawn_exec_done(SpawnExec *e)
         safe_close(e->pidfd);
         safe_close(e->sync_fd);
         *e = (SpawnExec){ .pidfd = -1, .sync_fd = -1 };
+}
+
+int spawn_exec_detached(SpawnPlan *p, const SpawnExecTarget *t, char *const *argv,
+                        const int stdio[3], pid_t *ret_pid, char **ret_error)
+{
+        SpawnExec e = { .pidfd = -1, .sync_fd = -1 };
+        pid_t pid = 0;
+        int r;
+
+        p->exec_detach = true;
+        r = spawn_exec(p, t, argv, stdio, &e, ret_error);
+        p->exec_detach = false;
+        if (r < 0)
+                return r;
+        /* The relay's PID message, then EOF once the command executed (or
+         * the command's error). */
+        for (;;) {
+                union {
+                        SpawnMessage m;
+                        SpawnExecStatus st;
+                } u;
+                ssize_t n = recv(e.sync_fd, &u, sizeof(u), 0);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        *ret_error = xasprintf("exec: %s", strerror(-r));
+                        break;
+                }
+                if (n == 0) {
+                        r = pid > 0 ? 0 : -EPROTO;
+                        if (r < 0)
+                                *ret_error = xstrdup("exec: the relay ended without a word");
+                        break;
+                }
+                if ((size_t)n == sizeof(SpawnExecStatus) && u.st.error == 0 && u.st.stopped == -1) {
+                        pid = (pid_t)u.st.status;
+                        continue;
+                }
+                if ((size_t)n >= offsetof(SpawnMessage, text) && u.m.error > 0) {
+                        r = -(u.m.error & ~SPAWN_ERROR_COMMAND);
+                        *ret_error = xstrndup(u.m.text, (size_t)n - offsetof(SpawnMessage, text));
+                        break;
+                }
+                r = -EPROTO;
+                *ret_error = xstrdup("exec: bad message from the relay");
+                break;
+        }
+        (void)waitid(P_PIDFD, e.pidfd, NULL, WEXITED);
+        spawn_exec_done(&e);
+        if (r < 0)
+                return r;
+        *ret_pid = pid;
+        return 0;
 }

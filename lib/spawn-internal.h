@@ -70,6 +70,25 @@ struct SpawnPlan {
         char **tree_sources, **tree_targets;
         bool *tree_idmap;
         char *trees_dir;
+        /* ccsup-runtime create: once set up, the child says so on the sync
+         * socket (spawn_read_result() gives 1) and waits, right before
+         * execve, in an open for writing of the FIFO that start_fd (O_PATH,
+         * above the listen fds) refers to, until `start` opens it. */
+        bool wait_start;
+        int start_fd;
+        /* process.terminal: a connected unix socket (--console-socket). The
+         * child opens a pty in the container's own /dev/pts once its root is
+         * set up, sends the master over it (SCM_RIGHTS, as runc does) and
+         * makes the slave its stdio and controlling terminal. -1: none
+         * (plan_new() leaves 0: console is only read with terminal set). */
+        bool terminal;
+        int console_fd;
+        /* spawn_exec_detached(): the command outlives the relay and the
+         * caller (no parent-death signal); the relay reports its PID. */
+        bool exec_detach;
+        /* Namespaces joined by path (setns() right after clone): uts, ipc. */
+        int join_ns_fd[2], join_ns_type[2];
+        size_t n_join_ns;
 };
 
 int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o, char **ret_error);

@@ -599,6 +599,11 @@ const char *spawn_plan_cgroup_path(const SpawnPlan *p)
         return p->cgroup_path;
 }
 
+char *const *spawn_plan_argv(const SpawnPlan *p)
+{
+        return p->argv;
+}
+
 int spawn_plan_stop_signal(const SpawnPlan *p)
 {
         return p->stop_signal;
@@ -907,6 +912,59 @@ void spawn_child_seal(const SpawnPlan *p, int fd)
         }
 }
 
+/* process.terminal: a pty of the container's devpts, its master sent to the
+ * engine's console socket, its slave our stdio and controlling terminal. */
+static void child_setup_terminal(const SpawnPlan *p, int fd)
+{
+        char name[64], buf[1] = { 'm' };
+        char cbuf[CMSG_SPACE(sizeof(int))] = {};
+        struct iovec iov = { .iov_base = buf, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                             .msg_controllen = sizeof(cbuf) };
+        struct cmsghdr *cm;
+        int master, slave;
+
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+                spawn_child_failf(fd, -errno, "terminal: /dev/ptmx: %s", strerror(errno));
+        slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                spawn_child_failf(fd, -errno, "terminal: %s: %s", name, strerror(errno));
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &master, sizeof(int));
+        if (sendmsg(p->console_fd, &mh, MSG_NOSIGNAL) != 1)
+                spawn_child_failf(fd, -errno, "terminal: --console-socket: %s", strerror(errno));
+        (void)close(master);
+        (void)close(p->console_fd);
+        for (int i = 0; i < 3; i++)
+                if (dup2(slave, i) < 0)
+                        spawn_child_failf(fd, -errno, "terminal: %s", strerror(errno));
+        if (ioctl(0, TIOCSCTTY, 0) < 0)
+                spawn_child_failf(fd, -errno, "terminal: TIOCSCTTY: %s", strerror(errno));
+        (void)close(slave);
+}
+
+/* ccsup-runtime create: set up, tell the parent, and wait for `start`. The
+ * FIFO is reached through /proc/self/fd (our own fd, the container's fresh
+ * /proc): its host path is not in this root. */
+static void child_wait_start(const SpawnPlan *p, int fd)
+{
+        char path[64];
+        int f;
+
+        if (send(fd, "c", 1, MSG_NOSIGNAL) != 1)
+                _exit(SPAWN_EXIT_SETUP);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", p->start_fd);
+        f = open(path, O_WRONLY | O_CLOEXEC);
+        if (f < 0 || write(f, "0", 1) != 1)
+                spawn_child_failf(fd, -errno, "wait for start: %s", strerror(errno));
+        (void)close(f);
+        (void)close(p->start_fd);
+}
+
 _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
 {
         _cleanup_free_ char *cmd = NULL, *msg = NULL;
@@ -947,6 +1005,11 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         /* Before the mounts: the fresh sysfs shows the joined netns. */
         if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
                 spawn_child_failf(fd, -errno, "join the network namespace: %s", strerror(errno));
+        for (size_t i = 0; i < p->n_join_ns; i++)
+                if (setns(p->join_ns_fd[i], p->join_ns_type[i]) < 0)
+                        spawn_child_failf(fd, -errno, "join the %s namespace: %s",
+                                          p->join_ns_type[i] == CLONE_NEWUTS ? "uts" : "ipc",
+                                          strerror(errno));
 
         r = rootfs_setup(&p->rootfs, &chrooted, &msg);
         if (r < 0)
@@ -954,8 +1017,10 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         if (chrooted)
                 caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT: the chroot escape */);
         spawn_child_resolve_user((SpawnPlan *)p, fd);
+        if (p->terminal)
+                child_setup_terminal(p, fd);
 
-        if (sethostname(p->hostname, strlen(p->hostname)) < 0)
+        if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
                 spawn_child_failf(fd, -errno, "hostname `%s`: %s", p->hostname, strerror(errno));
         if (p->own_netns && (r = loopback_up()) < 0)
                 spawn_child_failf(fd, r, "loopback: %s", strerror(-r));
@@ -973,6 +1038,8 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
 
         fd = child_place_listen_fds(p, fd);
         spawn_child_seal(p, fd);
+        if (p->wait_start)
+                child_wait_start(p, fd);
         if (p->init)
                 child_fork_init(p, fd);
 
@@ -1242,6 +1309,8 @@ int spawn_read_result(int sync_fd, char **ret_error)
                 return errno == EAGAIN ? -EAGAIN : -errno;
         if (n == 0)
                 return 0;
+        if (n == 1 && ((char *)&m)[0] == 'c')
+                return 1;
         /* Validate before use: the length decides how much text there is. */
         if ((size_t)n < offsetof(SpawnMessage, text) || m.error <= 0 || m.error >= 4096) {
                 *ret_error = xstrdup("container setup failed (bad message from the child)");

@@ -130,6 +130,9 @@ char *const *spawn_plan_warnings(const SpawnPlan *p);
 /* The cgroup path (relative to the hierarchy roots) the container gets. */
 const char *spawn_plan_cgroup_path(const SpawnPlan *p);
 
+/* The command line the plan executes. */
+char *const *spawn_plan_argv(const SpawnPlan *p);
+
 /* StopSignal=, else the image's StopSignal, else SIGTERM. */
 int spawn_plan_stop_signal(const SpawnPlan *p);
 
@@ -161,7 +164,8 @@ int spawn_open_netns(int pidfd, pid_t pid);
 int spawn_pidfd_exit_status(int pidfd, int *ret_status);
 
 /* Reads the sync socket: 0 = the command runs, -EAGAIN = nothing yet,
- * other -errno = setup failed, with *ret_error set. */
+ * 1 = set up and waiting for `start` (ccsup-runtime create only; read
+ * again for the end), other -errno = setup failed, with *ret_error set. */
 int spawn_read_result(int sync_fd, char **ret_error);
 
 /* Removes what spawn_container() left on the host outside the cgroup (the
@@ -234,6 +238,12 @@ int spawn_exec_finish(SpawnExec *e, SpawnExecEnd *ret);
  * executable, 125 another setup error. */
 int spawn_exec_end_code(const SpawnExecEnd *e);
 void spawn_exec_end_done(SpawnExecEnd *e);
+
+/* ccsup-runtime exec --detach: the same, but the command outlives the relay
+ * and the caller (handed to the nearest subreaper). Waits until the command
+ * executed (or failed: -errno, *ret_error) and gives its PID. */
+int spawn_exec_detached(SpawnPlan *p, const SpawnExecTarget *t, char *const *argv,
+                        const int stdio[3], pid_t *ret_pid, char **ret_error);
 
 /* SIGKILL to the relay, and so to the command. Reap it with
  * spawn_exec_finish() once the pidfd is readable. */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * An OCI runtime-spec bundle's config.json mapped onto the launch plan of
+ * spawn.h (ccsup-runtime): the same child, the same rootfs_setup(), the same
+ * cgroup code as a unit's start, no second launcher. Every field is either
+ * honoured or an error that names it ("`linux.sysctl`: not supported"):
+ * nothing is dropped silently. Launch the plan with spawn_container().
+ */
+
+#include <stddef.h>
+
+#include "cgroup.h"
+#include "spawn.h"
+
+typedef struct SpawnOciOptions {
+        const char *id;
+        const char *bundle;        /* canonical path; root.path is relative to it */
+        const char *staging;       /* an empty host directory (the child mounts a tmpfs on it) */
+        const char *cache_dir;     /* seccomp filter cache, NULL: none */
+        /* where linux.seccomp is written for the profile loader
+         * (seccomp_profile_get_json(): runtime-spec and Docker profiles
+         * share the format) */
+        const char *seccomp_path;
+        const char *cgroup_root;   /* /sys/fs/cgroup */
+        CgroupMode cgroup_mode;
+        const char *cgroup_parent; /* without linux.cgroupsPath: PARENT/ID */
+        int start_fd;              /* create: O_PATH fd of the start FIFO; -1: run */
+        int console_fd;            /* --console-socket, connected; -1: none */
+        size_t n_preserve_fds;     /* fds 3.. handed to the process as they are */
+        int stdio[3];
+} SpawnOciOptions;
+
+/* data: the bytes of config.json. *ret_error: "`process.args`: is missing". */
+int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, SpawnPlan **ret,
+                      char **ret_error);
+
+
+/* ccsup-runtime exec: the container's plan (config.json, for its seccomp
+ * filter and namespaces) with the process of process (a runtime-spec
+ * process object, --process), else the config's own process with args. */
+int spawn_prepare_oci_exec(const char *data, size_t size, const char *process, size_t process_size,
+                           char *const *args, const SpawnOciOptions *o, SpawnPlan **ret,
+                           char **ret_error);

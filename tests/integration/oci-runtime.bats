@@ -1,0 +1,466 @@
+#!/usr/bin/env bats
+# ccsup-runtime, the OCI runtime: the state machine by hand with bundles made
+# here (contrib/mkimage and `ccsup-runtime spec`, edited with python3), bad
+# input, and podman driving it (when podman is installed).
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+RT=$CCSUP_BUILDDIR/ccsup-runtime
+
+setup_file() {
+        export OCI_ROOTFS=$BATS_FILE_TMPDIR/rootfs
+        "$CCSUP_SRCDIR/contrib/mkimage" "$OCI_ROOTFS" >/dev/null
+}
+
+setup() {
+        ccsup_setup
+        ROOT=$TEST_DIR/root
+        B=$TEST_DIR/bundle
+        mkdir -p "$B"
+        ln -s "$OCI_ROOTFS" "$B/rootfs.link"
+        # a per-test cgroup so that nothing of the host's is touched
+        CGP=/ccsup-oci-test-$$-$BATS_TEST_NUMBER
+        run "$RT" spec --bundle "$B"
+        [[ $status -eq 0 ]]
+        edit '
+c["root"]["path"] = os.environ["OCI_ROOTFS"]
+c["linux"]["cgroupsPath"] = os.environ["CGP"] + "/c"'
+}
+
+teardown() {
+        local id
+        for id in $(ls "$ROOT" 2>/dev/null); do
+                "$RT" --root "$ROOT" delete --force "$id" || true
+        done
+        local d
+        for d in /sys/fs/cgroup/*/"$CGP"/c /sys/fs/cgroup/*/"$CGP" /sys/fs/cgroup/unified/"$CGP"/c /sys/fs/cgroup/unified/"$CGP"; do
+                [[ -d $d ]] && rmdir "$d" 2>/dev/null || true
+        done
+        ccsup_teardown
+}
+
+export CGP
+# edit PYTHON: runs PYTHON on the bundle's config.json as `c`
+edit() {
+        CGP=$CGP B=$B python3 -c '
+import json, os, sys
+path = os.environ["B"] + "/config.json"
+c = json.load(open(path))
+exec(sys.argv[1])
+json.dump(c, open(path, "w"))' "$1"
+}
+
+rt() { "$RT" --root "$ROOT" "$@"; }
+
+# wait_for SECS EXPR: until the shell expression holds (never fails)
+wait_for() {
+        local i
+        for ((i = 0; i < $1 * 20; i++)); do
+                eval "$2" && return 0
+                sleep 0.05
+        done
+        return 0
+}
+
+status_of() { rt state "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+
+# nothing of the container left: no state directory, no cgroup
+assert_gone() {
+        [[ ! -e $ROOT/$1 ]] || { echo "state left: $(ls -la "$ROOT/$1")"; false; }
+        local left
+        left=$(ls -d /sys/fs/cgroup/*/"$CGP"/c /sys/fs/cgroup/unified/"$CGP"/c 2>/dev/null || true)
+        [[ -z $left ]] || { echo "cgroup left: $left"; false; }
+}
+
+@test "run: the process of the bundle, its exit status, and nothing left after" {
+        edit 'c["process"]["args"] = ["sh", "-c", "echo hi from $(hostname) $(id -u):$(id -g); exit 7"]'
+        run rt run --bundle "$B" r1
+        echo "$output"
+        [[ $status -eq 7 ]]
+        [[ $output == "hi from ccsup 0:0" ]]
+        assert_gone r1
+}
+
+@test "state machine: created, running, stopped, deleted" {
+        edit 'c["process"]["args"] = ["sleep", "60"]; c["annotations"] = {"org.example.k": "v"}'
+        # the container keeps the runtime's stdio: a file, not bats' pipe
+        rt create --bundle "$B" --pid-file "$TEST_DIR/pid" m1 </dev/null >"$TEST_DIR/out" 2>&1 ||
+                { cat "$TEST_DIR/out"; false; }
+        pid=$(cat "$TEST_DIR/pid")
+        run rt state m1
+        echo "$output"
+        python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+assert s["ociVersion"].startswith("1."), s
+assert s["id"] == "m1" and s["status"] == "created", s
+assert s["pid"] == int(sys.argv[2]), s
+assert s["bundle"] == sys.argv[3], s
+assert s["annotations"] == {"org.example.k": "v"}, s' "$output" "$pid" "$B"
+        # created: the command has not run yet (the setup waits)
+        [[ $(cat /proc/"$pid"/comm) != sleep ]]
+        # the process is in the cgroup of cgroupsPath
+        grep -q ":$CGP/c\$" /proc/"$pid"/cgroup
+        run rt start m1
+        [[ $status -eq 0 ]]
+        [[ $(status_of m1) == running ]]
+        [[ $(cat /proc/"$pid"/comm) == sleep ]]
+        run rt list --format json
+        [[ $output == *'"id":"m1"'*'"status":"running"'* ]]
+        # a running container is not deleted without --force
+        run rt delete m1
+        echo "$output"
+        [[ $status -eq 1 ]]
+        [[ $output == *"not stopped"* || $output == *"it is running"* ]]
+        [[ $(status_of m1) == running ]]
+        run rt start m1
+        [[ $status -eq 1 ]]
+        [[ $output == *"not created"* ]]
+        # sleep as PID 1 of its namespace has no TERM handler: KILL
+        run rt kill m1 KILL
+        [[ $status -eq 0 ]]
+        wait_for 5 '[[ $(status_of m1) == stopped ]]'
+        [[ $(status_of m1) == stopped ]]
+        run rt delete m1
+        [[ $status -eq 0 ]]
+        assert_gone m1
+        run rt state m1
+        [[ $status -eq 1 ]]
+        [[ $output == *"does not exist"* ]]
+}
+
+@test "delete --force and kill --all end every process of the container" {
+        edit 'c["process"]["args"] = ["sh", "-c", "sleep 60 & sleep 60 & wait"]'
+        rt run --detach --bundle "$B" --pid-file "$TEST_DIR/pid" f1 >"$TEST_DIR/out" 2>&1
+        pid=$(cat "$TEST_DIR/pid")
+        [[ $(status_of f1) == running ]]
+        run rt ps --format json f1
+        echo "$output"
+        python3 -c '
+import json, sys
+p = json.loads(sys.argv[1])
+assert len(p) == 3 and int(sys.argv[2]) in p, p' "$output" "$pid"
+        rt kill --all f1 KILL
+        wait_for 5 '[[ $(status_of f1) == stopped ]]'
+        rt delete f1
+        assert_gone f1
+        rt run --detach --bundle "$B" f2 >"$TEST_DIR/out" 2>&1
+        run rt delete --force f2
+        [[ $status -eq 0 ]]
+        assert_gone f2
+}
+
+@test "process: user, groups, cwd, env, umask, rlimits, no_new_privs, capabilities" {
+        edit '
+p = c["process"]
+p["args"] = ["sh", "-c", "id -u; id -g; id -G; pwd; echo $FOO; umask; ulimit -n; grep -E \"^(NoNewPrivs|CapBnd|CapEff)\" /proc/self/status"]
+p["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [27, 100], "umask": 63}
+p["cwd"] = "/tmp"
+p["env"] = ["FOO=bar", "PATH=/bin"]
+p["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 400}]
+p["capabilities"] = {"bounding": ["CAP_KILL"], "effective": [], "permitted": []}'
+        run rt run --bundle "$B" p1
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ ${lines[0]} == 1000 && ${lines[1]} == 1000 ]]
+        [[ ${lines[2]} == "1000 27 100" ]]
+        [[ ${lines[3]} == /tmp && ${lines[4]} == bar && ${lines[5]} == 0077 && ${lines[6]} == 321 ]]
+        [[ $output == *"NoNewPrivs:"*1* ]]
+        [[ $output == *"CapBnd:	0000000000000020"* ]]
+        [[ $output == *"CapEff:	0000000000000000"* ]]
+}
+
+@test "mounts, read-only root, masked and read-only paths, hostname, memory and pids limits" {
+        mkdir -p "$TEST_DIR/host"
+        echo data >"$TEST_DIR/host/file"
+        edit '
+c["hostname"] = "oci-box"
+c["root"]["readonly"] = True
+c["mounts"].append({"destination": "/data", "type": "bind", "source": os.environ["B"] + "/../host", "options": ["rbind", "ro", "noexec"]})
+c["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m", "mode=0700"]})
+c["linux"]["resources"]["memory"] = {"limit": 67108864}
+c["linux"]["resources"]["pids"] = {"limit": 42}
+c["process"]["args"] = ["sh", "-c", "hostname; cat /data/file; touch /data/x 2>&1 || echo data-ro; touch /x 2>&1 || echo root-ro; touch /scratch/y && echo scratch-rw; wc -c </proc/keys; grep \" /scratch \" /proc/mounts; cat /sys/fs/cgroup/pids.max 2>/dev/null || true"]'
+        run rt run --bundle "$B" mt
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ ${lines[0]} == oci-box && ${lines[1]} == data ]]
+        [[ $output == *data-ro* && $output == *root-ro* && $output == *scratch-rw* ]]
+        [[ $output == *" /scratch tmpfs "*"size=1024k"* ]]
+        # /proc/keys is masked: /dev/null, empty
+        [[ $output == *$'\n0\n'* ]]
+}
+
+@test "limits land in the cgroup of cgroupsPath" {
+        edit '
+c["linux"]["resources"]["memory"] = {"limit": 67108864}
+c["linux"]["resources"]["pids"] = {"limit": 42}
+c["linux"]["resources"]["cpu"] = {"quota": 50000, "period": 100000}
+c["process"]["args"] = ["sleep", "60"]'
+        rt create --bundle "$B" l1 >"$TEST_DIR/out" 2>&1
+        local mem pids
+        if [[ -d /sys/fs/cgroup/memory ]]; then
+                mem=$(cat /sys/fs/cgroup/memory/"$CGP"/c/memory.limit_in_bytes)
+                pids=$(cat /sys/fs/cgroup/pids/"$CGP"/c/pids.max)
+                quota=$(cat /sys/fs/cgroup/cpu/"$CGP"/c/cpu.cfs_quota_us)
+        else
+                mem=$(cat /sys/fs/cgroup/"$CGP"/c/memory.max)
+                pids=$(cat /sys/fs/cgroup/"$CGP"/c/pids.max)
+                quota=$(cut -d' ' -f1 /sys/fs/cgroup/"$CGP"/c/cpu.max)
+        fi
+        [[ $mem == 67108864 && $pids == 42 && $quota == 50000 ]]
+        rt delete --force l1
+        assert_gone l1
+}
+
+@test "seccomp: the spec's profile is applied" {
+        edit '
+c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+  "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+c["root"]["readonly"] = False
+c["process"]["args"] = ["sh", "-c", "mkdir /tmp/zz 2>&1; echo done"]'
+        run rt run --bundle "$B" s1
+        echo "$output"
+        [[ $output == *"not permitted"* && $output == *done* ]]
+}
+
+@test "no fd of the runtime leaks into the container; --preserve-fds hands exactly those" {
+        edit 'c["process"]["args"] = ["sh", "-c", "ls /proc/self/fd | sort -n | tr \"\\n\" \" \""]'
+        run rt run --bundle "$B" fd1 5</dev/null 6</dev/null
+        echo "$output"
+        [[ $output == "0 1 2 3 " ]]   # 3: ls's own directory
+        run rt run --preserve-fds 1 --bundle "$B" fd2 3</dev/null 6</dev/null
+        echo "$output"
+        [[ $output == "0 1 2 3 4 " ]]
+}
+
+@test "the runtime runs from a sealed copy of itself while it sets up the container" {
+        edit 'c["process"]["args"] = ["sleep", "60"]'
+        rt create --bundle "$B" --pid-file "$TEST_DIR/pid" se >"$TEST_DIR/out" 2>&1
+        pid=$(cat "$TEST_DIR/pid")
+        # the waiting setup process: its exe is a memfd, not the binary on disk
+        [[ $(readlink /proc/"$pid"/exe) == /memfd:* ]]
+        rt delete --force se
+}
+
+@test "exec: a command in a running container, in the foreground and --detach" {
+        edit 'c["process"]["args"] = ["sleep", "60"]; c["hostname"] = "exec-box"'
+        rt run --detach --bundle "$B" ex >"$TEST_DIR/out" 2>&1
+        run rt exec ex sh -c 'echo $(hostname) $$; exit 4'
+        echo "$output"
+        [[ $status -eq 4 && $output == "exec-box "* ]]
+        # --process: a runtime-spec process object
+        cat >"$TEST_DIR/process.json" <<'JSON'
+{"args": ["sh", "-c", "id -u; pwd; echo $X"], "env": ["X=y", "PATH=/bin"], "cwd": "/tmp",
+ "user": {"uid": 1000, "gid": 1000}}
+JSON
+        run rt exec --process "$TEST_DIR/process.json" ex
+        echo "$output"
+        [[ $status -eq 0 && $output == $'1000\n/tmp\ny' ]]
+        run -127 rt exec ex /nonexistent
+        # --detach: it outlives the runtime, a process of the container
+        rt exec --detach --pid-file "$TEST_DIR/epid" ex sleep 30 >"$TEST_DIR/out" 2>&1
+        epid=$(cat "$TEST_DIR/epid")
+        [[ $(cat /proc/"$epid"/comm) == sleep ]]
+        grep -q ":$CGP/c\$" /proc/"$epid"/cgroup
+        cpid=$(rt state ex | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+        [[ $(readlink /proc/"$epid"/ns/pid) == "$(readlink /proc/"$cpid"/ns/pid)" ]]
+        rt delete --force ex
+        [[ ! -e /proc/$epid ]] || [[ $(cut -d' ' -f3 /proc/"$epid"/stat) == Z ]]
+        assert_gone ex
+}
+
+@test "bad input: exit 1, the error named, nothing left behind" {
+        bad() {
+                local want=$1
+                shift
+                run "$@"
+                echo "$output"
+                [[ $status -eq 1 ]] || { echo "status $status"; false; }
+                [[ $output == *"$want"* ]] || { echo "expected: $want"; false; }
+                assert_gone x
+        }
+        cp "$B/config.json" "$TEST_DIR/good.json"
+        echo '{"ociVersion": "1.0.0",' >"$B/config.json"
+        bad "invalid JSON" rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["process"]["args"] = "sh"'
+        bad '`process.args`: not an array' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["linux"]["namespaces"].append({"type": "bogus"})'
+        bad '`bogus` is not a namespace type' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["mounts"].append({"destination": "/a/../etc", "type": "tmpfs", "source": "tmpfs"})'
+        bad 'without `..`' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["root"]["path"] = "rootfs.link/../.."'
+        bad 'out of the bundle' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["linux"]["sysctl"] = {"kernel.panic": "1"}'
+        bad '`linux.sysctl`: `kernel.panic`: not a namespaced sysctl' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]'
+        bad '`linux.uidMappings`: not supported' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["process"]["terminal"] = True'
+        bad '`process.terminal`: needs --console-socket' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["process"]["bogusField"] = 1'
+        bad '`process.bogusField`: unknown field' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["process"]["args"] = ["/nonexistent"]'
+        bad 'exec `/nonexistent`' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        bad "invalid container id" rt create --bundle "$B" a/b
+        bad "invalid container id" rt create --bundle "$B" "$(printf 'a%.0s' {1..1025})"
+        bad "does not exist" rt start x
+        # a second create of the same id fails and leaves the first alone
+        edit 'c["process"]["args"] = ["sleep", "60"]'
+        rt create --bundle "$B" dup >"$TEST_DIR/out" 2>&1
+        run rt create --bundle "$B" dup
+        echo "$output"
+        [[ $status -eq 1 && $output == *"already exists"* ]]
+        [[ $(status_of dup) == created ]]
+        rt delete --force dup
+        assert_gone dup
+}
+
+@test "--log --log-format=json: errors as JSON lines" {
+        run "$RT" --root "$ROOT" --log "$TEST_DIR/log.json" --log-format json start nosuch
+        [[ $status -eq 1 ]]
+        python3 -c '
+import json, sys
+l = [json.loads(x) for x in open(sys.argv[1])]
+assert l[-1]["level"] == "error" and "does not exist" in l[-1]["msg"] and l[-1]["time"], l' "$TEST_DIR/log.json"
+}
+
+@test "features and --version" {
+        run "$RT" features
+        [[ $status -eq 0 ]]
+        python3 -c '
+import json, sys
+f = json.loads(sys.argv[1])
+assert f["ociVersionMax"].startswith("1.") and "pid" in f["linux"]["namespaces"], f' "$output"
+        run "$RT" --version
+        [[ $output == *"spec: 1."* ]]
+}
+
+# ---- podman drives ccsup-runtime ------------------------------------------
+# A private store (--root/--runroot under the test's directory): the host's
+# podman state is never touched. The image is pulled from an OCI layout made
+# here (no registry). This host's bounding set lacks CAP_SYS_RESOURCE, so
+# podman's default rlimits (nofile 1048576) are refused by every runtime
+# (crun and runc too): the tests ask for lower ones.
+
+podman_setup() {
+        command -v podman >/dev/null && command -v conmon >/dev/null ||
+                skip "podman and conmon are not installed (contrib/deps)"
+        PM=$BATS_FILE_TMPDIR/podman
+        mkdir -p "$PM"
+        P=(podman --root="$PM/storage" --runroot="$PM/runroot" --cgroup-manager=cgroupfs
+           --events-backend=none --runtime="$RT")
+        U=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
+        IMG=localhost/ccsup-oci-test:latest
+        if [[ ! -e $PM/pulled ]]; then
+                tar -C "$OCI_ROOTFS" -cf "$PM/layer.tar" .
+                source "$CCSUP_SRCDIR/tests/integration/image-helpers.bash"
+                mk_oci_layout "$PM/oci" application/vnd.oci.image.layer.v1.tar sh "$PM/layer.tar"
+                skopeo copy -q "oci:$PM/oci:latest" \
+                        "containers-storage:[overlay@$PM/storage+$PM/runroot]$IMG"
+                touch "$PM/pulled"
+        fi
+}
+
+pm() { timeout 60 "${P[@]}" "$@"; }
+
+teardown_file() {
+        local PM=$BATS_FILE_TMPDIR/podman
+        [[ -d $PM/storage ]] || return 0
+        timeout 60 podman --root="$PM/storage" --runroot="$PM/runroot" --cgroup-manager=cgroupfs \
+                --events-backend=none --runtime="$RT" rm -af -t 0 >/dev/null 2>&1 || true
+        # not `system reset`: it also removes the host's network definitions
+        timeout 60 podman --root="$PM/storage" --runroot="$PM/runroot" --cgroup-manager=cgroupfs \
+                --events-backend=none rmi -af >/dev/null 2>&1 || true
+        local d
+        # podman's cgroupfs parent (and conmon's cgroup in it): rmdir only,
+        # which fails on anything still in use
+        for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/unified/libpod_parent; do
+                [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+        done
+        local m
+        for m in $(awk -v p="$PM/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+                umount "$m" 2>/dev/null || true
+        done
+}
+
+@test "podman run --rm: the command's output and exit status" {
+        podman_setup
+        run pm run "${U[@]}" --rm --network=none "$IMG" sh -c 'echo hello; exit 3'
+        echo "$output"
+        [[ $status -eq 3 && $output == hello ]]
+        run pm run "${U[@]}" --rm "$IMG" true
+        [[ $status -eq 0 ]]
+        run pm run "${U[@]}" --rm --network=host "$IMG" true
+        [[ $status -eq 0 ]]
+}
+
+@test "podman run -d, logs, ps, stop, rm" {
+        podman_setup
+        run pm run "${U[@]}" -d --name pd --network=none "$IMG" sh -c 'echo started; trap "exit 0" TERM; while :; do sleep 0.1; done'
+        echo "$output"
+        [[ $status -eq 0 ]]
+        wait_for 5 '[[ $(pm logs pd 2>&1) == started ]]'
+        [[ $(pm logs pd) == started ]]
+        [[ $(pm ps --format '{{.Names}} {{.Status}}') == "pd Up"* ]]
+        run pm stop -t 5 pd
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ $(pm inspect --format '{{.State.ExitCode}}' pd) == 0 ]]
+        run pm rm pd
+        [[ $status -eq 0 ]]
+        [[ -z $(pm ps -aq) ]]
+}
+
+@test "podman run -t: the container's pty comes to conmon over --console-socket" {
+        podman_setup
+        run pm run "${U[@]}" --rm -t --network=none "$IMG" sh -c 'tty; echo term-ok' </dev/null
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ ${lines[0]} == /dev/pts/0* && ${lines[1]} == term-ok* ]]
+}
+
+@test "podman exec and top" {
+        podman_setup
+        pm run "${U[@]}" -d --name pe --network=none "$IMG" sleep 60
+        run pm exec pe sh -c 'echo exec-ok; exit 5'
+        echo "$output"
+        [[ $status -eq 5 && $output == exec-ok ]]
+        run pm top pe
+        echo "$output"
+        [[ $output == *"sleep 60"* ]]
+        pm rm -f -t 0 pe
+}
+
+@test "podman run --read-only, --user, --memory, --pids-limit" {
+        podman_setup
+        run pm run "${U[@]}" --rm --network=none --read-only --read-only-tmpfs=false "$IMG" sh -c 'touch /x 2>&1; echo done'
+        echo "$output"
+        [[ $output == *"Read-only file system"*done ]]
+        run pm run "${U[@]}" --rm --network=none --user 1000:1000 "$IMG" sh -c 'id -u; id -g; grep CapEff /proc/self/status'
+        echo "$output"
+        [[ ${lines[0]} == 1000 && ${lines[1]} == 1000 && ${lines[2]} == *0000000000000000 ]]
+        pm run "${U[@]}" -d --name lim --network=none --memory 64m --pids-limit 77 "$IMG" sleep 60
+        local pid cg
+        pid=$(pm inspect --format '{{.State.Pid}}' lim)
+        if [[ -d /sys/fs/cgroup/memory ]]; then
+                cg=$(sed -n 's/^[0-9]*:memory://p' /proc/"$pid"/cgroup)
+                [[ $(cat /sys/fs/cgroup/memory"$cg"/memory.limit_in_bytes) == 67108864 ]]
+                cg=$(sed -n 's/^[0-9]*:pids://p' /proc/"$pid"/cgroup)
+                [[ $(cat /sys/fs/cgroup/pids"$cg"/pids.max) == 77 ]]
+        else
+                cg=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup)
+                [[ $(cat /sys/fs/cgroup"$cg"/memory.max) == 67108864 ]]
+        fi
+        pm rm -f -t 0 lim
+}
