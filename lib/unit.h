@@ -75,6 +75,7 @@ typedef enum NetworkMode {
         NETWORK_NONE,
         NETWORK_HOST,
         NETWORK_CONTAINER,
+        NETWORK_BRIDGE,
         _NETWORK_MODE_MAX,
 } NetworkMode;
 
@@ -232,6 +233,8 @@ typedef struct UnitConfig {
         /* [Network] */
         NetworkMode network_mode;
         char *network_container; /* unit name for container:NAME */
+        char **publish_ports;    /* PublishPort=, as written (publish_port_parse()) */
+        char *address;           /* Address=: an IPv4 address, or NULL */
 
         /* [Log] */
         LogTarget log_target;

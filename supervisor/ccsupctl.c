@@ -348,6 +348,7 @@ static const struct {
         { "MemoryPeak", true },    { "TasksCurrent", true },   { "CPUUsageNSec", true },
         { "Health", false },       { "FragmentPath", false },  { "DropIns", false },
         { "LoadErrors", false },   { "Ready", false },         { "StatusText", false },
+        { "IPAddress", false },    { "IPv6Address", false },   { "PublishedPorts", false },
 };
 
 static void json_string(const char *s)

@@ -27,6 +27,7 @@ typedef struct Options {
         bool no_watch;
         uint64_t tmpfs_size, tmpfs_size_bp;
         uint64_t image_size_max;
+        const char *bridge, *bridge_subnet, *bridge_subnet6;
 } Options;
 
 static const struct {
@@ -61,6 +62,9 @@ static void help(void)
                "                                writable root, Tmpfs= without size=) when it has\n"
                "                                no MemoryMax= (default: 10%% of RAM)\n"
                "      --image-size-max=SIZE     most an image may unpack to in the store (default: 8G)\n"
+               "      --bridge=NAME             the bridge of Mode=bridge units (default: ccsup0)\n"
+               "      --bridge-subnet=CIDR      its IPv4 subnet (default: 10.89.0.0/24)\n"
+               "      --bridge-subnet6=CIDR     its IPv6 subnet (default: fd89::/64)\n"
                "      --run=FILE.unit           run one unit in the foreground, no daemon, no socket\n"
                "  -h, --help                    show this help and exit\n"
                "      --version                 show the version and exit\n"
@@ -104,7 +108,7 @@ static int parse_argv(int argc, char *argv[], Options *o)
 {
         enum { ARG_UNIT_PATH = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR, ARG_LOG_DIR, ARG_CGROUP,
                ARG_LOG_LEVEL, ARG_NO_WATCH, ARG_RUN, ARG_VERSION, ARG_TMPFS_SIZE,
-               ARG_IMAGE_SIZE_MAX };
+               ARG_IMAGE_SIZE_MAX, ARG_BRIDGE, ARG_BRIDGE_SUBNET, ARG_BRIDGE_SUBNET6 };
         static const struct option longopts[] = {
                 { "unit-path", required_argument, NULL, ARG_UNIT_PATH },
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
@@ -116,6 +120,9 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 { "run", required_argument, NULL, ARG_RUN },
                 { "tmpfs-size", required_argument, NULL, ARG_TMPFS_SIZE },
                 { "image-size-max", required_argument, NULL, ARG_IMAGE_SIZE_MAX },
+                { "bridge", required_argument, NULL, ARG_BRIDGE },
+                { "bridge-subnet", required_argument, NULL, ARG_BRIDGE_SUBNET },
+                { "bridge-subnet6", required_argument, NULL, ARG_BRIDGE_SUBNET6 },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -131,6 +138,9 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 case ARG_CGROUP: o->cgroup = optarg; break;
                 case ARG_NO_WATCH: o->no_watch = true; break;
                 case ARG_RUN: o->run = optarg; break;
+                case ARG_BRIDGE: o->bridge = optarg; break;
+                case ARG_BRIDGE_SUBNET: o->bridge_subnet = optarg; break;
+                case ARG_BRIDGE_SUBNET6: o->bridge_subnet6 = optarg; break;
                 case ARG_TMPFS_SIZE:
                         if (parse_tmpfs_size(optarg, o) < 0) {
                                 fprintf(stderr, "ccsupd: --tmpfs-size: invalid size `%s` "
@@ -241,6 +251,9 @@ int main(int argc, char *argv[])
                 .cgroup = o.cgroup,
                 .log_level = o.log_level,
                 .no_watch = o.no_watch,
+                .bridge = o.bridge,
+                .bridge_subnet = o.bridge_subnet,
+                .bridge_subnet6 = o.bridge_subnet6,
                 .tmpfs_size = o.tmpfs_size,
                 .tmpfs_size_bp = o.tmpfs_size_bp,
                 .argv = argv,

@@ -33,6 +33,7 @@ typedef struct ManagerOptions {
         const char *cgroup_parent; /* e.g. "/ccsup" */
         bool fd_store;             /* under systemd: pidfds in its file-descriptor store */
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
+        const char *bridge, *bridge_subnet, *bridge_subnet6; /* Mode=bridge (bridge.h) */
 } ManagerOptions;
 
 /* A file descriptor handed back by the service manager (LISTEN_FDNAMES). */
@@ -147,6 +148,7 @@ struct Manager {
         size_t n_units;
         SeccompProfile *seccomp;   /* the default profile, compiled once */
         int devnull;
+        struct Bridge *bridge;     /* Mode=bridge units (bridge.h) */
         bool shutting_down;
         bool ready;                /* every first start attempt has ended */
         bool dispatching, dispatch_again, graph_dirty;

@@ -129,9 +129,15 @@ static const struct {
         { HEAD "[Mounts]\nTmpfs=/tmp:uid=0\n", "t.unit:6: Tmpfs=: invalid tmpfs option (expected size= or mode=) `uid=0`" },
         { HEAD "[Mounts]\nVolume=../x:/data\n", "t.unit:6: Volume=: invalid volume name `../x`" },
         /* [Network], [Log] */
-        { HEAD "[Network]\nMode=bridge\n", "t.unit:6: Mode=: network mode `bridge` is not supported yet" },
+        { HEAD "[Network]\nMode=bridge\nPublishPort=70000:80\n", "t.unit:7: PublishPort=: invalid port `70000:80`: port out of range (1-65535)" },
+        { HEAD "[Network]\nMode=bridge\nPublishPort=9000-8000:80-81\n", "t.unit:7: PublishPort=: invalid port `9000-8000:80-81`: reversed port range (END is below PORT)" },
+        { HEAD "[Network]\nMode=bridge\nPublishPort=8000-8001:80\n", "t.unit:7: PublishPort=: invalid port `8000-8001:80`: the host and container port ranges differ in length" },
+        { HEAD "[Network]\nMode=bridge\nPublishPort=80:80/sctp\n", "t.unit:7: PublishPort=: invalid port `80:80/sctp`: unknown protocol (expected tcp or udp)" },
+        { HEAD "[Network]\nMode=bridge\nPublishPort=10.0.0.300:80:80\n", "t.unit:7: PublishPort=: invalid port `10.0.0.300:80:80`: invalid host address (expected an IPv4 address or [IPV6])" },
+        { HEAD "[Network]\nMode=bridge\nAddress=10.89.0.x\n", "t.unit:7: Address=: invalid IPv4 address `10.89.0.x`" },
+        { HEAD "[Network]\nPublishPort=80:80\n", "t.unit:5: PublishPort= needs Mode=bridge in section [Network]" },
         { HEAD "[Network]\nMode=container:t\n", "t.unit:6: Mode=: a unit cannot join its own network namespace" },
-        { HEAD "[Network]\nMode=wifi\n", "t.unit:6: Mode=: unknown network mode `wifi` (expected none, host or container:NAME)" },
+        { HEAD "[Network]\nMode=wifi\n", "t.unit:6: Mode=: unknown network mode `wifi` (expected none, host, bridge or container:NAME)" },
         /* [Health] */
         { HEAD "[Health]\nHTTP=localhost/\n", "t.unit:6: HTTP=: invalid URL `localhost/`: expected HOST:PORT" },
         { HEAD "[Health]\nHTTP=https://127.0.0.1:443/\n", "t.unit:6: HTTP=: invalid URL `https://127.0.0.1:443/`: only http:// is supported" },
