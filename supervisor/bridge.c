@@ -30,8 +30,6 @@ typedef struct Member {
         uint32_t index;
         PublishPort *ports;
         size_t n_ports;
-        int *port_fds;     /* bound to keep host processes off the ports */
-        size_t n_port_fds;
 } Member;
 
 struct Bridge {
@@ -309,15 +307,6 @@ static char *ruleset(const Bridge *b)
 
 static int nft_run(Bridge *b, const char *cmd, char **ret_error)
 {
-        if (!b->nft) {
-                b->nft = nft_ctx_new(NFT_CTX_DEFAULT);
-                if (!b->nft) {
-                        *ret_error = xstrdup("nftables: cannot make a context");
-                        return -ENOMEM;
-                }
-                nft_ctx_buffer_output(b->nft);
-                nft_ctx_buffer_error(b->nft);
-        }
         if (nft_run_cmd_from_buffer(b->nft, cmd) != 0) {
                 const char *e = nft_ctx_get_error_buffer(b->nft);
                 *ret_error = xasprintf("nftables table `" NFT_TABLE "`: %s", e && *e ? e : "failed");
@@ -505,22 +494,12 @@ static int bind_one(int family, const uint8_t *addr, int proto, unsigned port)
         return fd;
 }
 
-static void member_ports_close(Member *m)
+/* Every published port must be free on the host: bound once to tell, then
+ * let go (a range of thousands of ports would cost as many fds). */
+static int ports_check(const PublishPort *ports, size_t n, char **ret_error)
 {
-        for (size_t i = 0; i < m->n_port_fds; i++)
-                safe_close(m->port_fds[i]);
-        free(m->port_fds);
-        m->port_fds = NULL;
-        m->n_port_fds = 0;
-}
-
-/* Holds every published port bound, so that a host process that has one
- * (or takes one later) is told. quiet: a re-adoption, where the ports are
- * ours already. */
-static int member_ports_bind(Member *m, bool quiet, char **ret_error)
-{
-        for (size_t i = 0; i < m->n_ports; i++) {
-                const PublishPort *p = &m->ports[i];
+        for (size_t i = 0; i < n; i++) {
+                const PublishPort *p = &ports[i];
                 for (unsigned port = p->host_port; port <= p->host_end; port++)
                         for (int fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0) {
                                 int fd;
@@ -530,19 +509,15 @@ static int member_ports_bind(Member *m, bool quiet, char **ret_error)
                                 fd = bind_one(fam, p->family ? p->addr : NULL, p->proto, port);
                                 if (fd == -EAFNOSUPPORT)
                                         continue;
-                                if (fd < 0 && !quiet) {
+                                if (fd < 0) {
                                         _cleanup_free_ char *s = publish_port_format(p);
                                         *ret_error = xasprintf("PublishPort=%s: host port %u/%s: %s", s, port,
                                                                p->proto == IPPROTO_UDP ? "udp" : "tcp",
                                                                fd == -EADDRINUSE ? "already in use on the host"
                                                                                  : strerror(-fd));
-                                        member_ports_close(m);
                                         return fd;
                                 }
-                                if (fd < 0)
-                                        continue;
-                                m->port_fds = xrealloc(m->port_fds, (m->n_port_fds + 1) * sizeof(int));
-                                m->port_fds[m->n_port_fds++] = fd;
+                                safe_close(fd);
                         }
         }
         return 0;
@@ -573,7 +548,6 @@ static int ports_conflict(Bridge *b, const char *unit, const PublishPort *p, siz
 
 static void member_done(Member *m)
 {
-        member_ports_close(m);
         free(m->ports);
         free(m->unit);
 }
@@ -664,6 +638,8 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
         if (r < 0)
                 return r;
         r = ports_conflict(b, unit, ports, n_ports, ret_error);
+        if (r == 0)
+                r = ports_check(ports, n_ports, ret_error);
         if (r < 0) {
                 free(ports);
                 return r;
@@ -673,10 +649,7 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
                 free(ports);
                 return r;
         }
-        m = member_add(b, unit, index, ports, n_ports);
-        r = member_ports_bind(m, false, ret_error);
-        if (r < 0)
-                goto fail;
+        member_add(b, unit, index, ports, n_ports);
         r = bridge_up(b, ret_error);
         if (r < 0)
                 goto fail;
@@ -690,6 +663,13 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
         r = netlink_veth_add(b->nl, host, b->ifindex, "eth0", ns, 0);
         if (r < 0) {
                 *ret_error = xasprintf("veth `%s`: %s", host, strerror(-r));
+                goto fail;
+        }
+        r = netlink_link_index(b->nl, host);
+        if (r > 0)
+                r = netlink_bridge_port_hairpin(b->nl, r);
+        if (r < 0) {
+                *ret_error = xasprintf("veth `%s`: hairpin: %s", host, strerror(-r));
                 goto fail;
         }
         r = setup_inside(b, in, index);
@@ -714,7 +694,6 @@ void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c)
         PublishPort *ports = NULL;
         size_t n = 0;
         Lease *l = lease_find(b, unit);
-        Member *m;
 
         if (!l) {
                 log_msg(LOG_WARNING, "bridge: re-adopted unit `%s` has no address lease", unit);
@@ -726,8 +705,7 @@ void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c)
                 log_msg(LOG_WARNING, "bridge: %s", e);
                 n = 0;
         }
-        m = member_add(b, unit, l->index, ports, n);
-        (void)member_ports_bind(m, true, NULL);
+        member_add(b, unit, l->index, ports, n);
         if (bridge_up(b, &e) < 0 || table_apply(b, &e) < 0)
                 log_msg(LOG_WARNING, "bridge: re-adopting `%s`: %s", unit, e);
 }
@@ -805,6 +783,15 @@ int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
         }
         b->lease_path = xasprintf("%s/network/%s.leases", o->state_dir, b->name);
         b->forward_path = xasprintf("%s/bridge-%s.forwarding", o->runtime_dir, b->name);
+        /* Now, while fds are low: libnftables keeps one netlink socket per
+         * context and waits on it with select(), which aborts at fd 1024. */
+        b->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!b->nft) {
+                *ret_error = xstrdup("nftables: cannot make a context");
+                return -ENOMEM;
+        }
+        nft_ctx_buffer_output(b->nft);
+        nft_ctx_buffer_error(b->nft);
         r = netlink_open(&b->nl);
         if (r < 0) {
                 *ret_error = xasprintf("netlink: %s", strerror(-r));

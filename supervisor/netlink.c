@@ -208,6 +208,21 @@ int netlink_link_up(Netlink *n, int ifindex)
         return transact(n, h, NULL, NULL);
 }
 
+int netlink_bridge_port_hairpin(Netlink *n, int ifindex)
+{
+        char buf[NL_BUFFER_SIZE];
+        struct nlmsghdr *h = request(n, buf, RTM_SETLINK, 0);
+        struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+        struct nlattr *p;
+
+        ifi->ifi_family = AF_BRIDGE;
+        ifi->ifi_index = ifindex;
+        p = mnl_attr_nest_start(h, IFLA_PROTINFO | NLA_F_NESTED);
+        mnl_attr_put_u8(h, IFLA_BRPORT_MODE, 1);
+        mnl_attr_nest_end(h, p);
+        return transact(n, h, NULL, NULL);
+}
+
 int netlink_link_del(Netlink *n, int ifindex)
 {
         char buf[NL_BUFFER_SIZE];

@@ -29,6 +29,9 @@ int netlink_bridge_add(Netlink *n, const char *name, uint32_t mtu);
 int netlink_veth_add(Netlink *n, const char *host, int master, const char *peer, int netns_fd,
                      uint32_t mtu);
 int netlink_link_up(Netlink *n, int ifindex);
+/* A bridge port that sends a frame back where it came from: a container
+ * reaching its own published port (br_netfilter bridges the DNAT back). */
+int netlink_bridge_port_hairpin(Netlink *n, int ifindex);
 int netlink_link_del(Netlink *n, int ifindex);
 int netlink_link_mtu(Netlink *n, int ifindex, uint32_t *ret);
 /* addr: 4 or 16 bytes in network order; no duplicate address detection. */

@@ -19,19 +19,46 @@ in_ns() {
         nsenter -t "$NET_PID" -n -- "$@"
 }
 
-# bridge_unit NAME [NETWORK LINES...]: a TCP server on port 80 answering
-# "NAME LINE", its eth0 addresses in /out/NAME.addr
+in_remote() {
+        nsenter -t "$REMOTE_PID" -n -- "$@"
+}
+
+# remote_netns: another namespace of the test's ("another host"), wired to
+# ccsupd's by a veth: 192.168.77.1 / fd77::1 there, .2 / ::2 here
+remote_netns() {
+        unshare -n -- sh -c 'ip link set lo up && exec sleep 3600' &
+        REMOTE_PID=$!
+        echo "$REMOTE_PID" >>"$T/bg-pids"
+        wait_until 5 sh -c '[ "$(cat /proc/$0/comm)" = sleep ]' "$REMOTE_PID"
+        in_ns ip link add vr0 type veth peer name vr1 netns "$REMOTE_PID"
+        in_ns ip addr add 192.168.77.1/24 dev vr0
+        in_ns ip addr add fd77::1/64 dev vr0 nodad
+        in_ns ip link set vr0 up
+        in_remote ip addr add 192.168.77.2/24 dev vr1
+        in_remote ip addr add fd77::2/64 dev vr1 nodad
+        in_remote ip link set vr1 up
+}
+
+# request NETNS-PID HOST PORT: one TCP request from that namespace
+request() {
+        nsenter -t "$1" -n -- sh -c 'echo hi | busybox nc -w 2 "$0" "$1"' "$2" "$3"
+}
+
+# bridge_unit NAME [NETWORK LINES...]: TCP servers on ports 80 and 81
+# answering "NAME LINE" and "NAME-81 LINE", a UDP one on 53 ("NAME ping"),
+# its eth0 addresses in /out/NAME.addr
 bridge_unit() {
         local name=$1
         shift
         printf '#!/bin/sh\nread line\necho "%s $line"\n' "$name" >"$T/out/reply-$name"
-        chmod +x "$T/out/reply-$name"
+        printf '#!/bin/sh\nread line\necho "%s-81 $line"\n' "$name" >"$T/out/reply81-$name"
+        chmod +x "$T/out/reply-$name" "$T/out/reply81-$name"
         unit "$name" <<EOF
 [Image]
 Image=$IMAGE
 
 [Process]
-Exec=/bin/sh -c 'ip -o addr show dev eth0 >/out/$name.addr; ip route >/out/$name.route; nc -ll -p 80 -e /out/reply-$name & trap "exit 0" TERM; while :; do sleep 0.05; done'
+Exec=/bin/sh -c 'ip -o addr show dev eth0 >/out/$name.addr; ip route >/out/$name.route; nc -ll -p 80 -e /out/reply-$name & nc -ll -p 81 -e /out/reply81-$name & $H udp-echo 53 $name & trap "exit 0" TERM; while :; do sleep 0.05; done'
 StopTimeoutSec=5s
 
 [Mounts]
@@ -179,4 +206,128 @@ veths() {
         wait_state web running
         [ "$(veths)" -eq 1 ]
         [ "$(in_ns ip -o link show type bridge | wc -l)" -eq 1 ]
+}
+
+@test "PublishPort=: TCP, UDP and ranges from another netns through the host address, from 127.0.0.1, hairpin from a container" {
+        remote_netns
+        bridge_unit web "PublishPort=8080:80 9000-9001:80-81 8053:53/udp 127.0.0.1:8090:80"
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        [ "$(prop web PublishedPorts)" = "8080:80/tcp 9000-9001:80-81/tcp 8053:53/udp 127.0.0.1:8090:80/tcp" ]
+        wait_until 5 sh -c "nsenter -t $NET_PID -n busybox nc -w 1 $(prop web IPAddress) 81 </dev/null"
+
+        run request "$REMOTE_PID" 192.168.77.1 8080
+        [ "$output" = "web hi" ]
+        run request "$REMOTE_PID" 192.168.77.1 9000
+        [ "$output" = "web hi" ]
+        run request "$REMOTE_PID" 192.168.77.1 9001
+        [ "$output" = "web-81 hi" ]
+        run in_remote python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram 192.168.77.1:8053 3
+        [ "$output" = "web ping" ]
+        # from the host itself, on loopback, as docker run -p
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
+        run request "$NET_PID" 127.0.0.1 8090
+        [ "$output" = "web hi" ]
+        run in_ns python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram 127.0.0.1:8053 3
+        [ "$output" = "web ping" ]
+        # a port published on 127.0.0.1 is not reachable from another host
+        run request "$REMOTE_PID" 192.168.77.1 8090
+        [ "$output" != "web hi" ]
+        # hairpin: a container reaches another's published port by a host address
+        run ask db 192.168.77.1 8080
+        [ "$output" = "web hi" ]
+        run ask db 10.89.0.1 9001
+        [ "$output" = "web-81 hi" ]
+        # and its own, through the host (with br_netfilter: the port's hairpin)
+        run ask web 192.168.77.1 8080
+        [ "$output" = "web hi" ]
+}
+
+@test "Mode=bridge: outgoing traffic is masqueraded behind the host's address" {
+        remote_netns
+        bridge_unit web
+        sup_start
+        wait_state web running
+        in_remote python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7000)); s.listen(1)
+c, a = s.accept(); c.sendall((a[0] + "\n").encode())' &
+        echo $! >>"$T/bg-pids"
+        wait_until 5 sh -c "nsenter -t $REMOTE_PID -n ss -ltn | grep -q :7000"
+        run ctl exec web /bin/sh -c "nc -w 2 192.168.77.2 7000 </dev/null"
+        [ "$output" = 192.168.77.1 ]
+}
+
+@test "PublishPort=: a port published twice or bound by a host process is a start error naming it; the others keep running" {
+        bridge_unit web "PublishPort=8080:80"
+        bridge_unit other "PublishPort=7000-8080:7000-8080" $'\n[Restart]\nPolicy=no\n[Unit]\nAfter=web'
+        bridge_unit third "PublishPort=8085:80/tcp" $'\n[Restart]\nPolicy=no'
+        in_ns busybox nc -l -p 8085 &
+        echo $! >>"$T/bg-pids"
+        wait_until 5 sh -c "nsenter -t $NET_PID -n ss -ltn | grep -q :8085"
+        sup_start
+        wait_state web running
+        wait_state other failed
+        wait_state third failed
+        run ctl status other
+        [[ $output == *"host port 8080/tcp is published by unit \`web\`"* ]]
+        run ctl status third
+        [[ $output == *"PublishPort=8085:80/tcp: host port 8085/tcp: already in use on the host"* ]]
+        [ "$(veths)" -eq 1 ]
+        [ -z "$(prop other IPAddress)" ]
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
+        # nothing of the failed ones in the table
+        ! in_ns nft list table inet ccsup | grep -q 'dport 8085'
+}
+
+@test "the nftables table of another tool survives every action of ccsupd byte for byte" {
+        in_ns nft -f - <<'NFT'
+table ip ccsup {
+        chain input {
+                type filter hook input priority 10; policy accept;
+                tcp dport 1234 accept
+        }
+}
+table inet mine {
+        set allowed { type ipv4_addr; elements = { 10.1.2.3 } }
+        chain forward {
+                type filter hook forward priority 5; policy accept;
+                ip saddr @allowed accept
+        }
+}
+NFT
+        local before
+        before=$(in_ns nft list table ip ccsup; in_ns nft list table inet mine)
+        same() {
+                [ "$(in_ns nft list table ip ccsup; in_ns nft list table inet mine)" = "$before" ]
+        }
+        bridge_unit web "PublishPort=8080:80"
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        same
+        ctl restart web
+        wait_state web running
+        same
+        ctl stop db
+        wait_state db inactive
+        same
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        sup_start
+        wait_state web running
+        same
+        run ctl daemon-reexec
+        wait_state web running
+        same
+        sup_stop
+        ! in_ns nft list table inet ccsup
+        same
 }
