@@ -331,3 +331,36 @@ NFT
         ! in_ns nft list table inet ccsup
         same
 }
+
+@test "Mode=bridge over IPv6: --bridge-subnet6, container to container, published ports from another netns" {
+        remote_netns
+        bridge_unit web "PublishPort=8080:80 8053:53/udp"
+        bridge_unit db
+        sup_start --bridge-subnet=10.77.0.0/28 --bridge-subnet6=fd42:1::/64
+        wait_state web running
+        wait_state db running
+        in_ns ip -o addr show dev ccsup0 | grep -q 'inet6 fd42:1::1/64'
+        in_ns ip -o addr show dev ccsup0 | grep -q 'inet 10.77.0.1/28'
+        web6=$(prop web IPv6Address)
+        [[ $web6 == fd42:1::* ]]
+        grep -q "inet6 $web6/64" "$T/out/web.addr"
+        run ctl exec db /bin/sh -c "ip -6 route | grep default"
+        [[ $output == *"default via fd42:1::1 dev eth0"* ]]
+        run ask db "$web6" 80
+        [ "$output" = "web hi" ]
+        # the first packets wait for neighbour discovery on both links
+        wait_until 5 sh -c "nsenter -t $REMOTE_PID -n sh -c 'echo hi | busybox nc -w 1 fd77::1 8080' | grep -q 'web hi'"
+        run request "$REMOTE_PID" fd77::1 8080
+        [ "$output" = "web hi" ]
+        run in_remote python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram "[fd77::1]:8053" 3
+        [ "$output" = "web ping" ]
+}
+
+@test "bad --bridge-subnet and --bridge-subnet6 are refused at start with the option named" {
+        run "$CCSUPD" $(ccsupd_args) --bridge-subnet=10.0.0.0/31
+        [ "$status" -ne 0 ]
+        [[ $output == *"--bridge-subnet=10.0.0.0/31: expected an IPv4 subnet"* ]]
+        run "$CCSUPD" $(ccsupd_args) --bridge-subnet6=fd00::/130
+        [ "$status" -ne 0 ]
+        [[ $output == *"--bridge-subnet6=fd00::/130"* ]]
+}
