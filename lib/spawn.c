@@ -535,6 +535,10 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         p->init = c->init;
         if (c->notify && o->host_dir)
                 prepare_notify(p, c, o->host_dir);
+        if (o->hosts_file)
+                rootfs_plan_add(&p->rootfs, ROOTFS_MOUNT_BIND, o->hosts_file, "/etc/hosts", true, false, NULL);
+        if (o->resolv_file)
+                rootfs_plan_add(&p->rootfs, ROOTFS_MOUNT_BIND, o->resolv_file, "/etc/resolv.conf", true, false, NULL);
         r = prepare_listen_fds(p, c, o, ret_error);
         if (r < 0)
                 return r;

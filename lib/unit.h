@@ -235,6 +235,8 @@ typedef struct UnitConfig {
         char *network_container; /* unit name for container:NAME */
         char **publish_ports;    /* PublishPort=, as written (publish_port_parse()) */
         char *address;           /* Address=: an IPv4 address, or NULL */
+        char **dns, **dns_search; /* DNS=, DNSSearch= */
+        char **add_hosts;        /* AddHost=: NAME:ADDRESS */
 
         /* [Log] */
         LogTarget log_target;

@@ -17,6 +17,7 @@
 #include "netlink.h"
 #include "netspec.h"
 #include "util.h"
+#include "words.h"
 
 #define NFT_TABLE "inet ccsup"
 
@@ -30,6 +31,8 @@ typedef struct Member {
         uint32_t index;
         PublishPort *ports;
         size_t n_ports;
+        char *hostname;    /* the container's, besides the unit name */
+        char **add_hosts;  /* AddHost= */
 } Member;
 
 struct Bridge {
@@ -37,6 +40,7 @@ struct Bridge {
         uint8_t net4[16], net6[16];
         unsigned prefix4, prefix6;
         char *lease_path, *forward_path;
+        char *etc_dir;     /* RUNTIME_DIR/bridge: UNIT.hosts, UNIT.resolv.conf */
         Lease *leases;
         size_t n_leases;
         Member *members;
@@ -544,10 +548,129 @@ static int ports_conflict(Bridge *b, const char *unit, const PublishPort *p, siz
         return 0;
 }
 
+/* ------------------------------------------------------------ names */
+
+char *bridge_unit_file(Bridge *b, const char *unit, const char *what)
+{
+        return xasprintf("%s/%s.%s", b->etc_dir, unit, what);
+}
+
+/* Rewritten in place: the container has the file bind-mounted, so a new
+ * inode (rename) would never reach it. */
+static void file_rewrite(const char *path, const char *s)
+{
+        size_t l = strlen(s);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+        if (fd < 0 || pwrite(fd, s, l, 0) != (ssize_t)l || ftruncate(fd, (off_t)l) < 0)
+                log_msg(LOG_WARNING, "bridge: `%s`: %s", path, strerror(errno));
+}
+
+static void put_host(FILE *f, int family, const uint8_t *a, const char *name, const char *extra)
+{
+        _cleanup_free_ char *s = addr_string(family, a);
+
+        fprintf(f, "%s\t%s %s.ccsup%s%s\n", s, name, name, extra ? " " : "", extra ? extra : "");
+}
+
+/* Every running bridge unit by name (NAME, NAME.ccsup), the container's own
+ * hostname, then its AddHost= lines. */
+static void hosts_write(Bridge *b, const Member *self)
+{
+        _cleanup_free_ char *buf = NULL, *path = bridge_unit_file(b, self->unit, "hosts");
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        uint8_t a[16];
+
+        if (!f)
+                abort();
+        fputs("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", f);
+        for (size_t i = 0; i < b->n_members; i++) {
+                const Member *m = &b->members[i];
+                const char *extra = m == self && !streq(m->hostname, m->unit) ? m->hostname : NULL;
+
+                addr4(b, m->index, a);
+                put_host(f, AF_INET, a, m->unit, extra);
+                addr6(b, m->index, a);
+                put_host(f, AF_INET6, a, m->unit, extra);
+        }
+        STRV_FOREACH(h, self->add_hosts) {
+                const char *colon = strchr(*h, ':');
+                fprintf(f, "%s\t%.*s\n", colon + 1, (int)(colon - *h), *h);
+        }
+        if (fclose(f) != 0)
+                abort();
+        file_rewrite(path, buf);
+}
+
+static void hosts_update_all(Bridge *b)
+{
+        for (size_t i = 0; i < b->n_members; i++)
+                hosts_write(b, &b->members[i]);
+}
+
+static bool is_loopback(const char *a)
+{
+        return startswith(a, "127.") || streq(a, "::1") || startswith(a, "::ffff:127.");
+}
+
+/* The host's nameservers, without loopback stubs (systemd-resolved's
+ * 127.0.0.53 is not reachable from the container: its upstream servers
+ * are used instead); search lines too. */
+static void host_resolv(const char *path, char ***servers, char ***search)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[1024];
+
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                _cleanup_strv_free_ char **w = NULL;
+                const char *err;
+                if (words_split(line, &w, &err) < 0 || !w || !w[0] || !w[1])
+                        continue;
+                if (streq(w[0], "nameserver") && !is_loopback(w[1]))
+                        strv_add(servers, w[1]);
+                else if (search && (streq(w[0], "search") || streq(w[0], "domain"))) {
+                        strv_free(*search);
+                        *search = strv_copy(w + 1);
+                }
+        }
+}
+
+static void resolv_write(Bridge *b, const char *unit, const UnitConfig *c)
+{
+        _cleanup_strv_free_ char **servers = strv_copy(c->dns), **search = strv_copy(c->dns_search);
+        _cleanup_free_ char *path = bridge_unit_file(b, unit, "resolv.conf");
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!servers) {
+                host_resolv("/etc/resolv.conf", &servers, search ? NULL : &search);
+                if (!servers)
+                        host_resolv("/run/systemd/resolve/resolv.conf", &servers, NULL);
+        }
+        f = open_memstream(&buf, &size);
+        if (!f)
+                abort();
+        STRV_FOREACH(s, servers)
+                fprintf(f, "nameserver %s\n", *s);
+        if (search) {
+                _cleanup_free_ char *j = strv_join(search, " ");
+                fprintf(f, "search %s\n", j);
+        }
+        if (fclose(f) != 0)
+                abort();
+        file_rewrite(path, buf);
+}
+
 /* ------------------------------------------------------------ members */
 
 static void member_done(Member *m)
 {
+        free(m->hostname);
+        strv_free(m->add_hosts);
         free(m->ports);
         free(m->unit);
 }
@@ -649,7 +772,12 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
                 free(ports);
                 return r;
         }
-        member_add(b, unit, index, ports, n_ports);
+        m = member_add(b, unit, index, ports, n_ports);
+        m->hostname = xstrdup(unit_hostname(c));
+        m->add_hosts = strv_copy(c->add_hosts);
+        (void)mkdir_p(b->etc_dir, 0755);
+        resolv_write(b, unit, c);
+        hosts_update_all(b);
         r = bridge_up(b, ret_error);
         if (r < 0)
                 goto fail;
@@ -705,7 +833,10 @@ void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c)
                 log_msg(LOG_WARNING, "bridge: %s", e);
                 n = 0;
         }
-        member_add(b, unit, l->index, ports, n);
+        Member *m = member_add(b, unit, l->index, ports, n);
+        m->hostname = xstrdup(c ? unit_hostname(c) : unit);
+        m->add_hosts = c ? strv_copy(c->add_hosts) : NULL;
+        hosts_update_all(b);
         if (bridge_up(b, &e) < 0 || table_apply(b, &e) < 0)
                 log_msg(LOG_WARNING, "bridge: re-adopting `%s`: %s", unit, e);
 }
@@ -717,8 +848,14 @@ void bridge_detach(Bridge *b, const char *unit)
 
         if (!m)
                 return;
+        _cleanup_free_ char *hosts = bridge_unit_file(b, unit, "hosts");
+        _cleanup_free_ char *resolv = bridge_unit_file(b, unit, "resolv.conf");
+
         veth_del(b, m->index);
         member_remove(b, m);
+        (void)unlink(hosts);
+        (void)unlink(resolv);
+        hosts_update_all(b);
         if (b->n_members == 0)
                 bridge_down(b);
         else if (table_apply(b, &e) < 0)
@@ -783,6 +920,7 @@ int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
         }
         b->lease_path = xasprintf("%s/network/%s.leases", o->state_dir, b->name);
         b->forward_path = xasprintf("%s/bridge-%s.forwarding", o->runtime_dir, b->name);
+        b->etc_dir = xasprintf("%s/bridge-%s", o->runtime_dir, b->name);
         /* Now, while fds are low: libnftables keeps one netlink socket per
          * context and waits on it with select(), which aborts at fd 1024. */
         b->nft = nft_ctx_new(NFT_CTX_DEFAULT);
@@ -818,6 +956,7 @@ Bridge *bridge_free(Bridge *b)
         free(b->name);
         free(b->lease_path);
         free(b->forward_path);
+        free(b->etc_dir);
         free(b);
         return NULL;
 }

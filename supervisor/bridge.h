@@ -51,6 +51,10 @@ void bridge_detach(Bridge *b, const char *unit);
  * (a bridge, the table, forwarding) are removed. */
 void bridge_adoption_done(Bridge *b);
 
+/* RUNTIME_DIR/bridge-NAME/UNIT.WHAT: the unit's "hosts" (every running
+ * bridge unit by name, kept current) and "resolv.conf", mounted at /etc. */
+char *bridge_unit_file(Bridge *b, const char *unit, const char *what);
+
 /* For show: the unit's addresses while it runs (NULL otherwise), and
  * its published ports, space-separated. */
 char *bridge_unit_address(Bridge *b, const char *unit, int family);

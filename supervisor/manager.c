@@ -1245,6 +1245,7 @@ static int unit_launch(Unit *u, char **ret_error)
         _cleanup_(spawn_plan_freep) SpawnPlan *plan = NULL;
         _cleanup_(resolved_image_done) ResolvedImage image = {};
         _cleanup_close_ int netns = -1;
+        _cleanup_free_ char *hosts = NULL, *resolv = NULL;
         _cleanup_close_pair_ int out[2] = { -1, -1 };
         _cleanup_free_ int *fds = NULL;
         _cleanup_free_ const char **fd_names = NULL;
@@ -1306,6 +1307,10 @@ static int unit_launch(Unit *u, char **ret_error)
                         return r;
                 so.join_netns = true;
                 so.netns_fd = netns;
+                hosts = bridge_unit_file(m->bridge, u->name, "hosts");
+                resolv = bridge_unit_file(m->bridge, u->name, "resolv.conf");
+                so.hosts_file = hosts;
+                so.resolv_file = resolv;
         }
         r = spawn_prepare(u->config, &so, &plan, ret_error);
         if (r < 0) {

@@ -104,7 +104,7 @@ veths() {
         run ask db "$web" 80
         [ "$output" = "web hi" ]
         # the bridge address from a container: a server of the test's there
-        in_ns busybox nc -l -p 9999 -e echo bridge-ok &
+        nsenter -t "$NET_PID" -n -- busybox nc -l -p 9999 -e echo bridge-ok &
         echo $! >>"$T/bg-pids"
         wait_until 5 sh -c "nsenter -t $NET_PID -n ss -ltn | grep -q :9999"
         run ask web 10.89.0.1 9999
@@ -251,7 +251,7 @@ veths() {
         bridge_unit web
         sup_start
         wait_state web running
-        in_remote python3 -c '
+        nsenter -t "$REMOTE_PID" -n -- python3 -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 7000)); s.listen(1)
@@ -266,7 +266,8 @@ c, a = s.accept(); c.sendall((a[0] + "\n").encode())' &
         bridge_unit web "PublishPort=8080:80"
         bridge_unit other "PublishPort=7000-8080:7000-8080" $'\n[Restart]\nPolicy=no\n[Unit]\nAfter=web'
         bridge_unit third "PublishPort=8085:80/tcp" $'\n[Restart]\nPolicy=no'
-        in_ns busybox nc -l -p 8085 &
+        # nsenter execs: $! is the listener's own PID, which teardown kills
+        nsenter -t "$NET_PID" -n -- busybox nc -l -p 8085 &
         echo $! >>"$T/bg-pids"
         wait_until 5 sh -c "nsenter -t $NET_PID -n ss -ltn | grep -q :8085"
         sup_start
@@ -363,4 +364,45 @@ NFT
         run "$CCSUPD" $(ccsupd_args) --bridge-subnet6=fd00::/130
         [ "$status" -ne 0 ]
         [[ $output == *"--bridge-subnet6=fd00::/130"* ]]
+}
+
+@test "names: bridge units resolve each other (NAME, NAME.ccsup) from their start and after restarts; DNS=, DNSSearch=, AddHost=" {
+        bridge_unit web "DNS=192.0.2.53 2001:db8::53" "DNSSearch=example.test" "AddHost=gw.test:10.89.0.1"
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        run ask web db 80
+        [ "$output" = "db hi" ]
+        run ask web db.ccsup 80
+        [ "$output" = "db hi" ]
+        run ask db web.ccsup 80
+        [ "$output" = "web hi" ]
+        run ctl exec web cat /etc/hosts
+        [[ $output == *"gw.test"* ]]
+        [[ $output == *"$(prop db IPv6Address)	db db.ccsup"* ]]
+        run ctl exec web cat /etc/resolv.conf
+        [ "$output" = $'nameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch example.test' ]
+        # the host's servers, never a loopback stub
+        run ctl exec db cat /etc/resolv.conf
+        ! grep -q 'nameserver 127\.' <<<"$output"
+        ! grep -q 'nameserver ::1' <<<"$output"
+
+        # a unit started later is known at once to those already running
+        bridge_unit cache
+        ctl reload
+        ctl start cache
+        wait_state cache running
+        run ask web cache 80
+        [ "$output" = "cache hi" ]
+        # after a restart, under the same name
+        ctl restart db
+        wait_state db running
+        run ask cache db 80
+        [ "$output" = "db hi" ]
+        # a stopped unit is gone from the others' files
+        ctl stop cache
+        wait_state cache inactive
+        run ctl exec web cat /etc/hosts
+        [[ $output != *cache* ]]
 }

@@ -135,6 +135,8 @@ static const struct {
         { HEAD "[Network]\nMode=bridge\nPublishPort=80:80/sctp\n", "t.unit:7: PublishPort=: invalid port `80:80/sctp`: unknown protocol (expected tcp or udp)" },
         { HEAD "[Network]\nMode=bridge\nPublishPort=10.0.0.300:80:80\n", "t.unit:7: PublishPort=: invalid port `10.0.0.300:80:80`: invalid host address (expected an IPv4 address or [IPV6])" },
         { HEAD "[Network]\nMode=bridge\nAddress=10.89.0.x\n", "t.unit:7: Address=: invalid IPv4 address `10.89.0.x`" },
+        { HEAD "[Network]\nMode=bridge\nDNS=resolver.example\n", "t.unit:7: DNS=: invalid DNS server (expected an IP address) `resolver.example`" },
+        { HEAD "[Network]\nMode=bridge\nAddHost=db\n", "t.unit:7: AddHost=: invalid host (expected NAME:ADDRESS) `db`" },
         { HEAD "[Network]\nPublishPort=80:80\n", "t.unit:5: PublishPort= needs Mode=bridge in section [Network]" },
         { HEAD "[Network]\nMode=container:t\n", "t.unit:6: Mode=: a unit cannot join its own network namespace" },
         { HEAD "[Network]\nMode=wifi\n", "t.unit:6: Mode=: unknown network mode `wifi` (expected none, host, bridge or container:NAME)" },
