@@ -35,6 +35,10 @@ static int check_supported(const UnitConfig *c, const SpawnOptions *o, char **re
                                        c->network_container ? c->network_container : "");
                 return -EOPNOTSUPP;
         }
+        if (c->network_mode == NETWORK_BRIDGE && !o->join_netns) {
+                *ret_error = xstrdup("network mode `bridge` needs ccsupd's bridge (not with --run)");
+                return -EOPNOTSUPP;
+        }
         if (c->image_kind == IMAGE_DIRECTORY && !c->exec && (!c->entrypoint || !c->entrypoint[0])) {
                 *ret_error = xstrdup("no command: Exec= is required with a directory image");
                 return -EINVAL;
@@ -519,7 +523,7 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
                 return r;
 
         p = plan_new(c, o);
-        p->netns_fd = c->network_mode == NETWORK_CONTAINER ? o->netns_fd : -1;
+        p->netns_fd = c->network_mode == NETWORK_CONTAINER || c->network_mode == NETWORK_BRIDGE ? o->netns_fd : -1;
         p->own_netns = c->network_mode == NETWORK_NONE;
         r = prepare_rootfs(p, c, o, image, ret_error);
         if (r < 0)
@@ -531,6 +535,10 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         p->init = c->init;
         if (c->notify && o->host_dir)
                 prepare_notify(p, c, o->host_dir);
+        if (o->hosts_file)
+                rootfs_plan_add(&p->rootfs, ROOTFS_MOUNT_BIND, o->hosts_file, "/etc/hosts", true, false, NULL);
+        if (o->resolv_file)
+                rootfs_plan_add(&p->rootfs, ROOTFS_MOUNT_BIND, o->resolv_file, "/etc/resolv.conf", true, false, NULL);
         r = prepare_listen_fds(p, c, o, ret_error);
         if (r < 0)
                 return r;

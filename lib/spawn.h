@@ -96,6 +96,9 @@ typedef struct SpawnOptions {
          * socket itself: a ccsupd that restarts binds a new socket in it,
          * which running containers then see. NULL: no relay (--run). */
         const char *host_dir;
+        /* Mode=bridge: host files bind-mounted read-only at /etc/hosts and
+         * /etc/resolv.conf (ccsupd rewrites them in place); NULL: none. */
+        const char *hosts_file, *resolv_file;
         /* [Socket]: listening sockets, borrowed, that the command gets as
          * fds 3... with LISTEN_FDS=, LISTEN_PID=, LISTEN_FDNAMES= (each
          * named FileDescriptorName=, else the unit name). The order of

@@ -13,6 +13,7 @@
 
 #include "ini-reader.h"
 #include "listen.h"
+#include "netspec.h"
 #include "trust.h"
 #include "unit-template.h"
 #include "util.h"
@@ -46,6 +47,7 @@ static const char *const network_mode_table[_NETWORK_MODE_MAX] = {
         [NETWORK_NONE] = "none",
         [NETWORK_HOST] = "host",
         [NETWORK_CONTAINER] = "container",
+        [NETWORK_BRIDGE] = "bridge",
 };
 
 static const char *const seccomp_mode_table[_SECCOMP_MODE_MAX] = {
@@ -378,6 +380,11 @@ UnitConfig *unit_config_free(UnitConfig *c)
         free(c->health_http);
         free(c->health_tcp);
         free(c->network_container);
+        strv_free(c->publish_ports);
+        free(c->address);
+        strv_free(c->dns);
+        strv_free(c->dns_search);
+        strv_free(c->add_hosts);
         free(c->fragment_path);
         strv_free(c->dropin_paths);
         free(c);
@@ -1348,16 +1355,90 @@ static int p_network(Ctx *x, const char *v, void *f)
                         return -EINVAL;
                 }
                 m = NETWORK_CONTAINER;
-        } else if (streq(v, "bridge")) {
-                value_error(x, "network mode `bridge` is not supported yet");
-                return -EINVAL;
-        } else {
-                value_error(x, "unknown network mode `%s` (expected none, host or container:NAME)", v);
+        } else if (streq(v, "bridge"))
+                m = NETWORK_BRIDGE;
+        else {
+                value_error(x, "unknown network mode `%s` (expected none, host, bridge or container:NAME)", v);
                 return -EINVAL;
         }
         free(c->network_container);
         c->network_container = m == NETWORK_CONTAINER ? xstrdup(other) : NULL;
         c->network_mode = m;
+        return 0;
+}
+
+/* PublishPort=: appended; empty resets. */
+static int p_publish(Ctx *x, const char *v, void *f)
+{
+        _cleanup_strv_free_ char **w = NULL;
+        char ***l = f;
+        const char *err;
+
+        if (!*v) {
+                strv_free(*l);
+                *l = NULL;
+                return 0;
+        }
+        if (words_split(v, &w, &err) < 0) {
+                value_error(x, "%s", err);
+                return -EINVAL;
+        }
+        STRV_FOREACH(a, w) {
+                PublishPort p;
+                if (publish_port_parse(*a, &p, &err) < 0) {
+                        value_error(x, "invalid port `%s`: %s", *a, err);
+                        return -EINVAL;
+                }
+        }
+        STRV_FOREACH(a, w)
+                strv_add(l, *a);
+        return 0;
+}
+
+/* DNS=, DNSSearch=, AddHost=: appended; empty resets. */
+static int p_net_list(Ctx *x, const char *v, void *f)
+{
+        _cleanup_strv_free_ char **w = NULL;
+        char ***l = f;
+        const char *err;
+        const char *key = x->key->name;
+
+        if (!*v) {
+                strv_free(*l);
+                *l = NULL;
+                return 0;
+        }
+        if (words_split(v, &w, &err) < 0) {
+                value_error(x, "%s", err);
+                return -EINVAL;
+        }
+        STRV_FOREACH(a, w) {
+                uint8_t buf[16];
+                const char *colon = strchr(*a, ':');
+                _cleanup_free_ char *name = colon ? xstrndup(*a, (size_t)(colon - *a)) : NULL;
+
+                if (streq(key, "DNS") && inet_pton(strchr(*a, ':') ? AF_INET6 : AF_INET, *a, buf) != 1)
+                        return invalid(x, "DNS server (expected an IP address)", *a);
+                if (streq(key, "DNSSearch") && !hostname_is_valid(*a))
+                        return invalid(x, "search domain", *a);
+                if (streq(key, "AddHost") &&
+                    (!name || !hostname_is_valid(name) ||
+                     inet_pton(strchr(colon + 1, ':') ? AF_INET6 : AF_INET, colon + 1, buf) != 1))
+                        return invalid(x, "host (expected NAME:ADDRESS)", *a);
+        }
+        STRV_FOREACH(a, w)
+                strv_add(l, *a);
+        return 0;
+}
+
+static int p_address(Ctx *x, const char *v, void *f)
+{
+        uint8_t a[4];
+
+        if (*v && ipv4_parse(v, a) < 0)
+                return invalid(x, "IPv4 address", v);
+        free(*(char **)f);
+        *(char **)f = *v ? xstrdup(v) : NULL;
         return 0;
 }
 
@@ -1576,6 +1657,11 @@ static const KeyDef key_table[] = {
         { SECTION_MOUNTS, "Volume", true, p_volume, CONF(volumes) },
 
         { SECTION_NETWORK, "Mode", false, p_network, CONF(network_mode) },
+        { SECTION_NETWORK, "PublishPort", true, p_publish, CONF(publish_ports) },
+        { SECTION_NETWORK, "Address", false, p_address, CONF(address) },
+        { SECTION_NETWORK, "DNS", true, p_net_list, CONF(dns) },
+        { SECTION_NETWORK, "DNSSearch", true, p_net_list, CONF(dns_search) },
+        { SECTION_NETWORK, "AddHost", true, p_net_list, CONF(add_hosts) },
 
         { SECTION_LOG, "Target", false, p_log_target, CONF(log_target) },
         { SECTION_LOG, "MaxFileSize", false, p_size, CONF(log_max_file_size), 1024 * 1024 },
@@ -1783,6 +1869,23 @@ static void check_config(Ctx *x)
                 missing(x, SECTION_PROCESS, "FileDescriptorStoreMax= needs Notify=yes in section [Process]: "
                         "the container stores fds with FDSTORE=1");
 
+        if (c->network_mode != NETWORK_BRIDGE && (c->publish_ports || c->address || c->dns ||
+                                                  c->dns_search || c->add_hosts))
+                missing(x, SECTION_NETWORK, "%s needs Mode=bridge in section [Network]",
+                        c->publish_ports ? "PublishPort=" : c->address ? "Address=" : c->dns ? "DNS=" :
+                        c->dns_search ? "DNSSearch=" : "AddHost=");
+        if (c->publish_ports) {
+                size_t n = strv_length(c->publish_ports);
+                _cleanup_free_ PublishPort *pp = xcalloc(n, sizeof(PublishPort));
+                const char *err;
+                for (size_t i = 0; i < n; i++) {
+                        (void)publish_port_parse(c->publish_ports[i], &pp[i], &err);
+                        for (size_t j = 0; j < i; j++)
+                                if (publish_port_overlap(&pp[i], &pp[j]))
+                                        missing(x, SECTION_NETWORK, "PublishPort=%s: host port %u is published twice",
+                                                c->publish_ports[i], pp[i].host_port > pp[j].host_port ? pp[i].host_port : pp[j].host_port);
+                }
+        }
         if (unit_listen_count(c) > 64)
                 missing(x, SECTION_SOCKET, "[Socket]: %zu sockets, at most 64", unit_listen_count(c));
         if (c->activation == ACTIVATION_ON_DEMAND && unit_listen_count(c) == 0)

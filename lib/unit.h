@@ -81,6 +81,7 @@ typedef enum NetworkMode {
         NETWORK_NONE,
         NETWORK_HOST,
         NETWORK_CONTAINER,
+        NETWORK_BRIDGE,
         _NETWORK_MODE_MAX,
 } NetworkMode;
 
@@ -254,6 +255,10 @@ typedef struct UnitConfig {
         /* [Network] */
         NetworkMode network_mode;
         char *network_container; /* unit name for container:NAME */
+        char **publish_ports;    /* PublishPort=, as written (publish_port_parse()) */
+        char *address;           /* Address=: an IPv4 address, or NULL */
+        char **dns, **dns_search; /* DNS=, DNSSearch= */
+        char **add_hosts;        /* AddHost=: NAME:ADDRESS */
 
         /* [Log] */
         LogTarget log_target;

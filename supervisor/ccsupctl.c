@@ -364,6 +364,7 @@ static const struct {
         { "Health", false },       { "FragmentPath", false },  { "DropIns", false },
         { "LoadErrors", false },   { "Ready", false },         { "StatusText", false },
         { "ImageDigest", false },
+        { "IPAddress", false },    { "IPv6Address", false },   { "PublishedPorts", false },
         { "UIDRange", false },     { "Template", false },      { "Instance", false },
 };
 

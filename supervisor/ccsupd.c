@@ -29,6 +29,7 @@ typedef struct Options {
         uint64_t tmpfs_size, tmpfs_size_bp;
         uint64_t image_size_max;
         uint64_t auto_update_interval_usec;
+        const char *bridge, *bridge_subnet, *bridge_subnet6;
 } Options;
 
 static const struct {
@@ -71,6 +72,9 @@ static void help(void)
                "                                plain HTTP or unverified TLS for it (repeatable)\n"
                "      --auto-update-interval=DURATION\n"
                "                                check AutoUpdate=registry units this often (0: off)\n"
+               "      --bridge=NAME             the bridge of Mode=bridge units (default: ccsup0)\n"
+               "      --bridge-subnet=CIDR      its IPv4 subnet (default: 10.89.0.0/24)\n"
+               "      --bridge-subnet6=CIDR     its IPv6 subnet (default: fd89::/64)\n"
                "      --run=FILE.unit           run one unit in the foreground, no daemon, no socket\n"
                "  -h, --help                    show this help and exit\n"
                "      --version                 show the version and exit\n"
@@ -115,7 +119,7 @@ static int parse_argv(int argc, char *argv[], Options *o)
         enum { ARG_UNIT_PATH = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR, ARG_LOG_DIR, ARG_CGROUP,
                ARG_LOG_LEVEL, ARG_NO_WATCH, ARG_RUN, ARG_VERSION, ARG_TMPFS_SIZE,
                ARG_IMAGE_SIZE_MAX, ARG_REGISTRY_AUTH, ARG_REGISTRY_CERTS, ARG_INSECURE_REGISTRY,
-               ARG_AUTO_UPDATE_INTERVAL };
+               ARG_AUTO_UPDATE_INTERVAL, ARG_BRIDGE, ARG_BRIDGE_SUBNET, ARG_BRIDGE_SUBNET6 };
         static const struct option longopts[] = {
                 { "unit-path", required_argument, NULL, ARG_UNIT_PATH },
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
@@ -131,6 +135,9 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 { "registry-certs", required_argument, NULL, ARG_REGISTRY_CERTS },
                 { "insecure-registry", required_argument, NULL, ARG_INSECURE_REGISTRY },
                 { "auto-update-interval", required_argument, NULL, ARG_AUTO_UPDATE_INTERVAL },
+                { "bridge", required_argument, NULL, ARG_BRIDGE },
+                { "bridge-subnet", required_argument, NULL, ARG_BRIDGE_SUBNET },
+                { "bridge-subnet6", required_argument, NULL, ARG_BRIDGE_SUBNET6 },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -156,6 +163,9 @@ static int parse_argv(int argc, char *argv[], Options *o)
                                 return EXIT_USAGE;
                         }
                         break;
+                case ARG_BRIDGE: o->bridge = optarg; break;
+                case ARG_BRIDGE_SUBNET: o->bridge_subnet = optarg; break;
+                case ARG_BRIDGE_SUBNET6: o->bridge_subnet6 = optarg; break;
                 case ARG_TMPFS_SIZE:
                         if (parse_tmpfs_size(optarg, o) < 0) {
                                 fprintf(stderr, "ccsupd: --tmpfs-size: invalid size `%s` "
@@ -266,6 +276,9 @@ int main(int argc, char *argv[])
                 .cgroup = o.cgroup,
                 .log_level = o.log_level,
                 .no_watch = o.no_watch,
+                .bridge = o.bridge,
+                .bridge_subnet = o.bridge_subnet,
+                .bridge_subnet6 = o.bridge_subnet6,
                 .tmpfs_size = o.tmpfs_size,
                 .tmpfs_size_bp = o.tmpfs_size_bp,
                 .argv = argv,

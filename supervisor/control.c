@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <systemd/sd-bus.h>
 
+#include "bridge.h"
 #include "exec.h"
 #include "health.h"
 #include "log.h"
@@ -182,6 +183,21 @@ static int append_health(sd_bus_message *r, const Unit *u)
         return 0;
 }
 
+/* Mode=bridge: the addresses and ports of the running container. */
+static int append_network(sd_bus_message *r, Unit *u)
+{
+        Bridge *b = u->manager->bridge;
+        _cleanup_free_ char *a4 = bridge_unit_address(b, u->name, AF_INET);
+        _cleanup_free_ char *a6 = bridge_unit_address(b, u->name, AF_INET6);
+        _cleanup_free_ char *ports = bridge_unit_ports(b, u->name);
+        int k;
+
+        if ((k = append_s(r, "IPAddress", a4 ? a4 : "")) < 0 ||
+            (k = append_s(r, "IPv6Address", a6 ? a6 : "")) < 0)
+                return k;
+        return append_s(r, "PublishedPorts", ports ? ports : "");
+}
+
 /* ------------------------------------------------------------------ waiters */
 
 static bool waiter_settled(const Unit *u, const Waiter *w)
@@ -310,6 +326,7 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
             (k = append_s(r, "Ready", unit_is_ready(u) ? "yes" : "no")) < 0 ||
             (k = append_s(r, "StatusText", u->status_text)) < 0 ||
             (k = append_health(r, u)) < 0 ||
+            (k = append_network(r, u)) < 0 ||
             (k = append_u32(r, "Restarts", u->svc.restarts)) < 0 ||
             (k = append_u64(r, "StateChangeUSec", u->state_changed_realtime)) < 0)
                 return k;

@@ -325,6 +325,9 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
                 .fd_store = getenv("NOTIFY_SOCKET") != NULL,
                 .tmpfs_size = o->tmpfs_size,
                 .tmpfs_size_bp = o->tmpfs_size_bp,
+                .bridge = o->bridge,
+                .bridge_subnet = o->bridge_subnet,
+                .bridge_subnet6 = o->bridge_subnet6,
         };
         char **fd_names = NULL;
         daemon_load_overlay();

@@ -14,6 +14,7 @@ typedef struct DaemonOptions {
         const char *cgroup;      /* NULL: the delegated cgroup, else /ccsup */
         int log_level;
         bool no_watch;
+        const char *bridge, *bridge_subnet, *bridge_subnet6; /* NULL: the defaults */
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
         char **argv;             /* main()'s, for daemon-reexec */
         uint64_t auto_update_interval_usec; /* --auto-update-interval; 0: off */

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 
+#include "bridge.h"
 #include "depgraph.h"
 #include "fdkeeper.h"
 #include "health.h"
@@ -459,6 +460,7 @@ static void unit_cleanup_run(Unit *u)
         ev_timer_stop(m->loop, &u->watchdog_timer);
         u->ready = u->reloading = u->stopping = false;
         health_halt(u->health);
+        bridge_detach(m->bridge, u->name); /* no-op unless Mode=bridge */
         ev_io_stop(m->loop, &u->pidfd_io);
         ev_io_stop(m->loop, &u->sync_io);
         ev_timer_stop(m->loop, &u->exit_timer);
@@ -1273,6 +1275,7 @@ static int unit_launch(Unit *u, char **ret_error)
         _cleanup_(spawn_plan_freep) SpawnPlan *plan = NULL;
         _cleanup_(resolved_image_done) ResolvedImage image = {};
         _cleanup_close_ int netns = -1;
+        _cleanup_free_ char *hosts = NULL, *resolv = NULL;
         _cleanup_close_pair_ int out[2] = { -1, -1 };
         _cleanup_free_ int *fds = NULL;
         _cleanup_free_ const char **fd_names = NULL;
@@ -1328,13 +1331,27 @@ static int unit_launch(Unit *u, char **ret_error)
         so.listen_fds = fds;
         so.listen_names = fd_names;
         so.n_listen_fds = u->n_listen_fds + u->n_fdstore;
+        if (u->config->network_mode == NETWORK_BRIDGE) {
+                r = bridge_attach(m->bridge, u->name, u->config, &netns, ret_error);
+                if (r < 0)
+                        return r;
+                so.join_netns = true;
+                so.netns_fd = netns;
+                hosts = bridge_unit_file(m->bridge, u->name, "hosts");
+                resolv = bridge_unit_file(m->bridge, u->name, "resolv.conf");
+                so.hosts_file = hosts;
+                so.resolv_file = resolv;
+        }
         r = spawn_prepare(u->config, &so, &plan, ret_error);
-        if (r < 0)
+        if (r < 0) {
+                bridge_detach(m->bridge, u->name);
                 return r;
+        }
         STRV_FOREACH(w, spawn_plan_warnings(plan))
                 log_unit(LOG_WARNING, u->name, "%s", *w);
         r = spawn_container(plan, &u->run, ret_error);
         if (r < 0) {
+                bridge_detach(m->bridge, u->name);
                 spawn_cleanup(plan);
                 u->run = (SpawnResult){ .pidfd = -1, .sync_fd = -1 };
                 return r;
@@ -2358,6 +2375,8 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
                 what = unit_apply_load(u, is_new, e->masked, c, errors);
                 if (is_new && u->adopted && u->config && u->config->notify)
                         unit_notify_adopted(u);
+                if (is_new && u->adopted && u->config && u->config->network_mode == NETWORK_BRIDGE)
+                        bridge_adopt(m->bridge, u->name, u->config);
                 if (is_new && adopt)
                         unit_fdstore_take(u);
                 if (what || is_new)
@@ -2384,6 +2403,7 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
                 manager_adopt_strays(m);
                 manager_close_stored_fds(m, false);
                 m->adoption_done = true;
+                bridge_adoption_done(m->bridge);
         }
         for (size_t i = 0; i < n_old; i++)
                 if (!seen[i] && !old[i]->removed) {
@@ -2571,6 +2591,7 @@ int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret)
 {
         Manager *m = xcalloc(1, sizeof(*m));
         _cleanup_free_ char *units_dir = path_join(o->runtime_dir, "units");
+        char *msg = NULL;
         int r;
 
         m->loop = loop;
@@ -2586,6 +2607,16 @@ int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret)
             (r = mkdir_p(o->state_dir, 0755)) < 0) {
                 log_msg(LOG_ERR, "create directories below `%s`, `%s`, `%s`: %s", o->runtime_dir,
                         o->log_dir, o->state_dir, strerror(-r));
+                manager_free(m);
+                return r;
+        }
+        r = bridge_new(&(BridgeOptions){ .name = o->bridge, .subnet = o->bridge_subnet,
+                                         .subnet6 = o->bridge_subnet6, .state_dir = o->state_dir,
+                                         .runtime_dir = o->runtime_dir },
+                       &m->bridge, &msg);
+        if (r < 0) {
+                log_msg(LOG_ERR, "%s", msg);
+                free(msg);
                 manager_free(m);
                 return r;
         }
@@ -2609,6 +2640,7 @@ Manager *manager_free(Manager *m)
         manager_close_stored_fds(m, true);
         strv_free(m->scan_notes);
         seccomp_profile_free(m->seccomp);
+        bridge_free(m->bridge);
         safe_close(m->devnull);
         free(m);
         return NULL;

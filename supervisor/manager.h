@@ -33,6 +33,7 @@ typedef struct ManagerOptions {
         const char *cgroup_parent; /* e.g. "/ccsup" */
         bool fd_store;             /* pidfds in a file-descriptor store: systemd's, or the fd keeper */
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
+        const char *bridge, *bridge_subnet, *bridge_subnet6; /* Mode=bridge (bridge.h) */
 } ManagerOptions;
 
 /* A file descriptor handed back by the service manager (LISTEN_FDNAMES). */
@@ -151,6 +152,7 @@ struct Manager {
         SeccompProfile *seccomp;   /* the default profile, compiled once */
         int devnull;
         int fd_keeper;             /* without systemd: the fd keeper (fdkeeper.h), else -1 */
+        struct Bridge *bridge;     /* Mode=bridge units (bridge.h) */
         bool shutting_down;
         bool ready;                /* every first start attempt has ended */
         bool dispatching, dispatch_again, graph_dirty;

@@ -1702,6 +1702,31 @@ static int cmd_seize_hold(const char *pidfile, const char *secs)
 	return 1;
 }
 
+/* udp-echo PORT TAG: answers each datagram to PORT (IPv4 and IPv6) with
+ * "TAG " and the datagram, forever (sup-bridge.bats: busybox nc has no UDP). */
+static int cmd_udp_echo(const char *port, const char *tag)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)atoi(port)) };
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0), off = 0;
+
+	if (fd < 0 || setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "%s: udp-echo %s: %s\n", prog, port, strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		char in[512], out[600];
+		struct sockaddr_in6 from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, in, sizeof(in) - 1, 0, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			continue;
+		in[n] = 0;
+		int l = snprintf(out, sizeof(out), "%s %s", tag, in);
+		(void)sendto(fd, out, (size_t)l, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
 /* exit-after SECS CODE: sleep, then exit CODE (no child, no signal: fit for
  * a tracee whose tracer never lets a signal through) */
 static int cmd_exit_after(const char *secs, const char *code)
@@ -1740,7 +1765,8 @@ static void usage(FILE *f)
 		"  loopback\n"
 		"  burn SECS | fork-bomb N | has-caps | battery HOSTPID COMM\n"
 		"  write-everywhere\n"
-		"  exec-hunt SECS FILE | seize-hold PIDFILE SECS | exit-after SECS CODE\n", prog);
+		"  exec-hunt SECS FILE | seize-hold PIDFILE SECS | exit-after SECS CODE\n"
+		"  udp-echo PORT TAG\n", prog);
 }
 
 #define NEED(n) do { if (argc < (n) + 2) { usage(stderr); return 2; } } while (0)
@@ -1801,6 +1827,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "exec-hunt")) { NEED(2); return cmd_exec_hunt(argv[2], argv[3]); }
 	if (!strcmp(c, "seize-hold")) { NEED(2); return cmd_seize_hold(argv[2], argv[3]); }
 	if (!strcmp(c, "exit-after")) { NEED(2); return cmd_exit_after(argv[2], argv[3]); }
+	if (!strcmp(c, "udp-echo")) { NEED(2); return cmd_udp_echo(argv[2], argv[3]); }
 	fprintf(stderr, "%s: unknown command: %s\n", prog, c);
 	usage(stderr);
 	return 2;

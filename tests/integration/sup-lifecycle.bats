@@ -49,7 +49,7 @@ teardown() { sup_teardown; }
         [[ $(prop web MemoryCurrent) -gt 0 ]]
         local keys
         keys=$(ctl show web | cut -d= -f1 | tr '\n' ' ')
-        expect_equal "show keys" "Name State Result MainPID Restarts NextRestartUSec ExitCode ExitSignal StartedAt Image CgroupPath MemoryCurrent MemoryPeak TasksCurrent CPUUsageNSec Health FragmentPath DropIns LoadErrors Ready StatusText UIDRange Template Instance " "$keys"
+        expect_equal "show keys" "Name State Result MainPID Restarts NextRestartUSec ExitCode ExitSignal StartedAt Image CgroupPath MemoryCurrent MemoryPeak TasksCurrent CPUUsageNSec Health FragmentPath DropIns LoadErrors Ready StatusText ImageDigest IPAddress IPv6Address PublishedPorts UIDRange Template Instance " "$keys"
 
         run ctl show broken
         [[ $output == *"LoadErrors=$T/units/broken.unit:5: "* ]]
@@ -80,7 +80,7 @@ teardown() { sup_teardown; }
         python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["State"]=="running" and isinstance(d["MainPID"],int) and d["ExitCode"] is None and d["DropIns"]==[sys.argv[2]], d' "$output" "$T/units/web.unit.d/10-b.conf"
         run ctl --json list
         expect_status 0
-        python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert [u["Name"] for u in d]==["broken","hidden","web"], d; assert len(d[0])==24' "$output"
+        python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert [u["Name"] for u in d]==["broken","hidden","web"], d; assert len(d[0])==28' "$output"
 
         run ctl show nosuch
         expect_status 4

@@ -184,13 +184,14 @@ FileDescriptorStoreMax=4096
 UserNamespace=lots
 [Network]
 Mode=bridge
+PublishPort=8080-8081:80
 UNIT
         local f=$TEST_DIR/later.unit
         run "$CCSUPCTL" verify "$f"
         assert_status 1
         assert_line_matching "$f:6: " FileDescriptorStoreMax
         assert_line_matching "$f:8: " UserNamespace
-        assert_line_matching "$f:10: " bridge
+        assert_line_matching "$f:11: " "the host and container port ranges differ in length"
 }
 
 @test "verify: [Health] is checked key by key" {

@@ -1,0 +1,962 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "bridge.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <nftables/libnftables.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "netlink.h"
+#include "netspec.h"
+#include "util.h"
+#include "words.h"
+
+#define NFT_TABLE "inet ccsup"
+
+typedef struct Lease {
+        char *unit;
+        uint32_t index;    /* host part: the address is subnet + index */
+} Lease;
+
+typedef struct Member {
+        char *unit;
+        uint32_t index;
+        PublishPort *ports;
+        size_t n_ports;
+        char *hostname;    /* the container's, besides the unit name */
+        char **add_hosts;  /* AddHost= */
+} Member;
+
+struct Bridge {
+        char *name;
+        uint8_t net4[16], net6[16];
+        unsigned prefix4, prefix6;
+        char *lease_path, *forward_path;
+        char *etc_dir;     /* RUNTIME_DIR/bridge: UNIT.hosts, UNIT.resolv.conf */
+        Lease *leases;
+        size_t n_leases;
+        Member *members;
+        size_t n_members;
+        Netlink *nl;
+        struct nft_ctx *nft;
+        int ifindex;       /* 0: not set up by this ccsupd */
+};
+
+/* ------------------------------------------------------------ addresses */
+
+static uint32_t max_index(const Bridge *b)
+{
+        unsigned host_bits = 32 - b->prefix4;
+
+        /* Without the network and broadcast addresses and the bridge's. */
+        return host_bits >= 31 ? UINT32_MAX - 1 : (UINT32_C(1) << host_bits) - 2;
+}
+
+static void addr4(const Bridge *b, uint32_t index, uint8_t ret[4])
+{
+        uint32_t n;
+
+        memcpy(&n, b->net4, 4);
+        n = htonl(ntohl(n) + index);
+        memcpy(ret, &n, 4);
+}
+
+static void addr6(const Bridge *b, uint32_t index, uint8_t ret[16])
+{
+        uint32_t tail;
+
+        memcpy(ret, b->net6, 16);
+        memcpy(&tail, ret + 12, 4);
+        tail = htonl(ntohl(tail) + index);
+        memcpy(ret + 12, &tail, 4);
+}
+
+static char *addr_string(int family, const uint8_t *a)
+{
+        char s[INET6_ADDRSTRLEN];
+
+        inet_ntop(family, a, s, sizeof(s));
+        return xstrdup(s);
+}
+
+static void leases_load(Bridge *b)
+{
+        _cleanup_fclose_ FILE *f = fopen(b->lease_path, "re");
+        char unit[256];
+        unsigned idx;
+
+        if (!f)
+                return;
+        while (fscanf(f, "%255s %u", unit, &idx) == 2) {
+                if (idx < 2 || idx > max_index(b))
+                        continue; /* another subnet since */
+                b->leases = xrealloc(b->leases, (b->n_leases + 1) * sizeof(Lease));
+                b->leases[b->n_leases++] = (Lease){ xstrdup(unit), idx };
+        }
+}
+
+static void leases_save(Bridge *b)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", b->lease_path);
+        _cleanup_free_ char *dir = xstrdup(b->lease_path);
+        FILE *f;
+
+        *strrchr(dir, '/') = 0;
+        (void)mkdir_p(dir, 0755);
+        f = fopen(tmp, "we");
+        if (!f) {
+                log_msg(LOG_WARNING, "bridge leases `%s`: %s", tmp, strerror(errno));
+                return;
+        }
+        for (size_t i = 0; i < b->n_leases; i++)
+                fprintf(f, "%s %u\n", b->leases[i].unit, b->leases[i].index);
+        if (fclose(f) != 0 || rename(tmp, b->lease_path) < 0)
+                log_msg(LOG_WARNING, "bridge leases `%s`: %s", b->lease_path, strerror(errno));
+}
+
+static Member *member_find(Bridge *b, const char *unit)
+{
+        for (size_t i = 0; i < b->n_members; i++)
+                if (streq(b->members[i].unit, unit))
+                        return &b->members[i];
+        return NULL;
+}
+
+static Member *member_by_index(Bridge *b, uint32_t index)
+{
+        for (size_t i = 0; i < b->n_members; i++)
+                if (b->members[i].index == index)
+                        return &b->members[i];
+        return NULL;
+}
+
+static Lease *lease_find(Bridge *b, const char *unit)
+{
+        for (size_t i = 0; i < b->n_leases; i++)
+                if (streq(b->leases[i].unit, unit))
+                        return &b->leases[i];
+        return NULL;
+}
+
+static bool index_leased(Bridge *b, uint32_t index)
+{
+        for (size_t i = 0; i < b->n_leases; i++)
+                if (b->leases[i].index == index)
+                        return true;
+        return false;
+}
+
+static void lease_set(Bridge *b, const char *unit, uint32_t index)
+{
+        Lease *l = lease_find(b, unit);
+
+        if (l && l->index == index)
+                return;
+        /* An address moves to unit: no other unit keeps it. */
+        for (size_t i = 0; i < b->n_leases;)
+                if (b->leases[i].index == index) {
+                        free(b->leases[i].unit);
+                        b->leases[i] = b->leases[--b->n_leases];
+                } else
+                        i++;
+        l = lease_find(b, unit);
+        if (l)
+                l->index = index;
+        else {
+                b->leases = xrealloc(b->leases, (b->n_leases + 1) * sizeof(Lease));
+                b->leases[b->n_leases++] = (Lease){ xstrdup(unit), index };
+        }
+        leases_save(b);
+}
+
+/* The host part for unit: Address=, else its lease, else the first one
+ * nobody holds, else the first one no running unit holds. */
+static int pick_index(Bridge *b, const char *unit, const UnitConfig *c, uint32_t *ret, char **ret_error)
+{
+        Lease *l = lease_find(b, unit);
+        uint32_t n = max_index(b);
+        Member *m;
+
+        if (c->address) {
+                uint8_t a[4], net[4];
+                uint32_t x, y;
+
+                (void)ipv4_parse(c->address, a);
+                memcpy(&x, a, 4);
+                memcpy(&y, b->net4, 4);
+                addr4(b, 0, net);
+                x = ntohl(x);
+                y = ntohl(y);
+                if (b->prefix4 == 0 || (x ^ y) >> (32 - b->prefix4) != 0 || x - y < 2 || x - y > n) {
+                        *ret_error = xasprintf("Address=%s: not a container address of the bridge's subnet %s/%u "
+                                               "(the first address is the bridge's)",
+                                               c->address, inet_ntoa(*(struct in_addr *)net), b->prefix4);
+                        return -EINVAL;
+                }
+                m = member_by_index(b, x - y);
+                if (m && !streq(m->unit, unit)) {
+                        *ret_error = xasprintf("Address=%s: taken by unit `%s`", c->address, m->unit);
+                        return -EADDRINUSE;
+                }
+                *ret = x - y;
+                return 0;
+        }
+        if (l && !member_by_index(b, l->index)) {
+                *ret = l->index;
+                return 0;
+        }
+        for (uint32_t i = 2; i <= n && i > 1; i++)
+                if (!index_leased(b, i)) {
+                        *ret = i;
+                        return 0;
+                }
+        for (uint32_t i = 2; i <= n && i > 1; i++)
+                if (!member_by_index(b, i)) {
+                        *ret = i;
+                        return 0;
+                }
+        *ret_error = xasprintf("the bridge's subnet has no free address (/%u)", b->prefix4);
+        return -ENOSPC;
+}
+
+/* ------------------------------------------------------------ nftables */
+
+static void put_dnat(FILE *f, const Bridge *b, const Member *m, const PublishPort *p)
+{
+        const char *proto = p->proto == IPPROTO_UDP ? "udp" : "tcp";
+        uint8_t a[16];
+        _cleanup_free_ char *s4 = NULL, *s6 = NULL;
+
+        addr4(b, m->index, a);
+        s4 = addr_string(AF_INET, a);
+        addr6(b, m->index, a);
+        s6 = addr_string(AF_INET6, a);
+        for (unsigned i = 0; i <= (unsigned)(p->host_end - p->host_port); i++) {
+                unsigned hp = p->host_port + i, cp = p->port + i;
+
+                if (p->family != AF_INET6) {
+                        if (p->family == AF_INET) {
+                                _cleanup_free_ char *h = addr_string(AF_INET, p->addr);
+                                fprintf(f, "\t\tip daddr %s", h);
+                        } else
+                                fputs("\t\tmeta nfproto ipv4", f);
+                        fprintf(f, " %s dport %u dnat ip to %s:%u\n", proto, hp, s4, cp);
+                }
+                if (p->family != AF_INET) {
+                        if (p->family == AF_INET6) {
+                                _cleanup_free_ char *h = addr_string(AF_INET6, p->addr);
+                                fprintf(f, "\t\tip6 daddr %s", h);
+                        } else
+                                fputs("\t\tmeta nfproto ipv6", f);
+                        fprintf(f, " %s dport %u dnat ip6 to [%s]:%u\n", proto, hp, s6, cp);
+                }
+        }
+}
+
+/* The whole table, replaced in one transaction: nothing else is touched. */
+static char *ruleset(const Bridge *b)
+{
+        _cleanup_free_ char *n4 = addr_string(AF_INET, b->net4), *n6 = addr_string(AF_INET6, b->net6);
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                abort();
+        fprintf(f,
+                "table " NFT_TABLE " {}\n"
+                "delete table " NFT_TABLE "\n"
+                "table " NFT_TABLE " {\n"
+                /* route_localnet on the bridge lets 127.0.0.1 reach a published
+                 * port from the host; nothing from outside may use it. */
+                "\tchain guard {\n"
+                "\t\ttype filter hook prerouting priority raw; policy accept;\n"
+                "\t\tiif != lo ip daddr 127.0.0.0/8 drop\n"
+                "\t\tiif != lo ip saddr 127.0.0.0/8 drop\n"
+                "\t}\n"
+                "\tchain prerouting {\n"
+                "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+                "\t\tfib daddr type local jump publish\n"
+                "\t}\n"
+                "\tchain output {\n"
+                "\t\ttype nat hook output priority -100; policy accept;\n"
+                "\t\tip6 daddr ::1 return\n"
+                "\t\tfib daddr type local jump publish\n"
+                "\t}\n"
+                "\tchain postrouting {\n"
+                "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+                "\t\tip saddr %1$s/%2$u ip daddr != %1$s/%2$u masquerade\n"
+                "\t\tct status dnat ip daddr %1$s/%2$u ip saddr { %1$s/%2$u, 127.0.0.0/8 } masquerade\n"
+                "\t\tip6 saddr %3$s/%4$u ip6 daddr != %3$s/%4$u masquerade\n"
+                "\t\tct status dnat ip6 daddr %3$s/%4$u ip6 saddr %3$s/%4$u masquerade\n"
+                "\t}\n"
+                "\tchain publish {\n",
+                n4, b->prefix4, n6, b->prefix6);
+        for (size_t i = 0; i < b->n_members; i++)
+                for (size_t j = 0; j < b->members[i].n_ports; j++)
+                        put_dnat(f, b, &b->members[i], &b->members[i].ports[j]);
+        fputs("\t}\n}\n", f);
+        if (fclose(f) != 0)
+                abort();
+        return buf;
+}
+
+static int nft_run(Bridge *b, const char *cmd, char **ret_error)
+{
+        if (nft_run_cmd_from_buffer(b->nft, cmd) != 0) {
+                const char *e = nft_ctx_get_error_buffer(b->nft);
+                *ret_error = xasprintf("nftables table `" NFT_TABLE "`: %s", e && *e ? e : "failed");
+                return -EIO;
+        }
+        return 0;
+}
+
+static int table_apply(Bridge *b, char **ret_error)
+{
+        _cleanup_free_ char *cmd = ruleset(b);
+
+        return nft_run(b, cmd, ret_error);
+}
+
+/* ------------------------------------------------------------ the bridge */
+
+static int write_sysctl(const char *path, const char *v)
+{
+        return write_string_file(path, v);
+}
+
+static char *read_sysctl(const char *path)
+{
+        char *s = NULL;
+
+        if (read_full_file(path, 64, &s, NULL) < 0)
+                return xstrdup("0");
+        s[strcspn(s, "\n")] = 0;
+        return s;
+}
+
+#define FWD4 "/proc/sys/net/ipv4/ip_forward"
+#define FWD6 "/proc/sys/net/ipv6/conf/all/forwarding"
+
+/* Forwarding on; what it was is kept in the runtime directory, for the
+ * teardown of this ccsupd or of the next one (after kill -9). */
+static void forwarding_on(Bridge *b)
+{
+        if (access(b->forward_path, F_OK) < 0) {
+                _cleanup_free_ char *v4 = read_sysctl(FWD4), *v6 = read_sysctl(FWD6);
+                FILE *f = fopen(b->forward_path, "we");
+                if (f) {
+                        fprintf(f, "%s %s\n", v4, v6);
+                        fclose(f);
+                }
+        }
+        if (write_sysctl(FWD4, "1") < 0 || write_sysctl(FWD6, "1") < 0)
+                log_msg(LOG_WARNING, "bridge: IP forwarding: %s", strerror(errno));
+}
+
+static void forwarding_restore(Bridge *b)
+{
+        _cleanup_free_ char *s = NULL;
+        char v4[16], v6[16];
+
+        if (read_full_file(b->forward_path, 64, &s, NULL) < 0)
+                return;
+        if (sscanf(s, "%15s %15s", v4, v6) == 2) {
+                (void)write_sysctl(FWD4, v4);
+                (void)write_sysctl(FWD6, v6);
+        }
+        (void)unlink(b->forward_path);
+}
+
+static int bridge_up(Bridge *b, char **ret_error)
+{
+        uint8_t a[16];
+        _cleanup_free_ char *rl = NULL;
+        int idx, r;
+
+        if (b->ifindex > 0 && netlink_link_index(b->nl, b->name) == b->ifindex)
+                return 0;
+        idx = netlink_link_index(b->nl, b->name);
+        if (idx == -ENODEV) {
+                r = netlink_bridge_add(b->nl, b->name, 0);
+                if (r < 0) {
+                        *ret_error = xasprintf("bridge `%s`: %s", b->name, strerror(-r));
+                        return r;
+                }
+                idx = netlink_link_index(b->nl, b->name);
+        }
+        if (idx < 0) {
+                *ret_error = xasprintf("bridge `%s`: %s", b->name, strerror(-idx));
+                return idx;
+        }
+        addr4(b, 1, a);
+        r = netlink_addr_add(b->nl, idx, AF_INET, a, b->prefix4);
+        if (r >= 0) {
+                addr6(b, 1, a);
+                r = netlink_addr_add(b->nl, idx, AF_INET6, a, b->prefix6);
+        }
+        if (r >= 0)
+                r = netlink_link_up(b->nl, idx);
+        if (r < 0) {
+                *ret_error = xasprintf("bridge `%s`: address: %s", b->name, strerror(-r));
+                return r;
+        }
+        rl = xasprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", b->name);
+        if (write_sysctl(rl, "1") < 0)
+                log_msg(LOG_WARNING, "bridge `%s`: route_localnet: %s", b->name, strerror(errno));
+        forwarding_on(b);
+        b->ifindex = idx;
+        log_msg(LOG_DEBUG, "bridge `%s` up (index %d)", b->name, idx);
+        return 0;
+}
+
+static void bridge_down(Bridge *b)
+{
+        _cleanup_free_ char *e = NULL;
+        int idx = netlink_link_index(b->nl, b->name);
+
+        if (idx > 0)
+                (void)netlink_link_del(b->nl, idx);
+        (void)nft_run(b, "table " NFT_TABLE " {}\ndelete table " NFT_TABLE "\n", &e);
+        forwarding_restore(b);
+        b->ifindex = 0;
+        log_msg(LOG_DEBUG, "bridge `%s` removed", b->name);
+}
+
+static char *veth_name(uint32_t index)
+{
+        return xasprintf("ccv%u", index);
+}
+
+static void veth_del(Bridge *b, uint32_t index)
+{
+        _cleanup_free_ char *name = veth_name(index);
+        int idx = netlink_link_index(b->nl, name);
+
+        if (idx > 0)
+                (void)netlink_link_del(b->nl, idx);
+}
+
+/* ------------------------------------------------------------ ports */
+
+static int parse_ports(const UnitConfig *c, PublishPort **ret, size_t *ret_n, char **ret_error)
+{
+        size_t n = strv_length(c->publish_ports);
+        PublishPort *p = xcalloc(n ? n : 1, sizeof(PublishPort));
+        const char *err;
+
+        for (size_t i = 0; i < n; i++)
+                if (publish_port_parse(c->publish_ports[i], &p[i], &err) < 0) {
+                        *ret_error = xasprintf("PublishPort=%s: %s", c->publish_ports[i], err);
+                        free(p);
+                        return -EINVAL;
+                }
+        *ret = p;
+        *ret_n = n;
+        return 0;
+}
+
+static int bind_one(int family, const uint8_t *addr, int proto, unsigned port)
+{
+        union {
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } sa = {};
+        socklen_t len;
+        int fd, one = 1;
+
+        fd = socket(family, (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (family == AF_INET) {
+                sa.in.sin_family = AF_INET;
+                sa.in.sin_port = htons((uint16_t)port);
+                if (addr)
+                        memcpy(&sa.in.sin_addr, addr, 4);
+                len = sizeof(sa.in);
+        } else {
+                (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+                sa.in6.sin6_family = AF_INET6;
+                sa.in6.sin6_port = htons((uint16_t)port);
+                if (addr)
+                        memcpy(&sa.in6.sin6_addr, addr, 16);
+                len = sizeof(sa.in6);
+        }
+        if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+/* Every published port must be free on the host: bound once to tell, then
+ * let go (a range of thousands of ports would cost as many fds). */
+static int ports_check(const PublishPort *ports, size_t n, char **ret_error)
+{
+        for (size_t i = 0; i < n; i++) {
+                const PublishPort *p = &ports[i];
+                for (unsigned port = p->host_port; port <= p->host_end; port++)
+                        for (int fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0) {
+                                int fd;
+
+                                if (p->family && p->family != fam)
+                                        continue;
+                                fd = bind_one(fam, p->family ? p->addr : NULL, p->proto, port);
+                                if (fd == -EAFNOSUPPORT)
+                                        continue;
+                                if (fd < 0) {
+                                        _cleanup_free_ char *s = publish_port_format(p);
+                                        *ret_error = xasprintf("PublishPort=%s: host port %u/%s: %s", s, port,
+                                                               p->proto == IPPROTO_UDP ? "udp" : "tcp",
+                                                               fd == -EADDRINUSE ? "already in use on the host"
+                                                                                 : strerror(-fd));
+                                        return fd;
+                                }
+                                safe_close(fd);
+                        }
+        }
+        return 0;
+}
+
+static int ports_conflict(Bridge *b, const char *unit, const PublishPort *p, size_t n, char **ret_error)
+{
+        for (size_t k = 0; k < n; k++)
+                for (size_t i = 0; i < b->n_members; i++) {
+                        const Member *m = &b->members[i];
+                        if (streq(m->unit, unit))
+                                continue;
+                        for (size_t j = 0; j < m->n_ports; j++)
+                                if (publish_port_overlap(&p[k], &m->ports[j])) {
+                                        _cleanup_free_ char *s = publish_port_format(&p[k]);
+                                        unsigned port = p[k].host_port > m->ports[j].host_port ? p[k].host_port
+                                                                                              : m->ports[j].host_port;
+                                        *ret_error = xasprintf("PublishPort=%s: host port %u/%s is published by unit `%s`",
+                                                               s, port, p[k].proto == IPPROTO_UDP ? "udp" : "tcp",
+                                                               m->unit);
+                                        return -EADDRINUSE;
+                                }
+                }
+        return 0;
+}
+
+/* ------------------------------------------------------------ names */
+
+char *bridge_unit_file(Bridge *b, const char *unit, const char *what)
+{
+        return xasprintf("%s/%s.%s", b->etc_dir, unit, what);
+}
+
+/* Rewritten in place: the container has the file bind-mounted, so a new
+ * inode (rename) would never reach it. */
+static void file_rewrite(const char *path, const char *s)
+{
+        size_t l = strlen(s);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+        if (fd < 0 || pwrite(fd, s, l, 0) != (ssize_t)l || ftruncate(fd, (off_t)l) < 0)
+                log_msg(LOG_WARNING, "bridge: `%s`: %s", path, strerror(errno));
+}
+
+static void put_host(FILE *f, int family, const uint8_t *a, const char *name, const char *extra)
+{
+        _cleanup_free_ char *s = addr_string(family, a);
+
+        fprintf(f, "%s\t%s %s.ccsup%s%s\n", s, name, name, extra ? " " : "", extra ? extra : "");
+}
+
+/* Every running bridge unit by name (NAME, NAME.ccsup), the container's own
+ * hostname, then its AddHost= lines. */
+static void hosts_write(Bridge *b, const Member *self)
+{
+        _cleanup_free_ char *buf = NULL, *path = bridge_unit_file(b, self->unit, "hosts");
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        uint8_t a[16];
+
+        if (!f)
+                abort();
+        fputs("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", f);
+        for (size_t i = 0; i < b->n_members; i++) {
+                const Member *m = &b->members[i];
+                const char *extra = m == self && !streq(m->hostname, m->unit) ? m->hostname : NULL;
+
+                addr4(b, m->index, a);
+                put_host(f, AF_INET, a, m->unit, extra);
+                addr6(b, m->index, a);
+                put_host(f, AF_INET6, a, m->unit, extra);
+        }
+        STRV_FOREACH(h, self->add_hosts) {
+                const char *colon = strchr(*h, ':');
+                fprintf(f, "%s\t%.*s\n", colon + 1, (int)(colon - *h), *h);
+        }
+        if (fclose(f) != 0)
+                abort();
+        file_rewrite(path, buf);
+}
+
+static void hosts_update_all(Bridge *b)
+{
+        for (size_t i = 0; i < b->n_members; i++)
+                hosts_write(b, &b->members[i]);
+}
+
+static bool is_loopback(const char *a)
+{
+        return startswith(a, "127.") || streq(a, "::1") || startswith(a, "::ffff:127.");
+}
+
+/* The host's nameservers, without loopback stubs (systemd-resolved's
+ * 127.0.0.53 is not reachable from the container: its upstream servers
+ * are used instead); search lines too. */
+static void host_resolv(const char *path, char ***servers, char ***search)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[1024];
+
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                _cleanup_strv_free_ char **w = NULL;
+                const char *err;
+                if (words_split(line, &w, &err) < 0 || !w || !w[0] || !w[1])
+                        continue;
+                if (streq(w[0], "nameserver") && !is_loopback(w[1]))
+                        strv_add(servers, w[1]);
+                else if (search && (streq(w[0], "search") || streq(w[0], "domain"))) {
+                        strv_free(*search);
+                        *search = strv_copy(w + 1);
+                }
+        }
+}
+
+static void resolv_write(Bridge *b, const char *unit, const UnitConfig *c)
+{
+        _cleanup_strv_free_ char **servers = strv_copy(c->dns), **search = strv_copy(c->dns_search);
+        _cleanup_free_ char *path = bridge_unit_file(b, unit, "resolv.conf");
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!servers) {
+                host_resolv("/etc/resolv.conf", &servers, search ? NULL : &search);
+                if (!servers)
+                        host_resolv("/run/systemd/resolve/resolv.conf", &servers, NULL);
+        }
+        f = open_memstream(&buf, &size);
+        if (!f)
+                abort();
+        STRV_FOREACH(s, servers)
+                fprintf(f, "nameserver %s\n", *s);
+        if (search) {
+                _cleanup_free_ char *j = strv_join(search, " ");
+                fprintf(f, "search %s\n", j);
+        }
+        if (fclose(f) != 0)
+                abort();
+        file_rewrite(path, buf);
+}
+
+/* ------------------------------------------------------------ members */
+
+static void member_done(Member *m)
+{
+        free(m->hostname);
+        strv_free(m->add_hosts);
+        free(m->ports);
+        free(m->unit);
+}
+
+static Member *member_add(Bridge *b, const char *unit, uint32_t index, PublishPort *ports, size_t n)
+{
+        b->members = xrealloc(b->members, (b->n_members + 1) * sizeof(Member));
+        b->members[b->n_members] = (Member){ .unit = xstrdup(unit), .index = index, .ports = ports, .n_ports = n };
+        return &b->members[b->n_members++];
+}
+
+static void member_remove(Bridge *b, Member *m)
+{
+        member_done(m);
+        *m = b->members[--b->n_members];
+}
+
+/* The container's side: lo is brought up by the container itself. */
+static int setup_inside(Bridge *b, Netlink *in, uint32_t index)
+{
+        uint8_t a[16], gw[16];
+        int idx, r;
+
+        idx = netlink_link_index(in, "eth0");
+        if (idx < 0)
+                return idx;
+        addr4(b, index, a);
+        r = netlink_addr_add(in, idx, AF_INET, a, b->prefix4);
+        if (r < 0)
+                return r;
+        addr6(b, index, a);
+        r = netlink_addr_add(in, idx, AF_INET6, a, b->prefix6);
+        if (r < 0)
+                return r;
+        r = netlink_link_up(in, idx);
+        if (r < 0)
+                return r;
+        addr4(b, 1, gw);
+        r = netlink_route_default(in, idx, AF_INET, gw);
+        if (r < 0)
+                return r;
+        addr6(b, 1, gw);
+        return netlink_route_default(in, idx, AF_INET6, gw);
+}
+
+/* A fresh network namespace as an fd, and a netlink socket in it; this
+ * thread stays in ccsupd's own. */
+static int netns_new(int *ret_fd, Netlink **ret_nl)
+{
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int fd = -1;
+        int r = 0;
+
+        if (self < 0)
+                return -errno;
+        if (unshare(CLONE_NEWNET) < 0)
+                return -errno;
+        fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                r = -errno;
+        if (r == 0)
+                r = netlink_open(ret_nl);
+        if (setns(self, CLONE_NEWNET) < 0)
+                abort(); /* ccsupd cannot go on in the wrong namespace */
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_netns, char **ret_error)
+{
+        _cleanup_(netlink_freep) Netlink *in = NULL;
+        _cleanup_close_ int ns = -1;
+        _cleanup_free_ char *host = NULL;
+        PublishPort *ports = NULL;
+        size_t n_ports;
+        uint32_t index;
+        Member *m;
+        int r;
+
+        m = member_find(b, unit);
+        if (m) { /* a run not detached: start over */
+                veth_del(b, m->index);
+                member_remove(b, m);
+        }
+        r = parse_ports(c, &ports, &n_ports, ret_error);
+        if (r < 0)
+                return r;
+        r = ports_conflict(b, unit, ports, n_ports, ret_error);
+        if (r == 0)
+                r = ports_check(ports, n_ports, ret_error);
+        if (r < 0) {
+                free(ports);
+                return r;
+        }
+        r = pick_index(b, unit, c, &index, ret_error);
+        if (r < 0) {
+                free(ports);
+                return r;
+        }
+        m = member_add(b, unit, index, ports, n_ports);
+        m->hostname = xstrdup(unit_hostname(c));
+        m->add_hosts = strv_copy(c->add_hosts);
+        (void)mkdir_p(b->etc_dir, 0755);
+        resolv_write(b, unit, c);
+        hosts_update_all(b);
+        r = bridge_up(b, ret_error);
+        if (r < 0)
+                goto fail;
+        r = netns_new(&ns, &in);
+        if (r < 0) {
+                *ret_error = xasprintf("network namespace: %s", strerror(-r));
+                goto fail;
+        }
+        host = veth_name(index);
+        veth_del(b, index); /* a leftover of a container not re-adopted */
+        r = netlink_veth_add(b->nl, host, b->ifindex, "eth0", ns, 0);
+        if (r < 0) {
+                *ret_error = xasprintf("veth `%s`: %s", host, strerror(-r));
+                goto fail;
+        }
+        r = netlink_link_index(b->nl, host);
+        if (r > 0)
+                r = netlink_bridge_port_hairpin(b->nl, r);
+        if (r < 0) {
+                *ret_error = xasprintf("veth `%s`: hairpin: %s", host, strerror(-r));
+                goto fail;
+        }
+        r = setup_inside(b, in, index);
+        if (r < 0) {
+                *ret_error = xasprintf("eth0 of the container: %s", strerror(-r));
+                goto fail;
+        }
+        r = table_apply(b, ret_error);
+        if (r < 0)
+                goto fail;
+        lease_set(b, unit, index);
+        *ret_netns = TAKE_FD(ns);
+        return 0;
+fail:
+        bridge_detach(b, unit);
+        return r;
+}
+
+void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c)
+{
+        _cleanup_free_ char *e = NULL;
+        PublishPort *ports = NULL;
+        size_t n = 0;
+        Lease *l = lease_find(b, unit);
+
+        if (!l) {
+                log_msg(LOG_WARNING, "bridge: re-adopted unit `%s` has no address lease", unit);
+                return;
+        }
+        if (member_find(b, unit))
+                return;
+        if (c && parse_ports(c, &ports, &n, &e) < 0) {
+                log_msg(LOG_WARNING, "bridge: %s", e);
+                n = 0;
+        }
+        Member *m = member_add(b, unit, l->index, ports, n);
+        m->hostname = xstrdup(c ? unit_hostname(c) : unit);
+        m->add_hosts = c ? strv_copy(c->add_hosts) : NULL;
+        hosts_update_all(b);
+        if (bridge_up(b, &e) < 0 || table_apply(b, &e) < 0)
+                log_msg(LOG_WARNING, "bridge: re-adopting `%s`: %s", unit, e);
+}
+
+void bridge_detach(Bridge *b, const char *unit)
+{
+        _cleanup_free_ char *e = NULL;
+        Member *m = member_find(b, unit);
+
+        if (!m)
+                return;
+        _cleanup_free_ char *hosts = bridge_unit_file(b, unit, "hosts");
+        _cleanup_free_ char *resolv = bridge_unit_file(b, unit, "resolv.conf");
+
+        veth_del(b, m->index);
+        member_remove(b, m);
+        (void)unlink(hosts);
+        (void)unlink(resolv);
+        hosts_update_all(b);
+        if (b->n_members == 0)
+                bridge_down(b);
+        else if (table_apply(b, &e) < 0)
+                log_msg(LOG_WARNING, "bridge: %s", e);
+}
+
+void bridge_adoption_done(Bridge *b)
+{
+        if (b->n_members == 0 && (netlink_link_index(b->nl, b->name) > 0 ||
+                                  access(b->forward_path, F_OK) == 0))
+                bridge_down(b);
+}
+
+char *bridge_unit_address(Bridge *b, const char *unit, int family)
+{
+        Member *m = member_find(b, unit);
+        uint8_t a[16];
+
+        if (!m)
+                return NULL;
+        if (family == AF_INET)
+                addr4(b, m->index, a);
+        else
+                addr6(b, m->index, a);
+        return addr_string(family, a);
+}
+
+char *bridge_unit_ports(Bridge *b, const char *unit)
+{
+        Member *m = member_find(b, unit);
+        _cleanup_strv_free_ char **l = NULL;
+
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_ports; i++)
+                strv_push(&l, publish_port_format(&m->ports[i]));
+        return strv_join(l, " ");
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
+{
+        _cleanup_(bridge_freep) Bridge *b = xcalloc(1, sizeof(Bridge));
+        const char *s4 = o->subnet ? o->subnet : BRIDGE_DEFAULT_SUBNET;
+        const char *s6 = o->subnet6 ? o->subnet6 : BRIDGE_DEFAULT_SUBNET6;
+        int fam, r;
+
+        b->name = xstrdup(o->name ? o->name : BRIDGE_DEFAULT_NAME);
+        if (strlen(b->name) >= 16 || !*b->name || strchr(b->name, '/')) {
+                *ret_error = xasprintf("--bridge=%s: not a valid interface name", b->name);
+                return -EINVAL;
+        }
+        if (cidr_parse(s4, &fam, b->net4, &b->prefix4) < 0 || fam != AF_INET || b->prefix4 > 30) {
+                *ret_error = xasprintf("--bridge-subnet=%s: expected an IPv4 subnet A.B.C.D/N with N at most 30", s4);
+                return -EINVAL;
+        }
+        if (cidr_parse(s6, &fam, b->net6, &b->prefix6) < 0 || fam != AF_INET6 || b->prefix6 > 120 ||
+            b->prefix6 < 64) {
+                *ret_error = xasprintf("--bridge-subnet6=%s: expected an IPv6 subnet X::/N with N from 64 to 120", s6);
+                return -EINVAL;
+        }
+        b->lease_path = xasprintf("%s/network/%s.leases", o->state_dir, b->name);
+        b->forward_path = xasprintf("%s/bridge-%s.forwarding", o->runtime_dir, b->name);
+        b->etc_dir = xasprintf("%s/bridge-%s", o->runtime_dir, b->name);
+        /* Now, while fds are low: libnftables keeps one netlink socket per
+         * context and waits on it with select(), which aborts at fd 1024. */
+        b->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!b->nft) {
+                *ret_error = xstrdup("nftables: cannot make a context");
+                return -ENOMEM;
+        }
+        nft_ctx_buffer_output(b->nft);
+        nft_ctx_buffer_error(b->nft);
+        r = netlink_open(&b->nl);
+        if (r < 0) {
+                *ret_error = xasprintf("netlink: %s", strerror(-r));
+                return r;
+        }
+        leases_load(b);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+Bridge *bridge_free(Bridge *b)
+{
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n_members; i++)
+                member_done(&b->members[i]);
+        free(b->members);
+        for (size_t i = 0; i < b->n_leases; i++)
+                free(b->leases[i].unit);
+        free(b->leases);
+        netlink_free(b->nl);
+        if (b->nft)
+                nft_ctx_free(b->nft);
+        free(b->name);
+        free(b->lease_path);
+        free(b->forward_path);
+        free(b->etc_dir);
+        free(b);
+        return NULL;
+}

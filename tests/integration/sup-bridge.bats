@@ -1,0 +1,408 @@
+#!/usr/bin/env bats
+# [Network] Mode=bridge under ccsupd (UNITS.md, Bridge networking): the
+# bridge, a veth per container with eth0 inside, addresses leased across
+# restarts, the nftables table `inet ccsup` (masquerade, PublishPort=,
+# hairpin, 127.0.0.1 from the host). Hermetic: ccsupd runs in a network
+# namespace of the test's (own_netns); every check runs there (in_ns) or in
+# further namespaces the test made; the host's network is never touched.
+
+load sup-helpers
+
+setup_file() { run_setup_file; }
+setup() {
+        sup_setup
+        own_netns
+}
+teardown() { sup_teardown; }
+
+in_ns() {
+        nsenter -t "$NET_PID" -n -- "$@"
+}
+
+in_remote() {
+        nsenter -t "$REMOTE_PID" -n -- "$@"
+}
+
+# remote_netns: another namespace of the test's ("another host"), wired to
+# ccsupd's by a veth: 192.168.77.1 / fd77::1 there, .2 / ::2 here
+remote_netns() {
+        unshare -n -- sh -c 'ip link set lo up && exec sleep 3600' &
+        REMOTE_PID=$!
+        echo "$REMOTE_PID" >>"$T/bg-pids"
+        wait_until 5 sh -c '[ "$(cat /proc/$0/comm)" = sleep ]' "$REMOTE_PID"
+        in_ns ip link add vr0 type veth peer name vr1 netns "$REMOTE_PID"
+        in_ns ip addr add 192.168.77.1/24 dev vr0
+        in_ns ip addr add fd77::1/64 dev vr0 nodad
+        in_ns ip link set vr0 up
+        in_remote ip addr add 192.168.77.2/24 dev vr1
+        in_remote ip addr add fd77::2/64 dev vr1 nodad
+        in_remote ip link set vr1 up
+}
+
+# request NETNS-PID HOST PORT: one TCP request from that namespace
+request() {
+        nsenter -t "$1" -n -- sh -c 'echo hi | busybox nc -w 2 "$0" "$1"' "$2" "$3"
+}
+
+# bridge_unit NAME [NETWORK LINES...]: TCP servers on ports 80 and 81
+# answering "NAME LINE" and "NAME-81 LINE", a UDP one on 53 ("NAME ping"),
+# its eth0 addresses in /out/NAME.addr
+bridge_unit() {
+        local name=$1
+        shift
+        printf '#!/bin/sh\nread line\necho "%s $line"\n' "$name" >"$T/out/reply-$name"
+        printf '#!/bin/sh\nread line\necho "%s-81 $line"\n' "$name" >"$T/out/reply81-$name"
+        chmod +x "$T/out/reply-$name" "$T/out/reply81-$name"
+        unit "$name" <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c 'ip -o addr show dev eth0 >/out/$name.addr; ip route >/out/$name.route; nc -ll -p 80 -e /out/reply-$name & nc -ll -p 81 -e /out/reply81-$name & $H udp-echo 53 $name & trap "exit 0" TERM; while :; do sleep 0.05; done'
+StopTimeoutSec=5s
+
+[Mounts]
+Bind=$T/out:/out
+
+[Network]
+Mode=bridge
+$(printf '%s\n' "$@")
+EOF
+}
+
+# ask FROM-UNIT HOST PORT: one request from inside FROM-UNIT's container
+ask() {
+        ctl exec "$1" /bin/sh -c "echo hi | nc -w 2 $2 $3"
+}
+
+veths() {
+        in_ns ip -o link show type veth | wc -l
+}
+
+@test "Mode=bridge: eth0 with an address, the default route; containers reach each other and the bridge" {
+        bridge_unit web
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        wait_file "$T/out/web.addr"
+        wait_file "$T/out/db.addr"
+        in_ns ip -o addr show dev ccsup0 | grep -q 'inet 10.89.0.1/24'
+        in_ns ip -o addr show dev ccsup0 | grep -q 'inet6 fd89::1/64'
+        grep -q 'inet 10.89.0.[0-9]*/24' "$T/out/web.addr"
+        grep -q 'default via 10.89.0.1 dev eth0' "$T/out/web.route"
+        web=$(prop web IPAddress)
+        db=$(prop db IPAddress)
+        [[ $web == 10.89.0.* && $db == 10.89.0.* && $web != "$db" ]]
+        grep -q "inet $web/24" "$T/out/web.addr"
+        [ "$(veths)" -eq 2 ]
+        [ "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" = 1 ]
+
+        run ask web "$db" 80
+        [ "$status" -eq 0 ]
+        [ "$output" = "db hi" ]
+        run ask db "$web" 80
+        [ "$output" = "web hi" ]
+        # the bridge address from a container: a server of the test's there
+        nsenter -t "$NET_PID" -n -- busybox nc -l -p 9999 -e echo bridge-ok &
+        echo $! >>"$T/bg-pids"
+        wait_until 5 sh -c "nsenter -t $NET_PID -n ss -ltn | grep -q :9999"
+        run ask web 10.89.0.1 9999
+        [ "$output" = bridge-ok ]
+}
+
+@test "Mode=bridge: the address is kept across restarts, Address= fixes one; veth and bridge go with the containers" {
+        bridge_unit web
+        bridge_unit db "Address=10.89.0.77"
+        # a fresh netns may inherit forwarding on; ccsupd puts back what was
+        in_ns sh -c 'echo 0 >/proc/sys/net/ipv4/ip_forward'
+        sup_start
+        wait_state web running
+        wait_state db running
+        [ "$(prop db IPAddress)" = 10.89.0.77 ]
+        [ "$(prop db IPv6Address)" = fd89::4d ]
+        web=$(prop web IPAddress)
+        ctl restart web
+        wait_state web running
+        [ "$(prop web IPAddress)" = "$web" ]
+        ctl stop web
+        wait_state web inactive
+        [ "$(veths)" -eq 1 ]
+        [ -z "$(prop web IPAddress)" ]
+        ctl stop db
+        wait_state db inactive
+        [ "$(veths)" -eq 0 ]
+        ! in_ns ip link show ccsup0
+        [ "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" = 0 ]
+        # the lease outlives ccsupd
+        sup_stop
+        sup_start
+        ctl start web
+        wait_state web running
+        [ "$(prop web IPAddress)" = "$web" ]
+        sup_stop
+        ! in_ns ip link show ccsup0
+        [ "$(veths)" -eq 0 ]
+}
+
+@test "Mode=bridge: kill -9 of ccsupd and daemon-reexec: containers re-adopted, no duplicate veth, address or rule" {
+        bridge_unit web "PublishPort=8080:80"
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        local web db table
+        web=$(prop web IPAddress)
+        db=$(prop db IPAddress)
+        table=$(in_ns nft list table inet ccsup)
+        [ "$(veths)" -eq 2 ]
+
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        cat "$T/d.err" >>"$T/d1.err"
+        sup_start
+        wait_state web running
+        wait_state db running
+        grep -q "re-adopted PID" "$T/d.err"
+        [ "$(veths)" -eq 2 ]
+        [ "$(in_ns ip -o link show type bridge | wc -l)" -eq 1 ]
+        [ "$(in_ns ip -o -4 addr show dev ccsup0 | wc -l)" -eq 1 ]
+        [ "$(prop web IPAddress)" = "$web" ]
+        [ "$(prop web PublishedPorts)" = "8080:80/tcp" ]
+        [ "$(in_ns nft list table inet ccsup)" = "$table" ]
+        run ask web "$db" 80
+        [ "$output" = "db hi" ]
+
+        run ctl daemon-reexec
+        [ "$status" -eq 0 ]
+        wait_state web running
+        wait_state db running
+        [ "$(veths)" -eq 2 ]
+        [ "$(in_ns nft list table inet ccsup)" = "$table" ]
+        [ "$(prop db IPAddress)" = "$db" ]
+        run ask db "$web" 80
+        [ "$output" = "web hi" ]
+
+        sup_stop
+        [ "$(veths)" -eq 0 ]
+        ! in_ns ip link show ccsup0
+        ! in_ns nft list table inet ccsup
+}
+
+@test "Mode=bridge: a killed ccsupd whose containers died leaves nothing behind at the next start" {
+        bridge_unit web
+        sup_start
+        wait_state web running
+        pid=$(prop web MainPID)
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        kill -KILL "$pid"
+        wait_until 5 sh -c "! kill -0 $pid"
+        rm -f "$T/run/control"
+        in_ns ip link show ccsup0
+        sup_start --no-watch
+        # the unit starts again (it is wanted): one bridge, one veth
+        wait_state web running
+        [ "$(veths)" -eq 1 ]
+        [ "$(in_ns ip -o link show type bridge | wc -l)" -eq 1 ]
+}
+
+@test "PublishPort=: TCP, UDP and ranges from another netns through the host address, from 127.0.0.1, hairpin from a container" {
+        remote_netns
+        bridge_unit web "PublishPort=8080:80 9000-9001:80-81 8053:53/udp 127.0.0.1:8090:80"
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        [ "$(prop web PublishedPorts)" = "8080:80/tcp 9000-9001:80-81/tcp 8053:53/udp 127.0.0.1:8090:80/tcp" ]
+        wait_until 5 sh -c "nsenter -t $NET_PID -n busybox nc -w 1 $(prop web IPAddress) 81 </dev/null"
+
+        run request "$REMOTE_PID" 192.168.77.1 8080
+        [ "$output" = "web hi" ]
+        run request "$REMOTE_PID" 192.168.77.1 9000
+        [ "$output" = "web hi" ]
+        run request "$REMOTE_PID" 192.168.77.1 9001
+        [ "$output" = "web-81 hi" ]
+        run in_remote python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram 192.168.77.1:8053 3
+        [ "$output" = "web ping" ]
+        # from the host itself, on loopback, as docker run -p
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
+        run request "$NET_PID" 127.0.0.1 8090
+        [ "$output" = "web hi" ]
+        run in_ns python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram 127.0.0.1:8053 3
+        [ "$output" = "web ping" ]
+        # a port published on 127.0.0.1 is not reachable from another host
+        run request "$REMOTE_PID" 192.168.77.1 8090
+        [ "$output" != "web hi" ]
+        # hairpin: a container reaches another's published port by a host address
+        run ask db 192.168.77.1 8080
+        [ "$output" = "web hi" ]
+        run ask db 10.89.0.1 9001
+        [ "$output" = "web-81 hi" ]
+        # and its own, through the host (with br_netfilter: the port's hairpin)
+        run ask web 192.168.77.1 8080
+        [ "$output" = "web hi" ]
+}
+
+@test "Mode=bridge: outgoing traffic is masqueraded behind the host's address" {
+        remote_netns
+        bridge_unit web
+        sup_start
+        wait_state web running
+        nsenter -t "$REMOTE_PID" -n -- python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7000)); s.listen(1)
+c, a = s.accept(); c.sendall((a[0] + "\n").encode())' &
+        echo $! >>"$T/bg-pids"
+        wait_until 5 sh -c "nsenter -t $REMOTE_PID -n ss -ltn | grep -q :7000"
+        run ctl exec web /bin/sh -c "nc -w 2 192.168.77.2 7000 </dev/null"
+        [ "$output" = 192.168.77.1 ]
+}
+
+@test "PublishPort=: a port published twice or bound by a host process is a start error naming it; the others keep running" {
+        bridge_unit web "PublishPort=8080:80"
+        bridge_unit other "PublishPort=7000-8080:7000-8080" $'\n[Restart]\nPolicy=no\n[Unit]\nAfter=web'
+        bridge_unit third "PublishPort=8085:80/tcp" $'\n[Restart]\nPolicy=no'
+        # nsenter execs: $! is the listener's own PID, which teardown kills
+        nsenter -t "$NET_PID" -n -- busybox nc -l -p 8085 &
+        echo $! >>"$T/bg-pids"
+        wait_until 5 sh -c "nsenter -t $NET_PID -n ss -ltn | grep -q :8085"
+        sup_start
+        wait_state web running
+        wait_state other failed
+        wait_state third failed
+        run ctl status other
+        [[ $output == *"host port 8080/tcp is published by unit \`web\`"* ]]
+        run ctl status third
+        [[ $output == *"PublishPort=8085:80/tcp: host port 8085/tcp: already in use on the host"* ]]
+        [ "$(veths)" -eq 1 ]
+        [ -z "$(prop other IPAddress)" ]
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
+        # nothing of the failed ones in the table
+        ! in_ns nft list table inet ccsup | grep -q 'dport 8085'
+}
+
+@test "the nftables table of another tool survives every action of ccsupd byte for byte" {
+        in_ns nft -f - <<'NFT'
+table ip ccsup {
+        chain input {
+                type filter hook input priority 10; policy accept;
+                tcp dport 1234 accept
+        }
+}
+table inet mine {
+        set allowed { type ipv4_addr; elements = { 10.1.2.3 } }
+        chain forward {
+                type filter hook forward priority 5; policy accept;
+                ip saddr @allowed accept
+        }
+}
+NFT
+        local before
+        before=$(in_ns nft list table ip ccsup; in_ns nft list table inet mine)
+        same() {
+                [ "$(in_ns nft list table ip ccsup; in_ns nft list table inet mine)" = "$before" ]
+        }
+        bridge_unit web "PublishPort=8080:80"
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        same
+        ctl restart web
+        wait_state web running
+        same
+        ctl stop db
+        wait_state db inactive
+        same
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        sup_start
+        wait_state web running
+        same
+        run ctl daemon-reexec
+        wait_state web running
+        same
+        sup_stop
+        ! in_ns nft list table inet ccsup
+        same
+}
+
+@test "Mode=bridge over IPv6: --bridge-subnet6, container to container, published ports from another netns" {
+        remote_netns
+        bridge_unit web "PublishPort=8080:80 8053:53/udp"
+        bridge_unit db
+        sup_start --bridge-subnet=10.77.0.0/28 --bridge-subnet6=fd42:1::/64
+        wait_state web running
+        wait_state db running
+        in_ns ip -o addr show dev ccsup0 | grep -q 'inet6 fd42:1::1/64'
+        in_ns ip -o addr show dev ccsup0 | grep -q 'inet 10.77.0.1/28'
+        web6=$(prop web IPv6Address)
+        [[ $web6 == fd42:1::* ]]
+        grep -q "inet6 $web6/64" "$T/out/web.addr"
+        run ctl exec db /bin/sh -c "ip -6 route | grep default"
+        [[ $output == *"default via fd42:1::1 dev eth0"* ]]
+        run ask db "$web6" 80
+        [ "$output" = "web hi" ]
+        # the first packets wait for neighbour discovery on both links
+        wait_until 5 sh -c "nsenter -t $REMOTE_PID -n sh -c 'echo hi | busybox nc -w 1 fd77::1 8080' | grep -q 'web hi'"
+        run request "$REMOTE_PID" fd77::1 8080
+        [ "$output" = "web hi" ]
+        run in_remote python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram "[fd77::1]:8053" 3
+        [ "$output" = "web ping" ]
+}
+
+@test "bad --bridge-subnet and --bridge-subnet6 are refused at start with the option named" {
+        run "$CCSUPD" $(ccsupd_args) --bridge-subnet=10.0.0.0/31
+        [ "$status" -ne 0 ]
+        [[ $output == *"--bridge-subnet=10.0.0.0/31: expected an IPv4 subnet"* ]]
+        run "$CCSUPD" $(ccsupd_args) --bridge-subnet6=fd00::/130
+        [ "$status" -ne 0 ]
+        [[ $output == *"--bridge-subnet6=fd00::/130"* ]]
+}
+
+@test "names: bridge units resolve each other (NAME, NAME.ccsup) from their start and after restarts; DNS=, DNSSearch=, AddHost=" {
+        bridge_unit web "DNS=192.0.2.53 2001:db8::53" "DNSSearch=example.test" "AddHost=gw.test:10.89.0.1"
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        run ask web db 80
+        [ "$output" = "db hi" ]
+        run ask web db.ccsup 80
+        [ "$output" = "db hi" ]
+        run ask db web.ccsup 80
+        [ "$output" = "web hi" ]
+        run ctl exec web cat /etc/hosts
+        [[ $output == *"gw.test"* ]]
+        [[ $output == *"$(prop db IPv6Address)	db db.ccsup"* ]]
+        run ctl exec web cat /etc/resolv.conf
+        [ "$output" = $'nameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch example.test' ]
+        # the host's servers, never a loopback stub
+        run ctl exec db cat /etc/resolv.conf
+        ! grep -q 'nameserver 127\.' <<<"$output"
+        ! grep -q 'nameserver ::1' <<<"$output"
+
+        # a unit started later is known at once to those already running
+        bridge_unit cache
+        ctl reload
+        ctl start cache
+        wait_state cache running
+        run ask web cache 80
+        [ "$output" = "cache hi" ]
+        # after a restart, under the same name
+        ctl restart db
+        wait_state db running
+        run ask cache db 80
+        [ "$output" = "db hi" ]
+        # a stopped unit is gone from the others' files
+        ctl stop cache
+        wait_state cache inactive
+        run ctl exec web cat /etc/hosts
+        [[ $output != *cache* ]]
+}
