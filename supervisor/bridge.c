@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <nftables/libnftables.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ struct Bridge {
         size_t n_members;
         Netlink *nl;
         struct nft_ctx *nft;
+        int nft_errno;              /* why nft is NULL: no NETLINK_NETFILTER */
         int ifindex;       /* 0: not set up by this ccsupd */
 };
 
@@ -311,6 +313,11 @@ static char *ruleset(const Bridge *b)
 
 static int nft_run(Bridge *b, const char *cmd, char **ret_error)
 {
+        if (!b->nft) {
+                *ret_error = xasprintf("nftables: the kernel has no nf_tables (netlink NETLINK_NETFILTER: %s)",
+                                       strerror(b->nft_errno));
+                return -b->nft_errno;
+        }
         if (nft_run_cmd_from_buffer(b->nft, cmd) != 0) {
                 const char *e = nft_ctx_get_error_buffer(b->nft);
                 *ret_error = xasprintf("nftables table `" NFT_TABLE "`: %s", e && *e ? e : "failed");
@@ -922,14 +929,26 @@ int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
         b->forward_path = xasprintf("%s/bridge-%s.forwarding", o->runtime_dir, b->name);
         b->etc_dir = xasprintf("%s/bridge-%s", o->runtime_dir, b->name);
         /* Now, while fds are low: libnftables keeps one netlink socket per
-         * context and waits on it with select(), which aborts at fd 1024. */
-        b->nft = nft_ctx_new(NFT_CTX_DEFAULT);
-        if (!b->nft) {
+         * context and waits on it with select(), which aborts at fd 1024.
+         * libnftables calls exit() when it cannot open that socket (a
+         * kernel without nf_tables, e.g. a minimal appliance with ccsupd as
+         * PID 1): probe first, and leave bridge units to fail at their start. */
+        int probe = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (probe < 0) {
+                b->nft_errno = errno;
+                log_msg(LOG_DEBUG, "nftables: no NETLINK_NETFILTER (%s): Mode=bridge units cannot start",
+                        strerror(errno));
+        } else
+                safe_close(probe);
+        b->nft = probe >= 0 ? nft_ctx_new(NFT_CTX_DEFAULT) : NULL;
+        if (probe >= 0 && !b->nft) {
                 *ret_error = xstrdup("nftables: cannot make a context");
                 return -ENOMEM;
         }
-        nft_ctx_buffer_output(b->nft);
-        nft_ctx_buffer_error(b->nft);
+        if (b->nft) {
+                nft_ctx_buffer_output(b->nft);
+                nft_ctx_buffer_error(b->nft);
+        }
         r = netlink_open(&b->nl);
         if (r < 0) {
                 *ret_error = xasprintf("netlink: %s", strerror(-r));
