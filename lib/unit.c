@@ -1367,11 +1367,12 @@ static int p_network(Ctx *x, const char *v, void *f)
         return 0;
 }
 
-/* PublishPort=: appended; empty resets. */
-static int p_publish(Ctx *x, const char *v, void *f)
+/* A list of words, each checked by check() before any is kept: appended;
+ * empty resets. what names a bad word in the error. */
+static int p_checked_words(Ctx *x, const char *v, char ***l, int (*check)(const char *w, const char **err),
+                           const char *what)
 {
         _cleanup_strv_free_ char **w = NULL;
-        char ***l = f;
         const char *err;
 
         if (!*v) {
@@ -1383,16 +1384,27 @@ static int p_publish(Ctx *x, const char *v, void *f)
                 value_error(x, "%s", err);
                 return -EINVAL;
         }
-        STRV_FOREACH(a, w) {
-                PublishPort p;
-                if (publish_port_parse(*a, &p, &err) < 0) {
-                        value_error(x, "invalid port `%s`: %s", *a, err);
+        STRV_FOREACH(a, w)
+                if (check(*a, &err) < 0) {
+                        value_error(x, "invalid %s `%s`: %s", what, *a, err);
                         return -EINVAL;
                 }
-        }
         STRV_FOREACH(a, w)
                 strv_add(l, *a);
         return 0;
+}
+
+static int check_publish_port(const char *w, const char **err)
+{
+        PublishPort p;
+
+        return publish_port_parse(w, &p, err);
+}
+
+/* PublishPort=: appended; empty resets. */
+static int p_publish(Ctx *x, const char *v, void *f)
+{
+        return p_checked_words(x, v, f, check_publish_port, "port");
 }
 
 /* DNS=, DNSSearch=, AddHost=: appended; empty resets. */
@@ -1442,32 +1454,17 @@ static int p_address(Ctx *x, const char *v, void *f)
         return 0;
 }
 
+static int check_listen_address(const char *w, const char **err)
+{
+        ListenAddress la;
+
+        return listen_address_parse(w, &la, err);
+}
+
 /* ListenStream=, ListenDatagram=: addresses, appended; empty resets. */
 static int p_listen(Ctx *x, const char *v, void *f)
 {
-        _cleanup_strv_free_ char **w = NULL;
-        char ***l = f;
-        const char *err;
-
-        if (!*v) {
-                strv_free(*l);
-                *l = NULL;
-                return 0;
-        }
-        if (words_split(v, &w, &err) < 0) {
-                value_error(x, "%s", err);
-                return -EINVAL;
-        }
-        STRV_FOREACH(a, w) {
-                ListenAddress la;
-                if (listen_address_parse(*a, &la, &err) < 0) {
-                        value_error(x, "invalid address `%s`: %s", *a, err);
-                        return -EINVAL;
-                }
-        }
-        STRV_FOREACH(a, w)
-                strv_add(l, *a);
-        return 0;
+        return p_checked_words(x, v, f, check_listen_address, "address");
 }
 
 static int p_socket_mode(Ctx *x, const char *v, void *f)
