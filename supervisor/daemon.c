@@ -35,6 +35,7 @@ typedef struct Daemon {
         ev_signal sigterm, sigint, sighup, sigchld;
         char *cgroup_parent;
         bool delegated;
+        bool scoped;            /* in UNIT-containers.scope (systemd before 254) */
         bool reload_announced;  /* RELOADING=1 sent for the reload in progress */
         bool reexec;            /* daemon-reexec requested: execve() once the loop ends */
         bool detach;            /* systemd restarts us: exit, the containers left running */
@@ -248,6 +249,14 @@ static int daemon_choose_cgroup(Daemon *d, const DaemonOptions *o, CgroupMode mo
         dir = xasprintf("%s%s", CGROUP_ROOT_DEFAULT, own);
         if (getxattr(dir, "trusted.delegate", value, sizeof(value) - 1) <= 0 || value[0] != '1')
                 return 0;
+        /* systemd before 254: a scope of their own (systemd-job.h). */
+        _cleanup_free_ char *scope = NULL;
+        if (systemd_scope_open(CGROUP_ROOT_DEFAULT, &scope) > 0) {
+                free(d->cgroup_parent);
+                d->cgroup_parent = TAKE_PTR(scope);
+                d->delegated = d->scoped = true;
+                return 0;
+        }
         leaf = path_join(dir, "supervisor");
         if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
                 return log_unit_errno(LOG_ERR, NULL, -errno, "cgroup `%s`: %s", leaf, strerror(errno));
@@ -323,6 +332,9 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
                 .cgroup_mode = mode,
                 .cgroup_parent = d->cgroup_parent,
                 .fd_store = getenv("NOTIFY_SOCKET") != NULL,
+                /* journald files a stream's lines under the writer's unit:
+                 * ccsupd's, not the scope's, when ccsupd writes them. */
+                .journal_relay = d->scoped,
                 .tmpfs_size = o->tmpfs_size,
                 .tmpfs_size_bp = o->tmpfs_size_bp,
                 .bridge = o->bridge,
@@ -403,6 +415,8 @@ static void daemon_teardown(Daemon *d)
                 /* Our parent cgroup, if we made it and nobody else uses it. */
                 if (!d->delegated && !streq(d->cgroup_parent, "/"))
                         (void)cgroup_remove_if_empty(CGROUP_ROOT_DEFAULT, mode, d->cgroup_parent);
+                if (d->scoped)
+                        systemd_scope_close(CGROUP_ROOT_DEFAULT);
         }
         ev_signal_stop(d->loop, &d->sigterm);
         ev_signal_stop(d->loop, &d->sigint);

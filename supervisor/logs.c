@@ -48,7 +48,12 @@ struct UnitLog {
         uint64_t lost;      /* records that could not be written */
         uint64_t lost_at_failure;
         bool failing;       /* the last write failed (reported once) */
+        bool relay;         /* journal through ccsupd: the streams' lines go to jfd[] */
+        int jfd[2];         /* journald streams (stdout, stderr) while relaying */
+        bool out_err;       /* the stream whose records the output buffer holds */
 };
+
+static bool relay_journal;
 
 /* One output buffer for everyone: the loop runs one callback at a time, and
  * each callback leaves it empty. */
@@ -83,10 +88,16 @@ UnitLog *unit_log_new(struct ev_loop *loop, const char *name, const char *log_di
         l->name = xstrdup(name);
         l->path = xasprintf("%s/%s.log", log_dir, name);
         l->fd = -1;
+        l->jfd[0] = l->jfd[1] = -1;
         l->max_size = 1024 * 1024;
         l->max_files = 3;
         l->last = LOG_TARGET_AUTO;
         return l;
+}
+
+void unit_log_relay_journal(bool on)
+{
+        relay_journal = on;
 }
 
 LogTarget unit_log_last_target(const UnitLog *l)
@@ -134,12 +145,47 @@ static void log_file_rotate(UnitLog *l)
 
 /* Writes the output buffer. A failed or short write is undone (no half
  * record stays in the file) and its records counted as lost. */
+static void relay_flush(UnitLog *l)
+{
+        int fd = l->jfd[l->out_err];
+        size_t done = 0;
+
+        while (fd >= 0 && done < n_out) {
+                ssize_t k = write(fd, out + done, n_out - done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                done += (size_t)k;
+        }
+        if (done < n_out) {
+                /* journald too slow (EAGAIN) or gone: the rest is lost, and
+                 * counted; the loop never waits for journald. */
+                if (!l->failing)
+                        log_unit(LOG_WARNING, l->name, "journal stream: %s; output is lost until it "
+                                 "accepts again", fd < 0 ? "not open" : strerror(errno));
+                if (!l->failing)
+                        l->lost_at_failure = l->lost;
+                l->failing = true;
+                l->lost += n_out_records;
+        } else if (l->failing) {
+                log_unit(LOG_NOTICE, l->name, "journal stream written again; %" PRIu64 " lines lost",
+                         l->lost - l->lost_at_failure);
+                l->failing = false;
+        }
+        n_out = n_out_records = 0;
+}
+
 static void log_flush(UnitLog *l)
 {
         size_t done = 0;
 
         if (n_out == 0)
                 return;
+        if (l->relay) {
+                relay_flush(l);
+                return;
+        }
         if (l->fd < 0)
                 log_file_open(l, false);
         while (l->fd >= 0 && done < n_out) {
@@ -193,6 +239,20 @@ static void log_record(LogStream *s, const Prefix *pre, char tag, const char *a,
         UnitLog *l = s->log;
         size_t len = pre->len + na + nb + 1;
 
+        if (l->relay) {
+                /* The bare line: journald adds time and priority. */
+                if (n_out > 0 && (l->out_err != s->err || n_out + na + nb + 1 > OUT_MAX))
+                        log_flush(l);
+                l->out_err = s->err;
+                if (na > 0)
+                        memcpy(out + n_out, a, na);
+                if (nb > 0)
+                        memcpy(out + n_out + na, b, nb);
+                n_out += na + nb;
+                out[n_out++] = '\n';
+                n_out_records++;
+                return;
+        }
         if (l->size + n_out > 0 && l->size + n_out + len > l->max_size) {
                 log_flush(l);
                 if (l->size > 0 || l->fd < 0)
@@ -296,8 +356,11 @@ static void on_stream(struct ev_loop *loop, ev_io *w, int revents)
         (void)stream_read(s);
         log_flush(l);
         /* The file stays open only while something may write to it. */
-        if (!l->streams)
+        if (!l->streams) {
                 l->fd = safe_close(l->fd);
+                l->jfd[0] = safe_close(l->jfd[0]);
+                l->jfd[1] = safe_close(l->jfd[1]);
+        }
 }
 
 static void stream_add(UnitLog *l, int fd, bool err)
@@ -347,10 +410,40 @@ void unit_log_fds(const UnitLog *l, int ret[2])
                         ret[s->err] = s->fd;
 }
 
+static int open_journal(UnitLog *l, int out_fds[2]);
+
+/* Relaying: the journald streams the pipes' lines go to, opened once. */
+static int relay_open(UnitLog *l)
+{
+        int j[2];
+        int r;
+
+        l->relay = true;
+        if (l->jfd[0] >= 0 && l->jfd[1] >= 0)
+                return 0;
+        r = open_journal(l, j);
+        if (r < 0)
+                return r;
+        safe_close(l->jfd[0]);
+        safe_close(l->jfd[1]);
+        for (int i = 0; i < 2; i++) {
+                (void)fcntl(j[i], F_SETFL, fcntl(j[i], F_GETFL) | O_NONBLOCK);
+                l->jfd[i] = j[i];
+        }
+        return 0;
+}
+
 void unit_log_adopt(UnitLog *l, LogTarget t, int fds[2])
 {
         streams_not_current(l);
         l->last = t;
+        l->relay = false;
+        if (t == LOG_TARGET_JOURNAL && (fds[0] >= 0 || fds[1] >= 0)) {
+                /* Pipes of a relayed journal output. */
+                int r = relay_open(l);
+                if (r < 0)
+                        log_unit(LOG_WARNING, l->name, "journal stream: %s; output is lost", strerror(-r));
+        }
         for (int i = 0; i < 2; i++) {
                 if (fds[i] < 0)
                         continue;
@@ -389,6 +482,7 @@ int unit_log_open(UnitLog *l, const UnitConfig *c, int devnull, int out_fds[2], 
         l->max_size = c->log_max_file_size;
         l->max_files = c->log_max_files;
         out_fds[0] = out_fds[1] = -1;
+        l->relay = false;
 
         switch (c->log_target) {
         case LOG_TARGET_NONE:
@@ -404,7 +498,13 @@ int unit_log_open(UnitLog *l, const UnitConfig *c, int devnull, int out_fds[2], 
                 return 0;
         case LOG_TARGET_JOURNAL:
         case LOG_TARGET_AUTO:
-                r = open_journal(l, out_fds);
+                if (relay_journal) {
+                        r = relay_open(l);
+                        if (r == 0)
+                                break; /* pipes, as for a file */
+                        l->relay = false;
+                } else
+                        r = open_journal(l, out_fds);
                 if (r == 0) {
                         l->last = LOG_TARGET_JOURNAL;
                         return 0;
@@ -436,7 +536,7 @@ int unit_log_open(UnitLog *l, const UnitConfig *c, int devnull, int out_fds[2], 
                 stream_add(l, p[i][0], i == 1);
                 out_fds[i] = p[i][1];
         }
-        l->last = LOG_TARGET_FILE;
+        l->last = l->relay ? LOG_TARGET_JOURNAL : LOG_TARGET_FILE;
         return 0;
 }
 
@@ -456,6 +556,8 @@ UnitLog *unit_log_free(UnitLog *l)
                 log_flush(l);
         }
         safe_close(l->fd);
+        safe_close(l->jfd[0]);
+        safe_close(l->jfd[1]);
         free(l->name);
         free(l->path);
         free(l);

@@ -17,6 +17,11 @@
  *            split, never dropped; a partial line is written when its
  *            stream ends. What cannot be written (a full disk) is lost and
  *            counted, and reading goes on: the loop never waits on a log.
+ *            Relayed instead (unit_log_relay_journal()): two pipes as for
+ *            a file, whose lines ccsupd writes to journald streams of its
+ *            own, so that journald files them under ccsupd's unit (it takes
+ *            a stream's unit from the writer); what journald does not take
+ *            at once is lost and counted.
  *   none     /dev/null.
  *
  * One UnitLog per unit. Each run gets its own pipes; the streams of an
@@ -64,6 +69,12 @@ void unit_log_hand_over(UnitLog *l);
 /* A re-adopted container whose output goes to t: takes the read ends of
  * its pipes (either may be -1), which become the current run's streams. */
 void unit_log_adopt(UnitLog *l, LogTarget t, int fds[2]);
+
+/* Journal output relayed through ccsupd from now on (on), or the
+ * container's stdout and stderr being journald streams (off, the default):
+ * for containers whose cgroups lie outside ccsupd's systemd unit
+ * (systemd_scope_open()). */
+void unit_log_relay_journal(bool on);
 
 /* Lines lost so far (write errors), for tests and status. */
 uint64_t unit_log_lost(const UnitLog *l);

@@ -2024,7 +2024,9 @@ static void unit_adopt_output(Unit *u, pid_t pid)
         if (have[0] && S_ISSOCK(st[0].st_mode))
                 t = LOG_TARGET_JOURNAL;
         else if ((have[0] && S_ISFIFO(st[0].st_mode)) || fds[0] >= 0 || fds[1] >= 0)
-                t = LOG_TARGET_FILE;
+                /* Pipes: a file, or the journal relayed through us. */
+                t = u->manager->o.journal_relay && unit_log_target(u) == LOG_TARGET_JOURNAL ? LOG_TARGET_JOURNAL
+                                                                                          : LOG_TARGET_FILE;
         for (int i = 0; i < 2 && !from_previous; i++) {
                 _cleanup_free_ char *path = xasprintf("/proc/%d/fd/%d", (int)pid, i + 1);
                 /* 2>&1 in the container: one pipe, one reader. */
@@ -2597,6 +2599,7 @@ int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret)
         m->loop = loop;
         m->o = *o;
         m->fd_keeper = -1;
+        unit_log_relay_journal(o->journal_relay);
         m->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (m->devnull < 0) {
                 r = -errno;

@@ -32,6 +32,7 @@ typedef struct ManagerOptions {
         CgroupMode cgroup_mode;
         const char *cgroup_parent; /* e.g. "/ccsup" */
         bool fd_store;             /* pidfds in a file-descriptor store: systemd's, or the fd keeper */
+        bool journal_relay;        /* journal output through ccsupd (containers outside its unit) */
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
         const char *bridge, *bridge_subnet, *bridge_subnet6; /* Mode=bridge (bridge.h) */
 } ManagerOptions;
