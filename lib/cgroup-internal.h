@@ -21,6 +21,10 @@ int cg_write(const char *dir, const char *file, const char *value);
 /* cgroup2 */
 int cg2_is_populated(const char *dir);
 int cg2_kill(const char *dir);
+/* cgroup.freeze, and waits (up to a second) for cgroup.events to agree. */
+int cg2_freeze(const char *dir, bool freeze);
+/* 1 frozen, 0 not, <0 error. */
+int cg2_is_frozen(const char *dir);
 /* Enables the controllers of want (cgroup2 names) in cgroup.subtree_control
  * of every ancestor of path from the cgroup from (an ancestor of path, or
  * "/") down to path's parent, where offered and not enabled yet. */
@@ -41,3 +45,6 @@ int cg1_list_hierarchies(const char *root, char ***ret_names);
 int cg1_prepare(const char *root, const char *name, const char *path);
 int cg1_is_populated(const char *dir);
 int cg1_kill(const char *freezer, char *const *dirs);
+/* freezer.state FROZEN or THAWED, waited for; cg1_is_frozen: 1, 0, <0. */
+int cg1_freeze(const char *freezer, bool freeze);
+int cg1_is_frozen(const char *freezer);

@@ -126,6 +126,19 @@ static int freezer_set(const char *freezer, const char *state)
         return -ETIMEDOUT;
 }
 
+int cg1_freeze(const char *freezer, bool freeze)
+{
+        return freezer_set(freezer, freeze ? "FROZEN" : "THAWED");
+}
+
+int cg1_is_frozen(const char *freezer)
+{
+        _cleanup_free_ char *cur = NULL;
+        int r = cg_read(freezer, "freezer.state", &cur);
+
+        return r < 0 ? r : !streq(cur, "THAWED");
+}
+
 int cg1_kill(const char *freezer, char *const *dirs)
 {
         int r = 0;

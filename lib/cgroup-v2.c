@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "cgroup-internal.h"
@@ -111,6 +112,36 @@ int cg2_is_populated(const char *dir)
                         return *v == '1';
         }
         return -EBADMSG;
+}
+
+int cg2_is_frozen(const char *dir)
+{
+        _cleanup_free_ char *events = NULL;
+        int r = cg_read(dir, "cgroup.events", &events);
+
+        if (r < 0)
+                return r;
+        for (const char *l = events; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (startswith(l, "frozen "))
+                        return l[strlen("frozen ")] == '1';
+        return -EOPNOTSUPP; /* before Linux 5.2 */
+}
+
+int cg2_freeze(const char *dir, bool freeze)
+{
+        int r = cg_write(dir, "cgroup.freeze", freeze ? "1" : "0");
+
+        if (r < 0)
+                return r;
+        /* The kernel freezes each task at its next return to user space:
+         * frozen shows once every one is. */
+        for (int i = 0; i < 1000; i++) {
+                r = cg2_is_frozen(dir);
+                if (r < 0 || r == freeze)
+                        return r < 0 ? r : 0;
+                nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
+        }
+        return -ETIMEDOUT;
 }
 
 int cg2_kill(const char *dir)

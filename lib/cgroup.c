@@ -395,6 +395,26 @@ int cgroup_kill_all(const Cgroup *cg)
         return r;
 }
 
+/* cgroup.freeze is cgroup2's core, no controller: the tracking tree of a
+ * hybrid host has it too. The v1 freezer where there is no cgroup2. */
+int cgroup_freeze(const Cgroup *cg, bool freeze)
+{
+        if (cg->unified)
+                return cg2_freeze(cg->unified, freeze);
+        if (cg->v1_freezer)
+                return cg1_freeze(cg->v1_freezer, freeze);
+        return -EOPNOTSUPP;
+}
+
+int cgroup_is_frozen(const Cgroup *cg)
+{
+        if (cg->unified)
+                return cg2_is_frozen(cg->unified);
+        if (cg->v1_freezer)
+                return cg1_is_frozen(cg->v1_freezer);
+        return -EOPNOTSUPP;
+}
+
 int cgroup_signal_all(const Cgroup *cg, int sig)
 {
         const char *dir = cg->unified ? cg->unified : (cg->v1 ? cg->v1[0] : NULL);

@@ -139,6 +139,12 @@ int cgroup_is_populated(const Cgroup *cg);
  */
 int cgroup_kill_all(const Cgroup *cg);
 
+/* Freezes (or thaws) every process of the cgroup: cgroup.freeze in the
+ * cgroup2 tree (pure v2 and hybrid hosts), the v1 freezer on v1 hosts; returns once the kernel says it is
+ * done. -EOPNOTSUPP where neither exists. cgroup_is_frozen: 1, 0, <0. */
+int cgroup_freeze(const Cgroup *cg, bool freeze);
+int cgroup_is_frozen(const Cgroup *cg);
+
 /* Sends sig to every process listed in the cgroup (no freezing). */
 int cgroup_signal_all(const Cgroup *cg, int sig);
 

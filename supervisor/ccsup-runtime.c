@@ -265,11 +265,17 @@ static bool state_alive(const State *s)
 static const char *state_status(const State *s)
 {
         _cleanup_free_ char *fifo = NULL;
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
 
         if (!state_alive(s))
                 return "stopped";
         fifo = state_file(s->id, "exec.fifo");
-        return access(fifo, F_OK) == 0 ? "created" : "running";
+        if (access(fifo, F_OK) == 0)
+                return "created";
+        /* runc's extra status, which podman and containerd read. */
+        if (cgroup_open(CGROUP_ROOT_DEFAULT, s->cgroup_mode, s->cgroup, &cg) >= 0 && cgroup_is_frozen(cg) > 0)
+                return "paused";
+        return "running";
 }
 
 static json_object *state_json(const State *s)
@@ -747,6 +753,32 @@ static int do_kill(const char *id, const char *signame, bool all)
         return 0;
 }
 
+/* pause: every process of the container frozen (its cgroup's freezer);
+ * resume: thawed. Only a running container pauses, only a paused one
+ * resumes, as runc has it. */
+static int do_pause(const char *id, bool pause)
+{
+        _cleanup_(state_done) State st = {};
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        const char *status;
+        int r;
+
+        if (load_or_fail(id, &st) < 0)
+                return 1;
+        status = state_status(&st);
+        if (!streq(status, pause ? "running" : "paused"))
+                return error_out("container `%s` is %s, not %s", id, status, pause ? "running" : "paused");
+        r = cgroup_open(CGROUP_ROOT_DEFAULT, st.cgroup_mode, st.cgroup, &cg);
+        if (r >= 0)
+                r = cgroup_freeze(cg, pause);
+        if (r == -EOPNOTSUPP)
+                return error_out("%s `%s`: no freezer (cgroup2 cgroup.freeze or the v1 freezer hierarchy)",
+                                 pause ? "pause" : "resume", id);
+        if (r < 0)
+                return error_out("%s `%s`: %s", pause ? "pause" : "resume", id, strerror(-r));
+        return 0;
+}
+
 static int do_delete(const char *id, bool force)
 {
         _cleanup_(state_done) State st = {};
@@ -946,6 +978,7 @@ static void help(void)
                "  exec [--process=FILE] [--detach] [--pid-file=FILE] ID [CMD...]\n"
                "  ps [--format=json] ID\n"
                "  kill [--all] ID [SIGNAL] | delete [--force] ID | list [--format=json]\n"
+               "  pause ID | resume ID\n"
                "  features | spec [--bundle=DIR] | --version\n");
 }
 
@@ -1101,5 +1134,7 @@ int main(int argc, char **argv)
                 return do_kill(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, all);
         if (streq(cmd, "delete"))
                 return do_delete(argv[optind], force);
+        if (streq(cmd, "pause") || streq(cmd, "resume"))
+                return do_pause(argv[optind], streq(cmd, "pause"));
         return error_out("unknown command `%s`", cmd);
 }

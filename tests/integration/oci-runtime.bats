@@ -151,6 +151,51 @@ assert len(p) == 3 and int(sys.argv[2]) in p, p' "$output" "$pid"
         assert_gone f2
 }
 
+# utime (clock ticks) of a process: still while it is frozen
+utime() { awk '{ print $14 }' /proc/"$1"/stat; }
+
+@test "pause and resume: every process frozen, status paused, then thawed" {
+        edit 'c["process"]["args"] = ["sh", "-c", "while :; do :; done & while :; do :; done"]'
+        rt run --detach --bundle "$B" --pid-file "$TEST_DIR/pid" p1 >"$TEST_DIR/out" 2>&1
+        pid=$(cat "$TEST_DIR/pid")
+        run rt resume p1
+        [[ $status -eq 1 && $output == *"is running, not paused"* ]]
+        run rt pause p1
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ $(status_of p1) == paused ]]
+        run rt list --format json
+        [[ $output == *'"id":"p1"'*'"status":"paused"'* ]]
+        # the kernel's word: frozen
+        if [[ -e /sys/fs/cgroup/unified/$CGP/c/cgroup.events ]]; then
+                grep -qx "frozen 1" /sys/fs/cgroup/unified/"$CGP"/c/cgroup.events
+        elif [[ -e /sys/fs/cgroup/$CGP/c/cgroup.events ]]; then
+                grep -qx "frozen 1" /sys/fs/cgroup/"$CGP"/c/cgroup.events
+        else
+                [[ $(cat /sys/fs/cgroup/freezer/"$CGP"/c/freezer.state) == FROZEN ]]
+        fi
+        # neither busy loop runs
+        child=$(cat /proc/"$pid"/task/*/children | awk '{ print $1 }')
+        [[ -n $child ]]
+        a=$(utime "$pid") b=$(utime "$child")
+        sleep 0.5
+        [[ $(utime "$pid") == "$a" && $(utime "$child") == "$b" ]]
+        run rt pause p1
+        [[ $status -eq 1 && $output == *"is paused, not running"* ]]
+        run rt resume p1
+        [[ $status -eq 0 ]]
+        [[ $(status_of p1) == running ]]
+        sleep 0.5
+        [[ $(utime "$pid") != "$a" && $(utime "$child") != "$b" ]]
+        # a paused container still goes with delete --force
+        rt pause p1
+        run rt delete --force p1
+        [[ $status -eq 0 ]]
+        assert_gone p1
+        run rt pause p1
+        [[ $status -eq 1 && $output == *"does not exist"* ]]
+}
+
 @test "process: user, groups, cwd, env, umask, rlimits, no_new_privs, capabilities" {
         edit '
 p = c["process"]
@@ -420,6 +465,24 @@ teardown_file() {
         run pm rm pd
         [[ $status -eq 0 ]]
         [[ -z $(pm ps -aq) ]]
+}
+
+@test "podman pause and unpause" {
+        podman_setup
+        run pm run "${U[@]}" -d --name pp --network=none "$IMG" sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+        [[ $status -eq 0 ]]
+        run pm pause pp
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ $(pm inspect --format '{{.State.Status}}' pp) == paused ]]
+        [[ $(pm ps --filter status=paused --format '{{.Names}}') == pp ]]
+        run pm unpause pp
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ $(pm inspect --format '{{.State.Status}}' pp) == running ]]
+        run pm stop -t 5 pp
+        [[ $status -eq 0 ]]
+        pm rm pp
 }
 
 @test "podman run -t: the container's pty comes to conmon over --console-socket" {
