@@ -359,6 +359,33 @@ int cgroup_attach(const Cgroup *cg, pid_t pid, bool with_unified)
         return 0;
 }
 
+int cgroup_attach_members(const Cgroup *cg)
+{
+        const char *track = cg->unified ? cg->unified : cg->v1_freezer;
+
+        if (!track)
+                return -EOPNOTSUPP;
+        /* Twice: a process forked meanwhile is in the second list. */
+        for (int round = 0; round < 2; round++) {
+                _cleanup_free_ char *procs = NULL;
+                int r = cg_read(track, "cgroup.procs", &procs);
+
+                if (r < 0)
+                        return r;
+                for (char *s = procs; *s;) {
+                        char *end;
+                        long pid = strtol(s, &end, 10);
+                        if (end == s)
+                                break;
+                        r = cgroup_attach(cg, (pid_t)pid, false);
+                        if (r < 0 && r != -ESRCH)
+                                return r;
+                        s = end + strspn(end, " \n");
+                }
+        }
+        return 0;
+}
+
 int cgroup_is_populated(const Cgroup *cg)
 {
         int r;

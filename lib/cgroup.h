@@ -127,6 +127,10 @@ void cgroup_event_drain(int fd);
  * too when with_unified (i.e. when the child was not cloned into it).
  */
 int cgroup_attach(const Cgroup *cg, pid_t pid, bool with_unified);
+/* Every process of the cgroup (as the tracking tree lists it: cgroup2 on
+ * hybrid, the freezer on v1) into each of cg's v1 hierarchies: after a
+ * hierarchy was added to a running container's cgroup. */
+int cgroup_attach_members(const Cgroup *cg);
 
 /* > 0 when any process is in the cgroup (or its children), 0 when empty. */
 int cgroup_is_populated(const Cgroup *cg);

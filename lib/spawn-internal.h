@@ -118,6 +118,9 @@ _Noreturn void spawn_child_fail(int sync_fd, int r, char *msg);
 
 /* dup2()s the three fds onto 0, 1, 2 (whatever numbers they have). */
 int spawn_setup_stdio(const int stdio[3]);
+/* The plan's cgroup limits (and device rules) written to cg; the first that
+ * fails names its key and controller in *ret_error. */
+int spawn_apply_limits(const SpawnPlan *p, const Cgroup *cg, char **ret_error);
 /* Every signal to SIG_DFL, none blocked. */
 void spawn_reset_signals(void);
 int spawn_apply_rlimits(const RlimitSpec *limits);

@@ -1081,3 +1081,55 @@ int spawn_prepare_oci_exec(const char *data, size_t size, const char *process, s
         *ret = TAKE_PTR(p);
         return 0;
 }
+
+int spawn_oci_update(const char *data, size_t size, const char *cgroup_root, CgroupMode mode,
+                     const char *cgroup_path, char **ret_error)
+{
+        _cleanup_(spawn_plan_freep) SpawnPlan *p = xcalloc(1, sizeof(*p));
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        SpawnOciOptions o = { .cgroup_root = cgroup_root, .cgroup_mode = mode, .start_fd = -1,
+                              .console_fd = -1 };
+        Ctx c = { .p = p, .o = &o, .error = ret_error };
+        json_object *doc = NULL;
+        int r;
+
+        p->staging_lock = -1;
+        p->netns_fd = -1;
+        p->start_fd = -1;
+        r = parse_document(&c, data, size, &doc);
+        if (r < 0)
+                return r;
+        /* The device allowlist is a program (cgroup2) or the devices
+         * controller's list, set once at create. */
+        if (get(doc, "devices"))
+                r = bad(&c, "`linux.resources.devices`: not changed by update");
+        if (r >= 0)
+                r = prepare_resources(&c, doc);
+        json_object_put(doc);
+        if (r < 0)
+                return r;
+        strv_free(p->device_rules);
+        p->device_rules = NULL;
+        p->cgroup_root = xstrdup(cgroup_root);
+        p->cgroup_mode = mode;
+        p->cgroup_path = xstrdup(cgroup_path);
+        if (mode != CGROUP_MODE_V2 && p->cgroup_mask) {
+                /* v1 hierarchies are joined at create only where a limit
+                 * needed them: the missing ones now, with every process. */
+                Cgroup *made = NULL;
+                r = cgroup_create_with(cgroup_root, mode, cgroup_path, p->cgroup_mask, &made);
+                cgroup_free(made);
+                if (r < 0 && r != -EBUSY) {
+                        *ret_error = xasprintf("cgroup `%s`: %s", cgroup_path, strerror(-r));
+                        return r;
+                }
+        }
+        r = cgroup_open(cgroup_root, mode, cgroup_path, &cg);
+        if (r >= 0 && mode != CGROUP_MODE_V2 && p->cgroup_mask)
+                r = cgroup_attach_members(cg);
+        if (r < 0) {
+                *ret_error = xasprintf("cgroup `%s`: %s", cgroup_path, strerror(-r));
+                return r;
+        }
+        return spawn_apply_limits(p, cg, ret_error);
+}

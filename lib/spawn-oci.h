@@ -43,3 +43,10 @@ int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, S
 int spawn_prepare_oci_exec(const char *data, size_t size, const char *process, size_t process_size,
                            char *const *args, const SpawnOciOptions *o, SpawnPlan **ret,
                            char **ret_error);
+
+/* ccsup-runtime update: data is a runtime-spec linux.resources object
+ * (memory, cpu, pids), applied to the cgroup at cgroup_path: only what it
+ * names changes. A field the launcher does not honour is an error naming it,
+ * and nothing is changed then; devices are fixed at create. */
+int spawn_oci_update(const char *data, size_t size, const char *cgroup_root, CgroupMode mode,
+                     const char *cgroup_path, char **ret_error);

@@ -1115,7 +1115,7 @@ static char *limit_error(const char *key, const char *controller, const SpawnPla
 
 /* Every limit of the unit; the first that fails names its key and
  * controller. */
-static int apply_limits(const SpawnPlan *p, const Cgroup *cg, char **ret_error)
+int spawn_apply_limits(const SpawnPlan *p, const Cgroup *cg, char **ret_error)
 {
         _cleanup_free_ char *log = NULL;
         bool set = true;
@@ -1175,7 +1175,7 @@ static int create_cgroup(const SpawnPlan *p, Cgroup **ret, char **ret_error)
                 *ret_error = xasprintf("cgroup `%s`: %s", p->cgroup_path, strerror(-r));
                 return r;
         }
-        r = apply_limits(p, cg, ret_error);
+        r = spawn_apply_limits(p, cg, ret_error);
         if (r < 0)
                 goto fail;
         *ret = TAKE_PTR(cg);

@@ -779,6 +779,33 @@ static int do_pause(const char *id, bool pause)
         return 0;
 }
 
+/* update --resources=FILE|- ID: a linux.resources object for the cgroup of
+ * a created, running or paused container. */
+static int do_update(const char *id, const char *resources)
+{
+        _cleanup_(state_done) State st = {};
+        _cleanup_free_ char *data = NULL, *err = NULL;
+        size_t n;
+        int r;
+
+        if (!resources)
+                return error_out("update: needs --resources=FILE (- for standard input); "
+                                 "the single-value options of runc are not supported");
+        if (load_or_fail(id, &st) < 0)
+                return 1;
+        if (!state_alive(&st))
+                return error_out("container `%s` is not running", id);
+        r = streq(resources, "-") ? read_full_fd(STDIN_FILENO, 1 << 20, &data, &n)
+                                  : read_full_file(resources, 1 << 20, &data, &n);
+        if (r < 0)
+                return error_out("update: %s: %s", streq(resources, "-") ? "standard input" : resources,
+                                 strerror(-r));
+        r = spawn_oci_update(data, n, CGROUP_ROOT_DEFAULT, st.cgroup_mode, st.cgroup, &err);
+        if (r < 0)
+                return error_out("update `%s`: %s", id, err ? err : strerror(-r));
+        return 0;
+}
+
 static int do_delete(const char *id, bool force)
 {
         _cleanup_(state_done) State st = {};
@@ -978,7 +1005,7 @@ static void help(void)
                "  exec [--process=FILE] [--detach] [--pid-file=FILE] ID [CMD...]\n"
                "  ps [--format=json] ID\n"
                "  kill [--all] ID [SIGNAL] | delete [--force] ID | list [--format=json]\n"
-               "  pause ID | resume ID\n"
+               "  pause ID | resume ID | update --resources=FILE|- ID\n"
                "  features | spec [--bundle=DIR] | --version\n");
 }
 
@@ -1010,12 +1037,13 @@ int main(int argc, char **argv)
                 { "tty", no_argument, NULL, 't' },
                 { "cwd", required_argument, NULL, 'C' },
                 { "env", required_argument, NULL, 'e' },
+                { "resources", required_argument, NULL, 'r' },
                 {}
         };
         char **orig_argv = argv;
         CreateArgs ca = {};
         bool force = false, all = false, json = false, systemd = false, tty = false;
-        const char *process = NULL;
+        const char *process = NULL, *resources = NULL;
         const char *cmd;
         int c;
 
@@ -1056,7 +1084,7 @@ int main(int argc, char **argv)
         argc -= optind;
         argv += optind;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "+b:dfate:", cmd_opts, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "+b:dfate:r:", cmd_opts, NULL)) >= 0)
                 switch (c) {
                 case 'b':
                         ca.bundle = optarg;
@@ -1091,6 +1119,9 @@ int main(int argc, char **argv)
                         break;
                 case 'X':
                         process = optarg;
+                        break;
+                case 'r':
+                        resources = optarg;
                         break;
                 case 't':
                         tty = true;
@@ -1134,6 +1165,8 @@ int main(int argc, char **argv)
                 return do_kill(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, all);
         if (streq(cmd, "delete"))
                 return do_delete(argv[optind], force);
+        if (streq(cmd, "update"))
+                return do_update(argv[optind], resources);
         if (streq(cmd, "pause") || streq(cmd, "resume"))
                 return do_pause(argv[optind], streq(cmd, "pause"));
         return error_out("unknown command `%s`", cmd);

@@ -259,6 +259,50 @@ c["process"]["args"] = ["sleep", "60"]'
         assert_gone l1
 }
 
+@test "update --resources: new limits in the cgroup, the rest untouched; bad input changes nothing" {
+        edit '
+c["linux"]["resources"]["memory"] = {"limit": 67108864}
+c["linux"]["resources"]["pids"] = {"limit": 42}
+c["linux"]["resources"]["cpu"] = {"quota": 50000, "period": 100000}
+c["process"]["args"] = ["sleep", "60"]'
+        rt run --detach --bundle "$B" u1 >"$TEST_DIR/out" 2>&1
+        limits() {
+                if [[ -d /sys/fs/cgroup/memory ]]; then
+                        echo "$(cat /sys/fs/cgroup/memory/"$CGP"/c/memory.limit_in_bytes)" \
+                                "$(cat /sys/fs/cgroup/pids/"$CGP"/c/pids.max)" \
+                                "$(cat /sys/fs/cgroup/cpu/"$CGP"/c/cpu.cfs_quota_us)"
+                else
+                        echo "$(cat /sys/fs/cgroup/"$CGP"/c/memory.max)" "$(cat /sys/fs/cgroup/"$CGP"/c/pids.max)" \
+                                "$(cut -d' ' -f1 /sys/fs/cgroup/"$CGP"/c/cpu.max)"
+                fi
+        }
+        [[ $(limits) == "67108864 42 50000" ]]
+        echo '{"memory": {"limit": 33554432}, "pids": {"limit": 17}}' >"$TEST_DIR/res.json"
+        run rt update --resources "$TEST_DIR/res.json" u1
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ $(limits) == "33554432 17 50000" ]]
+        # from standard input, as podman passes it
+        run rt update --resources - u1 <<<'{"cpu": {"quota": 25000, "period": 100000}}'
+        [[ $status -eq 0 ]]
+        [[ $(limits) == "33554432 17 25000" ]]
+        # refused fields are named; nothing changes
+        run rt update -r - u1 <<<'{"memory": {"limit": 16777216}, "blockIO": {"weight": 100}}'
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`linux.resources.blockIO`'* ]]
+        run rt update -r - u1 <<<'{"devices": []}'
+        [[ $status -eq 1 && $output == *"devices"*"not changed by update"* ]]
+        run rt update -r - u1 <<<'{"memory": '
+        [[ $status -eq 1 ]]
+        [[ $(limits) == "33554432 17 25000" ]]
+        run rt update u1
+        [[ $status -eq 1 && $output == *"needs --resources"* ]]
+        run rt update -r "$TEST_DIR/res.json" nosuch
+        [[ $status -eq 1 && $output == *"does not exist"* ]]
+        rt delete --force u1
+        assert_gone u1
+}
+
 @test "seccomp: the spec's profile is applied" {
         edit '
 c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
@@ -483,6 +527,28 @@ teardown_file() {
         run pm stop -t 5 pp
         [[ $status -eq 0 ]]
         pm rm pp
+}
+
+@test "podman update: a running container's limits change" {
+        podman_setup
+        run pm run "${U[@]}" -d --name pu --network=none --memory 64m --pids-limit 40 "$IMG" sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+        [[ $status -eq 0 ]]
+        run pm update --memory 32m --cpu-quota 20000 --cpu-period 100000 pu
+        echo "$output"
+        [[ $status -eq 0 ]]
+        pid=$(pm inspect --format '{{.State.Pid}}' pu)
+        cg=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3 }' /proc/"$pid"/cgroup)
+        if [[ -n $cg ]]; then
+                [[ $(cat /sys/fs/cgroup/memory"$cg"/memory.limit_in_bytes) == 33554432 ]]
+                cg=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3 }' /proc/"$pid"/cgroup)
+                [[ $(cat /sys/fs/cgroup/cpu"$cg"/cpu.cfs_quota_us) == 20000 ]]
+        else
+                cg=$(awk -F: '$1 == 0 { print $3 }' /proc/"$pid"/cgroup)
+                [[ $(cat /sys/fs/cgroup"$cg"/memory.max) == 33554432 && $(cut -d' ' -f1 /sys/fs/cgroup"$cg"/cpu.max) == 20000 ]]
+        fi
+        run pm stop -t 5 pu
+        [[ $status -eq 0 ]]
+        pm rm pu
 }
 
 @test "podman run -t: the container's pty comes to conmon over --console-socket" {
