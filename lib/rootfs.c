@@ -200,7 +200,11 @@ static int bind_onto(int source_dirfd, const char *source, int target, bool recu
         if (tree < 0)
                 return -errno;
         if (attrs) {
-                struct mount_attr a = { .attr_set = attrs };
+                /* An atime mode replaces the one the tree has (the kernel
+                 * wants the whole field cleared with it). */
+                struct mount_attr a = { .attr_set = attrs,
+                                        .attr_clr = attrs & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME)
+                                                            ? MOUNT_ATTR__ATIME : 0 };
                 if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &a, sizeof(a)) < 0)
                         return -errno;
         }
@@ -578,7 +582,10 @@ static int setup_unit_mount(const RootfsPlan *p, int rootfd, const RootfsMount *
                         return target;
                 r = mount_on_fd(cg ? "cgroup2" : "tmpfs", target, cg ? "cgroup2" : "tmpfs",
                                 MS_NOSUID | MS_NODEV | (m->read_only ? MS_RDONLY : 0) |
-                                        (m->extra_attr & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0),
+                                        (m->extra_attr & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0) |
+                                        (m->extra_attr & MOUNT_ATTR_NOATIME ? MS_NOATIME : 0) |
+                                        (m->extra_attr & MOUNT_ATTR_STRICTATIME ? MS_STRICTATIME : 0) |
+                                        (m->extra_attr & MOUNT_ATTR_NODIRATIME ? MS_NODIRATIME : 0),
                                 m->options);
                 return r < 0 ? fail(ret_error, r, "%s `%s`", cg ? "cgroup2" : "tmpfs",
                                     m->destination) : 0;

@@ -476,8 +476,14 @@ static int prepare_mount(Ctx *c, size_t i, json_object *m)
                         attr |= MOUNT_ATTR_NOSUID;
                 else if (streq(*o, "noexec"))
                         attr |= MOUNT_ATTR_NOEXEC;
+                else if (streq(*o, "noatime") || streq(*o, "strictatime")) {
+                        attr &= ~(uint64_t)(MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME);
+                        attr |= streq(*o, "noatime") ? MOUNT_ATTR_NOATIME : MOUNT_ATTR_STRICTATIME;
+                } else if (streq(*o, "nodiratime"))
+                        attr |= MOUNT_ATTR_NODIRATIME;
                 else if (streq(*o, "nodev") || streq(*o, "suid") || streq(*o, "exec") ||
-                         streq(*o, "private") || streq(*o, "rprivate") || streq(*o, "relatime"))
+                         streq(*o, "private") || streq(*o, "rprivate") || streq(*o, "relatime") ||
+                         streq(*o, "atime") || streq(*o, "diratime"))
                         ; /* what every mount of the container has already */
                 else if (strchr(*o, '=') && !is_bind) {
                         char *d = data ? xasprintf("%s,%s", data, *o) : xstrdup(*o);

@@ -901,7 +901,8 @@ static int do_features(void)
         static const char *const ns[] = { "cgroup", "ipc", "mount", "network", "pid", "uts" };
         static const char *const mount_opts[] = { "bind", "rbind", "ro", "rw", "nosuid", "noexec",
                                                   "nodev", "suid", "exec", "private", "rprivate",
-                                                  "relatime" };
+                                                  "relatime", "noatime", "strictatime", "nodiratime",
+                                                  "atime", "diratime" };
         json_object *o = json_object_new_object(), *l = json_object_new_object(),
                     *a, *cg = json_object_new_object(), *sc = json_object_new_object();
 

@@ -463,7 +463,69 @@ podman_setup() {
 
 pm() { timeout 60 "${P[@]}" "$@"; }
 
+# containerd of the test's own (config, root, state and socket under the
+# file's directory), in a private mount namespace with a tmpfs over
+# /run/containerd (ctr's FIFOs, the shims' sockets): nothing of the host's.
+# ctr runs in that namespace too; the shim calls ccsup-runtime with a
+# --root of the test's.
+ctr_setup() {
+        command -v containerd >/dev/null && command -v ctr >/dev/null ||
+                skip "containerd is not installed (contrib/deps)"
+        podman_setup # the image, as an OCI layout
+        CD=$BATS_FILE_TMPDIR/containerd
+        if [[ ! -e $CD/pid ]]; then
+                mkdir -p "$CD"
+                cat >"$CD/config.toml" <<EOF2
+version = 2
+root = "$CD/root"
+state = "$CD/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CD/sock"
+[ttrpc]
+  address = "$CD/sock.ttrpc"
+EOF2
+                [[ -d /run/containerd ]] || { mkdir /run/containerd && touch "$CD/made-run-dir"; }
+                unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=0711 tmpfs /run/containerd &&
+                        exec containerd --config "$1"' sh "$CD/config.toml" >"$CD/log" 2>&1 &
+                echo $! >"$CD/pid"
+                local i
+                for ((i = 0; i < 100; i++)); do
+                        [[ -S $CD/sock ]] && break
+                        sleep 0.1
+                done
+                [[ -S $CD/sock ]] || { cat "$CD/log"; false; }
+                skopeo copy -q "oci:$PM/oci:latest" "docker-archive:$CD/img.tar:localhost/ccsup-ctr:latest"
+                ctr_ images import "$CD/img.tar" >/dev/null
+        fi
+        CRUN=(--runc-binary "$RT" --runc-root "$BATS_FILE_TMPDIR/ctr-runtime-root")
+}
+
+ctr_() { timeout 60 nsenter -m -t "$(cat "$CD/pid")" ctr --address "$CD/sock" "$@"; }
+
 teardown_file() {
+        local CD=$BATS_FILE_TMPDIR/containerd
+        if [[ -e $CD/pid ]]; then
+                local id p
+                for id in $(timeout 20 nsenter -m -t "$(cat "$CD/pid")" ctr --address "$CD/sock" containers ls -q 2>/dev/null); do
+                        timeout 20 nsenter -m -t "$(cat "$CD/pid")" ctr --address "$CD/sock" tasks kill -s KILL "$id" 2>/dev/null || true
+                        timeout 20 nsenter -m -t "$(cat "$CD/pid")" ctr --address "$CD/sock" tasks delete -f "$id" 2>/dev/null || true
+                        timeout 20 nsenter -m -t "$(cat "$CD/pid")" ctr --address "$CD/sock" containers delete "$id" 2>/dev/null || true
+                done
+                # the shims we caused, by their pid files; then containerd
+                for p in "$CD"/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
+                        [[ -e $p ]] && kill "$(cat "$p")" 2>/dev/null || true
+                done
+                kill "$(cat "$CD/pid")" 2>/dev/null || true
+                for p in $(seq 50); do
+                        kill -0 "$(cat "$CD/pid")" 2>/dev/null || break
+                        sleep 0.1
+                done
+                [[ -e $CD/made-run-dir ]] && rmdir /run/containerd 2>/dev/null || true
+                for d in /sys/fs/cgroup/*/default /sys/fs/cgroup/unified/default; do
+                        [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+                done
+        fi
         local PM=$BATS_FILE_TMPDIR/podman
         [[ -d $PM/storage ]] || return 0
         timeout 60 podman --root="$PM/storage" --runroot="$PM/runroot" --cgroup-manager=cgroupfs \
@@ -592,4 +654,44 @@ teardown_file() {
                 [[ $(cat /sys/fs/cgroup"$cg"/memory.max) == 67108864 ]]
         fi
         pm rm -f -t 0 lim
+}
+
+@test "containerd: ctr run --rm, the output and exit status" {
+        ctr_setup
+        run ctr_ run --rm "${CRUN[@]}" localhost/ccsup-ctr:latest c1 sh -c 'echo hi from ctr; exit 3'
+        echo "$output"
+        [[ $status -eq 3 && $output == "hi from ctr" ]]
+        [[ -z $(ctr_ containers ls -q) ]]
+}
+
+@test "containerd: run -d, tasks exec, tasks ps, kill, delete" {
+        ctr_setup
+        run ctr_ run -d "${CRUN[@]}" localhost/ccsup-ctr:latest c2 sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ $(ctr_ tasks ls) == *"c2 "*RUNNING* ]]
+        # the shim asks ccsup-runtime for the state: the container's PID
+        pid=$(ctr_ tasks ls | awk '$1 == "c2" { print $2 }')
+        [[ $(cat /proc/"$pid"/comm) == sh ]]
+        run ctr_ tasks exec --exec-id e1 c2 sh -c 'echo in c2 $(id -u); exit 4'
+        echo "$output"
+        [[ $status -eq 4 && $output == "in c2 0" ]]
+        run ctr_ tasks ps c2
+        echo "$output"
+        [[ $output == *"$pid"* ]]
+        # pause and resume through containerd
+        ctr_ tasks pause c2
+        [[ $(ctr_ tasks ls) == *"c2 "*PAUSED* ]]
+        ctr_ tasks resume c2
+        [[ $(ctr_ tasks ls) == *"c2 "*RUNNING* ]]
+        ctr_ tasks kill c2
+        wait_for 10 '[[ $(ctr_ tasks ls) == *"c2 "*STOPPED* ]]'
+        [[ $(ctr_ tasks ls) == *"c2 "*STOPPED* ]]
+        run ctr_ tasks delete c2
+        [[ $status -eq 0 ]]
+        run ctr_ containers delete c2
+        [[ $status -eq 0 ]]
+        [[ -z $(ctr_ containers ls -q) ]]
+        # nothing left in the runtime's root
+        [[ -z $(ls "$BATS_FILE_TMPDIR/ctr-runtime-root/default" 2>/dev/null) ]]
 }
