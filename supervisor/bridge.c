@@ -34,6 +34,8 @@ typedef struct Member {
         size_t n_ports;
         char *hostname;    /* the container's, besides the unit name */
         char **add_hosts;  /* AddHost= */
+        int *held;         /* a bound socket per published host port */
+        size_t n_held;
 } Member;
 
 struct Bridge {
@@ -505,10 +507,24 @@ static int bind_one(int family, const uint8_t *addr, int proto, unsigned port)
         return fd;
 }
 
-/* Every published port must be free on the host: bound once to tell, then
- * let go (a range of thousands of ports would cost as many fds). */
-static int ports_check(const PublishPort *ports, size_t n, char **ret_error)
+static void held_close(int *fds, size_t n)
 {
+        for (size_t i = 0; i < n; i++)
+                safe_close(fds[i]);
+        free(fds);
+}
+
+/* Every published host port is bound here and held while the container
+ * runs, as docker-proxy does: a host process that binds it later gets
+ * EADDRINUSE instead of silently losing its traffic to the DNAT rule. The
+ * sockets never listen (a connect to a held port is refused, as to a
+ * free one; a listener would leave clients hanging), and have no
+ * SO_REUSEADDR, which keeps binders with SO_REUSEADDR out too. */
+static int ports_hold(const PublishPort *ports, size_t n, int **ret_fds, size_t *ret_n, char **ret_error)
+{
+        int *fds = NULL;
+        size_t n_fds = 0;
+
         for (size_t i = 0; i < n; i++) {
                 const PublishPort *p = &ports[i];
                 for (unsigned port = p->host_port; port <= p->host_end; port++)
@@ -526,11 +542,15 @@ static int ports_check(const PublishPort *ports, size_t n, char **ret_error)
                                                                p->proto == IPPROTO_UDP ? "udp" : "tcp",
                                                                fd == -EADDRINUSE ? "already in use on the host"
                                                                                  : strerror(-fd));
+                                        held_close(fds, n_fds);
                                         return fd;
                                 }
-                                safe_close(fd);
+                                fds = xrealloc(fds, (n_fds + 1) * sizeof(int));
+                                fds[n_fds++] = fd;
                         }
         }
+        *ret_fds = fds;
+        *ret_n = n_fds;
         return 0;
 }
 
@@ -676,6 +696,7 @@ static void resolv_write(Bridge *b, const char *unit, const UnitConfig *c)
 
 static void member_done(Member *m)
 {
+        held_close(m->held, m->n_held);
         free(m->hostname);
         strv_free(m->add_hosts);
         free(m->ports);
@@ -754,7 +775,8 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
         _cleanup_close_ int ns = -1;
         _cleanup_free_ char *host = NULL;
         PublishPort *ports = NULL;
-        size_t n_ports;
+        size_t n_ports, n_held = 0;
+        int *held = NULL;
         uint32_t index;
         Member *m;
         int r;
@@ -769,17 +791,16 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
                 return r;
         r = ports_conflict(b, unit, ports, n_ports, ret_error);
         if (r == 0)
-                r = ports_check(ports, n_ports, ret_error);
-        if (r < 0) {
-                free(ports);
-                return r;
-        }
-        r = pick_index(b, unit, c, &index, ret_error);
+                r = pick_index(b, unit, c, &index, ret_error);
+        if (r == 0)
+                r = ports_hold(ports, n_ports, &held, &n_held, ret_error);
         if (r < 0) {
                 free(ports);
                 return r;
         }
         m = member_add(b, unit, index, ports, n_ports);
+        m->held = held;
+        m->n_held = n_held;
         m->hostname = xstrdup(unit_hostname(c));
         m->add_hosts = strv_copy(c->add_hosts);
         (void)mkdir_p(b->etc_dir, 0755);
@@ -841,6 +862,12 @@ void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c)
                 n = 0;
         }
         Member *m = member_add(b, unit, l->index, ports, n);
+        /* The previous ccsupd's sockets are gone with it: held again. */
+        if (ports_hold(ports, n, &m->held, &m->n_held, &e) < 0) {
+                log_msg(LOG_WARNING, "bridge: re-adopted unit `%s`: %s", unit, e);
+                free(e);
+                e = NULL;
+        }
         m->hostname = xstrdup(c ? unit_hostname(c) : unit);
         m->add_hosts = c ? strv_copy(c->add_hosts) : NULL;
         hosts_update_all(b);

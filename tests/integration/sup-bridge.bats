@@ -286,6 +286,62 @@ c, a = s.accept(); c.sendall((a[0] + "\n").encode())' &
         ! in_ns nft list table inet ccsup | grep -q 'dport 8085'
 }
 
+# try_bind FAMILY PROTO PORT: a host process binding the port, with
+# SO_REUSEADDR as servers do; prints "bound" or the error
+try_bind() {
+        in_ns python3 -c '
+import socket, sys
+fam = socket.AF_INET6 if sys.argv[1] == "6" else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM if sys.argv[2] == "udp" else socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if fam == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+try:
+    s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", int(sys.argv[3])))
+    if sys.argv[2] == "tcp":
+        s.listen(1)
+    print("bound")
+except OSError as e:
+    print(e.strerror)' "$@"
+}
+
+@test "PublishPort=: the host ports are held while the container runs; a host process cannot take them" {
+        bridge_unit web "PublishPort=8080:80 8053:53/udp [::]:8081:81"
+        sup_start
+        wait_state web running
+        [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
+        [ "$(try_bind 6 tcp 8080)" = "Address already in use" ]
+        [ "$(try_bind 4 udp 8053)" = "Address already in use" ]
+        [ "$(try_bind 6 tcp 8081)" = "Address already in use" ]
+        # only what is published: IPv4 8081 and TCP 8053 stay free
+        [ "$(try_bind 4 tcp 8081)" = bound ]
+        [ "$(try_bind 4 tcp 8053)" = bound ]
+        # the held sockets do not listen: a client is refused, not left hanging
+        run in_ns busybox nc -w 2 ::1 8080 </dev/null
+        [ "$status" -ne 0 ]
+        # and the published port still reaches the container
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
+        # held again by a ccsupd that re-adopted the container
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        sup_start
+        wait_state web running
+        grep -q "re-adopted PID" "$T/d.err"
+        [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
+        run ctl daemon-reexec
+        wait_state web running
+        [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
+        [ "$(try_bind 4 udp 8053)" = "Address already in use" ]
+        # let go with the container
+        ctl stop web
+        wait_state web inactive
+        [ "$(try_bind 4 tcp 8080)" = bound ]
+        [ "$(try_bind 6 tcp 8080)" = bound ]
+        [ "$(try_bind 4 udp 8053)" = bound ]
+}
+
 @test "the nftables table of another tool survives every action of ccsupd byte for byte" {
         in_ns nft -f - <<'NFT'
 table ip ccsup {
