@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <nftables/libnftables.h>
 #include <linux/netlink.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ struct Bridge {
         struct nft_ctx *nft;
         int nft_errno;              /* why nft is NULL: no NETLINK_NETFILTER */
         int ifindex;       /* 0: not set up by this ccsupd */
+        uint32_t mtu_opt;  /* --bridge-mtu; 0: the uplink's */
+        uint32_t mtu;      /* the bridge's, once up: every veth takes it */
 };
 
 /* ------------------------------------------------------------ addresses */
@@ -227,7 +230,12 @@ static int pick_index(Bridge *b, const char *unit, const UnitConfig *c, uint32_t
                         *ret = i;
                         return 0;
                 }
-        *ret_error = xasprintf("the bridge's subnet has no free address (/%u)", b->prefix4);
+        {
+                _cleanup_free_ char *net = addr_string(AF_INET, b->net4);
+                *ret_error = xasprintf("--bridge-subnet=%s/%u is too small: all its %u container addresses "
+                                       "are taken by running units",
+                                       net, b->prefix4, n - 1);
+        }
         return -ENOSPC;
 }
 
@@ -385,8 +393,78 @@ static void forwarding_restore(Bridge *b)
         (void)unlink(b->forward_path);
 }
 
+static bool prefix_overlap(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+        for (unsigned i = 0; i < bits; i += 8) {
+                unsigned n = bits - i >= 8 ? 8 : bits - i;
+                uint8_t mask = (uint8_t)(0xff << (8 - n));
+                if ((a[i / 8] ^ b[i / 8]) & mask)
+                        return false;
+        }
+        return true;
+}
+
+struct route_scan {
+        const Bridge *b;
+        int own;             /* the bridge's index, or <= 0 */
+        NetlinkRoute clash;  /* .family 0: none */
+        int uplink;          /* the default route's interface */
+};
+
+static void on_host_route(const NetlinkRoute *r, void *data)
+{
+        struct route_scan *s = data;
+        const uint8_t *net = r->family == AF_INET ? s->b->net4 : s->b->net6;
+        unsigned len = r->family == AF_INET ? s->b->prefix4 : s->b->prefix6;
+
+        if (r->dst_len == 0) {
+                if (r->family == AF_INET && r->oif > 0 && s->uplink == 0)
+                        s->uplink = r->oif;
+                return;
+        }
+        if (r->oif == s->own || s->clash.family)
+                return;
+        if (prefix_overlap(net, r->dst, r->dst_len < len ? r->dst_len : len))
+                s->clash = *r;
+}
+
+/* Neither subnet may overlap a route of the host's (a LAN, a VPN, another
+ * tool's bridge): the containers could not reach it, or it them. Finds the
+ * uplink's MTU too, for a bridge without --bridge-mtu. */
+static int routes_check(Bridge *b, int own, uint32_t *ret_uplink_mtu, char **ret_error)
+{
+        struct route_scan s = { .b = b, .own = own };
+        char dev[IFNAMSIZ] = "?";
+        int r;
+
+        r = netlink_routes(b->nl, AF_INET, on_host_route, &s);
+        if (r == 0)
+                r = netlink_routes(b->nl, AF_INET6, on_host_route, &s);
+        if (r < 0) {
+                *ret_error = xasprintf("bridge `%s`: the host's routes: %s", b->name, strerror(-r));
+                return r;
+        }
+        if (s.clash.family) {
+                _cleanup_free_ char *dst = addr_string(s.clash.family, s.clash.dst);
+                _cleanup_free_ char *net = addr_string(s.clash.family, s.clash.family == AF_INET ? b->net4 : b->net6);
+                if (s.clash.oif > 0)
+                        (void)netlink_link_name(b->nl, s.clash.oif, dev);
+                *ret_error = xasprintf("--bridge-subnet%s=%s/%u overlaps the host's route %s/%u (dev %s): "
+                                       "choose a free subnet",
+                                       s.clash.family == AF_INET ? "" : "6", net,
+                                       s.clash.family == AF_INET ? b->prefix4 : b->prefix6, dst,
+                                       s.clash.dst_len, dev);
+                return -EADDRINUSE;
+        }
+        *ret_uplink_mtu = 0;
+        if (s.uplink > 0)
+                (void)netlink_link_mtu(b->nl, s.uplink, ret_uplink_mtu);
+        return 0;
+}
+
 static int bridge_up(Bridge *b, char **ret_error)
 {
+        uint32_t uplink_mtu = 0;
         uint8_t a[16];
         _cleanup_free_ char *rl = NULL;
         int idx, r;
@@ -394,8 +472,12 @@ static int bridge_up(Bridge *b, char **ret_error)
         if (b->ifindex > 0 && netlink_link_index(b->nl, b->name) == b->ifindex)
                 return 0;
         idx = netlink_link_index(b->nl, b->name);
+        r = routes_check(b, idx, &uplink_mtu, ret_error);
+        if (r < 0)
+                return r;
         if (idx == -ENODEV) {
-                r = netlink_bridge_add(b->nl, b->name, 0);
+                /* Set once, the bridge keeps its MTU whatever its ports'. */
+                r = netlink_bridge_add(b->nl, b->name, b->mtu_opt ? b->mtu_opt : uplink_mtu);
                 if (r < 0) {
                         *ret_error = xasprintf("bridge `%s`: %s", b->name, strerror(-r));
                         return r;
@@ -414,6 +496,8 @@ static int bridge_up(Bridge *b, char **ret_error)
         }
         if (r >= 0)
                 r = netlink_link_up(b->nl, idx);
+        if (r >= 0)
+                r = netlink_link_mtu(b->nl, idx, &b->mtu);
         if (r < 0) {
                 *ret_error = xasprintf("bridge `%s`: address: %s", b->name, strerror(-r));
                 return r;
@@ -816,7 +900,7 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
         }
         host = veth_name(index);
         veth_del(b, index); /* a leftover of a container not re-adopted */
-        r = netlink_veth_add(b->nl, host, b->ifindex, "eth0", ns, 0);
+        r = netlink_veth_add(b->nl, host, b->ifindex, "eth0", ns, b->mtu);
         if (r < 0) {
                 *ret_error = xasprintf("veth `%s`: %s", host, strerror(-r));
                 goto fail;
@@ -952,6 +1036,11 @@ int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
                 *ret_error = xasprintf("--bridge-subnet6=%s: expected an IPv6 subnet X::/N with N from 64 to 120", s6);
                 return -EINVAL;
         }
+        if (o->mtu && (o->mtu < 1280 || o->mtu > 65535)) {
+                *ret_error = xasprintf("--bridge-mtu=%u: expected 1280 (IPv6's least) to 65535", o->mtu);
+                return -EINVAL;
+        }
+        b->mtu_opt = o->mtu;
         b->lease_path = xasprintf("%s/network/%s.leases", o->state_dir, b->name);
         b->forward_path = xasprintf("%s/bridge-%s.forwarding", o->runtime_dir, b->name);
         b->etc_dir = xasprintf("%s/bridge-%s", o->runtime_dir, b->name);

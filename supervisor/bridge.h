@@ -21,6 +21,7 @@ typedef struct BridgeOptions {
         const char *name;       /* --bridge, default ccsup0 */
         const char *subnet;     /* --bridge-subnet, default 10.89.0.0/24 */
         const char *subnet6;    /* --bridge-subnet6, default fd89::/64 */
+        unsigned mtu;           /* --bridge-mtu; 0: the default route's interface's */
         const char *state_dir;  /* leases */
         const char *runtime_dir;
 } BridgeOptions;

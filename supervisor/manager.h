@@ -34,6 +34,7 @@ typedef struct ManagerOptions {
         bool fd_store;             /* pidfds in a file-descriptor store: systemd's, or the fd keeper */
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
         const char *bridge, *bridge_subnet, *bridge_subnet6; /* Mode=bridge (bridge.h) */
+        unsigned bridge_mtu;
 } ManagerOptions;
 
 /* A file descriptor handed back by the service manager (LISTEN_FDNAMES). */

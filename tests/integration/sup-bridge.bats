@@ -75,8 +75,9 @@ ask() {
         ctl exec "$1" /bin/sh -c "echo hi | nc -w 2 $2 $3"
 }
 
+# the host ends of the containers' veths (the test's own are not counted)
 veths() {
-        in_ns ip -o link show type veth | wc -l
+        in_ns ip -o link show type veth | grep -c ': ccv'
 }
 
 @test "Mode=bridge: eth0 with an address, the default route; containers reach each other and the bridge" {
@@ -420,6 +421,105 @@ NFT
         run "$CCSUPD" $(ccsupd_args) --bridge-subnet6=fd00::/130
         [ "$status" -ne 0 ]
         [[ $output == *"--bridge-subnet6=fd00::/130"* ]]
+}
+
+@test "Mode=bridge: the bridge takes the uplink's MTU or --bridge-mtu, and every veth the bridge's" {
+        # an uplink of the test's with a smaller MTU, the default route on it
+        in_ns ip link add up0 mtu 1400 type veth peer name up1
+        in_ns ip addr add 192.168.78.1/24 dev up0
+        in_ns ip link set up1 up
+        in_ns ip link set up0 up
+        in_ns ip route add default via 192.168.78.254 dev up0
+        bridge_unit web
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        in_ns ip -o link show dev ccsup0 | grep -q 'mtu 1400 '
+        [ "$(in_ns ip -o link show type veth | grep ' ccv' | grep -c 'mtu 1400 ')" -eq 2 ]
+        run ctl exec web cat /sys/class/net/eth0/mtu
+        [ "$output" = 1400 ]
+        sup_stop
+        sup_start --bridge-mtu=1300
+        wait_state web running
+        wait_state db running
+        in_ns ip -o link show dev ccsup0 | grep -q 'mtu 1300 '
+        run ctl exec web cat /sys/class/net/eth0/mtu
+        [ "$output" = 1300 ]
+        run ask web "$(prop db IPAddress)" 80
+        [ "$output" = "db hi" ]
+        sup_stop
+        run "$CCSUPD" $(ccsupd_args) --bridge-mtu=576
+        [ "$status" -ne 0 ]
+        [[ $output == *"--bridge-mtu=576: expected 1280"* ]]
+}
+
+@test "Address= outside the subnet or taken, a subnet too small: start errors naming them; the others keep running" {
+        bridge_unit web "Address=10.89.0.20"
+        bridge_unit twin "Address=10.89.0.20" $'\n[Restart]\nPolicy=no\n[Unit]\nAfter=web'
+        bridge_unit far "Address=10.90.0.5" $'\n[Restart]\nPolicy=no'
+        bridge_unit gw "Address=10.89.0.1" $'\n[Restart]\nPolicy=no'
+        sup_start
+        wait_state web running
+        wait_state twin failed
+        wait_state far failed
+        wait_state gw failed
+        run ctl status twin
+        [[ $output == *"Address=10.89.0.20: taken by unit \`web\`"* ]]
+        run ctl status far
+        [[ $output == *"Address=10.90.0.5: not a container address of the bridge's subnet 10.89.0.0/24"* ]]
+        run ctl status gw
+        [[ $output == *"Address=10.89.0.1: not a container address"* ]]
+        [ "$(veths)" -eq 1 ]
+        [ "$(prop web IPAddress)" = 10.89.0.20 ]
+        in_ns busybox ping -c 1 -W 2 10.89.0.20
+        sup_stop
+
+        # a /29 holds 5 containers: the sixth is refused, the five run
+        rm -f "$T"/units/*.unit
+        for i in 1 2 3 4 5 6; do
+                bridge_unit "c$i" $'\n[Restart]\nPolicy=no'
+        done
+        sup_start --bridge-subnet=10.77.0.0/29
+        for i in 1 2 3 4 5 6; do
+                wait_until 10 sh -c "'$CCSUPCTL' show c$i | grep -Eq '^State=(running|failed)'"
+        done
+        local states
+        states=$(for i in 1 2 3 4 5 6; do prop "c$i" State; done | sort | uniq -c)
+        [[ $states == *"1 failed"* && $states == *"5 running"* ]]
+        run sh -c "for i in 1 2 3 4 5 6; do '$CCSUPCTL' status c\$i; done"
+        [[ $output == *"--bridge-subnet=10.77.0.0/29 is too small: all its 5 container addresses are taken by running units"* ]]
+        [ "$(veths)" -eq 5 ]
+}
+
+@test "--bridge-subnet that overlaps a host route: a start error naming both; no bridge, no table; other units run" {
+        in_ns ip link add lan0 type veth peer name lan1
+        in_ns ip addr add 10.89.0.0/16 dev lan0
+        in_ns ip link set lan1 up
+        in_ns ip link set lan0 up
+        bridge_unit web $'\n[Restart]\nPolicy=no'
+        sleeper plain
+        sup_start
+        wait_state plain running
+        wait_state web failed
+        run ctl status web
+        [[ $output == *"--bridge-subnet=10.89.0.0/24 overlaps the host's route 10.89.0.0/16 (dev lan0): choose a free subnet"* ]]
+        ! in_ns ip link show ccsup0
+        ! in_ns nft list table inet ccsup
+        [ "$(veths)" -eq 0 ]
+        [ -z "$(prop web IPAddress)" ]
+        sup_stop
+        # IPv6 too
+        in_ns ip addr add fd89::/48 dev lan0 nodad
+        sup_start --bridge-subnet=10.77.0.0/24
+        wait_state web failed
+        run ctl status web
+        [[ $output == *"--bridge-subnet6=fd89::/64 overlaps the host's route fd89::/48 (dev lan0)"* ]]
+        sup_stop
+        # a free subnet works
+        sup_start --bridge-subnet=10.77.0.0/24 --bridge-subnet6=fd42::/64
+        wait_state web running
+        [[ $(prop web IPAddress) == 10.77.0.* ]]
 }
 
 @test "names: bridge units resolve each other (NAME, NAME.ccsup) from their start and after restarts; DNS=, DNSSearch=, AddHost=" {
