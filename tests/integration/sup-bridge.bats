@@ -562,3 +562,25 @@ NFT
         run ctl exec web cat /etc/hosts
         [[ $output != *cache* ]]
 }
+
+@test "units/examples/bridge: webapp reaches db by name; its published port from 127.0.0.1 and another netns" {
+        remote_netns
+        local f
+        for f in webapp db; do
+                sed "s|^Image=/var/lib/ccsup/images/busybox-rootfs|Image=$IMAGE|" \
+                        "$CCSUP_SRCDIR/units/examples/bridge/$f.unit" >"$T/units/$f.unit"
+        done
+        run ctl verify "$T/units/webapp.unit" "$T/units/db.unit"
+        [ "$status" -eq 0 ]
+        sup_start
+        wait_state db running
+        wait_state webapp running
+        [ "$(prop webapp PublishedPorts)" = "8080:8080/tcp" ]
+        wait_until 10 sh -c "nsenter -t $NET_PID -n busybox wget -q -O - http://127.0.0.1:8080/cgi-bin/record | grep -q 'hello from db'"
+        run in_remote busybox wget -q -O - http://192.168.77.1:8080/cgi-bin/record
+        [ "$output" = "hello from db" ]
+        # db restarted (a new container, the same address and name): still found
+        ctl restart db
+        wait_state db running
+        wait_until 10 sh -c "nsenter -t $REMOTE_PID -n busybox wget -q -O - http://192.168.77.1:8080/cgi-bin/record | grep -q 'hello from db'"
+}
