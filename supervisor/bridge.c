@@ -55,6 +55,7 @@ struct Bridge {
         int ifindex;       /* 0: not set up by this ccsupd */
         uint32_t mtu_opt;  /* --bridge-mtu; 0: the uplink's */
         uint32_t mtu;      /* the bridge's, once up: every veth takes it */
+        bool table_ok;     /* the whole table written by this ccsupd */
 };
 
 /* ------------------------------------------------------------ addresses */
@@ -241,8 +242,11 @@ static int pick_index(Bridge *b, const char *unit, const UnitConfig *c, uint32_t
 
 /* ------------------------------------------------------------ nftables */
 
-static void put_dnat(FILE *f, const Bridge *b, const Member *m, const PublishPort *p)
+/* The DNAT rules of one published port: in the table's text, or as "add
+ * rule" commands. */
+static void put_dnat(FILE *f, const Bridge *b, const Member *m, const PublishPort *p, bool add)
 {
+        const char *lead = add ? "add rule " NFT_TABLE " publish" : "\t\t";
         const char *proto = p->proto == IPPROTO_UDP ? "udp" : "tcp";
         uint8_t a[16];
         _cleanup_free_ char *s4 = NULL, *s6 = NULL;
@@ -257,17 +261,17 @@ static void put_dnat(FILE *f, const Bridge *b, const Member *m, const PublishPor
                 if (p->family != AF_INET6) {
                         if (p->family == AF_INET) {
                                 _cleanup_free_ char *h = addr_string(AF_INET, p->addr);
-                                fprintf(f, "\t\tip daddr %s", h);
+                                fprintf(f, "%s ip daddr %s", lead, h);
                         } else
-                                fputs("\t\tmeta nfproto ipv4", f);
+                                fprintf(f, "%s meta nfproto ipv4", lead);
                         fprintf(f, " %s dport %u dnat ip to %s:%u\n", proto, hp, s4, cp);
                 }
                 if (p->family != AF_INET) {
                         if (p->family == AF_INET6) {
                                 _cleanup_free_ char *h = addr_string(AF_INET6, p->addr);
-                                fprintf(f, "\t\tip6 daddr %s", h);
+                                fprintf(f, "%s ip6 daddr %s", lead, h);
                         } else
-                                fputs("\t\tmeta nfproto ipv6", f);
+                                fprintf(f, "%s meta nfproto ipv6", lead);
                         fprintf(f, " %s dport %u dnat ip6 to [%s]:%u\n", proto, hp, s6, cp);
                 }
         }
@@ -283,6 +287,16 @@ static char *ruleset(const Bridge *b)
 
         if (!f)
                 abort();
+        if (b->table_ok) {
+                /* The rest stands: only the published ports change. */
+                fputs("flush chain " NFT_TABLE " publish\n", f);
+                for (size_t i = 0; i < b->n_members; i++)
+                        for (size_t j = 0; j < b->members[i].n_ports; j++)
+                                put_dnat(f, b, &b->members[i], &b->members[i].ports[j], true);
+                if (fclose(f) != 0)
+                        abort();
+                return buf;
+        }
         fprintf(f,
                 "table " NFT_TABLE " {}\n"
                 "delete table " NFT_TABLE "\n"
@@ -314,7 +328,7 @@ static char *ruleset(const Bridge *b)
                 n4, b->prefix4, n6, b->prefix6);
         for (size_t i = 0; i < b->n_members; i++)
                 for (size_t j = 0; j < b->members[i].n_ports; j++)
-                        put_dnat(f, b, &b->members[i], &b->members[i].ports[j]);
+                        put_dnat(f, b, &b->members[i], &b->members[i].ports[j], false);
         fputs("\t}\n}\n", f);
         if (fclose(f) != 0)
                 abort();
@@ -336,11 +350,25 @@ static int nft_run(Bridge *b, const char *cmd, char **ret_error)
         return 0;
 }
 
+/* The table as the members want it, in one transaction: whole the first
+ * time, then only its publish chain (a whole table costs libnftables a
+ * few ms, most of a bridge container's start); whole again if the chain
+ * is gone (another tool flushed the ruleset). */
 static int table_apply(Bridge *b, char **ret_error)
 {
         _cleanup_free_ char *cmd = ruleset(b);
+        int r = nft_run(b, cmd, ret_error);
 
-        return nft_run(b, cmd, ret_error);
+        if (r < 0 && b->table_ok) {
+                b->table_ok = false;
+                free(*ret_error);
+                *ret_error = NULL;
+                free(cmd);
+                cmd = ruleset(b);
+                r = nft_run(b, cmd, ret_error);
+        }
+        b->table_ok = r >= 0;
+        return r;
 }
 
 /* ------------------------------------------------------------ the bridge */
@@ -521,6 +549,7 @@ static void bridge_down(Bridge *b)
         (void)nft_run(b, "table " NFT_TABLE " {}\ndelete table " NFT_TABLE "\n", &e);
         forwarding_restore(b);
         b->ifindex = 0;
+        b->table_ok = false;
         log_msg(LOG_DEBUG, "bridge `%s` removed", b->name);
 }
 
@@ -917,7 +946,8 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
                 *ret_error = xasprintf("eth0 of the container: %s", strerror(-r));
                 goto fail;
         }
-        r = table_apply(b, ret_error);
+        /* A unit publishing nothing leaves the table as it is. */
+        r = n_ports > 0 || !b->table_ok ? table_apply(b, ret_error) : 0;
         if (r < 0)
                 goto fail;
         lease_set(b, unit, index);
@@ -969,6 +999,8 @@ void bridge_detach(Bridge *b, const char *unit)
         _cleanup_free_ char *hosts = bridge_unit_file(b, unit, "hosts");
         _cleanup_free_ char *resolv = bridge_unit_file(b, unit, "resolv.conf");
 
+        bool had_ports = m->n_ports > 0;
+
         veth_del(b, m->index);
         member_remove(b, m);
         (void)unlink(hosts);
@@ -976,7 +1008,7 @@ void bridge_detach(Bridge *b, const char *unit)
         hosts_update_all(b);
         if (b->n_members == 0)
                 bridge_down(b);
-        else if (table_apply(b, &e) < 0)
+        else if ((had_ports || !b->table_ok) && table_apply(b, &e) < 0)
                 log_msg(LOG_WARNING, "bridge: %s", e);
 }
 

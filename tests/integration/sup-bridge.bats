@@ -584,3 +584,20 @@ NFT
         wait_state db running
         wait_until 10 sh -c "nsenter -t $REMOTE_PID -n busybox wget -q -O - http://192.168.77.1:8080/cgi-bin/record | grep -q 'hello from db'"
 }
+
+@test "PublishPort=: the table deleted by another tool is written whole again at the next start" {
+        bridge_unit web "PublishPort=8080:80"
+        bridge_unit db "PublishPort=8081:80"
+        sup_start
+        wait_state web running
+        wait_state db running
+        ctl stop db
+        wait_state db inactive
+        in_ns nft delete table inet ccsup
+        ctl start db
+        wait_state db running
+        wait_until 5 sh -c "nsenter -t $NET_PID -n sh -c 'echo hi | busybox nc -w 1 127.0.0.1 8081' | grep -q 'db hi'"
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
+        in_ns nft list chain inet ccsup postrouting | grep -q masquerade
+}
