@@ -2,6 +2,7 @@
 #include "bridge.h"
 
 #include <arpa/inet.h>
+#include <ev.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <nftables/libnftables.h>
@@ -28,6 +29,8 @@ typedef struct Lease {
         uint32_t index;    /* host part: the address is subnet + index */
 } Lease;
 
+typedef struct Proxy Proxy;
+
 typedef struct Member {
         char *unit;
         uint32_t index;
@@ -37,6 +40,8 @@ typedef struct Member {
         char **add_hosts;  /* AddHost= */
         int *held;         /* a bound socket per published host port */
         size_t n_held;
+        Proxy **proxies;   /* the [::1] relays of its TCP ports */
+        size_t n_proxies;
 } Member;
 
 struct Bridge {
@@ -56,6 +61,7 @@ struct Bridge {
         uint32_t mtu_opt;  /* --bridge-mtu; 0: the uplink's */
         uint32_t mtu;      /* the bridge's, once up: every veth takes it */
         bool table_ok;     /* the whole table written by this ccsupd */
+        struct ev_loop *loop;
 };
 
 /* ------------------------------------------------------------ addresses */
@@ -567,6 +573,209 @@ static void veth_del(Bridge *b, uint32_t index)
                 (void)netlink_link_del(b->nl, idx);
 }
 
+/* ------------------------------------------------------------ [::1] relay */
+
+/* A connection to [::1] cannot be DNATed to a container: the answer would
+ * come back from the bridge to ::1, which the kernel drops (IPv6 has no
+ * route_localnet). As docker-proxy does, ccsupd accepts those itself on
+ * the held [::]:PORT socket (every other local address is DNATed before
+ * it) and relays them to the container's IPv6 address. */
+
+#define RELAY_BUF 16384
+
+typedef struct Relay Relay;
+
+typedef struct Pipe {
+        ev_io in, out;      /* read from in's fd, write to out's */
+        char buf[RELAY_BUF];
+        size_t len, off;
+        bool eof;
+        Relay *r;
+} Pipe;
+
+struct Relay {
+        int a, b;           /* the client's, the container's */
+        Pipe ab, ba;
+        bool connected;
+        Proxy *p;
+        Relay *next;
+};
+
+struct Proxy {
+        ev_io w;
+        int fd;
+        uint8_t dst[16];
+        unsigned port;
+        struct ev_loop *loop;
+        Relay *relays;
+};
+
+static void relay_free(Relay *r)
+{
+        Proxy *p = r->p;
+
+        ev_io_stop(p->loop, &r->ab.in);
+        ev_io_stop(p->loop, &r->ab.out);
+        ev_io_stop(p->loop, &r->ba.in);
+        ev_io_stop(p->loop, &r->ba.out);
+        safe_close(r->a);
+        safe_close(r->b);
+        for (Relay **q = &p->relays; *q; q = &(*q)->next)
+                if (*q == r) {
+                        *q = r->next;
+                        break;
+                }
+        free(r);
+}
+
+/* Which watcher of a pipe runs: in while its buffer is empty, out while
+ * it holds data; none once done. */
+static void pipe_arm(Pipe *pp)
+{
+        struct ev_loop *loop = pp->r->p->loop;
+
+        ev_io_stop(loop, &pp->in);
+        ev_io_stop(loop, &pp->out);
+        if (!pp->r->connected)
+                return;
+        if (pp->len > pp->off)
+                ev_io_start(loop, &pp->out);
+        else if (!pp->eof)
+                ev_io_start(loop, &pp->in);
+}
+
+static bool pipe_done(const Pipe *pp)
+{
+        return pp->eof && pp->len == pp->off;
+}
+
+static void on_pipe(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Pipe *pp = w->data;
+        Relay *r = pp->r;
+        ssize_t n;
+
+        (void)loop;
+        (void)revents;
+        if (w == &pp->in) {
+                n = read(w->fd, pp->buf, sizeof(pp->buf));
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n <= 0) {
+                        pp->eof = true;
+                        (void)shutdown(pp->out.fd, SHUT_WR);
+                } else {
+                        pp->len = (size_t)n;
+                        pp->off = 0;
+                }
+        } else {
+                n = send(w->fd, pp->buf + pp->off, pp->len - pp->off, MSG_NOSIGNAL);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n < 0) {
+                        relay_free(r);
+                        return;
+                }
+                pp->off += (size_t)n;
+                if (pp->off == pp->len)
+                        pp->len = pp->off = 0;
+        }
+        if (n < 0 && !pp->eof) {
+                relay_free(r);
+                return;
+        }
+        if (pipe_done(&r->ab) && pipe_done(&r->ba)) {
+                relay_free(r);
+                return;
+        }
+        pipe_arm(pp);
+}
+
+static void on_connected(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Relay *r = w->data;
+        int err = 0;
+        socklen_t l = sizeof(err);
+
+        (void)revents;
+        ev_io_stop(loop, w);
+        if (getsockopt(r->b, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err != 0) {
+                relay_free(r); /* the client sees its connection closed */
+                return;
+        }
+        /* The pipes' watchers: the same ev_io structs, set up for good. */
+        ev_io_init(&r->ab.in, on_pipe, r->a, EV_READ);
+        ev_io_init(&r->ab.out, on_pipe, r->b, EV_WRITE);
+        ev_io_init(&r->ba.in, on_pipe, r->b, EV_READ);
+        ev_io_init(&r->ba.out, on_pipe, r->a, EV_WRITE);
+        r->ab.in.data = r->ab.out.data = &r->ab;
+        r->ba.in.data = r->ba.out.data = &r->ba;
+        r->connected = true;
+        pipe_arm(&r->ab);
+        pipe_arm(&r->ba);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Proxy *p = w->data;
+        struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p->port) };
+        Relay *r;
+        int a, b;
+
+        (void)revents;
+        a = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (a < 0)
+                return;
+        b = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (b < 0) {
+                close(a);
+                return;
+        }
+        memcpy(&sa.sin6_addr, p->dst, 16);
+        if (connect(b, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+                close(a);
+                close(b);
+                return;
+        }
+        r = xcalloc(1, sizeof(Relay));
+        *r = (Relay){ .a = a, .b = b, .p = p, .next = p->relays };
+        r->ab.r = r->ba.r = r;
+        p->relays = r;
+        /* Until connected, ab.out waits for b to be writable. */
+        ev_io_init(&r->ab.out, on_connected, b, EV_WRITE);
+        r->ab.out.data = r;
+        ev_io_start(loop, &r->ab.out);
+}
+
+static Proxy *proxy_new(struct ev_loop *loop, int fd, const uint8_t dst[16], unsigned port)
+{
+        Proxy *p = xcalloc(1, sizeof(Proxy));
+
+        if (listen(fd, 64) < 0) {
+                free(p);
+                return NULL;
+        }
+        p->fd = fd;
+        p->loop = loop;
+        p->port = port;
+        memcpy(p->dst, dst, 16);
+        ev_io_init(&p->w, on_accept, fd, EV_READ);
+        p->w.data = p;
+        ev_io_start(loop, &p->w);
+        return p;
+}
+
+/* The socket itself is one of the member's held ones. */
+static void proxy_free(Proxy *p)
+{
+        if (!p)
+                return;
+        while (p->relays)
+                relay_free(p->relays);
+        ev_io_stop(p->loop, &p->w);
+        free(p);
+}
+
 /* ------------------------------------------------------------ ports */
 
 static int parse_ports(const UnitConfig *c, PublishPort **ret, size_t *ret_n, char **ret_error)
@@ -665,6 +874,44 @@ static int ports_hold(const PublishPort *ports, size_t n, int **ret_fds, size_t 
         *ret_fds = fds;
         *ret_n = n_fds;
         return 0;
+}
+
+/* A relay on each held IPv6 TCP socket bound to :: or ::1. */
+static void proxies_start(Bridge *b, Member *m)
+{
+        uint8_t dst[16];
+
+        if (!b->loop)
+                return;
+        addr6(b, m->index, dst);
+        for (size_t i = 0; i < m->n_held; i++) {
+                struct sockaddr_in6 sa;
+                socklen_t l = sizeof(sa);
+                int type = 0;
+                socklen_t tl = sizeof(type);
+                unsigned hp;
+                Proxy *px;
+
+                if (getsockname(m->held[i], (struct sockaddr *)&sa, &l) < 0 || sa.sin6_family != AF_INET6 ||
+                    getsockopt(m->held[i], SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM ||
+                    !(IN6_IS_ADDR_UNSPECIFIED(&sa.sin6_addr) || IN6_IS_ADDR_LOOPBACK(&sa.sin6_addr)))
+                        continue;
+                hp = ntohs(sa.sin6_port);
+                for (size_t j = 0; j < m->n_ports; j++) {
+                        const PublishPort *p = &m->ports[j];
+                        if (p->proto != IPPROTO_TCP || (p->family && p->family != AF_INET6) || hp < p->host_port ||
+                            hp > p->host_end)
+                                continue;
+                        px = proxy_new(b->loop, m->held[i], dst, p->port + (hp - p->host_port));
+                        if (!px) {
+                                log_msg(LOG_WARNING, "bridge: `%s`: [::1]:%u: listen: %s", m->unit, hp, strerror(errno));
+                                break;
+                        }
+                        m->proxies = xrealloc(m->proxies, (m->n_proxies + 1) * sizeof(Proxy *));
+                        m->proxies[m->n_proxies++] = px;
+                        break;
+                }
+        }
 }
 
 static int ports_conflict(Bridge *b, const char *unit, const PublishPort *p, size_t n, char **ret_error)
@@ -809,6 +1056,9 @@ static void resolv_write(Bridge *b, const char *unit, const UnitConfig *c)
 
 static void member_done(Member *m)
 {
+        for (size_t i = 0; i < m->n_proxies; i++)
+                proxy_free(m->proxies[i]);
+        free(m->proxies);
         held_close(m->held, m->n_held);
         free(m->hostname);
         strv_free(m->add_hosts);
@@ -914,6 +1164,7 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
         m = member_add(b, unit, index, ports, n_ports);
         m->held = held;
         m->n_held = n_held;
+        proxies_start(b, m);
         m->hostname = xstrdup(unit_hostname(c));
         m->add_hosts = strv_copy(c->add_hosts);
         (void)mkdir_p(b->etc_dir, 0755);
@@ -981,7 +1232,8 @@ void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c)
                 log_msg(LOG_WARNING, "bridge: re-adopted unit `%s`: %s", unit, e);
                 free(e);
                 e = NULL;
-        }
+        } else
+                proxies_start(b, m);
         m->hostname = xstrdup(c ? unit_hostname(c) : unit);
         m->add_hosts = c ? strv_copy(c->add_hosts) : NULL;
         hosts_update_all(b);
@@ -1073,6 +1325,7 @@ int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
                 return -EINVAL;
         }
         b->mtu_opt = o->mtu;
+        b->loop = o->loop;
         b->lease_path = xasprintf("%s/network/%s.leases", o->state_dir, b->name);
         b->forward_path = xasprintf("%s/bridge-%s.forwarding", o->runtime_dir, b->name);
         b->etc_dir = xasprintf("%s/bridge-%s", o->runtime_dir, b->name);

@@ -306,7 +306,7 @@ except OSError as e:
     print(e.strerror)' "$@"
 }
 
-@test "PublishPort=: the host ports are held while the container runs; a host process cannot take them" {
+@test "PublishPort=: the host ports are held while the container runs, [::1] relayed; a host process cannot take them" {
         bridge_unit web "PublishPort=8080:80 8053:53/udp [::]:8081:81"
         sup_start
         wait_state web running
@@ -317,12 +317,17 @@ except OSError as e:
         # only what is published: IPv4 8081 and TCP 8053 stay free
         [ "$(try_bind 4 tcp 8081)" = bound ]
         [ "$(try_bind 4 tcp 8053)" = bound ]
-        # the held sockets do not listen: a client is refused, not left hanging
-        run in_ns busybox nc -w 2 ::1 8080 </dev/null
-        [ "$status" -ne 0 ]
-        # and the published port still reaches the container
+        # the published port still reaches the container, on 127.0.0.1 and
+        # on [::1] (relayed by ccsupd: [::1] cannot be DNATed)
         run request "$NET_PID" 127.0.0.1 8080
         [ "$output" = "web hi" ]
+        run request "$NET_PID" ::1 8080
+        [ "$output" = "web hi" ]
+        run request "$NET_PID" ::1 8081
+        [ "$output" = "web-81 hi" ]
+        # a port published on IPv4 only is refused on [::1], not left hanging
+        run in_ns busybox nc -w 2 ::1 8053 </dev/null
+        [ "$status" -ne 0 ]
         # held again by a ccsupd that re-adopted the container
         kill -KILL "$SUP_PID"
         wait "$SUP_PID" 2>/dev/null || true
@@ -331,9 +336,13 @@ except OSError as e:
         wait_state web running
         grep -q "re-adopted PID" "$T/d.err"
         [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
+        run request "$NET_PID" ::1 8080
+        [ "$output" = "web hi" ]
         run ctl daemon-reexec
         wait_state web running
         [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
+        run request "$NET_PID" ::1 8081
+        [ "$output" = "web-81 hi" ]
         [ "$(try_bind 4 udp 8053)" = "Address already in use" ]
         # let go with the container
         ctl stop web
@@ -600,4 +609,44 @@ NFT
         run request "$NET_PID" 127.0.0.1 8080
         [ "$output" = "web hi" ]
         in_ns nft list chain inet ccsup postrouting | grep -q masquerade
+}
+
+@test "PublishPort=: the [::1] relay carries 2 MB both ways, byte for byte, with a half-close" {
+        unit echo <<UNITEOF
+[Image]
+Image=$IMAGE
+[Process]
+Exec=/bin/sh -c 'exec nc -ll -p 90 -e /bin/cat'
+Init=yes
+[Network]
+Mode=bridge
+PublishPort=9090:90
+UNITEOF
+        sup_start
+        wait_state echo running
+        wait_until 5 sh -c "nsenter -t $NET_PID -n busybox nc -w 1 $(prop echo IPAddress) 90 </dev/null"
+        run in_ns python3 -c '
+import hashlib, os, socket
+data = os.urandom(2 << 20)
+s = socket.create_connection(("::1", 9090), timeout=10)
+sent = 0
+got = bytearray()
+s.setblocking(True)
+import threading
+def rx():
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got.extend(b)
+t = threading.Thread(target=rx)
+t.start()
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+t.join(20)
+print("same" if bytes(got) == data else "differ %d of %d" % (len(got), len(data)))'
+        [ "$output" = same ]
+        # and a second connection after the first is gone
+        run in_ns sh -c 'echo again | busybox nc -w 2 ::1 9090'
+        [ "$output" = again ]
 }
