@@ -2,10 +2,12 @@
 #include "bridge.h"
 
 #include <arpa/inet.h>
+#include <ev.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <nftables/libnftables.h>
 #include <linux/netlink.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -27,6 +29,8 @@ typedef struct Lease {
         uint32_t index;    /* host part: the address is subnet + index */
 } Lease;
 
+typedef struct Proxy Proxy;
+
 typedef struct Member {
         char *unit;
         uint32_t index;
@@ -34,6 +38,10 @@ typedef struct Member {
         size_t n_ports;
         char *hostname;    /* the container's, besides the unit name */
         char **add_hosts;  /* AddHost= */
+        int *held;         /* a bound socket per published host port */
+        size_t n_held;
+        Proxy **proxies;   /* the [::1] relays of its TCP ports */
+        size_t n_proxies;
 } Member;
 
 struct Bridge {
@@ -50,6 +58,10 @@ struct Bridge {
         struct nft_ctx *nft;
         int nft_errno;              /* why nft is NULL: no NETLINK_NETFILTER */
         int ifindex;       /* 0: not set up by this ccsupd */
+        uint32_t mtu_opt;  /* --bridge-mtu; 0: the uplink's */
+        uint32_t mtu;      /* the bridge's, once up: every veth takes it */
+        bool table_ok;     /* the whole table written by this ccsupd */
+        struct ev_loop *loop;
 };
 
 /* ------------------------------------------------------------ addresses */
@@ -225,14 +237,22 @@ static int pick_index(Bridge *b, const char *unit, const UnitConfig *c, uint32_t
                         *ret = i;
                         return 0;
                 }
-        *ret_error = xasprintf("the bridge's subnet has no free address (/%u)", b->prefix4);
+        {
+                _cleanup_free_ char *net = addr_string(AF_INET, b->net4);
+                *ret_error = xasprintf("--bridge-subnet=%s/%u is too small: all its %u container addresses "
+                                       "are taken by running units",
+                                       net, b->prefix4, n - 1);
+        }
         return -ENOSPC;
 }
 
 /* ------------------------------------------------------------ nftables */
 
-static void put_dnat(FILE *f, const Bridge *b, const Member *m, const PublishPort *p)
+/* The DNAT rules of one published port: in the table's text, or as "add
+ * rule" commands. */
+static void put_dnat(FILE *f, const Bridge *b, const Member *m, const PublishPort *p, bool add)
 {
+        const char *lead = add ? "add rule " NFT_TABLE " publish" : "\t\t";
         const char *proto = p->proto == IPPROTO_UDP ? "udp" : "tcp";
         uint8_t a[16];
         _cleanup_free_ char *s4 = NULL, *s6 = NULL;
@@ -247,17 +267,17 @@ static void put_dnat(FILE *f, const Bridge *b, const Member *m, const PublishPor
                 if (p->family != AF_INET6) {
                         if (p->family == AF_INET) {
                                 _cleanup_free_ char *h = addr_string(AF_INET, p->addr);
-                                fprintf(f, "\t\tip daddr %s", h);
+                                fprintf(f, "%s ip daddr %s", lead, h);
                         } else
-                                fputs("\t\tmeta nfproto ipv4", f);
+                                fprintf(f, "%s meta nfproto ipv4", lead);
                         fprintf(f, " %s dport %u dnat ip to %s:%u\n", proto, hp, s4, cp);
                 }
                 if (p->family != AF_INET) {
                         if (p->family == AF_INET6) {
                                 _cleanup_free_ char *h = addr_string(AF_INET6, p->addr);
-                                fprintf(f, "\t\tip6 daddr %s", h);
+                                fprintf(f, "%s ip6 daddr %s", lead, h);
                         } else
-                                fputs("\t\tmeta nfproto ipv6", f);
+                                fprintf(f, "%s meta nfproto ipv6", lead);
                         fprintf(f, " %s dport %u dnat ip6 to [%s]:%u\n", proto, hp, s6, cp);
                 }
         }
@@ -273,6 +293,16 @@ static char *ruleset(const Bridge *b)
 
         if (!f)
                 abort();
+        if (b->table_ok) {
+                /* The rest stands: only the published ports change. */
+                fputs("flush chain " NFT_TABLE " publish\n", f);
+                for (size_t i = 0; i < b->n_members; i++)
+                        for (size_t j = 0; j < b->members[i].n_ports; j++)
+                                put_dnat(f, b, &b->members[i], &b->members[i].ports[j], true);
+                if (fclose(f) != 0)
+                        abort();
+                return buf;
+        }
         fprintf(f,
                 "table " NFT_TABLE " {}\n"
                 "delete table " NFT_TABLE "\n"
@@ -304,7 +334,7 @@ static char *ruleset(const Bridge *b)
                 n4, b->prefix4, n6, b->prefix6);
         for (size_t i = 0; i < b->n_members; i++)
                 for (size_t j = 0; j < b->members[i].n_ports; j++)
-                        put_dnat(f, b, &b->members[i], &b->members[i].ports[j]);
+                        put_dnat(f, b, &b->members[i], &b->members[i].ports[j], false);
         fputs("\t}\n}\n", f);
         if (fclose(f) != 0)
                 abort();
@@ -326,11 +356,25 @@ static int nft_run(Bridge *b, const char *cmd, char **ret_error)
         return 0;
 }
 
+/* The table as the members want it, in one transaction: whole the first
+ * time, then only its publish chain (a whole table costs libnftables a
+ * few ms, most of a bridge container's start); whole again if the chain
+ * is gone (another tool flushed the ruleset). */
 static int table_apply(Bridge *b, char **ret_error)
 {
         _cleanup_free_ char *cmd = ruleset(b);
+        int r = nft_run(b, cmd, ret_error);
 
-        return nft_run(b, cmd, ret_error);
+        if (r < 0 && b->table_ok) {
+                b->table_ok = false;
+                free(*ret_error);
+                *ret_error = NULL;
+                free(cmd);
+                cmd = ruleset(b);
+                r = nft_run(b, cmd, ret_error);
+        }
+        b->table_ok = r >= 0;
+        return r;
 }
 
 /* ------------------------------------------------------------ the bridge */
@@ -383,8 +427,78 @@ static void forwarding_restore(Bridge *b)
         (void)unlink(b->forward_path);
 }
 
+static bool prefix_overlap(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+        for (unsigned i = 0; i < bits; i += 8) {
+                unsigned n = bits - i >= 8 ? 8 : bits - i;
+                uint8_t mask = (uint8_t)(0xff << (8 - n));
+                if ((a[i / 8] ^ b[i / 8]) & mask)
+                        return false;
+        }
+        return true;
+}
+
+struct route_scan {
+        const Bridge *b;
+        int own;             /* the bridge's index, or <= 0 */
+        NetlinkRoute clash;  /* .family 0: none */
+        int uplink;          /* the default route's interface */
+};
+
+static void on_host_route(const NetlinkRoute *r, void *data)
+{
+        struct route_scan *s = data;
+        const uint8_t *net = r->family == AF_INET ? s->b->net4 : s->b->net6;
+        unsigned len = r->family == AF_INET ? s->b->prefix4 : s->b->prefix6;
+
+        if (r->dst_len == 0) {
+                if (r->family == AF_INET && r->oif > 0 && s->uplink == 0)
+                        s->uplink = r->oif;
+                return;
+        }
+        if (r->oif == s->own || s->clash.family)
+                return;
+        if (prefix_overlap(net, r->dst, r->dst_len < len ? r->dst_len : len))
+                s->clash = *r;
+}
+
+/* Neither subnet may overlap a route of the host's (a LAN, a VPN, another
+ * tool's bridge): the containers could not reach it, or it them. Finds the
+ * uplink's MTU too, for a bridge without --bridge-mtu. */
+static int routes_check(Bridge *b, int own, uint32_t *ret_uplink_mtu, char **ret_error)
+{
+        struct route_scan s = { .b = b, .own = own };
+        char dev[IFNAMSIZ] = "?";
+        int r;
+
+        r = netlink_routes(b->nl, AF_INET, on_host_route, &s);
+        if (r == 0)
+                r = netlink_routes(b->nl, AF_INET6, on_host_route, &s);
+        if (r < 0) {
+                *ret_error = xasprintf("bridge `%s`: the host's routes: %s", b->name, strerror(-r));
+                return r;
+        }
+        if (s.clash.family) {
+                _cleanup_free_ char *dst = addr_string(s.clash.family, s.clash.dst);
+                _cleanup_free_ char *net = addr_string(s.clash.family, s.clash.family == AF_INET ? b->net4 : b->net6);
+                if (s.clash.oif > 0)
+                        (void)netlink_link_name(b->nl, s.clash.oif, dev);
+                *ret_error = xasprintf("--bridge-subnet%s=%s/%u overlaps the host's route %s/%u (dev %s): "
+                                       "choose a free subnet",
+                                       s.clash.family == AF_INET ? "" : "6", net,
+                                       s.clash.family == AF_INET ? b->prefix4 : b->prefix6, dst,
+                                       s.clash.dst_len, dev);
+                return -EADDRINUSE;
+        }
+        *ret_uplink_mtu = 0;
+        if (s.uplink > 0)
+                (void)netlink_link_mtu(b->nl, s.uplink, ret_uplink_mtu);
+        return 0;
+}
+
 static int bridge_up(Bridge *b, char **ret_error)
 {
+        uint32_t uplink_mtu = 0;
         uint8_t a[16];
         _cleanup_free_ char *rl = NULL;
         int idx, r;
@@ -392,8 +506,12 @@ static int bridge_up(Bridge *b, char **ret_error)
         if (b->ifindex > 0 && netlink_link_index(b->nl, b->name) == b->ifindex)
                 return 0;
         idx = netlink_link_index(b->nl, b->name);
+        r = routes_check(b, idx, &uplink_mtu, ret_error);
+        if (r < 0)
+                return r;
         if (idx == -ENODEV) {
-                r = netlink_bridge_add(b->nl, b->name, 0);
+                /* Set once, the bridge keeps its MTU whatever its ports'. */
+                r = netlink_bridge_add(b->nl, b->name, b->mtu_opt ? b->mtu_opt : uplink_mtu);
                 if (r < 0) {
                         *ret_error = xasprintf("bridge `%s`: %s", b->name, strerror(-r));
                         return r;
@@ -412,6 +530,8 @@ static int bridge_up(Bridge *b, char **ret_error)
         }
         if (r >= 0)
                 r = netlink_link_up(b->nl, idx);
+        if (r >= 0)
+                r = netlink_link_mtu(b->nl, idx, &b->mtu);
         if (r < 0) {
                 *ret_error = xasprintf("bridge `%s`: address: %s", b->name, strerror(-r));
                 return r;
@@ -435,6 +555,7 @@ static void bridge_down(Bridge *b)
         (void)nft_run(b, "table " NFT_TABLE " {}\ndelete table " NFT_TABLE "\n", &e);
         forwarding_restore(b);
         b->ifindex = 0;
+        b->table_ok = false;
         log_msg(LOG_DEBUG, "bridge `%s` removed", b->name);
 }
 
@@ -450,6 +571,209 @@ static void veth_del(Bridge *b, uint32_t index)
 
         if (idx > 0)
                 (void)netlink_link_del(b->nl, idx);
+}
+
+/* ------------------------------------------------------------ [::1] relay */
+
+/* A connection to [::1] cannot be DNATed to a container: the answer would
+ * come back from the bridge to ::1, which the kernel drops (IPv6 has no
+ * route_localnet). As docker-proxy does, ccsupd accepts those itself on
+ * the held [::]:PORT socket (every other local address is DNATed before
+ * it) and relays them to the container's IPv6 address. */
+
+#define RELAY_BUF 16384
+
+typedef struct Relay Relay;
+
+typedef struct Pipe {
+        ev_io in, out;      /* read from in's fd, write to out's */
+        char buf[RELAY_BUF];
+        size_t len, off;
+        bool eof;
+        Relay *r;
+} Pipe;
+
+struct Relay {
+        int a, b;           /* the client's, the container's */
+        Pipe ab, ba;
+        bool connected;
+        Proxy *p;
+        Relay *next;
+};
+
+struct Proxy {
+        ev_io w;
+        int fd;
+        uint8_t dst[16];
+        unsigned port;
+        struct ev_loop *loop;
+        Relay *relays;
+};
+
+static void relay_free(Relay *r)
+{
+        Proxy *p = r->p;
+
+        ev_io_stop(p->loop, &r->ab.in);
+        ev_io_stop(p->loop, &r->ab.out);
+        ev_io_stop(p->loop, &r->ba.in);
+        ev_io_stop(p->loop, &r->ba.out);
+        safe_close(r->a);
+        safe_close(r->b);
+        for (Relay **q = &p->relays; *q; q = &(*q)->next)
+                if (*q == r) {
+                        *q = r->next;
+                        break;
+                }
+        free(r);
+}
+
+/* Which watcher of a pipe runs: in while its buffer is empty, out while
+ * it holds data; none once done. */
+static void pipe_arm(Pipe *pp)
+{
+        struct ev_loop *loop = pp->r->p->loop;
+
+        ev_io_stop(loop, &pp->in);
+        ev_io_stop(loop, &pp->out);
+        if (!pp->r->connected)
+                return;
+        if (pp->len > pp->off)
+                ev_io_start(loop, &pp->out);
+        else if (!pp->eof)
+                ev_io_start(loop, &pp->in);
+}
+
+static bool pipe_done(const Pipe *pp)
+{
+        return pp->eof && pp->len == pp->off;
+}
+
+static void on_pipe(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Pipe *pp = w->data;
+        Relay *r = pp->r;
+        ssize_t n;
+
+        (void)loop;
+        (void)revents;
+        if (w == &pp->in) {
+                n = read(w->fd, pp->buf, sizeof(pp->buf));
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n <= 0) {
+                        pp->eof = true;
+                        (void)shutdown(pp->out.fd, SHUT_WR);
+                } else {
+                        pp->len = (size_t)n;
+                        pp->off = 0;
+                }
+        } else {
+                n = send(w->fd, pp->buf + pp->off, pp->len - pp->off, MSG_NOSIGNAL);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n < 0) {
+                        relay_free(r);
+                        return;
+                }
+                pp->off += (size_t)n;
+                if (pp->off == pp->len)
+                        pp->len = pp->off = 0;
+        }
+        if (n < 0 && !pp->eof) {
+                relay_free(r);
+                return;
+        }
+        if (pipe_done(&r->ab) && pipe_done(&r->ba)) {
+                relay_free(r);
+                return;
+        }
+        pipe_arm(pp);
+}
+
+static void on_connected(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Relay *r = w->data;
+        int err = 0;
+        socklen_t l = sizeof(err);
+
+        (void)revents;
+        ev_io_stop(loop, w);
+        if (getsockopt(r->b, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err != 0) {
+                relay_free(r); /* the client sees its connection closed */
+                return;
+        }
+        /* The pipes' watchers: the same ev_io structs, set up for good. */
+        ev_io_init(&r->ab.in, on_pipe, r->a, EV_READ);
+        ev_io_init(&r->ab.out, on_pipe, r->b, EV_WRITE);
+        ev_io_init(&r->ba.in, on_pipe, r->b, EV_READ);
+        ev_io_init(&r->ba.out, on_pipe, r->a, EV_WRITE);
+        r->ab.in.data = r->ab.out.data = &r->ab;
+        r->ba.in.data = r->ba.out.data = &r->ba;
+        r->connected = true;
+        pipe_arm(&r->ab);
+        pipe_arm(&r->ba);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Proxy *p = w->data;
+        struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p->port) };
+        Relay *r;
+        int a, b;
+
+        (void)revents;
+        a = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (a < 0)
+                return;
+        b = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (b < 0) {
+                close(a);
+                return;
+        }
+        memcpy(&sa.sin6_addr, p->dst, 16);
+        if (connect(b, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+                close(a);
+                close(b);
+                return;
+        }
+        r = xcalloc(1, sizeof(Relay));
+        *r = (Relay){ .a = a, .b = b, .p = p, .next = p->relays };
+        r->ab.r = r->ba.r = r;
+        p->relays = r;
+        /* Until connected, ab.out waits for b to be writable. */
+        ev_io_init(&r->ab.out, on_connected, b, EV_WRITE);
+        r->ab.out.data = r;
+        ev_io_start(loop, &r->ab.out);
+}
+
+static Proxy *proxy_new(struct ev_loop *loop, int fd, const uint8_t dst[16], unsigned port)
+{
+        Proxy *p = xcalloc(1, sizeof(Proxy));
+
+        if (listen(fd, 64) < 0) {
+                free(p);
+                return NULL;
+        }
+        p->fd = fd;
+        p->loop = loop;
+        p->port = port;
+        memcpy(p->dst, dst, 16);
+        ev_io_init(&p->w, on_accept, fd, EV_READ);
+        p->w.data = p;
+        ev_io_start(loop, &p->w);
+        return p;
+}
+
+/* The socket itself is one of the member's held ones. */
+static void proxy_free(Proxy *p)
+{
+        if (!p)
+                return;
+        while (p->relays)
+                relay_free(p->relays);
+        ev_io_stop(p->loop, &p->w);
+        free(p);
 }
 
 /* ------------------------------------------------------------ ports */
@@ -505,10 +829,24 @@ static int bind_one(int family, const uint8_t *addr, int proto, unsigned port)
         return fd;
 }
 
-/* Every published port must be free on the host: bound once to tell, then
- * let go (a range of thousands of ports would cost as many fds). */
-static int ports_check(const PublishPort *ports, size_t n, char **ret_error)
+static void held_close(int *fds, size_t n)
 {
+        for (size_t i = 0; i < n; i++)
+                safe_close(fds[i]);
+        free(fds);
+}
+
+/* Every published host port is bound here and held while the container
+ * runs, as docker-proxy does: a host process that binds it later gets
+ * EADDRINUSE instead of silently losing its traffic to the DNAT rule. The
+ * sockets never listen (a connect to a held port is refused, as to a
+ * free one; a listener would leave clients hanging), and have no
+ * SO_REUSEADDR, which keeps binders with SO_REUSEADDR out too. */
+static int ports_hold(const PublishPort *ports, size_t n, int **ret_fds, size_t *ret_n, char **ret_error)
+{
+        int *fds = NULL;
+        size_t n_fds = 0;
+
         for (size_t i = 0; i < n; i++) {
                 const PublishPort *p = &ports[i];
                 for (unsigned port = p->host_port; port <= p->host_end; port++)
@@ -526,12 +864,54 @@ static int ports_check(const PublishPort *ports, size_t n, char **ret_error)
                                                                p->proto == IPPROTO_UDP ? "udp" : "tcp",
                                                                fd == -EADDRINUSE ? "already in use on the host"
                                                                                  : strerror(-fd));
+                                        held_close(fds, n_fds);
                                         return fd;
                                 }
-                                safe_close(fd);
+                                fds = xrealloc(fds, (n_fds + 1) * sizeof(int));
+                                fds[n_fds++] = fd;
                         }
         }
+        *ret_fds = fds;
+        *ret_n = n_fds;
         return 0;
+}
+
+/* A relay on each held IPv6 TCP socket bound to :: or ::1. */
+static void proxies_start(Bridge *b, Member *m)
+{
+        uint8_t dst[16];
+
+        if (!b->loop)
+                return;
+        addr6(b, m->index, dst);
+        for (size_t i = 0; i < m->n_held; i++) {
+                struct sockaddr_in6 sa;
+                socklen_t l = sizeof(sa);
+                int type = 0;
+                socklen_t tl = sizeof(type);
+                unsigned hp;
+                Proxy *px;
+
+                if (getsockname(m->held[i], (struct sockaddr *)&sa, &l) < 0 || sa.sin6_family != AF_INET6 ||
+                    getsockopt(m->held[i], SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM ||
+                    !(IN6_IS_ADDR_UNSPECIFIED(&sa.sin6_addr) || IN6_IS_ADDR_LOOPBACK(&sa.sin6_addr)))
+                        continue;
+                hp = ntohs(sa.sin6_port);
+                for (size_t j = 0; j < m->n_ports; j++) {
+                        const PublishPort *p = &m->ports[j];
+                        if (p->proto != IPPROTO_TCP || (p->family && p->family != AF_INET6) || hp < p->host_port ||
+                            hp > p->host_end)
+                                continue;
+                        px = proxy_new(b->loop, m->held[i], dst, p->port + (hp - p->host_port));
+                        if (!px) {
+                                log_msg(LOG_WARNING, "bridge: `%s`: [::1]:%u: listen: %s", m->unit, hp, strerror(errno));
+                                break;
+                        }
+                        m->proxies = xrealloc(m->proxies, (m->n_proxies + 1) * sizeof(Proxy *));
+                        m->proxies[m->n_proxies++] = px;
+                        break;
+                }
+        }
 }
 
 static int ports_conflict(Bridge *b, const char *unit, const PublishPort *p, size_t n, char **ret_error)
@@ -676,6 +1056,10 @@ static void resolv_write(Bridge *b, const char *unit, const UnitConfig *c)
 
 static void member_done(Member *m)
 {
+        for (size_t i = 0; i < m->n_proxies; i++)
+                proxy_free(m->proxies[i]);
+        free(m->proxies);
+        held_close(m->held, m->n_held);
         free(m->hostname);
         strv_free(m->add_hosts);
         free(m->ports);
@@ -754,7 +1138,8 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
         _cleanup_close_ int ns = -1;
         _cleanup_free_ char *host = NULL;
         PublishPort *ports = NULL;
-        size_t n_ports;
+        size_t n_ports, n_held = 0;
+        int *held = NULL;
         uint32_t index;
         Member *m;
         int r;
@@ -769,17 +1154,17 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
                 return r;
         r = ports_conflict(b, unit, ports, n_ports, ret_error);
         if (r == 0)
-                r = ports_check(ports, n_ports, ret_error);
-        if (r < 0) {
-                free(ports);
-                return r;
-        }
-        r = pick_index(b, unit, c, &index, ret_error);
+                r = pick_index(b, unit, c, &index, ret_error);
+        if (r == 0)
+                r = ports_hold(ports, n_ports, &held, &n_held, ret_error);
         if (r < 0) {
                 free(ports);
                 return r;
         }
         m = member_add(b, unit, index, ports, n_ports);
+        m->held = held;
+        m->n_held = n_held;
+        proxies_start(b, m);
         m->hostname = xstrdup(unit_hostname(c));
         m->add_hosts = strv_copy(c->add_hosts);
         (void)mkdir_p(b->etc_dir, 0755);
@@ -795,7 +1180,7 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
         }
         host = veth_name(index);
         veth_del(b, index); /* a leftover of a container not re-adopted */
-        r = netlink_veth_add(b->nl, host, b->ifindex, "eth0", ns, 0);
+        r = netlink_veth_add(b->nl, host, b->ifindex, "eth0", ns, b->mtu);
         if (r < 0) {
                 *ret_error = xasprintf("veth `%s`: %s", host, strerror(-r));
                 goto fail;
@@ -812,7 +1197,8 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
                 *ret_error = xasprintf("eth0 of the container: %s", strerror(-r));
                 goto fail;
         }
-        r = table_apply(b, ret_error);
+        /* A unit publishing nothing leaves the table as it is. */
+        r = n_ports > 0 || !b->table_ok ? table_apply(b, ret_error) : 0;
         if (r < 0)
                 goto fail;
         lease_set(b, unit, index);
@@ -841,6 +1227,13 @@ void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c)
                 n = 0;
         }
         Member *m = member_add(b, unit, l->index, ports, n);
+        /* The previous ccsupd's sockets are gone with it: held again. */
+        if (ports_hold(ports, n, &m->held, &m->n_held, &e) < 0) {
+                log_msg(LOG_WARNING, "bridge: re-adopted unit `%s`: %s", unit, e);
+                free(e);
+                e = NULL;
+        } else
+                proxies_start(b, m);
         m->hostname = xstrdup(c ? unit_hostname(c) : unit);
         m->add_hosts = c ? strv_copy(c->add_hosts) : NULL;
         hosts_update_all(b);
@@ -858,6 +1251,8 @@ void bridge_detach(Bridge *b, const char *unit)
         _cleanup_free_ char *hosts = bridge_unit_file(b, unit, "hosts");
         _cleanup_free_ char *resolv = bridge_unit_file(b, unit, "resolv.conf");
 
+        bool had_ports = m->n_ports > 0;
+
         veth_del(b, m->index);
         member_remove(b, m);
         (void)unlink(hosts);
@@ -865,7 +1260,7 @@ void bridge_detach(Bridge *b, const char *unit)
         hosts_update_all(b);
         if (b->n_members == 0)
                 bridge_down(b);
-        else if (table_apply(b, &e) < 0)
+        else if ((had_ports || !b->table_ok) && table_apply(b, &e) < 0)
                 log_msg(LOG_WARNING, "bridge: %s", e);
 }
 
@@ -925,6 +1320,12 @@ int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
                 *ret_error = xasprintf("--bridge-subnet6=%s: expected an IPv6 subnet X::/N with N from 64 to 120", s6);
                 return -EINVAL;
         }
+        if (o->mtu && (o->mtu < 1280 || o->mtu > 65535)) {
+                *ret_error = xasprintf("--bridge-mtu=%u: expected 1280 (IPv6's least) to 65535", o->mtu);
+                return -EINVAL;
+        }
+        b->mtu_opt = o->mtu;
+        b->loop = o->loop;
         b->lease_path = xasprintf("%s/network/%s.leases", o->state_dir, b->name);
         b->forward_path = xasprintf("%s/bridge-%s.forwarding", o->runtime_dir, b->name);
         b->etc_dir = xasprintf("%s/bridge-%s", o->runtime_dir, b->name);

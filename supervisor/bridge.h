@@ -11,6 +11,7 @@
  * container runs (or was re-adopted).
  */
 
+#include <ev.h>
 #include <stdbool.h>
 
 #include "unit.h"
@@ -21,6 +22,8 @@ typedef struct BridgeOptions {
         const char *name;       /* --bridge, default ccsup0 */
         const char *subnet;     /* --bridge-subnet, default 10.89.0.0/24 */
         const char *subnet6;    /* --bridge-subnet6, default fd89::/64 */
+        unsigned mtu;           /* --bridge-mtu; 0: the default route's interface's */
+        struct ev_loop *loop;   /* for the [::1] relays of published ports; NULL: none */
         const char *state_dir;  /* leases */
         const char *runtime_dir;
 } BridgeOptions;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ccsupd: options, then either --run (one unit in the foreground) or the
  * supervisor daemon. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -30,6 +32,7 @@ typedef struct Options {
         uint64_t image_size_max;
         uint64_t auto_update_interval_usec;
         const char *bridge, *bridge_subnet, *bridge_subnet6;
+        unsigned bridge_mtu;
 } Options;
 
 static const struct {
@@ -76,6 +79,8 @@ static void help(void)
                "      --bridge=NAME             the bridge of Mode=bridge units (default: ccsup0)\n"
                "      --bridge-subnet=CIDR      its IPv4 subnet (default: 10.89.0.0/24)\n"
                "      --bridge-subnet6=CIDR     its IPv6 subnet (default: fd89::/64)\n"
+               "      --bridge-mtu=BYTES        its MTU and its containers' (default: the MTU of\n"
+               "                                the default route's interface, else 1500)\n"
                "      --run=FILE.unit           run one unit in the foreground, no daemon, no socket\n"
                "  -h, --help                    show this help and exit\n"
                "      --version                 show the version and exit\n"
@@ -120,7 +125,7 @@ static int parse_argv(int argc, char *argv[], Options *o)
         enum { ARG_UNIT_PATH = 0x100, ARG_RUNTIME_DIR, ARG_STATE_DIR, ARG_LOG_DIR, ARG_CGROUP,
                ARG_LOG_LEVEL, ARG_NO_WATCH, ARG_RUN, ARG_VERSION, ARG_TMPFS_SIZE,
                ARG_IMAGE_SIZE_MAX, ARG_REGISTRY_AUTH, ARG_REGISTRY_CERTS, ARG_INSECURE_REGISTRY,
-               ARG_AUTO_UPDATE_INTERVAL, ARG_BRIDGE, ARG_BRIDGE_SUBNET, ARG_BRIDGE_SUBNET6 };
+               ARG_AUTO_UPDATE_INTERVAL, ARG_BRIDGE, ARG_BRIDGE_SUBNET, ARG_BRIDGE_SUBNET6, ARG_BRIDGE_MTU };
         static const struct option longopts[] = {
                 { "unit-path", required_argument, NULL, ARG_UNIT_PATH },
                 { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
@@ -139,6 +144,7 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 { "bridge", required_argument, NULL, ARG_BRIDGE },
                 { "bridge-subnet", required_argument, NULL, ARG_BRIDGE_SUBNET },
                 { "bridge-subnet6", required_argument, NULL, ARG_BRIDGE_SUBNET6 },
+                { "bridge-mtu", required_argument, NULL, ARG_BRIDGE_MTU },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -167,6 +173,20 @@ static int parse_argv(int argc, char *argv[], Options *o)
                 case ARG_BRIDGE: o->bridge = optarg; break;
                 case ARG_BRIDGE_SUBNET: o->bridge_subnet = optarg; break;
                 case ARG_BRIDGE_SUBNET6: o->bridge_subnet6 = optarg; break;
+                case ARG_BRIDGE_MTU: {
+                        char *end;
+                        unsigned long v;
+
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno || end == optarg || *end || v < 1280 || v > 65535) {
+                                fprintf(stderr, "ccsupd: --bridge-mtu=%s: expected 1280 (IPv6's least) to 65535\n",
+                                        optarg);
+                                return EXIT_USAGE;
+                        }
+                        o->bridge_mtu = (unsigned)v;
+                        break;
+                }
                 case ARG_TMPFS_SIZE:
                         if (parse_tmpfs_size(optarg, o) < 0) {
                                 fprintf(stderr, "ccsupd: --tmpfs-size: invalid size `%s` "
@@ -280,6 +300,7 @@ int main(int argc, char *argv[])
                 .bridge = o.bridge,
                 .bridge_subnet = o.bridge_subnet,
                 .bridge_subnet6 = o.bridge_subnet6,
+                .bridge_mtu = o.bridge_mtu,
                 .tmpfs_size = o.tmpfs_size,
                 .tmpfs_size_bp = o.tmpfs_size_bp,
                 .argv = argv,

@@ -340,6 +340,7 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
                 .bridge = o->bridge,
                 .bridge_subnet = o->bridge_subnet,
                 .bridge_subnet6 = o->bridge_subnet6,
+                .bridge_mtu = o->bridge_mtu,
         };
         char **fd_names = NULL;
         daemon_load_overlay();

@@ -15,6 +15,7 @@ typedef struct DaemonOptions {
         int log_level;
         bool no_watch;
         const char *bridge, *bridge_subnet, *bridge_subnet6; /* NULL: the defaults */
+        unsigned bridge_mtu;                                  /* 0: the uplink's */
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
         char **argv;             /* main()'s, for daemon-reexec */
         uint64_t auto_update_interval_usec; /* --auto-update-interval; 0: off */

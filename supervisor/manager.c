@@ -2614,7 +2614,8 @@ int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret)
                 return r;
         }
         r = bridge_new(&(BridgeOptions){ .name = o->bridge, .subnet = o->bridge_subnet,
-                                         .subnet6 = o->bridge_subnet6, .state_dir = o->state_dir,
+                                         .subnet6 = o->bridge_subnet6, .mtu = o->bridge_mtu, .loop = m->loop,
+                                         .state_dir = o->state_dir,
                                          .runtime_dir = o->runtime_dir },
                        &m->bridge, &msg);
         if (r < 0) {

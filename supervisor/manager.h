@@ -35,6 +35,7 @@ typedef struct ManagerOptions {
         bool journal_relay;        /* journal output through ccsupd (containers outside its unit) */
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
         const char *bridge, *bridge_subnet, *bridge_subnet6; /* Mode=bridge (bridge.h) */
+        unsigned bridge_mtu;
 } ManagerOptions;
 
 /* A file descriptor handed back by the service manager (LISTEN_FDNAMES). */

@@ -8,6 +8,7 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -87,6 +88,7 @@ static int transact(Netlink *n, struct nlmsghdr *h, mnl_cb_t cb, void *data)
 struct link_info {
         int index;
         uint32_t mtu;
+        char name[IFNAMSIZ];
 };
 
 static int on_link(const struct nlmsghdr *h, void *data)
@@ -99,6 +101,8 @@ static int on_link(const struct nlmsghdr *h, void *data)
         mnl_attr_for_each(a, h, sizeof(*ifi))
                 if (mnl_attr_get_type(a) == IFLA_MTU && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
                         li->mtu = mnl_attr_get_u32(a);
+                else if (mnl_attr_get_type(a) == IFLA_IFNAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+                        snprintf(li->name, sizeof(li->name), "%s", mnl_attr_get_str(a));
         return MNL_CB_OK;
 }
 
@@ -137,6 +141,63 @@ int netlink_link_mtu(Netlink *n, int ifindex, uint32_t *ret)
                 return r;
         *ret = li.mtu;
         return 0;
+}
+
+int netlink_link_name(Netlink *n, int ifindex, char *ret)
+{
+        struct link_info li;
+        int r = link_get(n, NULL, ifindex, &li);
+
+        if (r < 0)
+                return r;
+        memcpy(ret, li.name, IFNAMSIZ);
+        return 0;
+}
+
+struct route_dump {
+        netlink_route_fn fn;
+        void *data;
+};
+
+static int on_route(const struct nlmsghdr *h, void *data)
+{
+        const struct rtmsg *rt = mnl_nlmsg_get_payload(h);
+        struct route_dump *d = data;
+        NetlinkRoute r = { .family = rt->rtm_family, .dst_len = rt->rtm_dst_len };
+        size_t len = rt->rtm_family == AF_INET ? 4 : 16;
+        uint32_t table = rt->rtm_table;
+        struct nlattr *a;
+
+        mnl_attr_for_each(a, h, sizeof(*rt))
+                switch (mnl_attr_get_type(a)) {
+                case RTA_TABLE:
+                        if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                                table = mnl_attr_get_u32(a);
+                        break;
+                case RTA_DST:
+                        if (mnl_attr_get_payload_len(a) == len)
+                                memcpy(r.dst, mnl_attr_get_payload(a), len);
+                        break;
+                case RTA_OIF:
+                        if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                                r.oif = (int)mnl_attr_get_u32(a);
+                        break;
+                }
+        if (table == RT_TABLE_MAIN && rt->rtm_type == RTN_UNICAST)
+                d->fn(&r, d->data);
+        return MNL_CB_OK;
+}
+
+int netlink_routes(Netlink *n, int family, netlink_route_fn fn, void *data)
+{
+        char buf[NL_BUFFER_SIZE];
+        struct nlmsghdr *h = request(n, buf, RTM_GETROUTE, NLM_F_DUMP);
+        struct rtmsg *rt = mnl_nlmsg_put_extra_header(h, sizeof(*rt));
+        struct route_dump d = { fn, data };
+
+        h->nlmsg_flags &= (uint16_t)~NLM_F_ACK; /* a dump ends with NLMSG_DONE */
+        rt->rtm_family = (uint8_t)family;
+        return transact(n, h, on_route, &d);
 }
 
 static struct nlmsghdr *newlink(Netlink *n, char *buf, const char *name, const char *kind,

@@ -37,3 +37,16 @@ int netlink_link_mtu(Netlink *n, int ifindex, uint32_t *ret);
 /* addr: 4 or 16 bytes in network order; no duplicate address detection. */
 int netlink_addr_add(Netlink *n, int ifindex, int family, const void *addr, unsigned prefixlen);
 int netlink_route_default(Netlink *n, int ifindex, int family, const void *gateway);
+
+/* A route of the main table (a dump of rtnetlink's). */
+typedef struct NetlinkRoute {
+        int family;
+        uint8_t dst[16];
+        unsigned dst_len; /* 0: a default route */
+        int oif;          /* 0: none (a blackhole, a multipath route) */
+} NetlinkRoute;
+typedef void (*netlink_route_fn)(const NetlinkRoute *r, void *data);
+/* Calls fn for every unicast route of family in the main table. */
+int netlink_routes(Netlink *n, int family, netlink_route_fn fn, void *data);
+/* The name of link ifindex into ret (IFNAMSIZ bytes). */
+int netlink_link_name(Netlink *n, int ifindex, char *ret);

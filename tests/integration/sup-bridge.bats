@@ -75,8 +75,9 @@ ask() {
         ctl exec "$1" /bin/sh -c "echo hi | nc -w 2 $2 $3"
 }
 
+# the host ends of the containers' veths (the test's own are not counted)
 veths() {
-        in_ns ip -o link show type veth | wc -l
+        in_ns ip -o link show type veth | grep -c ': ccv'
 }
 
 @test "Mode=bridge: eth0 with an address, the default route; containers reach each other and the bridge" {
@@ -286,6 +287,71 @@ c, a = s.accept(); c.sendall((a[0] + "\n").encode())' &
         ! in_ns nft list table inet ccsup | grep -q 'dport 8085'
 }
 
+# try_bind FAMILY PROTO PORT: a host process binding the port, with
+# SO_REUSEADDR as servers do; prints "bound" or the error
+try_bind() {
+        in_ns python3 -c '
+import socket, sys
+fam = socket.AF_INET6 if sys.argv[1] == "6" else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM if sys.argv[2] == "udp" else socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if fam == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+try:
+    s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", int(sys.argv[3])))
+    if sys.argv[2] == "tcp":
+        s.listen(1)
+    print("bound")
+except OSError as e:
+    print(e.strerror)' "$@"
+}
+
+@test "PublishPort=: the host ports are held while the container runs, [::1] relayed; a host process cannot take them" {
+        bridge_unit web "PublishPort=8080:80 8053:53/udp [::]:8081:81"
+        sup_start
+        wait_state web running
+        [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
+        [ "$(try_bind 6 tcp 8080)" = "Address already in use" ]
+        [ "$(try_bind 4 udp 8053)" = "Address already in use" ]
+        [ "$(try_bind 6 tcp 8081)" = "Address already in use" ]
+        # only what is published: IPv4 8081 and TCP 8053 stay free
+        [ "$(try_bind 4 tcp 8081)" = bound ]
+        [ "$(try_bind 4 tcp 8053)" = bound ]
+        # the published port still reaches the container, on 127.0.0.1 and
+        # on [::1] (relayed by ccsupd: [::1] cannot be DNATed)
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
+        run request "$NET_PID" ::1 8080
+        [ "$output" = "web hi" ]
+        run request "$NET_PID" ::1 8081
+        [ "$output" = "web-81 hi" ]
+        # a port published on IPv4 only is refused on [::1], not left hanging
+        run in_ns busybox nc -w 2 ::1 8053 </dev/null
+        [ "$status" -ne 0 ]
+        # held again by a ccsupd that re-adopted the container
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        sup_start
+        wait_state web running
+        grep -q "re-adopted PID" "$T/d.err"
+        [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
+        run request "$NET_PID" ::1 8080
+        [ "$output" = "web hi" ]
+        run ctl daemon-reexec
+        wait_state web running
+        [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
+        run request "$NET_PID" ::1 8081
+        [ "$output" = "web-81 hi" ]
+        [ "$(try_bind 4 udp 8053)" = "Address already in use" ]
+        # let go with the container
+        ctl stop web
+        wait_state web inactive
+        [ "$(try_bind 4 tcp 8080)" = bound ]
+        [ "$(try_bind 6 tcp 8080)" = bound ]
+        [ "$(try_bind 4 udp 8053)" = bound ]
+}
+
 @test "the nftables table of another tool survives every action of ccsupd byte for byte" {
         in_ns nft -f - <<'NFT'
 table ip ccsup {
@@ -366,6 +432,105 @@ NFT
         [[ $output == *"--bridge-subnet6=fd00::/130"* ]]
 }
 
+@test "Mode=bridge: the bridge takes the uplink's MTU or --bridge-mtu, and every veth the bridge's" {
+        # an uplink of the test's with a smaller MTU, the default route on it
+        in_ns ip link add up0 mtu 1400 type veth peer name up1
+        in_ns ip addr add 192.168.78.1/24 dev up0
+        in_ns ip link set up1 up
+        in_ns ip link set up0 up
+        in_ns ip route add default via 192.168.78.254 dev up0
+        bridge_unit web
+        bridge_unit db
+        sup_start
+        wait_state web running
+        wait_state db running
+        in_ns ip -o link show dev ccsup0 | grep -q 'mtu 1400 '
+        [ "$(in_ns ip -o link show type veth | grep ' ccv' | grep -c 'mtu 1400 ')" -eq 2 ]
+        run ctl exec web cat /sys/class/net/eth0/mtu
+        [ "$output" = 1400 ]
+        sup_stop
+        sup_start --bridge-mtu=1300
+        wait_state web running
+        wait_state db running
+        in_ns ip -o link show dev ccsup0 | grep -q 'mtu 1300 '
+        run ctl exec web cat /sys/class/net/eth0/mtu
+        [ "$output" = 1300 ]
+        run ask web "$(prop db IPAddress)" 80
+        [ "$output" = "db hi" ]
+        sup_stop
+        run "$CCSUPD" $(ccsupd_args) --bridge-mtu=576
+        [ "$status" -ne 0 ]
+        [[ $output == *"--bridge-mtu=576: expected 1280"* ]]
+}
+
+@test "Address= outside the subnet or taken, a subnet too small: start errors naming them; the others keep running" {
+        bridge_unit web "Address=10.89.0.20"
+        bridge_unit twin "Address=10.89.0.20" $'\n[Restart]\nPolicy=no\n[Unit]\nAfter=web'
+        bridge_unit far "Address=10.90.0.5" $'\n[Restart]\nPolicy=no'
+        bridge_unit gw "Address=10.89.0.1" $'\n[Restart]\nPolicy=no'
+        sup_start
+        wait_state web running
+        wait_state twin failed
+        wait_state far failed
+        wait_state gw failed
+        run ctl status twin
+        [[ $output == *"Address=10.89.0.20: taken by unit \`web\`"* ]]
+        run ctl status far
+        [[ $output == *"Address=10.90.0.5: not a container address of the bridge's subnet 10.89.0.0/24"* ]]
+        run ctl status gw
+        [[ $output == *"Address=10.89.0.1: not a container address"* ]]
+        [ "$(veths)" -eq 1 ]
+        [ "$(prop web IPAddress)" = 10.89.0.20 ]
+        in_ns busybox ping -c 1 -W 2 10.89.0.20
+        sup_stop
+
+        # a /29 holds 5 containers: the sixth is refused, the five run
+        rm -f "$T"/units/*.unit
+        for i in 1 2 3 4 5 6; do
+                bridge_unit "c$i" $'\n[Restart]\nPolicy=no'
+        done
+        sup_start --bridge-subnet=10.77.0.0/29
+        for i in 1 2 3 4 5 6; do
+                wait_until 10 sh -c "'$CCSUPCTL' show c$i | grep -Eq '^State=(running|failed)'"
+        done
+        local states
+        states=$(for i in 1 2 3 4 5 6; do prop "c$i" State; done | sort | uniq -c)
+        [[ $states == *"1 failed"* && $states == *"5 running"* ]]
+        run sh -c "for i in 1 2 3 4 5 6; do '$CCSUPCTL' status c\$i; done"
+        [[ $output == *"--bridge-subnet=10.77.0.0/29 is too small: all its 5 container addresses are taken by running units"* ]]
+        [ "$(veths)" -eq 5 ]
+}
+
+@test "--bridge-subnet that overlaps a host route: a start error naming both; no bridge, no table; other units run" {
+        in_ns ip link add lan0 type veth peer name lan1
+        in_ns ip addr add 10.89.0.0/16 dev lan0
+        in_ns ip link set lan1 up
+        in_ns ip link set lan0 up
+        bridge_unit web $'\n[Restart]\nPolicy=no'
+        sleeper plain
+        sup_start
+        wait_state plain running
+        wait_state web failed
+        run ctl status web
+        [[ $output == *"--bridge-subnet=10.89.0.0/24 overlaps the host's route 10.89.0.0/16 (dev lan0): choose a free subnet"* ]]
+        ! in_ns ip link show ccsup0
+        ! in_ns nft list table inet ccsup
+        [ "$(veths)" -eq 0 ]
+        [ -z "$(prop web IPAddress)" ]
+        sup_stop
+        # IPv6 too
+        in_ns ip addr add fd89::/48 dev lan0 nodad
+        sup_start --bridge-subnet=10.77.0.0/24
+        wait_state web failed
+        run ctl status web
+        [[ $output == *"--bridge-subnet6=fd89::/64 overlaps the host's route fd89::/48 (dev lan0)"* ]]
+        sup_stop
+        # a free subnet works
+        sup_start --bridge-subnet=10.77.0.0/24 --bridge-subnet6=fd42::/64
+        wait_state web running
+        [[ $(prop web IPAddress) == 10.77.0.* ]]
+}
+
 @test "names: bridge units resolve each other (NAME, NAME.ccsup) from their start and after restarts; DNS=, DNSSearch=, AddHost=" {
         bridge_unit web "DNS=192.0.2.53 2001:db8::53" "DNSSearch=example.test" "AddHost=gw.test:10.89.0.1"
         bridge_unit db
@@ -405,4 +570,83 @@ NFT
         wait_state cache inactive
         run ctl exec web cat /etc/hosts
         [[ $output != *cache* ]]
+}
+
+@test "units/examples/bridge: webapp reaches db by name; its published port from 127.0.0.1 and another netns" {
+        remote_netns
+        local f
+        for f in webapp db; do
+                sed "s|^Image=/var/lib/ccsup/images/busybox-rootfs|Image=$IMAGE|" \
+                        "$CCSUP_SRCDIR/units/examples/bridge/$f.unit" >"$T/units/$f.unit"
+        done
+        run ctl verify "$T/units/webapp.unit" "$T/units/db.unit"
+        [ "$status" -eq 0 ]
+        sup_start
+        wait_state db running
+        wait_state webapp running
+        [ "$(prop webapp PublishedPorts)" = "8080:8080/tcp" ]
+        wait_until 10 sh -c "nsenter -t $NET_PID -n busybox wget -q -O - http://127.0.0.1:8080/cgi-bin/record | grep -q 'hello from db'"
+        run in_remote busybox wget -q -O - http://192.168.77.1:8080/cgi-bin/record
+        [ "$output" = "hello from db" ]
+        # db restarted (a new container, the same address and name): still found
+        ctl restart db
+        wait_state db running
+        wait_until 10 sh -c "nsenter -t $REMOTE_PID -n busybox wget -q -O - http://192.168.77.1:8080/cgi-bin/record | grep -q 'hello from db'"
+}
+
+@test "PublishPort=: the table deleted by another tool is written whole again at the next start" {
+        bridge_unit web "PublishPort=8080:80"
+        bridge_unit db "PublishPort=8081:80"
+        sup_start
+        wait_state web running
+        wait_state db running
+        ctl stop db
+        wait_state db inactive
+        in_ns nft delete table inet ccsup
+        ctl start db
+        wait_state db running
+        wait_until 5 sh -c "nsenter -t $NET_PID -n sh -c 'echo hi | busybox nc -w 1 127.0.0.1 8081' | grep -q 'db hi'"
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
+        in_ns nft list chain inet ccsup postrouting | grep -q masquerade
+}
+
+@test "PublishPort=: the [::1] relay carries 2 MB both ways, byte for byte, with a half-close" {
+        unit echo <<UNITEOF
+[Image]
+Image=$IMAGE
+[Process]
+Exec=/bin/sh -c 'exec nc -ll -p 90 -e /bin/cat'
+Init=yes
+[Network]
+Mode=bridge
+PublishPort=9090:90
+UNITEOF
+        sup_start
+        wait_state echo running
+        wait_until 5 sh -c "nsenter -t $NET_PID -n busybox nc -w 1 $(prop echo IPAddress) 90 </dev/null"
+        run in_ns python3 -c '
+import hashlib, os, socket
+data = os.urandom(2 << 20)
+s = socket.create_connection(("::1", 9090), timeout=10)
+sent = 0
+got = bytearray()
+s.setblocking(True)
+import threading
+def rx():
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got.extend(b)
+t = threading.Thread(target=rx)
+t.start()
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+t.join(20)
+print("same" if bytes(got) == data else "differ %d of %d" % (len(got), len(data)))'
+        [ "$output" = same ]
+        # and a second connection after the first is gone
+        run in_ns sh -c 'echo again | busybox nc -w 2 ::1 9090'
+        [ "$output" = again ]
 }
