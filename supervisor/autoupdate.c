@@ -154,7 +154,7 @@ static int update_one(sd_bus *bus, const char *state_dir, const char *unit, bool
                 goto out;
         }
         if (dry_run)
-                r = registry_resolve(i.image, o, &now, &err);
+                r = registry_resolve(state_dir, i.image, o, &now, &err);
         else
                 r = registry_pull(state_dir, i.image, o, &now, &err);
         if (r < 0) {
