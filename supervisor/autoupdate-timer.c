@@ -38,9 +38,23 @@ static char *bus_address(const char *path)
         return a;
 }
 
+int auto_update_connect(const char *socket_path, sd_bus **ret)
+{
+        _cleanup_free_ char *address = bus_address(socket_path);
+        sd_bus *bus = NULL;
+        int r;
+
+        if ((r = sd_bus_new(&bus)) < 0 || (r = sd_bus_set_address(bus, address)) < 0 ||
+            (r = sd_bus_start(bus)) < 0) {
+                sd_bus_unref(bus);
+                return r;
+        }
+        *ret = bus;
+        return 0;
+}
+
 static void child(AutoUpdateTimer *t, int out)
 {
-        _cleanup_free_ char *address = bus_address(t->socket_path);
         sigset_t none;
         sd_bus *bus = NULL;
         FILE *f;
@@ -52,8 +66,7 @@ static void child(AutoUpdateTimer *t, int out)
         f = fdopen(out, "w");
         if (!f)
                 _exit(1);
-        if ((r = sd_bus_new(&bus)) < 0 || (r = sd_bus_set_address(bus, address)) < 0 ||
-            (r = sd_bus_start(bus)) < 0) {
+        if ((r = auto_update_connect(t->socket_path, &bus)) < 0) {
                 fprintf(f, "cannot reach the control socket %s: %s\n", t->socket_path, strerror(-r));
                 fclose(f);
                 _exit(1);
