@@ -1284,6 +1284,10 @@ static int resolve(Registry *R, const char *state_dir, const RegistryOptions *o,
         }
         if (r < 0)
                 return r;
+        /* The registry asked for another kind of auth than it did last time
+         * (a 401 on the way): remembered for the next pull. */
+        if (R->from_cache)
+                cache_write(R, R->token ? "bearer" : R->use_basic ? "basic" : "anonymous");
         if (oci_media_type_is_index(t)) {
                 OciDescriptor d = {};
                 _cleanup_free_ char *what = xasprintf("index %s", digest);

@@ -165,15 +165,26 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
         sleep 0.2
         [[ $(reg_blob_gets "$LOG" "$one") -eq $before ]]
         [[ $(reg_blob_gets "$LOG" "$three") -ge 1 ]]
-        # again: nothing but the manifest
-        local blobs manifests
+        # again: nothing but the manifest (no /v2/ probe: the store remembers it)
+        local blobs manifests probes
         blobs=$(reg_gets "$LOG" blobs)
         manifests=$(reg_gets "$LOG" manifests)
+        probes=$(reg_probes "$LOG")
         run pull "$REG/test/gz:more"
         assert_status 0
         sleep 0.2
         [[ $(reg_gets "$LOG" blobs) -eq $blobs ]]
         [[ $(reg_gets "$LOG" manifests) -eq $((manifests + 1)) ]]
+        [[ $(reg_probes "$LOG") -eq $probes ]]
+        # what it remembers no longer holds (HTTPS said for a plain HTTP
+        # registry): probed again, and pulled
+        [[ $(cat "$STATE/images/registries/$REG") == "http anonymous" ]]
+        echo "https anonymous" >"$STATE/images/registries/$REG"
+        run pull "$REG/test/gz:more"
+        assert_status 0
+        sleep 0.2
+        [[ $(reg_probes "$LOG") -gt $probes ]]
+        [[ $(cat "$STATE/images/registries/$REG") == "http anonymous" ]]
 }
 
 @test "pull: a tampered blob in the registry is rejected and nothing is stored" {
