@@ -53,19 +53,26 @@ int auto_update_connect(const char *socket_path, sd_bus **ret)
         return 0;
 }
 
-static void child(AutoUpdateTimer *t, int out)
+FILE *helper_child_begin(int out_fd)
 {
         sigset_t none;
-        sd_bus *bus = NULL;
         FILE *f;
-        int r;
 
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        f = fdopen(out, "w");
+        f = fdopen(out_fd, "w");
         if (!f)
                 _exit(1);
+        return f;
+}
+
+static void child(AutoUpdateTimer *t, int out)
+{
+        sd_bus *bus = NULL;
+        FILE *f = helper_child_begin(out);
+        int r;
+
         if ((r = auto_update_connect(t->socket_path, &bus)) < 0) {
                 fprintf(f, "cannot reach the control socket %s: %s\n", t->socket_path, strerror(-r));
                 fclose(f);

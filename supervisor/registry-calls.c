@@ -65,16 +65,9 @@ typedef struct ChildArgs {
 
 static __attribute__((noreturn)) void child_run(CallKind kind, const ChildArgs *a, int fd)
 {
-        sigset_t none;
-        FILE *f;
+        FILE *f = helper_child_begin(fd);
         int r;
 
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        f = fdopen(fd, "w");
-        if (!f)
-                _exit(1);
         if (kind == CALL_PULL) {
                 _cleanup_free_ char *digest = NULL, *err = NULL;
                 RegistryOptions o = *registry_defaults();
