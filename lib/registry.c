@@ -350,7 +350,15 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
 
 static unsigned timeout_sec(const Registry *R)
 {
-        return R->o && R->o->timeout_sec ? R->o->timeout_sec : 30;
+        const char *e = getenv("CCSUP_REGISTRY_TIMEOUT_SEC");
+        char *end;
+        unsigned long v;
+
+        if (R->o && R->o->timeout_sec)
+                return R->o->timeout_sec;
+        if (e && *e && (v = strtoul(e, &end, 10)) > 0 && !*end && v <= 3600)
+                return (unsigned)v;
+        return 30;
 }
 
 /* What every request of R gets: TLS, timeouts, redirects, auth. */
@@ -1272,8 +1280,11 @@ static int resolve(Registry *R, const char *state_dir, const RegistryOptions *o,
         if ((r = curl_load(ret_error)) < 0 || (r = registry_open(R, state_dir, o, ref, ret_error)) < 0)
                 return r;
         r = manifest_get(R, reference, ref->digest, &manifest, &size, &t, digest, ret_error);
-        if (r < 0 && R->from_cache && r != -EBADMSG && r != -EFBIG && r != -EPROTONOSUPPORT) {
-                /* What the store remembered no longer holds: probe, once more. */
+        if (r < 0 && R->from_cache && r != -EBADMSG && r != -EFBIG && r != -EPROTONOSUPPORT && r != -ETIMEDOUT &&
+            r != -ENOENT && r != -ELOOP) {
+                /* What the store remembered no longer holds (another scheme,
+                 * another auth): probe, once more. Not for answers that a
+                 * probe would not change (a timeout is not waited for twice). */
                 cache_forget(R);
                 R->from_cache = false;
                 free(*ret_error);

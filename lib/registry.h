@@ -65,7 +65,8 @@ typedef struct RegistryOptions {
         const char *certs_dir;    /* NULL: /etc/ccsup/certs.d */
         char **insecure;          /* HOST[:PORT] list */
         const char *platform;     /* "OS/ARCH[/VARIANT]", NULL: linux/host */
-        unsigned timeout_sec;     /* a transfer with no byte for this long fails; 0: 30 */
+        unsigned timeout_sec;     /* a transfer with no byte for this long fails; 0:
+                                   * $CCSUP_REGISTRY_TIMEOUT_SEC, else 30 */
         RegistryProgress progress;
         void *progress_userdata;
 } RegistryOptions;
