@@ -827,6 +827,35 @@ static int explain_failure(int in_fd, const char *want_digest, int r, char **ret
         return -EBADMSG;
 }
 
+static char *stage_name(const char *name)
+{
+        return xasprintf(".tmp-%s-%d", name, (int)getpid());
+}
+
+int layer_stage_commit(int parent_dirfd, const char *name, char **ret_error)
+{
+        _cleanup_free_ char *tmp = stage_name(name);
+        int r;
+
+        if (renameat2(parent_dirfd, tmp, parent_dirfd, name, RENAME_NOREPLACE) < 0) {
+                r = -errno;
+                if (r != -EEXIST) {
+                        *ret_error = xasprintf("rename to `%s`: %s", name, strerror(-r));
+                        (void)layer_remove_tree(parent_dirfd, tmp);
+                        return r;
+                }
+                (void)layer_remove_tree(parent_dirfd, tmp);
+        }
+        return 0;
+}
+
+void layer_stage_abort(int parent_dirfd, const char *name)
+{
+        _cleanup_free_ char *tmp = stage_name(name);
+
+        (void)layer_remove_tree(parent_dirfd, tmp);
+}
+
 int layer_unpack(int in_fd, int parent_dirfd, const char *name, unsigned flags,
                  const char *want_digest, const char *want_diff_id, LayerResult *ret,
                  char **ret_error)
@@ -845,7 +874,7 @@ int layer_unpack_bounded(int in_fd, int parent_dirfd, const char *name, unsigned
         LayerResult res;
         int r;
 
-        tmp = xasprintf(".tmp-%s-%d", name, (int)getpid());
+        tmp = stage_name(name);
         (void)layer_remove_tree(parent_dirfd, tmp);
         if (mkdirat(parent_dirfd, tmp, 0755) < 0) {
                 r = -errno;
@@ -869,6 +898,11 @@ int layer_unpack_bounded(int in_fd, int parent_dirfd, const char *name, unsigned
         }
         if (r >= 0)
                 r = check_digests(&res, want_digest, want_diff_id, ret_error);
+        if (r >= 0 && (flags & LAYER_STAGE)) {
+                if (ret)
+                        *ret = res;
+                return 0;
+        }
         if (r >= 0 && syncfs(fd) < 0) {
                 r = -errno;
                 *ret_error = xasprintf("syncfs: %s", strerror(-r));

@@ -32,6 +32,10 @@ enum {
         /* Only regular files, directories and symlinks; owners and xattrs
          * are not applied (for unpacking an image archive, not a layer). */
         LAYER_PLAIN = 1u << 1,
+        /* layer_unpack*(): leave the checked tree in its temporary sibling,
+         * unsynced; layer_stage_commit() or layer_stage_abort() then (so
+         * that several layers share one syncfs()). */
+        LAYER_STAGE = 1u << 2,
 };
 
 typedef struct LayerResult {
@@ -97,6 +101,12 @@ int layer_unpack(int in_fd, int parent_dirfd, const char *name, unsigned flags,
 int layer_unpack_bounded(int in_fd, int parent_dirfd, const char *name, unsigned flags,
                          const char *want_digest, const char *want_diff_id, LayerBudget *budget,
                          LayerResult *ret, char **ret_error);
+
+/* A LAYER_STAGE unpack of NAME: moved into place (the caller synced the
+ * filesystem before; a NAME already there wins and the staged copy goes),
+ * or removed. */
+int layer_stage_commit(int parent_dirfd, const char *name, char **ret_error);
+void layer_stage_abort(int parent_dirfd, const char *name);
 
 /* rm -rf of dirfd/name without following any symlink. 0 when name is
  * already gone. */

@@ -41,6 +41,9 @@ static struct {
         void (*free)(void *);
         struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
         void (*slist_free_all)(struct curl_slist *);
+        CURLSH *(*share_init)(void);
+        CURLSHcode (*share_setopt)(CURLSH *, CURLSHoption, ...);
+        CURLSHcode (*share_cleanup)(CURLSH *);
 } dl;
 
 #undef curl_easy_setopt
@@ -56,6 +59,10 @@ static struct {
 #define curl_free(p) dl.free(p)
 #define curl_slist_append(l, s) dl.slist_append(l, s)
 #define curl_slist_free_all(l) dl.slist_free_all(l)
+#undef curl_share_setopt
+#define curl_share_init() dl.share_init()
+#define curl_share_setopt(h, o, v) dl.share_setopt(h, o, v)
+#define curl_share_cleanup(h) dl.share_cleanup(h)
 
 static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
 
@@ -90,6 +97,9 @@ static int curl_load(char **ret_error)
                 SYM(free, "curl_free");
                 SYM(slist_append, "curl_slist_append");
                 SYM(slist_free_all, "curl_slist_free_all");
+                SYM(share_init, "curl_share_init");
+                SYM(share_setopt, "curl_share_setopt");
+                SYM(share_cleanup, "curl_share_cleanup");
 #undef SYM
                 if (dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                         r = set_error(ret_error, -EIO, "curl_global_init failed");
@@ -249,6 +259,15 @@ typedef struct Registry {
         char *token;
         time_t token_expiry;
         char *realm, *service;
+        /* one pool of connections (and DNS answers) for every request of
+         * the pull, the parallel layers' too */
+        CURLSH *share;
+        pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+        /* what the last /v2/ probe of this registry found, kept in the
+         * store (STATE/images/registries/HOST): a pull then starts with
+         * its manifest request */
+        int cache_dir;            /* -1: no store (registry_resolve() without one) */
+        bool from_cache;
 } Registry;
 
 typedef struct Response {
@@ -331,7 +350,15 @@ static size_t header_cb(char *p, size_t sz, size_t nm, void *ud)
 
 static unsigned timeout_sec(const Registry *R)
 {
-        return R->o && R->o->timeout_sec ? R->o->timeout_sec : 30;
+        const char *e = getenv("CCSUP_REGISTRY_TIMEOUT_SEC");
+        char *end;
+        unsigned long v;
+
+        if (R->o && R->o->timeout_sec)
+                return R->o->timeout_sec;
+        if (e && *e && (v = strtoul(e, &end, 10)) > 0 && !*end && v <= 3600)
+                return (unsigned)v;
+        return 30;
 }
 
 /* What every request of R gets: TLS, timeouts, redirects, auth. */
@@ -342,6 +369,8 @@ static CURL *easy_new(const Registry *R, const char *url, struct curl_slist **hd
         if (!c)
                 return NULL;
         curl_easy_setopt(c, CURLOPT_URL, url);
+        if (R->share)
+                curl_easy_setopt(c, CURLOPT_SHARE, R->share);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(c, CURLOPT_MAXREDIRS, 8L);
@@ -653,8 +682,30 @@ static void certs_load(Registry *R)
 
 /* ------------------------------------------------------------------ setup */
 
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *userdata)
+{
+        Registry *R = userdata;
+
+        (void)c, (void)a;
+        pthread_mutex_lock(&R->share_locks[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *userdata)
+{
+        Registry *R = userdata;
+
+        (void)c;
+        pthread_mutex_unlock(&R->share_locks[d]);
+}
+
 static void registry_done(Registry *R)
 {
+        if (R->share) {
+                curl_share_cleanup(R->share);
+                for (size_t k = 0; k < CURL_LOCK_DATA_LAST; k++)
+                        pthread_mutex_destroy(&R->share_locks[k]);
+        }
+        safe_close(R->cache_dir);
         free(R->label);
         free(R->base);
         free(R->basic);
@@ -666,27 +717,108 @@ static void registry_done(Registry *R)
         free(R->service);
 }
 
-static int registry_open(Registry *R, const RegistryOptions *o, const RegistryRef *ref, char **ret_error)
+/* The probe's findings: "SCHEME AUTH [REALM [SERVICE]]", AUTH one of
+ * anonymous, basic, bearer. Only the scheme and the challenge are kept,
+ * never a credential or a token. */
+static char *cache_name(const Registry *R)
+{
+        return xasprintf("%s", R->ref->api_host);
+}
+
+static void cache_write(Registry *R, const char *auth)
+{
+        _cleanup_free_ char *name = NULL, *tmp = NULL, *line = NULL, *old = NULL;
+        size_t n = 0;
+        int fd;
+
+        if (R->cache_dir < 0)
+                return;
+        name = cache_name(R);
+        line = xasprintf("%s %s%s%s%s%s\n", startswith(R->base, "http://") ? "http" : "https", auth,
+                         R->realm && streq(auth, "bearer") ? " " : "", R->realm && streq(auth, "bearer") ? R->realm : "",
+                         R->service && streq(auth, "bearer") ? " " : "",
+                         R->service && streq(auth, "bearer") ? R->service : "");
+        fd = openat(R->cache_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+                (void)read_full_fd(fd, 4096, &old, &n);
+                safe_close(fd);
+                if (old && streq(old, line))
+                        return; /* unchanged: nothing written */
+        }
+        tmp = xasprintf(".tmp-%s-%d", name, (int)getpid());
+        fd = openat(R->cache_dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return;
+        bool ok = write(fd, line, strlen(line)) == (ssize_t)strlen(line);
+        safe_close(fd);
+        if (!ok || renameat(R->cache_dir, tmp, R->cache_dir, name) < 0)
+                (void)unlinkat(R->cache_dir, tmp, 0);
+}
+
+static void cache_forget(Registry *R)
+{
+        _cleanup_free_ char *name = NULL;
+
+        if (R->cache_dir < 0)
+                return;
+        name = cache_name(R);
+        (void)unlinkat(R->cache_dir, name, 0);
+}
+
+/* What a cached probe says; 0 when it can be used (R->base set, and
+ * for bearer the realm and service). */
+static int cache_read(Registry *R)
+{
+        _cleanup_free_ char *name = NULL, *data = NULL;
+        char *w[5] = {}, *save = NULL;
+        size_t n = 0, k = 0;
+        int fd;
+
+        if (R->cache_dir < 0)
+                return -ENOENT;
+        name = cache_name(R);
+        fd = openat(R->cache_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = read_full_fd(fd, 4096, &data, &n);
+        safe_close(fd);
+        if (r < 0)
+                return r;
+        data[strcspn(data, "\n")] = 0;
+        for (char *t = strtok_r(data, " ", &save); t && k < 5; t = strtok_r(NULL, " ", &save))
+                w[k++] = t;
+        if (k < 2 || !(streq(w[0], "https") || (streq(w[0], "http") && R->insecure)))
+                return -EINVAL;
+        if (streq(w[1], "bearer")) {
+                if (k < 3 || !(startswith(w[2], "https://") || (R->insecure && startswith(w[2], "http://"))))
+                        return -EINVAL;
+                R->realm = xstrdup(w[2]);
+                R->service = k > 3 ? xstrdup(w[3]) : NULL;
+        } else if (streq(w[1], "basic"))
+                R->use_basic = R->basic != NULL;
+        else if (!streq(w[1], "anonymous"))
+                return -EINVAL;
+        R->base = xasprintf("%s://%s", w[0], R->ref->api_host);
+        R->from_cache = true;
+        return 0;
+}
+
+/* The /v2/ probe: is it a registry, and how does it want us to
+ * authenticate. An insecure registry may speak plain HTTP. */
+static int registry_probe(Registry *R, char **ret_error)
 {
         _cleanup_free_ char *url = NULL;
         Response resp;
         int r;
 
-        *R = (Registry){ .o = o, .ref = ref };
-        R->label = xasprintf("registry `%s`, repository `%s`", ref->host, ref->repository);
-        R->insecure = o && (strv_contains(o->insecure, ref->host) || strv_contains(o->insecure, ref->api_host));
-        if ((r = auth_load(R, ret_error)) < 0)
-                return r;
-        certs_load(R);
-        /* The /v2/ probe: is it a registry, and how does it want us to
-         * authenticate. An insecure registry may speak plain HTTP. */
-        R->base = xasprintf("https://%s", ref->api_host);
+        free(R->base);
+        R->base = xasprintf("https://%s", R->ref->api_host);
         url = xasprintf("%s/v2/", R->base);
         r = get(R, url, NULL, ERROR_BODY_MAX, "/v2/ probe", &resp, ret_error);
         if (r < 0 && R->insecure && r != -ETIMEDOUT) {
                 free(R->base);
                 free(url);
-                R->base = xasprintf("http://%s", ref->api_host);
+                R->base = xasprintf("http://%s", R->ref->api_host);
                 url = xasprintf("%s/v2/", R->base);
                 r = get(R, url, NULL, ERROR_BODY_MAX, "/v2/ probe", &resp, ret_error);
         }
@@ -696,9 +828,52 @@ static int registry_open(Registry *R, const RegistryOptions *o, const RegistryRe
                 r = authenticate(R, &resp, ret_error);
         else if (resp.status != 200)
                 r = http_fail(R, "/v2/ probe (not a registry?)", &resp, ret_error);
+        if (r >= 0)
+                cache_write(R, resp.status == 200 ? "anonymous" : R->token ? "bearer" : "basic");
         response_done(&resp);
         return r < 0 ? r : 0;
 }
+
+static int registry_open(Registry *R, const char *state_dir, const RegistryOptions *o, const RegistryRef *ref,
+                         char **ret_error)
+{
+        int r;
+
+        *R = (Registry){ .o = o, .ref = ref, .cache_dir = -1 };
+        R->label = xasprintf("registry `%s`, repository `%s`", ref->host, ref->repository);
+        R->insecure = o && (strv_contains(o->insecure, ref->host) || strv_contains(o->insecure, ref->api_host));
+        if ((r = auth_load(R, ret_error)) < 0)
+                return r;
+        certs_load(R);
+        R->share = curl_share_init();
+        if (R->share) {
+                for (size_t k = 0; k < CURL_LOCK_DATA_LAST; k++)
+                        pthread_mutex_init(&R->share_locks[k], NULL);
+                curl_share_setopt(R->share, CURLSHOPT_LOCKFUNC, share_lock);
+                curl_share_setopt(R->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+                curl_share_setopt(R->share, CURLSHOPT_USERDATA, R);
+                curl_share_setopt(R->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+                curl_share_setopt(R->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+                curl_share_setopt(R->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        }
+        if (state_dir) {
+                _cleanup_free_ char *d = path_join(state_dir, "images/registries");
+                if (mkdir_p(d, 0700) >= 0)
+                        R->cache_dir = open(d, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (cache_read(R) >= 0) {
+                /* A bearer registry: the token first, not a 401 first. */
+                if (!R->realm || (r = token_fetch(R, ret_error)) >= 0)
+                        return 0;
+                free(*ret_error);
+                *ret_error = NULL;
+                cache_forget(R);
+                R->from_cache = R->use_basic = false;
+        }
+        return registry_probe(R, ret_error);
+}
+
+/* ------------------------------------------------------------------ (end of setup) */
 
 /* ------------------------------------------------------------------ manifests */
 
@@ -1089,6 +1264,57 @@ static void layer_present(void *userdata, const OciDescriptor *d, size_t idx, si
 
 /* ------------------------------------------------------------------ pull */
 
+/* The reference's manifest: the registry opened (probed, unless the store
+ * remembers it), the tag's or digest's document fetched. For an index,
+ * the platform's entry is chosen: *ret_manifest is NULL then and digest
+ * that entry's. */
+static int resolve(Registry *R, const char *state_dir, const RegistryOptions *o, const RegistryRef *ref,
+                   char **ret_manifest, size_t *ret_size, char digest[SHA256_DIGEST_STRING_MAX], char **ret_error)
+{
+        const char *reference = ref->digest ? ref->digest : ref->tag;
+        _cleanup_free_ char *manifest = NULL;
+        OciMediaType t;
+        size_t size = 0;
+        int r;
+
+        if ((r = curl_load(ret_error)) < 0 || (r = registry_open(R, state_dir, o, ref, ret_error)) < 0)
+                return r;
+        r = manifest_get(R, reference, ref->digest, &manifest, &size, &t, digest, ret_error);
+        if (r < 0 && R->from_cache && r != -EBADMSG && r != -EFBIG && r != -EPROTONOSUPPORT && r != -ETIMEDOUT &&
+            r != -ENOENT && r != -ELOOP) {
+                /* What the store remembered no longer holds (another scheme,
+                 * another auth): probe, once more. Not for answers that a
+                 * probe would not change (a timeout is not waited for twice). */
+                cache_forget(R);
+                R->from_cache = false;
+                free(*ret_error);
+                *ret_error = NULL;
+                if ((r = registry_probe(R, ret_error)) < 0)
+                        return r;
+                r = manifest_get(R, reference, ref->digest, &manifest, &size, &t, digest, ret_error);
+        }
+        if (r < 0)
+                return r;
+        /* The registry asked for another kind of auth than it did last time
+         * (a 401 on the way): remembered for the next pull. */
+        if (R->from_cache)
+                cache_write(R, R->token ? "bearer" : R->use_basic ? "basic" : "anonymous");
+        if (oci_media_type_is_index(t)) {
+                OciDescriptor d = {};
+                _cleanup_free_ char *what = xasprintf("index %s", digest);
+                if ((r = index_choose(R, manifest, size, what, &d, ret_error)) < 0)
+                        return r;
+                snprintf(digest, SHA256_DIGEST_STRING_MAX, "%s", d.digest);
+                oci_descriptor_done(&d);
+                *ret_manifest = NULL;
+                *ret_size = 0;
+                return 0;
+        }
+        *ret_manifest = TAKE_PTR(manifest);
+        *ret_size = size;
+        return 0;
+}
+
 int registry_pull(const char *state_dir, const char *refstr, const RegistryOptions *o, char **ret_digest,
                   char **ret_error)
 {
@@ -1096,36 +1322,22 @@ int registry_pull(const char *state_dir, const char *refstr, const RegistryOptio
         _cleanup_strv_free_ char **names = NULL;
         char digest[SHA256_DIGEST_STRING_MAX];
         RegistryRef ref = {};
-        Registry R = {};
-        OciMediaType t;
+        Registry R = { .cache_dir = -1 };
         size_t size = 0;
         int r;
 
         if ((r = registry_ref_parse(refstr, &ref, ret_error)) < 0)
                 return r;
-        if ((r = curl_load(ret_error)) < 0 || (r = registry_open(&R, o, &ref, ret_error)) < 0)
+        if ((r = resolve(&R, state_dir, o, &ref, &manifest, &size, digest, ret_error)) < 0)
                 goto out;
-        r = manifest_get(&R, ref.digest ? ref.digest : ref.tag, ref.digest, &manifest, &size, &t, digest, ret_error);
-        if (r < 0)
-                goto out;
-        if (oci_media_type_is_index(t)) {
-                OciDescriptor d = {};
-                _cleanup_free_ char *what = xasprintf("index %s", digest);
-                r = index_choose(&R, manifest, size, what, &d, ret_error);
-                if (r < 0)
-                        goto out;
-                free(manifest);
-                manifest = NULL;
-                /* Stored already (an unchanged tag): no second request. */
-                if (store_lookup(state_dir, d.digest, &stored, &ignored) == 0) {
-                        snprintf(digest, sizeof(digest), "%s", d.digest);
-                } else {
-                        r = manifest_get(&R, d.digest, d.digest, &manifest, &size, &t, digest, ret_error);
-                        if (r >= 0 && !oci_media_type_is_manifest(t))
-                                r = set_error(ret_error, -EPROTONOSUPPORT, "%s: index %s: entry %s is not an image manifest",
-                                              R.label, what, d.digest);
-                }
-                oci_descriptor_done(&d);
+        /* An index's entry stored already (an unchanged tag): no second request. */
+        if (!manifest && store_lookup(state_dir, digest, &stored, &ignored) < 0) {
+                OciMediaType t;
+                char got[SHA256_DIGEST_STRING_MAX];
+                r = manifest_get(&R, digest, digest, &manifest, &size, &t, got, ret_error);
+                if (r >= 0 && !oci_media_type_is_manifest(t))
+                        r = set_error(ret_error, -EPROTONOSUPPORT, "%s: index entry %s is not an image manifest",
+                                      R.label, digest);
                 if (r < 0)
                         goto out;
         }
@@ -1194,29 +1406,19 @@ int registry_ref_store_name(const char *s, char **ret, char **ret_error)
         return 0;
 }
 
-int registry_resolve(const char *refstr, const RegistryOptions *o, char **ret_digest, char **ret_error)
+int registry_resolve(const char *state_dir, const char *refstr, const RegistryOptions *o, char **ret_digest,
+                     char **ret_error)
 {
         _cleanup_free_ char *manifest = NULL;
         char digest[SHA256_DIGEST_STRING_MAX];
         RegistryRef ref = {};
-        Registry R = {};
-        OciMediaType t;
+        Registry R = { .cache_dir = -1 };
         size_t size = 0;
         int r;
 
         if ((r = registry_ref_parse(refstr, &ref, ret_error)) < 0)
                 return r;
-        if ((r = curl_load(ret_error)) >= 0 && (r = registry_open(&R, o, &ref, ret_error)) >= 0)
-                r = manifest_get(&R, ref.digest ? ref.digest : ref.tag, ref.digest, &manifest, &size, &t, digest,
-                                 ret_error);
-        if (r >= 0 && oci_media_type_is_index(t)) {
-                OciDescriptor d = {};
-                _cleanup_free_ char *what = xasprintf("index %s", digest);
-                if ((r = index_choose(&R, manifest, size, what, &d, ret_error)) >= 0)
-                        snprintf(digest, sizeof(digest), "%s", d.digest);
-                oci_descriptor_done(&d);
-        }
-        if (r >= 0)
+        if ((r = resolve(&R, state_dir, o, &ref, &manifest, &size, digest, ret_error)) >= 0)
                 *ret_digest = xstrdup(digest);
         registry_done(&R);
         registry_ref_done(&ref);

@@ -8,7 +8,10 @@
  *  - references HOST[:PORT]/REPO[:TAG][@sha256:HEX]; a first component
  *    without '.' or ':' (and not "localhost") means docker.io, whose
  *    one-component repositories live under library/;
- *  - the /v2/ probe, then anonymous access, HTTP basic auth from a
+ *  - the /v2/ probe (its findings, the scheme and the challenge, kept in
+ *    the store so that the next pull starts with its manifest request;
+ *    probed again when they no longer hold), then anonymous access, HTTP
+ *    basic auth from a
  *    containers-auth.json file, or bearer tokens (the WWW-Authenticate
  *    challenge, the token endpoint, scope repository:REPO:pull, the token
  *    kept until it expires);
@@ -16,6 +19,7 @@
  *    (narrowed to the platform: the host's linux/ARCH, or --platform=),
  *    OCI and Docker schema 2 image manifests, at most OCI_DOCUMENT_MAX
  *    bytes, parsed by lib/oci.c;
+ *  - one pool of connections for every request of a pull;
  *  - blobs streamed into the store's unpacker, checked against the
  *    descriptor's digest and size while they stream; redirects followed;
  *    layers the store has are not fetched;
@@ -61,7 +65,8 @@ typedef struct RegistryOptions {
         const char *certs_dir;    /* NULL: /etc/ccsup/certs.d */
         char **insecure;          /* HOST[:PORT] list */
         const char *platform;     /* "OS/ARCH[/VARIANT]", NULL: linux/host */
-        unsigned timeout_sec;     /* a transfer with no byte for this long fails; 0: 30 */
+        unsigned timeout_sec;     /* a transfer with no byte for this long fails; 0:
+                                   * $CCSUP_REGISTRY_TIMEOUT_SEC, else 30 */
         RegistryProgress progress;
         void *progress_userdata;
 } RegistryOptions;
@@ -91,5 +96,7 @@ const RegistryOptions *registry_defaults(void);
 int registry_ref_store_name(const char *s, char **ret, char **ret_error);
 
 /* The digest REF resolves to now (one manifest request; for an index, the
- * platform's entry), without pulling anything. */
-int registry_resolve(const char *ref, const RegistryOptions *o, char **ret_digest, char **ret_error);
+ * platform's entry), without pulling anything. state_dir (or NULL): the
+ * store whose memory of the registry's probe is used. */
+int registry_resolve(const char *state_dir, const char *ref, const RegistryOptions *o, char **ret_digest,
+                     char **ret_error);

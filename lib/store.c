@@ -881,13 +881,14 @@ static int remote_layer(const Store *s, const StoreRemote *rm, LayerBudget *budg
         }
         if ((r = rm->open_layer(rm->userdata, d, idx, n, &fd, &handle, ret_error)) < 0)
                 return r;
-        r = layer_unpack_bounded(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS,
+        /* Staged: one syncfs() for every layer of the pull (remote_layers()). */
+        r = layer_unpack_bounded(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS | LAYER_STAGE,
                                  d->digest, diff_id, budget, NULL, &uerr);
         safe_close(fd); /* a transfer that is still writing stops here */
         t = rm->close_layer(rm->userdata, handle, r, &terr);
         if (t < 0) {
                 if (r >= 0)
-                        (void)layer_remove_tree(s->layers, oci_digest_hex(diff_id));
+                        layer_stage_abort(s->layers, oci_digest_hex(diff_id));
                 *ret_error = TAKE_PTR(terr);
                 return t;
         }
@@ -907,7 +908,10 @@ static int remote_layer(const Store *s, const StoreRemote *rm, LayerBudget *budg
 
 /* Several layers stream and unpack at once (on several cores; the
  * transfers overlap the unpacking). Each has its own budget bounded by what
- * the image may still use; their sum is checked when they are done. */
+ * the image may still use; their sum is checked when they are done. Each
+ * is staged unsynced; when all are there, one syncfs() makes them durable
+ * before they move into place (a crash before leaves only debris). A layer
+ * the image lists twice is fetched once. */
 #define REMOTE_PARALLEL 3
 
 typedef struct RemoteJob {
@@ -917,7 +921,7 @@ typedef struct RemoteJob {
         const char *diff_id;
         size_t idx, n;
         LayerBudget budget;
-        bool made, started;
+        bool made, started, duplicate;
         int r;
         char *error;
         pthread_t thread;
@@ -927,6 +931,11 @@ static void *remote_job_run(void *p)
 {
         RemoteJob *j = p;
 
+        if (j->duplicate) {
+                if (j->rm->layer_present)
+                        j->rm->layer_present(j->rm->userdata, j->d, j->idx, j->n);
+                return NULL;
+        }
         j->r = remote_layer(j->s, j->rm, &j->budget, &j->made, j->d, j->diff_id, j->idx, j->n, &j->error);
         return NULL;
 }
@@ -939,9 +948,12 @@ static int remote_layers(const Store *s, const StoreRemote *rm, Imported *im, co
         size_t next = 0, done = 0;
         int r = 0;
 
-        for (size_t k = 0; k < m->n_layers; k++)
+        for (size_t k = 0; k < m->n_layers; k++) {
                 jobs[k] = (RemoteJob){ .s = s, .rm = rm, .d = &m->layers[k], .diff_id = cfg->diff_ids[k],
                                        .idx = k, .n = m->n_layers, .budget = im->budget };
+                for (size_t e = 0; e < k && !jobs[k].duplicate; e++)
+                        jobs[k].duplicate = streq(cfg->diff_ids[e], cfg->diff_ids[k]);
+        }
         /* A window of REMOTE_PARALLEL threads, joined in layer order. */
         while (done < m->n_layers) {
                 while (next < m->n_layers && next - done < REMOTE_PARALLEL && r >= 0) {
@@ -958,8 +970,6 @@ static int remote_layers(const Store *s, const StoreRemote *rm, Imported *im, co
                 RemoteJob *j = &jobs[done++];
                 if (j->started)
                         pthread_join(j->thread, NULL);
-                if (j->made)
-                        strv_add(&im->created, oci_digest_hex(j->diff_id));
                 total += j->budget.size - im->budget.size;
                 if (j->r < 0 && r >= 0) {
                         r = j->r;
@@ -972,8 +982,29 @@ static int remote_layers(const Store *s, const StoreRemote *rm, Imported *im, co
                 LayerBudget over = im->budget;
                 _cleanup_free_ char *what = xasprintf("%s: the image", rm->label);
                 over.over_size = true;
-                return budget_error(ret_error, -EFBIG, s, &over, what);
+                r = budget_error(ret_error, -EFBIG, s, &over, what);
         }
+        if (r >= 0 && syncfs(s->layers) < 0)
+                r = set_error(ret_error, -errno, "%s: syncfs: %s", rm->label, strerror(errno));
+        for (size_t k = 0; k < m->n_layers; k++) {
+                if (!jobs[k].made)
+                        continue;
+                if (r < 0) {
+                        layer_stage_abort(s->layers, oci_digest_hex(jobs[k].diff_id));
+                        continue;
+                }
+                _cleanup_free_ char *cerr = NULL;
+                int c = layer_stage_commit(s->layers, oci_digest_hex(jobs[k].diff_id), &cerr);
+                if (c < 0) {
+                        r = set_error(ret_error, c, "%s: layer %zu of %zu: %s", rm->label, k + 1, m->n_layers, cerr);
+                        continue;
+                }
+                strv_add(&im->created, oci_digest_hex(jobs[k].diff_id));
+        }
+        if (r >= 0 && fsync(s->layers) < 0 && errno != EINVAL)
+                r = set_error(ret_error, -errno, "%s: fsync: %s", rm->label, strerror(errno));
+        if (r < 0)
+                return r;
         if (r >= 0)
                 im->budget.size = total;
         return r;

@@ -38,22 +38,42 @@ static char *bus_address(const char *path)
         return a;
 }
 
-static void child(AutoUpdateTimer *t, int out)
+int auto_update_connect(const char *socket_path, sd_bus **ret)
 {
-        _cleanup_free_ char *address = bus_address(t->socket_path);
-        sigset_t none;
+        _cleanup_free_ char *address = bus_address(socket_path);
         sd_bus *bus = NULL;
-        FILE *f;
         int r;
+
+        if ((r = sd_bus_new(&bus)) < 0 || (r = sd_bus_set_address(bus, address)) < 0 ||
+            (r = sd_bus_start(bus)) < 0) {
+                sd_bus_unref(bus);
+                return r;
+        }
+        *ret = bus;
+        return 0;
+}
+
+FILE *helper_child_begin(int out_fd)
+{
+        sigset_t none;
+        FILE *f;
 
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
-        f = fdopen(out, "w");
+        f = fdopen(out_fd, "w");
         if (!f)
                 _exit(1);
-        if ((r = sd_bus_new(&bus)) < 0 || (r = sd_bus_set_address(bus, address)) < 0 ||
-            (r = sd_bus_start(bus)) < 0) {
+        return f;
+}
+
+static void child(AutoUpdateTimer *t, int out)
+{
+        sd_bus *bus = NULL;
+        FILE *f = helper_child_begin(out);
+        int r;
+
+        if ((r = auto_update_connect(t->socket_path, &bus)) < 0) {
                 fprintf(f, "cannot reach the control socket %s: %s\n", t->socket_path, strerror(-r));
                 fclose(f);
                 _exit(1);

@@ -3,6 +3,8 @@
 
 #include <ev.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <systemd/sd-bus.h>
 
 /*
  * ccsupd --auto-update-interval: every interval, a helper process (the
@@ -12,6 +14,14 @@
  * the next is due is not doubled.
  */
 typedef struct AutoUpdateTimer AutoUpdateTimer;
+
+/* A client connection to the control socket at socket_path (the daemon's
+ * own, from one of its helpers). */
+int auto_update_connect(const char *socket_path, sd_bus **ret);
+
+/* In a helper just forked from ccsupd: no signal blocked, SIGPIPE as
+ * usual, and out_fd as a stream (exits when it cannot be one). */
+FILE *helper_child_begin(int out_fd);
 
 AutoUpdateTimer *auto_update_timer_new(struct ev_loop *loop, const char *socket_path, const char *state_dir,
                                        uint64_t interval_usec);

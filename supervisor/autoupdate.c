@@ -3,15 +3,20 @@
  * Auto-update (ccsupctl auto-update, ccsupd --auto-update-interval): for the units with
  * AutoUpdate=registry, pull the tag of their Image= into the daemon's
  * store; when its digest changed, restart the unit on it (RestartUnit,
- * waiting: the daemon ends the start at StartTimeoutSec=, readiness
- * included) and, when the new container does not reach running, point the
- * tag back at the previous image (still in the store: nothing is collected
- * before a removal) and restart on that. One line per unit:
- * UNIT OLD-DIGEST NEW-DIGEST updated|rolled-back|unchanged|failed
- * (--dry-run: pending instead of updated, nothing pulled or restarted).
+ * waiting: the daemon ends the start at StartTimeoutSec=, Notify='s
+ * readiness included), then wait, within the same StartTimeoutSec= from
+ * the restart, for the unit to be ready: Ready=yes, which with [Health]
+ * means a healthy verdict. A new container that does not get there (it
+ * fails, its check says unhealthy, or the time is up) is rolled back: the
+ * tag points at the previous image again (still in the store: nothing is
+ * collected before a removal) and the unit restarts on that. One line per
+ * unit: UNIT OLD-DIGEST NEW-DIGEST updated|rolled-back|unchanged|failed
+ * (--dry-run: what a run would print for a changed digest, `updated`;
+ * nothing pulled or restarted).
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +28,12 @@
 #define IFACE "org.ccsup.Manager1"
 #define OBJ "/org/ccsup"
 
+/* How often a restarted unit is asked whether it is ready yet. */
+#define READY_POLL_USEC (100ULL * 1000)
+
 typedef struct UnitInfo {
-        char *image, *digest, *state, *auto_update;
+        char *image, *digest, *state, *auto_update, *ready, *health;
+        uint64_t start_timeout_usec;
 } UnitInfo;
 
 static void unit_info_done(UnitInfo *i)
@@ -33,6 +42,8 @@ static void unit_info_done(UnitInfo *i)
         free(i->digest);
         free(i->state);
         free(i->auto_update);
+        free(i->ready);
+        free(i->health);
         *i = (UnitInfo){};
 }
 
@@ -65,7 +76,14 @@ static int get_unit(sd_bus *bus, const char *name, UnitInfo *ret, char **ret_err
                         slot = &i.state;
                 else if (streq(key, "AutoUpdate"))
                         slot = &i.auto_update;
-                if (slot && streq(contents, "s")) {
+                else if (streq(key, "Ready"))
+                        slot = &i.ready;
+                else if (streq(key, "Health"))
+                        slot = &i.health;
+                if (streq(key, "StartTimeoutUSec") && streq(contents, "t")) {
+                        if ((r = sd_bus_message_read(reply, "v", "t", &i.start_timeout_usec)) < 0)
+                                goto bad;
+                } else if (slot && streq(contents, "s")) {
                         if ((r = sd_bus_message_read(reply, "v", "s", &v)) < 0)
                                 goto bad;
                         free(*slot);
@@ -109,20 +127,50 @@ static int list_units(sd_bus *bus, char ***ret, char **ret_error)
 }
 
 /* RestartUnit, waiting for the start to end; then whether the unit runs
- * from digest. */
-static bool restart_on(sd_bus *bus, const char *unit, const char *digest)
+ * from digest and becomes ready (with [Health]: healthy) within its
+ * StartTimeoutSec= from now. Sets *ret_why on failure. */
+static bool restart_on(sd_bus *bus, const char *unit, const char *digest, uint64_t start_timeout_usec,
+                       const char **ret_why)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *err = NULL;
-        UnitInfo i = {};
-        bool ok;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        uint64_t start = now_usec_monotonic();
+        uint64_t deadline = start_timeout_usec && start_timeout_usec != UINT64_MAX ? start + start_timeout_usec
+                                                                                   : UINT64_MAX;
 
-        (void)sd_bus_call_method(bus, NULL, OBJ, IFACE, "RestartUnit", &e, NULL, "sb", unit, 0);
-        if (get_unit(bus, unit, &i, &err) < 0)
+        *ret_why = "it did not reach running";
+        /* The call lasts as long as the start may: past sd-bus's default. */
+        if (sd_bus_message_new_method_call(bus, &call, NULL, OBJ, IFACE, "RestartUnit") < 0 ||
+            sd_bus_message_append(call, "sb", unit, 0) < 0)
                 return false;
-        ok = streq_ptr(i.state, "running") && streq_ptr(i.digest, digest);
-        unit_info_done(&i);
-        return ok;
+        if (sd_bus_call(bus, call, deadline == UINT64_MAX ? UINT64_MAX : start_timeout_usec + 10 * USEC_PER_SEC, &e,
+                        &reply) < 0) {
+                *ret_why = "its restart failed";
+                return false;
+        }
+        for (;;) {
+                _cleanup_free_ char *err = NULL;
+                UnitInfo i = {};
+                bool running, ready, unhealthy;
+
+                if (get_unit(bus, unit, &i, &err) < 0)
+                        return false;
+                running = streq_ptr(i.state, "running") && streq_ptr(i.digest, digest);
+                ready = streq_ptr(i.ready, "yes") && (!i.health || !*i.health || streq(i.health, "healthy"));
+                unhealthy = streq_ptr(i.health, "unhealthy");
+                unit_info_done(&i);
+                if (!running || unhealthy) {
+                        *ret_why = unhealthy ? "its health check says unhealthy" : "it did not reach running";
+                        return false;
+                }
+                if (ready)
+                        return true;
+                if (now_usec_monotonic() >= deadline) {
+                        *ret_why = "it was not ready (healthy) within StartTimeoutSec=";
+                        return false;
+                }
+                (void)nanosleep(&(struct timespec){ .tv_nsec = READY_POLL_USEC * 1000 }, NULL);
+        }
 }
 
 static const char *short_digest(const char *d)
@@ -135,6 +183,7 @@ static int update_one(sd_bus *bus, const char *state_dir, const char *unit, bool
                       const RegistryOptions *o, FILE *out, FILE *err_out)
 {
         _cleanup_free_ char *err = NULL, *now = NULL, *name = NULL;
+        const char *why = NULL, *back_why = "";
         UnitInfo i = {};
         int r, ret = 0;
 
@@ -154,7 +203,7 @@ static int update_one(sd_bus *bus, const char *state_dir, const char *unit, bool
                 goto out;
         }
         if (dry_run)
-                r = registry_resolve(i.image, o, &now, &err);
+                r = registry_resolve(state_dir, i.image, o, &now, &err);
         else
                 r = registry_pull(state_dir, i.image, o, &now, &err);
         if (r < 0) {
@@ -168,24 +217,26 @@ static int update_one(sd_bus *bus, const char *state_dir, const char *unit, bool
                 goto out;
         }
         if (dry_run) {
-                fprintf(out, "%s %s %s pending\n", unit, short_digest(i.digest), now);
+                /* What a run would do; nothing more is known before it. */
+                fprintf(out, "%s %s %s updated\n", unit, short_digest(i.digest), now);
                 goto out;
         }
-        if (restart_on(bus, unit, now)) {
+        if (restart_on(bus, unit, now, i.start_timeout_usec, &why)) {
                 fprintf(out, "%s %s %s updated\n", unit, short_digest(i.digest), now);
                 goto out;
         }
         /* Back to what ran before, if anything did. */
         if (!i.digest || !*i.digest || registry_ref_store_name(i.image, &name, &err) < 0 ||
-            store_tag(state_dir, name, i.digest, &err) < 0 || !restart_on(bus, unit, i.digest)) {
-                fprintf(err_out, "ccsupctl: auto-update: %s: the new image %s does not come up, and going back failed%s%s\n",
-                        unit, now, err ? ": " : "", err ? err : "");
+            store_tag(state_dir, name, i.digest, &err) < 0 ||
+            !restart_on(bus, unit, i.digest, i.start_timeout_usec, &back_why)) {
+                fprintf(err_out, "ccsupctl: auto-update: %s: the new image %s does not come up (%s), and going back failed: %s\n",
+                        unit, now, why, err ? err : !i.digest || !*i.digest ? "no previous image" : back_why);
                 fprintf(out, "%s %s %s failed\n", unit, short_digest(i.digest), now);
                 ret = 1;
                 goto out;
         }
-        fprintf(err_out, "ccsupctl: auto-update: %s: the new image %s did not reach running; back on %s\n", unit,
-                now, i.digest);
+        fprintf(err_out, "ccsupctl: auto-update: %s: the new image %s did not come up (%s); back on %s\n", unit,
+                now, why, i.digest);
         fprintf(out, "%s %s %s rolled-back\n", unit, i.digest, now);
 out:
         unit_info_done(&i);

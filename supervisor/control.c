@@ -13,6 +13,7 @@
 #include "health.h"
 #include "log.h"
 #include "pid1.h"
+#include "registry-calls.h"
 #include "unit-template.h"
 #include "userns.h"
 #include "util.h"
@@ -56,6 +57,7 @@ struct Control {
         Connection *connections;
         sd_id128_t id;
         ExecCall *execs;           /* Exec calls whose command runs */
+        RegistryCall *registry_calls; /* PullImage, AutoUpdate calls whose helper runs */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -358,6 +360,7 @@ static int append_unit_properties(sd_bus_message *r, Unit *u)
         if (c && ((k = append_s(r, "Image", c->image)) < 0 ||
                   (k = append_s(r, "ImageDigest", u->image_digest)) < 0 ||
                   (k = append_s(r, "AutoUpdate", c->auto_update ? "registry" : "no")) < 0 ||
+                  (k = append_u64(r, "StartTimeoutUSec", c->start_timeout_usec)) < 0 ||
                   (k = append_s(r, "Description", c->description)) < 0))
                 return k;
         if ((k = append_s(r, "CgroupPath", unit_cgroup_path(u))) < 0 ||
@@ -653,6 +656,7 @@ static int method_reexec(sd_bus_message *call, void *userdata, sd_bus_error *err
                 return r;
         (void)sd_bus_flush(sd_bus_message_get_bus(call));
         exec_calls_abort(&ctl->execs);
+        registry_calls_abort(&ctl->registry_calls);
         ctl->m->reexec_cb(ctl->m);
         return 0;
 }
@@ -705,6 +709,38 @@ static int method_remove_image(sd_bus_message *call, void *userdata, sd_bus_erro
                                  : r == -EBUSY   ? ERROR_BUSY
                                                  : ERROR_FAILED,
                                  "%s", msg ? msg : strerror(-r));
+}
+
+/* PullImage and AutoUpdate: in a helper each (registry-calls.h). */
+static int method_pull_image(sd_bus_message *call, void *userdata, sd_bus_error *error)
+{
+        Control *ctl = userdata;
+        const char *ref, *platform;
+        int r;
+
+        if ((r = sd_bus_message_read(call, "ss", &ref, &platform)) < 0)
+                return r;
+        if (!caller_is_root(call, error))
+                return -EACCES;
+        return registry_call_pull(&ctl->registry_calls, ctl->m->loop, ctl->m->o.state_dir, ref, platform, call,
+                                  error);
+}
+
+static int method_auto_update(sd_bus_message *call, void *userdata, sd_bus_error *error)
+{
+        Control *ctl = userdata;
+        _cleanup_strv_free_ char **units = NULL;
+        int dry_run, r;
+
+        if ((r = sd_bus_message_read_strv(call, &units)) < 0 || (r = sd_bus_message_read(call, "b", &dry_run)) < 0)
+                return r;
+        if (!caller_is_root(call, error))
+                return -EACCES;
+        STRV_FOREACH(u, units)
+                if (!manager_get_unit(ctl->m, *u))
+                        return sd_bus_error_setf(error, ERROR_NO_SUCH_UNIT, "no unit `%s`", *u);
+        return registry_call_auto_update(&ctl->registry_calls, ctl->m->loop, ctl->path, ctl->m->o.state_dir, units,
+                                         dry_run, call, error);
 }
 
 /* StateDirectory: absolute, so that a client anywhere finds the store. */
@@ -773,6 +809,11 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", ref), SD_BUS_RESULT("u", removed),
                                 method_remove_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PullImage", SD_BUS_ARGS("s", ref, "s", platform), SD_BUS_RESULT("s", digest),
+                                method_pull_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AutoUpdate", SD_BUS_ARGS("as", units, "b", dry_run),
+                                SD_BUS_RESULT("a(ssss)", results, "as", messages), method_auto_update,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_PROPERTY("StateDirectory", "s", property_state_directory, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", property_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_SIGNAL_WITH_ARGS("UnitChanged",
@@ -805,6 +846,7 @@ static void connection_free(Control *ctl, Connection *c)
         ev_io_stop(ctl->m->loop, &c->io);
         ev_timer_stop(ctl->m->loop, &c->timer);
         exec_calls_disconnected(&ctl->execs, c->bus);
+        registry_calls_disconnected(&ctl->registry_calls, c->bus);
         sd_bus_flush_close_unref(c->bus);
         free(c);
 }
@@ -1046,6 +1088,7 @@ void control_close(Control *ctl)
         if (!ctl)
                 return;
         exec_calls_abort(&ctl->execs);
+        registry_calls_abort(&ctl->registry_calls);
         while (ctl->connections)
                 connection_free(ctl, ctl->connections);
         if (ctl->fd >= 0) {

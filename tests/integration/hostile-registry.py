@@ -6,8 +6,9 @@
 #   html     a text/html page
 #   lie      a valid manifest whose Docker-Content-Digest is another digest
 #   loop     a redirect to itself, forever
+#   hang     nothing at all: the connection stays open and silent
 # usage: hostile-registry.py PORTFILE
-import http.server, json, os, sys
+import http.server, json, os, sys, time
 
 portfile = sys.argv[1]
 OCI = "application/vnd.oci.image.manifest.v1+json"
@@ -42,13 +43,17 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.reply(200, OCI, valid, [("Docker-Content-Digest", Z)])
         if kind == "loop":
             return self.reply(302, "text/plain", b"", [("Location", p)])
+        if kind == "hang":
+            time.sleep(600)
+            return
         self.reply(404, "application/json", b'{"errors": [{"code": "NAME_UNKNOWN", "message": "no"}]}')
 
     def log_message(self, *a):
         pass
 
 
-srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
 with open(portfile + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 os.rename(portfile + ".tmp", portfile)

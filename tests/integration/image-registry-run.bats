@@ -150,9 +150,10 @@ reg_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker:
         [[ $output == "web $v1 $v1 unchanged" ]]
         reg_push "$D/v2:latest" "$REG/test/bb:v1"
         v2=$(reg_digest "$REG/test/bb:v1")
+        # --dry-run prints what a run would, and changes nothing
         run ctl auto-update --dry-run --insecure-registry="$REG"
         assert_status 0
-        [[ $output == "web $v1 $v2 pending" ]]
+        [[ $output == "web $v1 $v2 updated" ]]
         [[ $(prop web ImageDigest) == "$v1" ]]
         local pid
         pid=$(prop other MainPID)
@@ -182,13 +183,94 @@ reg_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker:
         run --separate-stderr ctl auto-update --insecure-registry="$REG"
         assert_status 0
         [[ $output == "web $v1 $bad rolled-back" ]]
-        [[ $stderr == *"web: the new image $bad did not reach running; back on $v1"* ]]
+        [[ $stderr == *"web: the new image $bad did not come up (it did not reach running); back on $v1"* ]]
         [[ $(prop web State) == running ]]
         [[ $(prop web ImageDigest) == "$v1" ]]
         # the store's tag is back on the old image too: a restart keeps it
         ctl restart web
         wait_state web running 30
         [[ $(prop web ImageDigest) == "$v1" ]]
+}
+
+health_is() { [[ $(prop web Health) == "$1" ]]; }
+
+@test "auto-update: a new image that runs but whose health check fails is rolled back" {
+        local v1 v2
+        # healthy without /v2-marker: v1 is, v2 (which has it) is not
+        unit web <<EOF
+[Image]
+Image=$REG/test/bb:v1
+AutoUpdate=registry
+
+[Process]
+Exec=/bin/sh -c 'trap "exit 0" TERM; while :; do sleep 0.05; done'
+StopTimeoutSec=5s
+StartTimeoutSec=20s
+
+[Health]
+Exec=/bin/sh -c '! test -e /v2-marker'
+IntervalSec=200ms
+Retries=2
+OnFailure=none
+EOF
+        sup_start --insecure-registry="$REG"
+        wait_state web running 30
+        wait_until 20 health_is healthy
+        v1=$(prop web ImageDigest)
+        reg_push "$D/v2:latest" "$REG/test/bb:v1"
+        v2=$(reg_digest "$REG/test/bb:v1")
+        run --separate-stderr ctl auto-update --insecure-registry="$REG"
+        assert_status 0
+        [[ $output == "web $v1 $v2 rolled-back" ]]
+        [[ $stderr == *"web: the new image $v2 did not come up (its health check says unhealthy); back on $v1"* ]]
+        [[ $(prop web ImageDigest) == "$v1" ]]
+        [[ $(prop web State) == running ]]
+        health_is healthy
+}
+
+@test "control bus: PullImage pulls into the daemon's store with its registry options; AutoUpdate reports per unit" {
+        command -v busctl >/dev/null || skip "busctl not installed"
+        local A="--address=unix:path=$T/run/control" v1 v2
+        web_unit web "$REG/test/bb:v1" AutoUpdate=registry
+        sup_start --insecure-registry="$REG"
+        wait_state web running 30
+        v1=$(prop web ImageDigest)
+        reg_push "$D/v2:latest" "$REG/test/bb:v2"
+        v2=$(reg_digest "$REG/test/bb:v2")
+        # the daemon's --insecure-registry; its store (ccsupctl image list asks it)
+        run busctl "$A" call org.ccsup /org/ccsup org.ccsup.Manager1 PullImage ss "$REG/test/bb:v2" ""
+        assert_status 0
+        [[ $output == "s \"$v2\"" ]]
+        run ctl image list
+        [[ $output == *"$REG/test/bb:v2 "* ]]
+        # refusals: not a reference, a platform without an architecture, the registry's own error
+        run busctl "$A" call org.ccsup /org/ccsup org.ccsup.Manager1 PullImage ss "NOT A REF" ""
+        [[ $status -ne 0 && $output == *"invalid repository name"* ]]
+        run busctl "$A" call org.ccsup /org/ccsup org.ccsup.Manager1 PullImage ss "$REG/test/bb:v2" linux
+        [[ $status -ne 0 && $output == *"invalid platform"* ]]
+        run busctl "$A" call org.ccsup /org/ccsup org.ccsup.Manager1 PullImage ss "$REG/test/nosuch:v1" ""
+        [[ $status -ne 0 && $output == *"registry \`$REG\`, repository \`test/nosuch\`"*"HTTP 404"* ]]
+        # AutoUpdate: the unit's line as a struct
+        run busctl "$A" call org.ccsup /org/ccsup org.ccsup.Manager1 AutoUpdate asb 0 false
+        assert_status 0
+        [[ $output == "a(ssss)as 1 \"web\" \"$v1\" \"$v1\" \"unchanged\" 0" ]]
+        run busctl "$A" call org.ccsup /org/ccsup org.ccsup.Manager1 AutoUpdate asb 1 nosuch false
+        [[ $status -ne 0 && $output == *"no unit"* ]]
+        # ccsupctl auto-update without registry options asks the daemon,
+        # whose --insecure-registry reaches the registry
+        reg_push "$D/v2:latest" "$REG/test/bb:v1"
+        run ctl auto-update --dry-run
+        assert_status 0
+        [[ $output == "web $v1 $v2 updated" ]]
+        [[ $(prop web ImageDigest) == "$v1" ]]
+        run ctl auto-update
+        assert_status 0
+        [[ $output == "web $v1 $v2 updated" ]]
+        [[ $(prop web ImageDigest) == "$v2" ]]
+        [[ $(prop web State) == running ]]
+        # the daemon carries on
+        run ctl list
+        assert_status 0
 }
 
 @test "auto-update: ccsupd --auto-update-interval checks by itself and logs the result" {

@@ -165,15 +165,26 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
         sleep 0.2
         [[ $(reg_blob_gets "$LOG" "$one") -eq $before ]]
         [[ $(reg_blob_gets "$LOG" "$three") -ge 1 ]]
-        # again: nothing but the manifest
-        local blobs manifests
+        # again: nothing but the manifest (no /v2/ probe: the store remembers it)
+        local blobs manifests probes
         blobs=$(reg_gets "$LOG" blobs)
         manifests=$(reg_gets "$LOG" manifests)
+        probes=$(reg_probes "$LOG")
         run pull "$REG/test/gz:more"
         assert_status 0
         sleep 0.2
         [[ $(reg_gets "$LOG" blobs) -eq $blobs ]]
         [[ $(reg_gets "$LOG" manifests) -eq $((manifests + 1)) ]]
+        [[ $(reg_probes "$LOG") -eq $probes ]]
+        # what it remembers no longer holds (HTTPS said for a plain HTTP
+        # registry): probed again, and pulled
+        [[ $(cat "$STATE/images/registries/$REG") == "http anonymous" ]]
+        echo "https anonymous" >"$STATE/images/registries/$REG"
+        run pull "$REG/test/gz:more"
+        assert_status 0
+        sleep 0.2
+        [[ $(reg_probes "$LOG") -gt $probes ]]
+        [[ $(cat "$STATE/images/registries/$REG") == "http anonymous" ]]
 }
 
 @test "pull: a tampered blob in the registry is rejected and nothing is stored" {
@@ -265,6 +276,13 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
         run "$CCSUPCTL" image --state-dir="$STATE" pull --registry-certs="$c" "$REG/test/s:v1"
         assert_status 0
         [[ $(cat "$STATE"/images/layers/*/s/file) == tls ]]
+        # the CA known, but the certificate is for 127.0.0.1, not localhost
+        mkdir -p "$c/localhost:$REG_PORT"
+        cp "$d/ca.crt" "$c/localhost:$REG_PORT/ca.crt"
+        run "$CCSUPCTL" image --state-dir="$TEST_DIR/state-mismatch" pull --registry-certs="$c" "localhost:$REG_PORT/test/s:v1"
+        assert_status 1
+        [[ $output == *"registry \`localhost:$REG_PORT\`"*"/v2/ probe"*"subject name"* ]]
+        [[ ! -e $TEST_DIR/state-mismatch/images/repositories.json ]]
         # the shared registry speaks plain HTTP: refused unless named insecure
         run "$CCSUPCTL" image --state-dir="$STATE" pull "$(cat "$IMG/reg.addr")/test/gz:v1"
         assert_status 1
@@ -309,6 +327,13 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
                 --registry-auth="$TEST_DIR/bad.json" "$REG/test/b:v1"
         assert_status 1
         [[ $output == *"registry \`$REG\`, repository \`test/b\`: token endpoint: HTTP 401: UNAUTHORIZED: bad credentials"* ]]
+        # a token the registry refuses (it grants nothing): its 401, once, no loop
+        touch "$d/token.log.deny"
+        run "$CCSUPCTL" image --state-dir="$TEST_DIR/state3" pull --insecure-registry="$REG" \
+                --registry-auth="$TEST_DIR/auth.json" "$REG/test/b:v1"
+        assert_status 1
+        [[ $output == *"registry \`$REG\`, repository \`test/b\`: manifest \`v1\`: HTTP 401"* ]]
+        [[ ! -e $TEST_DIR/state3/images/repositories.json ]]
 }
 
 @test "pull: a registry that misbehaves gets precise errors and leaves the store as it was" {
@@ -335,6 +360,12 @@ store_debris() { find "$STATE/images" -name '.tmp-*' -o -name 'src-*' | wc -l; }
         run hp loop
         assert_status 1
         [[ $output == *"repository \`h/loop\`: manifest \`t\`: Maximum (8) redirects followed"* ]]
+        # a registry that says nothing: a timeout (here 2 s), not a stuck pull
+        local t0=$SECONDS
+        CCSUP_REGISTRY_TIMEOUT_SEC=2 run hp hang
+        assert_status 1
+        [[ $output == *"repository \`h/hang\`: manifest \`t\`: Operation too slow"* ]]
+        ((SECONDS - t0 < 15))
         [[ ! -e $STATE/images/repositories.json ]] || ! grep -q '"h/' "$STATE/images/repositories.json"
         [[ $(store_debris) -eq 0 ]]
 }

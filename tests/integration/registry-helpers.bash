@@ -70,6 +70,11 @@ reg_gets() {
         grep -c "\"GET /v2/[^ ]*/$2/[^ ]* HTTP[^\"]*\" [0-9]* [0-9]* \"[^\"]*\" \"ccsup/" "$1" || true
 }
 
+# reg_probes LOG: ccsup's /v2/ probes.
+reg_probes() {
+        grep -c "\"GET /v2/ HTTP[^\"]*\" [0-9]* [0-9]* \"[^\"]*\" \"ccsup/" "$1" || true
+}
+
 # mk_reg_image LAYOUT TAG COMPRESSION ARCH NAME=TEXT...: adds image TAG to
 # the OCI layout LAYOUT: one layer per NAME=TEXT (a tar holding that one
 # file; the same NAME=TEXT is always the same layer), compressed with

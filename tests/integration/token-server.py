@@ -5,6 +5,7 @@
 # N}; the JWT (RS256, signed with openssl, the certificate in its x5c
 # header) grants the scope's actions, and the registry trusts it through
 # auth.token.rootcertbundle. Every request is logged, one line each, to LOG.
+# While LOG.deny exists, the tokens grant nothing (the registry refuses them).
 #
 # usage: token-server.py KEY CERT ISSUER USER:PASS PORTFILE LOG
 import base64, http.server, json, os, subprocess, sys, time, urllib.parse
@@ -50,7 +51,7 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b'{"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]}')
             return
         access = []
-        for s in q.get("scope", []):
+        for s in ([] if os.path.exists(log + ".deny") else q.get("scope", [])):
             parts = s.split(":")
             if len(parts) == 3:
                 access.append({"type": parts[0], "name": parts[1], "actions": parts[2].split(",")})

@@ -339,6 +339,34 @@ static void budget(void)
         (void)system(cmd);
 }
 
+/* LAYER_STAGE: checked but not in place until layer_stage_commit(); an
+ * aborted stage leaves nothing. */
+static void staged(void)
+{
+        _cleanup_free_ char *err = NULL, *root = at("staged"), *tmp = xasprintf(".tmp-staged-%d", (int)getpid());
+        _cleanup_free_ char *tmp_path = at(tmp), *host = xasprintf("%s/etc/hostname", root);
+        _cleanup_close_ int fd = build_basic(NULL), fd2 = build_basic(NULL);
+        int r;
+
+        r = layer_unpack(fd, parent_fd, "staged", LAYER_OCI_WHITEOUTS | LAYER_STAGE, NULL, NULL, NULL, &err);
+        if (!ok(r == 0, "staged: unpacks"))
+                tap_diag("r=%d %s", r, err);
+        ok(!exists(root) && exists(tmp_path), "staged: not in place yet, in its temporary sibling");
+        r = layer_stage_commit(parent_fd, "staged", &err);
+        ok(r == 0 && exists(host) && !exists(tmp_path), "staged: in place after the commit");
+        r = layer_unpack(fd2, parent_fd, "staged", LAYER_OCI_WHITEOUTS | LAYER_STAGE, NULL, NULL, NULL, &err);
+        ok(r == 0 && exists(tmp_path), "staged: a second copy is staged beside it");
+        r = layer_stage_commit(parent_fd, "staged", &err);
+        ok(r == 0 && exists(host) && !exists(tmp_path), "staged: the copy in place wins, the second goes");
+        _cleanup_close_ int fd3 = build_basic(NULL);
+        r = layer_unpack(fd3, parent_fd, "staged2", LAYER_OCI_WHITEOUTS | LAYER_STAGE, NULL, NULL, NULL, &err);
+        layer_stage_abort(parent_fd, "staged2");
+        _cleanup_free_ char *tmp2 = xasprintf(".tmp-staged2-%d", (int)getpid()), *tmp2_path = at(tmp2),
+                           *root2 = at("staged2");
+        ok(r == 0 && !exists(tmp2_path) && !exists(root2), "staged: an aborted stage leaves nothing");
+        (void)layer_remove_tree(parent_fd, "staged");
+}
+
 int main(void)
 {
         if (geteuid() != 0) {
@@ -358,6 +386,7 @@ int main(void)
         hostile_layers();
         digest_mismatch();
         budget();
+        staged();
 
         _cleanup_free_ char *cmd = xasprintf("rm -rf %s", base);
         (void)system(cmd);
