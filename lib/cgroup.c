@@ -359,6 +359,25 @@ int cgroup_attach(const Cgroup *cg, pid_t pid, bool with_unified)
         return 0;
 }
 
+char *cgroup_pid_path(pid_t pid)
+{
+        _cleanup_free_ char *text = NULL;
+        char proc[64];
+
+        snprintf(proc, sizeof(proc), "/proc/%d/cgroup", pid > 0 ? (int)pid : (int)getpid());
+        if (read_full_file(proc, 65536, &text, NULL) < 0)
+                return NULL;
+        for (char *line = text; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (startswith(line, "0::"))
+                        return xstrdup(line + 3);
+                line = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
 int cgroup_attach_members(const Cgroup *cg)
 {
         const char *track = cg->unified ? cg->unified : cg->v1_freezer;

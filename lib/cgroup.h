@@ -132,6 +132,10 @@ int cgroup_attach(const Cgroup *cg, pid_t pid, bool with_unified);
  * hierarchy was added to a running container's cgroup. */
 int cgroup_attach_members(const Cgroup *cg);
 
+/* The cgroup2 path of pid (0: ourselves) from /proc/PID/cgroup's "0::"
+ * line ("/system.slice/x.service"), malloc'd; NULL without one. */
+char *cgroup_pid_path(pid_t pid);
+
 /* > 0 when any process is in the cgroup (or its children), 0 when empty. */
 int cgroup_is_populated(const Cgroup *cg);
 

@@ -195,25 +195,6 @@ static void on_idle(Manager *m)
         ev_break(m->loop, EVBREAK_ALL);
 }
 
-/* Our own cgroup2 path from /proc/self/cgroup ("0::/system.slice/x.service"). */
-static char *own_cgroup2_path(void)
-{
-        _cleanup_free_ char *text = NULL;
-        char *line;
-
-        if (read_full_file("/proc/self/cgroup", 65536, &text, NULL) < 0)
-                return NULL;
-        for (line = text; line && *line;) {
-                char *nl = strchr(line, '\n');
-                if (nl)
-                        *nl = '\0';
-                if (startswith(line, "0::"))
-                        return xstrdup(line + 3);
-                line = nl ? nl + 1 : NULL;
-        }
-        return NULL;
-}
-
 /*
  * With --cgroup unset, under systemd with Delegate=yes on a pure cgroup2
  * host (systemd marks delegated cgroups with the trusted.delegate xattr):
@@ -232,7 +213,7 @@ static int daemon_choose_cgroup(Daemon *d, const DaemonOptions *o, CgroupMode mo
         d->cgroup_parent = xstrdup("/ccsup");
         if (mode != CGROUP_MODE_V2 || !getenv("NOTIFY_SOCKET"))
                 return 0;
-        own = own_cgroup2_path();
+        own = cgroup_pid_path(0);
         if (!own || streq(own, "/"))
                 return 0;
         /* After daemon-reexec we are in our "supervisor" leaf already. */

@@ -231,6 +231,19 @@ static void prefix_make(Prefix *p, const LogStream *s)
                                   s->err ? "stderr" : "stdout");
 }
 
+/* The message a then b and a newline, after what the output buffer holds. */
+static void out_append_message(const char *a, size_t na, const char *b, size_t nb)
+{
+        /* a is NULL when no partial line waits: memcpy(NULL, 0) is undefined. */
+        if (na > 0)
+                memcpy(out + n_out, a, na);
+        if (nb > 0)
+                memcpy(out + n_out + na, b, nb);
+        n_out += na + nb;
+        out[n_out++] = '\n';
+        n_out_records++;
+}
+
 /* Appends one record: the message is a then b (the saved partial line and
  * the new bytes). */
 static void log_record(LogStream *s, const Prefix *pre, char tag, const char *a, size_t na, const char *b,
@@ -244,13 +257,7 @@ static void log_record(LogStream *s, const Prefix *pre, char tag, const char *a,
                 if (n_out > 0 && (l->out_err != s->err || n_out + na + nb + 1 > OUT_MAX))
                         log_flush(l);
                 l->out_err = s->err;
-                if (na > 0)
-                        memcpy(out + n_out, a, na);
-                if (nb > 0)
-                        memcpy(out + n_out + na, b, nb);
-                n_out += na + nb;
-                out[n_out++] = '\n';
-                n_out_records++;
+                out_append_message(a, na, b, nb);
                 return;
         }
         if (l->size + n_out > 0 && l->size + n_out + len > l->max_size) {
@@ -263,14 +270,7 @@ static void log_record(LogStream *s, const Prefix *pre, char tag, const char *a,
         memcpy(out + n_out, pre->text, pre->len);
         out[n_out + pre->len - 2] = tag;
         n_out += pre->len;
-        /* a is NULL when no partial line waits: memcpy(NULL, 0) is undefined. */
-        if (na > 0)
-                memcpy(out + n_out, a, na);
-        if (nb > 0)
-                memcpy(out + n_out + na, b, nb);
-        n_out += na + nb;
-        out[n_out++] = '\n';
-        n_out_records++;
+        out_append_message(a, na, b, nb);
 }
 
 /* Splits data into records: whole lines (F), pieces of lines longer than

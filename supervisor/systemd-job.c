@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <systemd/sd-bus.h>
 
+#include "cgroup.h"
 #include "log.h"
 #include "systemd-job.h"
 #include "util.h"
@@ -44,6 +45,20 @@ static char *scope_unit;   /* "ccsupd-containers.scope" */
 static char *scope_cgroup; /* its cgroup, "/system.slice/ccsupd-containers.scope" */
 static pid_t scope_keeper = -1; /* the keeper, when we forked it */
 
+/* The object path of our own unit (name NULL: GetUnitByPID of our PID) or
+ * of unit name (GetUnit); the path lives as long as *reply. */
+static int unit_object(sd_bus *bus, const char *name, sd_bus_error *e, sd_bus_message **reply,
+                       const char **ret_path)
+{
+        int r = name ? sd_bus_call_method(bus, SD_DEST, "/org/freedesktop/systemd1",
+                                          "org.freedesktop.systemd1.Manager", "GetUnit", e, reply, "s", name)
+                     : sd_bus_call_method(bus, SD_DEST, "/org/freedesktop/systemd1",
+                                          "org.freedesktop.systemd1.Manager", "GetUnitByPID", e, reply, "u",
+                                          (uint32_t)getpid());
+
+        return r < 0 ? r : sd_bus_message_read(*reply, "o", ret_path);
+}
+
 bool systemd_restart_pending(void)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *unit = NULL, *job = NULL;
@@ -61,10 +76,7 @@ bool systemd_restart_pending(void)
                 log_msg(LOG_DEBUG, "systemd's bus: %s", strerror(-r));
                 return false;
         }
-        r = sd_bus_call_method(bus, SD_DEST, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                               "GetUnitByPID", &e, &unit, "u", (uint32_t)getpid());
-        if (r >= 0)
-                r = sd_bus_message_read(unit, "o", &unit_path);
+        r = unit_object(bus, NULL, &e, &unit, &unit_path);
         if (r >= 0)
                 r = sd_bus_get_property(bus, SD_DEST, unit_path, "org.freedesktop.systemd1.Unit", "Job", &e,
                                         &job, "(uo)");
@@ -131,26 +143,6 @@ static void sleep_ms(long ms)
         (void)nanosleep(&ts, NULL);
 }
 
-/* The cgroup2 path of pid ("/system.slice/x.scope"), or NULL. */
-static char *pid_cgroup(pid_t pid)
-{
-        char proc[64];
-        _cleanup_free_ char *text = NULL;
-
-        snprintf(proc, sizeof(proc), "/proc/%d/cgroup", (int)pid);
-        if (read_full_file(proc, 65536, &text, NULL) < 0)
-                return NULL;
-        for (char *line = text; line && *line;) {
-                char *nl = strchr(line, '\n');
-                if (nl)
-                        *nl = '\0';
-                if (startswith(line, "0::"))
-                        return xstrdup(line + 3);
-                line = nl ? nl + 1 : NULL;
-        }
-        return NULL;
-}
-
 /* The keeper into the scope's "keeper" leaf: the scope's own cgroup must hold
  * no process, for ccsupd to enable controllers below it. */
 static int keeper_to_leaf(const char *root, const char *cgroup, pid_t pid)
@@ -184,10 +176,7 @@ static int unit_facts(sd_bus *bus, char **ret_id, char **ret_slice)
         const char *path = NULL;
         int r;
 
-        r = sd_bus_call_method(bus, SD_DEST, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                               "GetUnitByPID", &e, &reply, "u", (uint32_t)getpid());
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "o", &path);
+        r = unit_object(bus, NULL, &e, &reply, &path);
         if (r >= 0)
                 r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit", "Id", &e,
                                                ret_id);
@@ -217,9 +206,7 @@ static char *unit_state(sd_bus *bus, const char *name)
         const char *path = NULL;
         char *state = NULL;
 
-        if (sd_bus_call_method(bus, SD_DEST, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                               "GetUnit", &e, &reply, "s", name) < 0 ||
-            sd_bus_message_read(reply, "o", &path) < 0 ||
+        if (unit_object(bus, name, &e, &reply, &path) < 0 ||
             sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit", "ActiveState", &e,
                                        &state) < 0)
                 state = xstrdup("");
@@ -284,10 +271,7 @@ int systemd_scope_open(const char *cgroup_root, char **ret_cgroup)
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 sd_bus_error e = SD_BUS_ERROR_NULL;
                 const char *path = NULL;
-                r = sd_bus_call_method(bus, SD_DEST, "/org/freedesktop/systemd1",
-                                       "org.freedesktop.systemd1.Manager", "GetUnit", &e, &reply, "s", name);
-                if (r >= 0)
-                        r = sd_bus_message_read(reply, "o", &path);
+                r = unit_object(bus, name, &e, &reply, &path);
                 if (r >= 0)
                         r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Scope",
                                                        "ControlGroup", &e, &cg);
@@ -332,7 +316,7 @@ int systemd_scope_open(const char *cgroup_root, char **ret_cgroup)
                  * the keeper is in the scope's cgroup. */
                 for (int i = 0; r >= 0 && i < 5000; i++) {
                         free(cg);
-                        cg = pid_cgroup(keeper);
+                        cg = cgroup_pid_path(keeper);
                         const char *base = cg ? strrchr(cg, '/') : NULL;
                         if (base && streq(base + 1, name))
                                 break;
