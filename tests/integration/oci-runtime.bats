@@ -237,6 +237,19 @@ c["process"]["args"] = ["sh", "-c", "hostname; cat /data/file; touch /data/x 2>&
         [[ $output == *$'\n0\n'* ]]
 }
 
+# limits: "MEMORY PIDS CPU-QUOTA" of the test's container cgroup (v1 files on
+# hybrid, cgroup2's on a pure v2 host)
+limits() {
+        if [[ -d /sys/fs/cgroup/memory ]]; then
+                echo "$(cat /sys/fs/cgroup/memory/"$CGP"/c/memory.limit_in_bytes)" \
+                        "$(cat /sys/fs/cgroup/pids/"$CGP"/c/pids.max)" \
+                        "$(cat /sys/fs/cgroup/cpu/"$CGP"/c/cpu.cfs_quota_us)"
+        else
+                echo "$(cat /sys/fs/cgroup/"$CGP"/c/memory.max)" "$(cat /sys/fs/cgroup/"$CGP"/c/pids.max)" \
+                        "$(cut -d' ' -f1 /sys/fs/cgroup/"$CGP"/c/cpu.max)"
+        fi
+}
+
 @test "limits land in the cgroup of cgroupsPath" {
         edit '
 c["linux"]["resources"]["memory"] = {"limit": 67108864}
@@ -244,17 +257,7 @@ c["linux"]["resources"]["pids"] = {"limit": 42}
 c["linux"]["resources"]["cpu"] = {"quota": 50000, "period": 100000}
 c["process"]["args"] = ["sleep", "60"]'
         rt create --bundle "$B" l1 >"$TEST_DIR/out" 2>&1
-        local mem pids
-        if [[ -d /sys/fs/cgroup/memory ]]; then
-                mem=$(cat /sys/fs/cgroup/memory/"$CGP"/c/memory.limit_in_bytes)
-                pids=$(cat /sys/fs/cgroup/pids/"$CGP"/c/pids.max)
-                quota=$(cat /sys/fs/cgroup/cpu/"$CGP"/c/cpu.cfs_quota_us)
-        else
-                mem=$(cat /sys/fs/cgroup/"$CGP"/c/memory.max)
-                pids=$(cat /sys/fs/cgroup/"$CGP"/c/pids.max)
-                quota=$(cut -d' ' -f1 /sys/fs/cgroup/"$CGP"/c/cpu.max)
-        fi
-        [[ $mem == 67108864 && $pids == 42 && $quota == 50000 ]]
+        [[ $(limits) == "67108864 42 50000" ]]
         rt delete --force l1
         assert_gone l1
 }
@@ -266,16 +269,6 @@ c["linux"]["resources"]["pids"] = {"limit": 42}
 c["linux"]["resources"]["cpu"] = {"quota": 50000, "period": 100000}
 c["process"]["args"] = ["sleep", "60"]'
         rt run --detach --bundle "$B" u1 >"$TEST_DIR/out" 2>&1
-        limits() {
-                if [[ -d /sys/fs/cgroup/memory ]]; then
-                        echo "$(cat /sys/fs/cgroup/memory/"$CGP"/c/memory.limit_in_bytes)" \
-                                "$(cat /sys/fs/cgroup/pids/"$CGP"/c/pids.max)" \
-                                "$(cat /sys/fs/cgroup/cpu/"$CGP"/c/cpu.cfs_quota_us)"
-                else
-                        echo "$(cat /sys/fs/cgroup/"$CGP"/c/memory.max)" "$(cat /sys/fs/cgroup/"$CGP"/c/pids.max)" \
-                                "$(cut -d' ' -f1 /sys/fs/cgroup/"$CGP"/c/cpu.max)"
-                fi
-        }
         [[ $(limits) == "67108864 42 50000" ]]
         echo '{"memory": {"limit": 33554432}, "pids": {"limit": 17}}' >"$TEST_DIR/res.json"
         run rt update --resources "$TEST_DIR/res.json" u1
