@@ -75,6 +75,9 @@ _Noreturn static void exec_command(SpawnPlan *p, char *const *argv, int fd)
          * stdio, stays the operator shell's. */
         if (setsid() < 0)
                 spawn_child_failf(fd, -errno, "setsid: %s", strerror(errno));
+        /* exec --tty: a pty of the container's devpts (we are in its root). */
+        if (p->terminal)
+                spawn_child_setup_terminal(p, fd);
         r = spawn_apply_rlimits(p->limits);
         if (r < 0)
                 spawn_child_failf(fd, r, "resource limits: %s", strerror(-r));
@@ -100,16 +103,25 @@ _Noreturn static void exec_command(SpawnPlan *p, char *const *argv, int fd)
 
 /* ---- the relay (ccsupd's child, in the container's cgroup) ---------------- */
 
-/* Closes every fd from 3 up but a and b. */
-static void close_all_but(int a, int b)
+/* Closes every fd from 3 up but those of keep (-1 entries ignored). */
+static void close_all_but(int *keep, size_t n)
 {
-        int lo = a < b ? a : b, hi = a < b ? b : a;
+        unsigned from = 3;
 
-        if (lo > 3)
-                (void)close_range(3, (unsigned)lo - 1, 0);
-        if (hi > lo + 1)
-                (void)close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-        (void)close_range((unsigned)hi + 1, ~0U, 0);
+        for (size_t i = 1; i < n; i++) /* sorted, a handful */
+                for (size_t k = i; k > 0 && keep[k - 1] > keep[k]; k--) {
+                        int t = keep[k];
+                        keep[k] = keep[k - 1];
+                        keep[k - 1] = t;
+                }
+        for (size_t i = 0; i < n; i++) {
+                if (keep[i] < (int)from)
+                        continue;
+                if ((unsigned)keep[i] > from)
+                        (void)close_range(from, (unsigned)keep[i] - 1, 0);
+                from = (unsigned)keep[i] + 1;
+        }
+        (void)close_range(from, ~0U, 0);
 }
 
 /* Whether the process pid is in our own user namespace. */
@@ -246,7 +258,8 @@ _Noreturn static void exec_relay(const SpawnPlan *p, const SpawnExecTarget *t, c
         spawn_child_set_oom_score(p, fd);
         /* Nothing of ccsupd's (its clients' connections above all) may
          * outlive it here. */
-        close_all_but(fd, t->pidfd);
+        int keep[] = { fd, t->pidfd, p->terminal ? p->console_fd : -1 };
+        close_all_but(keep, ELEMENTSOF(keep));
         /* Our /proc, for the command's PID as we see it (relay_wait()). */
         proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (proc_fd < 0)

@@ -139,6 +139,10 @@ void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd);
 /* The last steps before execve: every fd above 2 CLOEXEC, then the seccomp
  * filter when no-new-privs allows loading it unprivileged. */
 void spawn_child_seal(const SpawnPlan *p, int fd);
+/* process.terminal: a pty of the devpts at /dev/ptmx, its master sent over
+ * p->console_fd, its slave our stdio and controlling terminal (after
+ * setsid()). */
+void spawn_child_setup_terminal(const SpawnPlan *p, int fd);
 
 /* clone3(CLONE_PIDFD | ns, into cgroup_fd when >= 0), else clone() +
  * pidfd_open(): 0 in the child, the PID in the parent (*ret_clone3 says

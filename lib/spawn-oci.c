@@ -1058,6 +1058,9 @@ int spawn_prepare_oci_exec(const char *data, size_t size, const char *process, s
                         return r;
                 proc = json_object_get(get(doc, "process"));
                 json_object_put(doc);
+                /* --tty or not, whatever the container's own process had */
+                if (proc && json_object_is_type(proc, json_type_object))
+                        json_object_object_add(proc, "terminal", json_object_new_boolean(o->exec_terminal));
                 if (args) {
                         json_object *a = json_object_new_array();
 

@@ -28,6 +28,7 @@ typedef struct SpawnOciOptions {
         const char *cgroup_parent; /* without linux.cgroupsPath: PARENT/ID */
         int start_fd;              /* create: O_PATH fd of the start FIFO; -1: run */
         int console_fd;            /* --console-socket, connected; -1: none */
+        bool exec_terminal;        /* exec --tty without --process: the command on a pty */
         size_t n_preserve_fds;     /* fds 3.. handed to the process as they are */
         int stdio[3];
 } SpawnOciOptions;

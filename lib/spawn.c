@@ -922,7 +922,7 @@ void spawn_child_seal(const SpawnPlan *p, int fd)
 
 /* process.terminal: a pty of the container's devpts, its master sent to the
  * engine's console socket, its slave our stdio and controlling terminal. */
-static void child_setup_terminal(const SpawnPlan *p, int fd)
+void spawn_child_setup_terminal(const SpawnPlan *p, int fd)
 {
         char name[64], buf[1] = { 'm' };
         char cbuf[CMSG_SPACE(sizeof(int))] = {};
@@ -1026,7 +1026,7 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
                 caps &= ~(UINT64_C(1) << 18 /* CAP_SYS_CHROOT: the chroot escape */);
         spawn_child_resolve_user((SpawnPlan *)p, fd);
         if (p->terminal)
-                child_setup_terminal(p, fd);
+                spawn_child_setup_terminal(p, fd);
 
         if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
                 spawn_child_failf(fd, -errno, "hostname `%s`: %s", p->hostname, strerror(errno));

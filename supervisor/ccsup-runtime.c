@@ -384,6 +384,26 @@ static int wait_setup(int sync_fd, char **ret_error)
         }
 }
 
+/* --console-socket: connected, for the pty's master; -1 (said) on failure. */
+static int console_connect(const char *path)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                error_out("--console-socket `%s`: path too long", path);
+                return -1;
+        }
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                error_out("--console-socket `%s`: %s", path, strerror(errno));
+                safe_close(fd);
+                return -1;
+        }
+        return fd;
+}
+
 static int do_create(const char *id, const CreateArgs *a, bool run)
 {
         _cleanup_free_ char *dir = NULL, *config_path = NULL, *data = NULL, *fifo = NULL,
@@ -447,20 +467,8 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                 }
         }
 
-        if (a->console_socket) {
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-                console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (strlen(a->console_socket) >= sizeof(sa.sun_path)) {
-                        error_out("--console-socket `%s`: path too long", a->console_socket);
-                        goto fail;
-                }
-                strcpy(sa.sun_path, a->console_socket);
-                if (console_fd < 0 || connect(console_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                        error_out("--console-socket `%s`: %s", a->console_socket, strerror(errno));
-                        goto fail;
-                }
-        }
+        if (a->console_socket && (console_fd = console_connect(a->console_socket)) < 0)
+                goto fail;
         SpawnOciOptions o = {
                 .id = id,
                 .console_fd = console_fd,
@@ -561,18 +569,20 @@ fail:
 
 static int load_or_fail(const char *id, State *st);
 
-static int do_exec(const char *id, const CreateArgs *a, const char *process, char **args)
+static int do_exec(const char *id, const CreateArgs *a, const char *process, char **args, bool tty)
 {
         _cleanup_(state_done) State st = {};
         _cleanup_free_ char *config_path = NULL, *data = NULL, *proc = NULL, *error = NULL,
                             *seccomp = NULL, *staging = NULL, *cache = NULL;
         _cleanup_(spawn_plan_freep) SpawnPlan *plan = NULL;
         _cleanup_(cgroup_freep) Cgroup *cg = NULL;
-        _cleanup_close_ int pidfd = -1;
+        _cleanup_close_ int pidfd = -1, console_fd = -1;
         size_t size, psize = 0;
         int r;
 
         if (load_or_fail(id, &st) < 0)
+                return 1;
+        if (a->console_socket && (console_fd = console_connect(a->console_socket)) < 0)
                 return 1;
         if (!streq(state_status(&st), "running"))
                 return error_out("cannot exec in container `%s`: it is %s", id, state_status(&st));
@@ -600,7 +610,8 @@ static int do_exec(const char *id, const CreateArgs *a, const char *process, cha
                 .cgroup_mode = st.cgroup_mode,
                 .cgroup_parent = CGROUP_PARENT_DEFAULT,
                 .start_fd = -1,
-                .console_fd = -1,
+                .console_fd = console_fd,
+                .exec_terminal = tty,
                 .n_preserve_fds = a->preserve_fds,
                 .stdio = { 0, 1, 2 },
         };
@@ -1003,7 +1014,7 @@ static void help(void)
         printf("ccsup-runtime [--root=DIR] [--log=FILE] [--log-format=text|json] COMMAND\n"
                "  create [--bundle=DIR] [--pid-file=FILE] [--preserve-fds=N] ID\n"
                "  start ID | run [create's options] [--detach] ID | state ID\n"
-               "  exec [--process=FILE] [--detach] [--pid-file=FILE] ID [CMD...]\n"
+               "  exec [--process=FILE] [--detach] [--pid-file=FILE] [--tty] [--console-socket=PATH] ID [CMD...]\n"
                "  ps [--format=json] ID\n"
                "  kill [--all] ID [SIGNAL] | delete [--force] ID | list [--format=json]\n"
                "  pause ID | resume ID | update --resources=FILE|- ID\n"
@@ -1150,11 +1161,9 @@ int main(int argc, char **argv)
                 return do_create(argv[optind], &ca, streq(cmd, "run"));
         }
         if (streq(cmd, "exec")) {
-                if (ca.console_socket || tty)
-                        return error_out("exec: a terminal is not supported yet");
                 self_exe_seal(orig_argv);
                 return do_exec(argv[optind], &ca, process,
-                               optind + 1 < argc ? argv + optind + 1 : NULL);
+                               optind + 1 < argc ? argv + optind + 1 : NULL, tty);
         }
         if (streq(cmd, "start"))
                 return do_start(argv[optind]);

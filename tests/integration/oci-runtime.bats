@@ -614,6 +614,20 @@ teardown_file() {
         [[ ${lines[0]} == /dev/pts/0* && ${lines[1]} == term-ok* ]]
 }
 
+@test "podman exec -t: the command on a pty of the container's devpts" {
+        podman_setup
+        pm run "${U[@]}" -d --name pt --network=none "$IMG" sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+        run pm exec -t pt sh -c 'tty; [ -t 0 ] && [ -t 1 ] && echo both-tty; exit 5' </dev/null
+        echo "$output"
+        [[ $status -eq 5 ]]
+        [[ ${lines[0]} == /dev/pts/* && ${lines[1]} == both-tty* ]]
+        # without -t: no terminal
+        run pm exec pt sh -c 'tty || echo no-tty'
+        [[ $output == *"not a tty"* && $output == *no-tty* ]]
+        pm stop -t 5 pt >/dev/null
+        pm rm pt >/dev/null
+}
+
 @test "podman exec and top" {
         podman_setup
         pm run "${U[@]}" -d --name pe --network=none "$IMG" sleep 60
