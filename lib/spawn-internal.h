@@ -43,6 +43,9 @@ struct SpawnPlan {
         bool no_new_privileges;
         bool own_netns;           /* a new one, with lo up */
         int netns_fd;             /* borrowed (SpawnOptions): join it; -1 = none */
+        /* SpawnOptions.netns_ready: called with the child's own netns */
+        int (*netns_ready)(void *data, int netns_fd, char **ret_error);
+        void *netns_ready_data;
         bool init;
         int listen_fds[SPAWN_LISTEN_MAX]; /* borrowed (SpawnOptions): become fds 3... */
         size_t n_listen_fds;

@@ -35,7 +35,8 @@ static int check_supported(const UnitConfig *c, const SpawnOptions *o, char **re
                                        c->network_container ? c->network_container : "");
                 return -EOPNOTSUPP;
         }
-        if (c->network_mode == NETWORK_BRIDGE && !o->join_netns) {
+        if (c->network_mode == NETWORK_BRIDGE && !o->join_netns &&
+            !(o->netns_ready && c->userns != USERNS_NO && !c->privileged)) {
                 *ret_error = xstrdup("network mode `bridge` needs ccsupd's bridge (not with --run)");
                 return -EOPNOTSUPP;
         }
@@ -525,6 +526,12 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         p = plan_new(c, o);
         p->netns_fd = c->network_mode == NETWORK_CONTAINER || c->network_mode == NETWORK_BRIDGE ? o->netns_fd : -1;
         p->own_netns = c->network_mode == NETWORK_NONE;
+        if (c->network_mode == NETWORK_BRIDGE && c->userns != USERNS_NO && !c->privileged && o->netns_ready) {
+                p->netns_fd = -1;
+                p->own_netns = true;
+                p->netns_ready = o->netns_ready;
+                p->netns_ready_data = o->netns_ready_data;
+        }
         r = prepare_rootfs(p, c, o, image, ret_error);
         if (r < 0)
                 return r;
@@ -1229,6 +1236,21 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
                 (void)waitid(P_PIDFD, pidfd, NULL, WEXITED);
                 (void)cgroup_remove(cg);
                 return r;
+        }
+        if (p->netns_ready) {
+                _cleanup_close_ int ns = spawn_open_netns(pidfd, pid);
+
+                r = ns < 0 ? ns : 0;
+                if (r < 0)
+                        *ret_error = xasprintf("network namespace of the child: %s", strerror(-r));
+                else
+                        r = p->netns_ready(p->netns_ready_data, ns, ret_error);
+                if (r < 0) {
+                        (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                        (void)waitid(P_PIDFD, pidfd, NULL, WEXITED);
+                        (void)cgroup_remove(cg);
+                        return r;
+                }
         }
         if (p->userns && (r = spawn_userns_release(p, pid, pidfd, parent_end, ret_error)) < 0) {
                 (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
