@@ -1044,6 +1044,8 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
                 spawn_child_failf(fd, r, "resource limits: %s", strerror(-r));
         umask(p->umask);
 
+        if (p->userns)
+                spawn_userns_child_wait_verdict(p, fd);
         spawn_child_drop_privileges(p, caps, fd);
         spawn_child_enter_workdir(p, fd);
 
@@ -1252,7 +1254,8 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
                         return r;
                 }
         }
-        if (p->userns && (r = spawn_userns_release(p, pid, pidfd, parent_end, ret_error)) < 0) {
+        if (p->userns && ((r = spawn_userns_release(p, pid, pidfd, parent_end, ret_error)) < 0 ||
+                          (r = spawn_userns_verdict(p, parent_end, ret_error)) < 0)) {
                 (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
                 (void)waitid(P_PIDFD, pidfd, NULL, WEXITED);
                 (void)cgroup_remove(cg);

@@ -137,6 +137,10 @@ static void unit_free(Unit *u)
         unit_fdstore_flush(u, u->removed);
         unit_import_free(u);
         unit_log_free(u->log);
+        /* A unit deleted once stopped: its trees' mount points go too (a
+         * ccsupd that exits or re-executes keeps them for its successor). */
+        if (u->removed && u->run.pidfd < 0)
+                spawn_remove_trees(m->o.runtime_dir, u->name);
         spawn_result_done(&u->run);
         spawn_plan_free(u->plan);
         cgroup_free(u->dead_cgroup);

@@ -382,3 +382,24 @@ EOF
 socket_client() {
         nsenter -t "$NET_PID" -n python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" "$@"
 }
+
+@test "userns: the trees' mount points are reused by the next start, remade when a bind changes kind, removed with the unit" {
+        ns_unit a
+        sup_start
+        wait_state a running
+        [[ -d $T/run/containers/a.trees/1 ]]
+        ctl restart a
+        wait_state a running
+        # the directory bound at /bind becomes a file: the kept mount point is made again
+        echo filebind >"$T/file"
+        chmod 0644 "$T/file"
+        sed -i "s|^Bind=$T/bind:/bind|Bind=$T/file:/bind|" "$T/units/a.unit"
+        ctl reload >/dev/null
+        ctl restart a
+        wait_state a running
+        expect_equal "the file bound" filebind "$(ctl exec a cat /bind)"
+        [[ -f $T/run/containers/a.trees/1 ]]
+        rm "$T/units/a.unit"
+        ctl reload >/dev/null
+        wait_until 10 sh -c '! [ -e "$0" ]' "$T/run/containers/a.trees"
+}
