@@ -236,6 +236,7 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
                 return r;
         p->userns = true;
         rp->userxattr = true;
+        rp->userns_ids = p->userns_range.count;
         p->trees_dir = xasprintf("%s.trees", rp->staging);
 
         /* The image, never chowned: each lower layer idmapped (a read-only
