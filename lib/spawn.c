@@ -30,6 +30,14 @@
 
 static int check_supported(const UnitConfig *c, const SpawnOptions *o, char **ret_error)
 {
+        if (c->network_mode == NETWORK_CONTAINER && c->userns != USERNS_NO && !c->privileged) {
+                /* setns() needs CAP_SYS_ADMIN over the user namespace that
+                 * owns it, which a container's own never has. */
+                *ret_error = xasprintf("network mode `container:%s` cannot be combined with UserNamespace=: "
+                                       "that network namespace belongs to another user namespace",
+                                       c->network_container ? c->network_container : "");
+                return -EOPNOTSUPP;
+        }
         if (c->network_mode == NETWORK_CONTAINER && !o->join_netns) {
                 *ret_error = xasprintf("network mode `container:%s` is not supported yet",
                                        c->network_container ? c->network_container : "");

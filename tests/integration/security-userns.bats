@@ -403,3 +403,14 @@ socket_client() {
         ctl reload >/dev/null
         wait_until 10 sh -c '! [ -e "$0" ]' "$T/run/containers/a.trees"
 }
+
+@test "userns: Mode=container:NAME is a start error saying why; NAME keeps running" {
+        sleeper web
+        ns_unit side '[Restart]' 'Policy=no' '[Network]' 'Mode=container:web'
+        sup_start
+        wait_state web running
+        wait_state side failed
+        expect_equal "start error" "network mode \`container:web\` cannot be combined with UserNamespace=: that network namespace belongs to another user namespace" \
+                "$(start_error side)"
+        expect_equal "web" running "$(prop web State)"
+}
