@@ -644,13 +644,17 @@ static int read_only_path(int rootfd, const char *path, char **ret_error)
 
 /* Lets unprivileged processes of the container use ICMP sockets (ping). The
  * knob is per network namespace: only touched in the container's own. */
-static void allow_ping(int rootfd)
+/* Every group may ping; in a user namespace, every group it maps (the
+ * kernel refuses a group without a mapping). */
+static void allow_ping(int rootfd, uint32_t userns_ids)
 {
         _cleanup_close_ int fd = open_in_root(rootfd, "/proc/sys/net/ipv4/ping_group_range",
                                               O_WRONLY);
+        char range[32];
 
+        snprintf(range, sizeof(range), "0 %" PRIu32, userns_ids ? userns_ids - 1 : UINT32_C(2147483647));
         if (fd >= 0)
-                (void)!write(fd, "0 2147483647", 12);
+                (void)!write(fd, range, strlen(range));
 }
 
 static int switch_root(const char *root, bool use_chroot, bool *ret_chrooted, char **ret_error)
@@ -756,7 +760,7 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
                         return r;
         }
         if (p->own_netns && !p->joined_netns)
-                allow_ping(rootfd);
+                allow_ping(rootfd, p->userns_ids);
         STRV_FOREACH(s, p->sysctls) {
                 const char *eq = strchr(*s, '=');
                 _cleanup_free_ char *key = xstrndup(*s, eq ? (size_t)(eq - *s) : strlen(*s)),

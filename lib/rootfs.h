@@ -58,6 +58,7 @@ typedef struct RootfsPlan {
         bool privileged;    /* host /dev, nothing masked */
         bool use_chroot;    /* MS_MOVE + chroot instead of pivot_root */
         bool userxattr;     /* overlay in a user namespace: user.overlay.* xattrs (opaque dirs) */
+        uint32_t userns_ids;  /* UserNamespace=: the IDs its range maps (0: none) */
 } RootfsPlan;
 
 void rootfs_plan_done(RootfsPlan *p);

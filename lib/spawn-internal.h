@@ -43,6 +43,9 @@ struct SpawnPlan {
         bool no_new_privileges;
         bool own_netns;           /* a new one, with lo up */
         int netns_fd;             /* borrowed (SpawnOptions): join it; -1 = none */
+        /* SpawnOptions.netns_ready: called with the child's own netns */
+        int (*netns_ready)(void *data, int netns_fd, char **ret_error);
+        void *netns_ready_data;
         bool init;
         int listen_fds[SPAWN_LISTEN_MAX]; /* borrowed (SpawnOptions): become fds 3... */
         size_t n_listen_fds;
@@ -70,6 +73,13 @@ struct SpawnPlan {
         char **tree_sources, **tree_targets;
         bool *tree_idmap;
         char *trees_dir;
+        /* Image trees whose IDs are not known yet (a directory image, a
+         * store layer seen first): the parent scans them after the
+         * release, while the child builds its root, and the child waits
+         * for the verdict (a byte 'k') right before it drops privileges.
+         * scan_state_dir: SpawnOptions.state_dir, for check_ids()'s cache. */
+        char **scan_paths;
+        char *scan_state_dir;
         /* ccsup-runtime create: once set up, the child says so on the sync
          * socket (spawn_read_result() gives 1) and waits, right before
          * execve, in an open for writing of the FIFO that start_fd (O_PATH,
@@ -93,6 +103,10 @@ struct SpawnPlan {
 
 int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o, char **ret_error);
 int spawn_userns_release(const SpawnPlan *p, pid_t pid, int pidfd, int sock, char **ret_error);
+/* After the release: scan_paths checked, the child told to go on. */
+int spawn_userns_verdict(const SpawnPlan *p, int sock, char **ret_error);
+/* In the child, before it drops privileges: waits for the verdict. */
+void spawn_userns_child_wait_verdict(const SpawnPlan *p, int fd);
 /* Child: waits for the release, attaches the trees, rewrites its copy of the
  * plan to use them, becomes root of its user namespace. */
 void spawn_userns_child_enter(SpawnPlan *p, int fd);

@@ -12,6 +12,7 @@
  * each tree under RUNTIME/containers/NAME.trees, a directory ccsupd made
  * searchable, and uses those paths from then on.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -110,51 +112,69 @@ static int max_id_in(const char *path, uint32_t *ret, char **ret_where)
         return 0;
 }
 
-/* The image's files must have IDs the range can map: a file of ID 70000
- * under a range of 65536 would be nobody's inside. Store layers never
- * change: their answer is kept under STATE/userns/.layers; a directory
- * image is looked at every start. */
-static int check_ids(const SpawnOptions *o, const char *path, uint32_t count, char **ret_error)
+/* Where the answer for the tree at path is kept (store layers never
+ * change: STATE/userns/.layers/KEY), NULL for a directory image, which may
+ * change and is looked at every start. */
+static char *ids_cache_path(const char *state_dir, const char *path)
 {
-        _cleanup_free_ char *store = path_join(o->state_dir, "images/");
-        bool cache = startswith(path, store) != NULL;
-        _cleanup_free_ char *cdir = path_join(o->state_dir, "userns/.layers");
-        _cleanup_free_ char *key = NULL, *cpath = NULL, *where = NULL;
-        uint32_t max = 0;
+        _cleanup_free_ char *store = path_join(state_dir, "images/");
+        if (!startswith(path, store))
+                return NULL;
+        char *key = xstrdup(path + strlen(store));
+        for (char *c = key; *c; c++)
+                if (*c == '/')
+                        *c = '_';
+        char *cpath = xasprintf("%s/userns/.layers/%s", state_dir, key);
+        free(key);
+        return cpath;
+}
+
+static int ids_error(uint32_t max, const char *where, uint32_t count, char **ret_error)
+{
+        *ret_error = xasprintf("user namespace: the image has files owned by ID %" PRIu32 "%s%s%s, beyond "
+                               "the %" PRIu32 " IDs of the range", max, where ? " (" : "",
+                               where ? where : "", where ? ")" : "", count);
+        return -ERANGE;
+}
+
+/* The image's files must have IDs the range can map: a file of ID 70000
+ * under a range of 65536 would be nobody's inside. 1: the answer is not
+ * kept, the tree must be scanned (scan_ids()). */
+static int check_ids_cached(const char *state_dir, const char *path, uint32_t count, char **ret_error)
+{
+        _cleanup_free_ char *cpath = ids_cache_path(state_dir, path);
+        uint32_t max;
         bool known = false;
-        if (cache) {
-                key = xstrdup(path + strlen(store));
-                for (char *c = key; *c; c++)
-                        if (*c == '/')
-                                *c = '_';
-                cpath = path_join(cdir, key);
-                FILE *f = fopen(cpath, "re");
+        if (!cpath)
+                return 1;
+        FILE *f = fopen(cpath, "re");
+        if (f) {
+                known = fscanf(f, "%" SCNu32, &max) == 1;
+                fclose(f);
+        }
+        if (!known)
+                return 1;
+        return max >= count ? ids_error(max, NULL, count, ret_error) : 0;
+}
+
+static int scan_ids(const char *state_dir, const char *path, uint32_t count, char **ret_error)
+{
+        _cleanup_free_ char *cpath = ids_cache_path(state_dir, path), *where = NULL;
+        uint32_t max = 0;
+        int r = max_id_in(path, &max, &where);
+        if (r < 0) {
+                *ret_error = xasprintf("image `%s`: %s", path, strerror(-r));
+                return r;
+        }
+        if (cpath) {
+                _cleanup_free_ char *cdir = path_join(state_dir, "userns/.layers");
+                FILE *f = mkdir_p(cdir, 0700) >= 0 ? fopen(cpath, "we") : NULL;
                 if (f) {
-                        known = fscanf(f, "%" SCNu32, &max) == 1;
+                        fprintf(f, "%" PRIu32 "\n", max);
                         fclose(f);
                 }
         }
-        if (!known) {
-                int r = max_id_in(path, &max, &where);
-                if (r < 0) {
-                        *ret_error = xasprintf("image `%s`: %s", path, strerror(-r));
-                        return r;
-                }
-                if (cache && mkdir_p(cdir, 0700) >= 0) {
-                        FILE *f = fopen(cpath, "we");
-                        if (f) {
-                                fprintf(f, "%" PRIu32 "\n", max);
-                                fclose(f);
-                        }
-                }
-        }
-        if (max >= count) {
-                *ret_error = xasprintf("user namespace: the image has files owned by ID %" PRIu32 "%s%s%s, beyond "
-                                       "the %" PRIu32 " IDs of the range", max, where ? " (" : "",
-                                       where ? where : "", where ? ")" : "", count);
-                return -ERANGE;
-        }
-        return 0;
+        return max >= count ? ids_error(max, where, count, ret_error) : 0;
 }
 
 static void add_tree(SpawnPlan *p, const char *source, bool idmap)
@@ -180,9 +200,14 @@ static bool bind_is_idmapped(const UnitConfig *c, const SpawnOptions *o, const R
 /* The mount point of tree i: a directory or a file, like its source. */
 static int make_target(const char *source, const char *target, char **ret_error)
 {
-        struct stat st;
+        struct stat st, tst;
         int r = 0;
         if (stat(source, &st) < 0)
+                r = -errno;
+        /* Kept from an earlier start (spawn_remove_trees()): reused when of
+         * the same kind, else made again. */
+        else if (lstat(target, &tst) == 0 && S_ISDIR(tst.st_mode) != S_ISDIR(st.st_mode) &&
+                 (S_ISDIR(tst.st_mode) ? rmdir(target) : unlink(target)) < 0)
                 r = -errno;
         else if (S_ISDIR(st.st_mode)) {
                 if (mkdir(target, 0755) < 0 && errno != EEXIST)
@@ -211,6 +236,7 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
                 return r;
         p->userns = true;
         rp->userxattr = true;
+        rp->userns_ids = p->userns_range.count;
         p->trees_dir = xasprintf("%s.trees", rp->staging);
 
         /* The image, never chowned: each lower layer idmapped (a read-only
@@ -221,10 +247,14 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
         else if (rp->image)
                 add_tree(p, rp->image, true);
         STRV_FOREACH(t, p->tree_sources) {
-                r = check_ids(o, *t, p->userns_range.count, ret_error);
+                r = check_ids_cached(o->state_dir, *t, p->userns_range.count, ret_error);
                 if (r < 0)
                         return r;
+                if (r > 0) /* scanned after the release, in parallel with the child */
+                        strv_add(&p->scan_paths, *t);
         }
+        if (p->scan_paths)
+                p->scan_state_dir = xstrdup(o->state_dir);
         for (size_t i = 0; i < rp->n_mounts; i++) {
                 const RootfsMount *m = &rp->mounts[i];
                 if (m->kind != ROOTFS_MOUNT_BIND || !m->source || strv_contains(p->tree_sources, m->source))
@@ -309,8 +339,9 @@ int spawn_userns_release(const SpawnPlan *p, pid_t pid, int pidfd, int sock, cha
                 return r;
         /* The child, non-dumpable and no longer host root, cannot open its
          * own /proc files for writing: its OOM score is set from here. */
-        _cleanup_free_ char *oom = xasprintf("/proc/%d/oom_score_adj", (int)pid);
-        _cleanup_free_ char *val = xasprintf("%d\n", p->oom_score_adjust);
+        char oom[64], val[16];
+        snprintf(oom, sizeof(oom), "/proc/%d/oom_score_adj", (int)pid);
+        snprintf(val, sizeof(val), "%d\n", p->oom_score_adjust);
         _cleanup_close_ int of = open(oom, O_WRONLY | O_CLOEXEC);
         if (of < 0 || write(of, val, strlen(val)) != (ssize_t)strlen(val)) {
                 r = -errno;
@@ -385,14 +416,58 @@ void spawn_userns_child_enter(SpawnPlan *p, int fd)
                 spawn_child_fail(fd, r, msg);
 }
 
+int spawn_userns_verdict(const SpawnPlan *p, int sock, char **ret_error)
+{
+        int r = 0;
+
+        if (!p->scan_paths)
+                return 0;
+        STRV_FOREACH(t, p->scan_paths) {
+                r = scan_ids(p->scan_state_dir, *t, p->userns_range.count, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        /* A child that failed meanwhile has said why on the socket. */
+        if (send(sock, "k", 1, MSG_NOSIGNAL) != 1 && errno != EPIPE && errno != ECONNRESET) {
+                r = -errno;
+                *ret_error = xasprintf("release the child: %s", strerror(-r));
+        }
+        return r;
+}
+
+void spawn_userns_child_wait_verdict(const SpawnPlan *p, int fd)
+{
+        char k;
+
+        if (!p->scan_paths)
+                return;
+        /* Nothing else comes this way now; anything but 'k' is the parent
+         * giving up (it kills us and reports the reason). */
+        if (recv(fd, &k, 1, 0) != 1 || k != 'k')
+                _exit(SPAWN_EXIT_SETUP);
+}
+
 void spawn_userns_cleanup(const SpawnPlan *p)
 {
-        if (!p->trees_dir)
+        /* The trees' mount points stay for the next start: see
+         * spawn_remove_trees(). */
+        (void)p;
+}
+
+void spawn_remove_trees(const char *runtime_dir, const char *name)
+{
+        _cleanup_free_ char *dir = xasprintf("%s/containers/%s.trees", runtime_dir, name);
+        DIR *d = opendir(dir);
+        if (!d)
                 return;
-        STRV_FOREACH(t, p->tree_targets)
-                if (rmdir(*t) < 0 && errno == ENOTDIR)
-                        (void)unlink(*t);
-        (void)rmdir(p->trees_dir);
+        for (struct dirent *e; (e = readdir(d));) {
+                if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+                        continue;
+                if (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) < 0 && errno == ENOTDIR)
+                        (void)unlinkat(dirfd(d), e->d_name, 0);
+        }
+        closedir(d);
+        (void)rmdir(dir);
 }
 
 void spawn_userns_plan_done(SpawnPlan *p)
@@ -401,4 +476,6 @@ void spawn_userns_plan_done(SpawnPlan *p)
         strv_free(p->tree_targets);
         free(p->tree_idmap);
         free(p->trees_dir);
+        strv_free(p->scan_paths);
+        free(p->scan_state_dir);
 }

@@ -30,12 +30,21 @@
 
 static int check_supported(const UnitConfig *c, const SpawnOptions *o, char **ret_error)
 {
+        if (c->network_mode == NETWORK_CONTAINER && c->userns != USERNS_NO && !c->privileged) {
+                /* setns() needs CAP_SYS_ADMIN over the user namespace that
+                 * owns it, which a container's own never has. */
+                *ret_error = xasprintf("network mode `container:%s` cannot be combined with UserNamespace=: "
+                                       "that network namespace belongs to another user namespace",
+                                       c->network_container ? c->network_container : "");
+                return -EOPNOTSUPP;
+        }
         if (c->network_mode == NETWORK_CONTAINER && !o->join_netns) {
                 *ret_error = xasprintf("network mode `container:%s` is not supported yet",
                                        c->network_container ? c->network_container : "");
                 return -EOPNOTSUPP;
         }
-        if (c->network_mode == NETWORK_BRIDGE && !o->join_netns) {
+        if (c->network_mode == NETWORK_BRIDGE && !o->join_netns &&
+            !(o->netns_ready && c->userns != USERNS_NO && !c->privileged)) {
                 *ret_error = xstrdup("network mode `bridge` needs ccsupd's bridge (not with --run)");
                 return -EOPNOTSUPP;
         }
@@ -525,6 +534,12 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
         p = plan_new(c, o);
         p->netns_fd = c->network_mode == NETWORK_CONTAINER || c->network_mode == NETWORK_BRIDGE ? o->netns_fd : -1;
         p->own_netns = c->network_mode == NETWORK_NONE;
+        if (c->network_mode == NETWORK_BRIDGE && c->userns != USERNS_NO && !c->privileged && o->netns_ready) {
+                p->netns_fd = -1;
+                p->own_netns = true;
+                p->netns_ready = o->netns_ready;
+                p->netns_ready_data = o->netns_ready_data;
+        }
         r = prepare_rootfs(p, c, o, image, ret_error);
         if (r < 0)
                 return r;
@@ -1037,6 +1052,8 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
                 spawn_child_failf(fd, r, "resource limits: %s", strerror(-r));
         umask(p->umask);
 
+        if (p->userns)
+                spawn_userns_child_wait_verdict(p, fd);
         spawn_child_drop_privileges(p, caps, fd);
         spawn_child_enter_workdir(p, fd);
 
@@ -1230,7 +1247,23 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
                 (void)cgroup_remove(cg);
                 return r;
         }
-        if (p->userns && (r = spawn_userns_release(p, pid, pidfd, parent_end, ret_error)) < 0) {
+        if (p->netns_ready) {
+                _cleanup_close_ int ns = spawn_open_netns(pidfd, pid);
+
+                r = ns < 0 ? ns : 0;
+                if (r < 0)
+                        *ret_error = xasprintf("network namespace of the child: %s", strerror(-r));
+                else
+                        r = p->netns_ready(p->netns_ready_data, ns, ret_error);
+                if (r < 0) {
+                        (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                        (void)waitid(P_PIDFD, pidfd, NULL, WEXITED);
+                        (void)cgroup_remove(cg);
+                        return r;
+                }
+        }
+        if (p->userns && ((r = spawn_userns_release(p, pid, pidfd, parent_end, ret_error)) < 0 ||
+                          (r = spawn_userns_verdict(p, parent_end, ret_error)) < 0)) {
                 (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
                 (void)waitid(P_PIDFD, pidfd, NULL, WEXITED);
                 (void)cgroup_remove(cg);

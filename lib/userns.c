@@ -345,12 +345,17 @@ static int write_file(const char *path, const char *text)
         return 0;
 }
 
+/* Called between clone3 and the release: no allocation on the way (the
+ * first heap writes after the fork fault in copies of ccsupd's pages,
+ * which measured ~0.2 ms a start). */
 int userns_write_maps(pid_t pid, const UsernsRange *r, char **ret_error)
 {
-        _cleanup_free_ char *map = xasprintf("0 %" PRIu32 " %" PRIu32 "\n", r->base, r->count);
+        char map[64], path[64];
         const char *which[] = { "uid_map", "gid_map" };
+
+        snprintf(map, sizeof(map), "0 %" PRIu32 " %" PRIu32 "\n", r->base, r->count);
         for (size_t i = 0; i < 2; i++) {
-                _cleanup_free_ char *path = xasprintf("/proc/%d/%s", (int)pid, which[i]);
+                snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, which[i]);
                 int k = write_file(path, map);
                 if (k < 0) {
                         *ret_error = xasprintf("user namespace: write %s: %s", path, strerror(-k));

@@ -1132,11 +1132,25 @@ static int netns_new(int *ret_fd, Netlink **ret_nl)
         return 0;
 }
 
-int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_netns, char **ret_error)
+/* A netlink socket in the network namespace ns; this thread stays in
+ * ccsupd's own. */
+static int netlink_open_in(int ns, Netlink **ret_nl)
 {
-        _cleanup_(netlink_freep) Netlink *in = NULL;
-        _cleanup_close_ int ns = -1;
-        _cleanup_free_ char *host = NULL;
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        int r;
+
+        if (self < 0)
+                return -errno;
+        if (setns(ns, CLONE_NEWNET) < 0)
+                return -errno;
+        r = netlink_open(ret_nl);
+        if (setns(self, CLONE_NEWNET) < 0)
+                abort(); /* ccsupd cannot go on in the wrong namespace */
+        return r;
+}
+
+int bridge_reserve(Bridge *b, const char *unit, const UnitConfig *c, char **ret_error)
+{
         PublishPort *ports = NULL;
         size_t n_ports, n_held = 0;
         int *held = NULL;
@@ -1172,41 +1186,84 @@ int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_net
         hosts_update_all(b);
         r = bridge_up(b, ret_error);
         if (r < 0)
-                goto fail;
-        r = netns_new(&ns, &in);
-        if (r < 0) {
-                *ret_error = xasprintf("network namespace: %s", strerror(-r));
-                goto fail;
+                bridge_detach(b, unit);
+        return r;
+}
+
+/* The reserved member's veth into ns (in reaches it), eth0 set up, the
+ * table applied. */
+static int connect_ns(Bridge *b, const char *unit, int ns, Netlink *in, char **ret_error)
+{
+        _cleanup_free_ char *host = NULL;
+        Member *m = member_find(b, unit);
+        int r;
+
+        if (!m) {
+                *ret_error = xasprintf("bridge: `%s` has no address reserved", unit);
+                return -ENOENT;
         }
-        host = veth_name(index);
-        veth_del(b, index); /* a leftover of a container not re-adopted */
+        host = veth_name(m->index);
+        veth_del(b, m->index); /* a leftover of a container not re-adopted */
         r = netlink_veth_add(b->nl, host, b->ifindex, "eth0", ns, b->mtu);
         if (r < 0) {
                 *ret_error = xasprintf("veth `%s`: %s", host, strerror(-r));
-                goto fail;
+                return r;
         }
         r = netlink_link_index(b->nl, host);
         if (r > 0)
                 r = netlink_bridge_port_hairpin(b->nl, r);
         if (r < 0) {
                 *ret_error = xasprintf("veth `%s`: hairpin: %s", host, strerror(-r));
-                goto fail;
+                return r;
         }
-        r = setup_inside(b, in, index);
+        r = setup_inside(b, in, m->index);
         if (r < 0) {
                 *ret_error = xasprintf("eth0 of the container: %s", strerror(-r));
-                goto fail;
+                return r;
         }
         /* A unit publishing nothing leaves the table as it is. */
-        r = n_ports > 0 || !b->table_ok ? table_apply(b, ret_error) : 0;
+        r = m->n_ports > 0 || !b->table_ok ? table_apply(b, ret_error) : 0;
         if (r < 0)
-                goto fail;
-        lease_set(b, unit, index);
+                return r;
+        lease_set(b, unit, m->index);
+        return 0;
+}
+
+int bridge_connect(Bridge *b, const char *unit, int netns, char **ret_error)
+{
+        _cleanup_(netlink_freep) Netlink *in = NULL;
+        int r;
+
+        r = netlink_open_in(netns, &in);
+        if (r < 0)
+                *ret_error = xasprintf("network namespace of the container: %s", strerror(-r));
+        else
+                r = connect_ns(b, unit, netns, in, ret_error);
+        if (r < 0)
+                bridge_detach(b, unit);
+        return r;
+}
+
+int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_netns, char **ret_error)
+{
+        _cleanup_(netlink_freep) Netlink *in = NULL;
+        _cleanup_close_ int ns = -1;
+        int r;
+
+        r = bridge_reserve(b, unit, c, ret_error);
+        if (r < 0)
+                return r;
+        r = netns_new(&ns, &in);
+        if (r < 0)
+                *ret_error = xasprintf("network namespace: %s", strerror(-r));
+        else
+                r = connect_ns(b, unit, ns, in, ret_error);
+        if (r < 0) {
+                bridge_detach(b, unit);
+                return r;
+        }
         *ret_netns = TAKE_FD(ns);
         return 0;
-fail:
-        bridge_detach(b, unit);
-        return r;
 }
 
 void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c)

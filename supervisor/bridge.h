@@ -44,6 +44,14 @@ static inline void bridge_freep(Bridge **b)
  * (eth0 with its addresses and default routes, its published ports in the
  * table), as an fd to join. Nothing is left set up on error. */
 int bridge_attach(Bridge *b, const char *unit, const UnitConfig *c, int *ret_netns, char **ret_error);
+/* The same in two steps, for a container that makes its network namespace
+ * itself (UserNamespace=: the namespace must belong to the container's user
+ * namespace): bridge_reserve() before spawn_prepare() (address, ports,
+ * hosts and resolv.conf, the bridge up), bridge_connect() with the child's
+ * namespace before the child runs (veth, eth0, the table). Nothing is left
+ * set up on error. */
+int bridge_reserve(Bridge *b, const char *unit, const UnitConfig *c, char **ret_error);
+int bridge_connect(Bridge *b, const char *unit, int netns, char **ret_error);
 /* A re-adopted container of unit: its veth is there already; its
  * addresses and ports are counted again and the table rewritten. */
 void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c);

@@ -137,6 +137,10 @@ static void unit_free(Unit *u)
         unit_fdstore_flush(u, u->removed);
         unit_import_free(u);
         unit_log_free(u->log);
+        /* A unit deleted once stopped: its trees' mount points go too (a
+         * ccsupd that exits or re-executes keeps them for its successor). */
+        if (u->removed && u->run.pidfd < 0)
+                spawn_remove_trees(m->o.runtime_dir, u->name);
         spawn_result_done(&u->run);
         spawn_plan_free(u->plan);
         cgroup_free(u->dead_cgroup);
@@ -1269,6 +1273,14 @@ static void unit_sockets_sync(Unit *u)
 
 /* ------------------------------------------------------------------ launching */
 
+/* SpawnOptions.netns_ready of a Mode=bridge unit with a user namespace. */
+static int unit_bridge_connect(void *data, int netns_fd, char **ret_error)
+{
+        Unit *u = data;
+
+        return bridge_connect(u->manager->bridge, u->name, netns_fd, ret_error);
+}
+
 static int unit_launch(Unit *u, char **ret_error)
 {
         Manager *m = u->manager;
@@ -1332,11 +1344,18 @@ static int unit_launch(Unit *u, char **ret_error)
         so.listen_names = fd_names;
         so.n_listen_fds = u->n_listen_fds + u->n_fdstore;
         if (u->config->network_mode == NETWORK_BRIDGE) {
-                r = bridge_attach(m->bridge, u->name, u->config, &netns, ret_error);
+                if (u->config->userns != USERNS_NO && !u->config->privileged) {
+                        /* the child makes the namespace, wired before it runs */
+                        r = bridge_reserve(m->bridge, u->name, u->config, ret_error);
+                        so.netns_ready = unit_bridge_connect;
+                        so.netns_ready_data = u;
+                } else {
+                        r = bridge_attach(m->bridge, u->name, u->config, &netns, ret_error);
+                        so.join_netns = true;
+                        so.netns_fd = netns;
+                }
                 if (r < 0)
                         return r;
-                so.join_netns = true;
-                so.netns_fd = netns;
                 hosts = bridge_unit_file(m->bridge, u->name, "hosts");
                 resolv = bridge_unit_file(m->bridge, u->name, "resolv.conf");
                 so.hosts_file = hosts;

@@ -370,6 +370,7 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
                 run_log(LOG_NOTICE, c->name, "%s before the container was started: not starting it",
                         signal_to_string((int)si.ssi_signo));
                 spawn_cleanup(plan);
+                spawn_remove_trees(o->runtime_dir, c->name);
                 return -ECANCELED;
         }
         STRV_FOREACH(w, spawn_plan_warnings(plan))
@@ -381,6 +382,7 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
         if (r < 0) {
                 run_log(LOG_ERR, c->name, "%s", msg ? msg : strerror(-r));
                 spawn_cleanup(plan);
+                spawn_remove_trees(o->runtime_dir, c->name);
                 return r;
         }
         if (cgroup_get_oom_kills(run->spawn.cgroup, &run->oom_kills) < 0)
@@ -439,6 +441,7 @@ int run_unit(const RunOptions *o)
         ev_run(run.loop, 0);
 
         spawn_cleanup(plan);
+        spawn_remove_trees(o->runtime_dir, c->name);
         /* Another ccsupd --run may be creating a sibling right now: failure
          * is fine. */
         (void)cgroup_remove_parent(run.spawn.cgroup);

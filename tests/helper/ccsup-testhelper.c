@@ -564,6 +564,23 @@ static int cmd_ignore_term(const char *secs)
 	return 0;
 }
 
+/* realtime FILE: the wall clock in microseconds into FILE (tests/bench/userns:
+ * the moment the command runs, against the shell's $EPOCHREALTIME) */
+static int cmd_realtime(const char *file)
+{
+	struct timespec ts;
+	FILE *f;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	f = fopen(file, "we");
+	if (!f) {
+		perror(file);
+		return 1;
+	}
+	fprintf(f, "%lld\n", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	return fclose(f) == 0 ? 0 : 1;
+}
+
 static int cmd_sleep(const char *secs)
 {
 	nap(seconds(secs));
@@ -1755,7 +1772,7 @@ static void usage(FILE *f)
 		"  limits | hostname | ns | ifaces | lsdir DIR | cat FILE | read-size FILE\n"
 		"  count-entries DIR | write FILE [TEXT] | open-w FILE | open-rw FILE\n"
 		"  device-programs CGROUP2-DIR\n"
-		"  sleep SECS | exit N | kill-self SIG | wait-signal SECS | ignore-term SECS\n"
+		"  realtime FILE | sleep SECS | exit N | kill-self SIG | wait-signal SECS | ignore-term SECS\n"
 		"  hog-memory | fork-orphans N [SECS] | zombies N | notify MSG\n"
 		"  setxattr PATH NAME VALUE\n"
 		"  try SYSCALL... (mount unshare-user unshare-net unshare-mount unshare-pid\n"
@@ -1807,6 +1824,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "open-w")) { NEED(1); return cmd_open_w(argv[2]); }
 	if (!strcmp(c, "open-rw")) { NEED(1); return cmd_open_rw(argv[2]); }
 	if (!strcmp(c, "device-programs")) { NEED(1); return cmd_device_programs(argv[2]); }
+	if (!strcmp(c, "realtime")) { NEED(1); return cmd_realtime(argv[2]); }
 	if (!strcmp(c, "sleep")) { NEED(1); return cmd_sleep(argv[2]); }
 	if (!strcmp(c, "exit")) { NEED(1); return cmd_exit(argv[2]); }
 	if (!strcmp(c, "kill-self")) { NEED(1); return cmd_kill_self(argv[2]); }

@@ -9,7 +9,11 @@
 
 load sup-helpers
 
-setup_file() { run_setup_file; }
+setup_file() {
+        run_setup_file
+        is_root || return 0
+        add_libsystemd_program "$IMAGE" "$CCSUP_SRCDIR/tests/helper/listen-server.c" listen-server
+}
 setup() {
         sup_setup
         # the container's root must reach ccsupd's runtime directory, as it
@@ -254,4 +258,159 @@ EOF
         # and no node can be made, CAP_MKNOD or not
         run ctl exec kmsgr mknod /tmp/null2 c 1 3
         [[ $status -ne 0 ]]
+}
+
+# ns_owner PID: the inode of the user namespace that owns PID's network
+# namespace (ioctl NS_GET_USERNS), then that of PID's own user namespace
+ns_owner() {
+        python3 -c '
+import fcntl, os, sys
+pid = sys.argv[1]
+fd = os.open("/proc/%s/ns/net" % pid, os.O_RDONLY)
+owner = fcntl.ioctl(fd, 0xb701)  # NS_GET_USERNS
+print(os.fstat(owner).st_ino, os.stat("/proc/%s/ns/user" % pid).st_ino)' "$1"
+}
+
+# request HOST PORT: one line to a TCP server, from ccsupd's network namespace
+request() {
+        nsenter -t "$NET_PID" -n -- sh -c 'echo hi | busybox nc -w 2 "$0" "$1"' "$@"
+}
+
+@test "userns: Mode=bridge: the network namespace is the container's own, wired by ccsupd; re-adopted after kill -9" {
+        own_netns
+        printf '#!/bin/sh\nread line\necho "web $line $(id -u)"\n' >"$T/bind/reply"
+        chmod 0755 "$T/bind/reply"
+        unit web <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c 'nc -ll -p 80 -e /bind/reply & trap "exit 0" TERM; while :; do sleep 0.05; done'
+StopTimeoutSec=5s
+
+[Security]
+UserNamespace=auto
+
+[Mounts]
+Bind=$T/bind:/bind
+
+[Network]
+Mode=bridge
+PublishPort=8080:80
+EOF
+        sup_start
+        wait_state web running
+        local pid addr owner
+        pid=$(prop web MainPID)
+        expect_equal "uid on the host" 300000 "$(status_id "$pid" Uid)"
+        # owned by the container's user namespace: its root may bind port 80
+        owner=$(ns_owner "$pid")
+        expect_equal "owner of the netns" "${owner#* }" "${owner% *}"
+        addr=$(prop web IPAddress)
+        [[ -n $addr ]]
+        expect_equal "eth0 inside" "$addr" "$(ctl exec web ip -o -4 addr show dev eth0 | awk '{ print $4 }' | cut -d/ -f1)"
+        wait_until 5 sh -c 'echo hi | nsenter -t "$0" -n -- busybox nc -w 2 "$1" 80 | grep -q .' "$NET_PID" "$addr"
+        expect_equal "from ccsupd's namespace" "web hi 0" "$(request "$addr" 80)"
+        expect_equal "published port" "web hi 0" "$(request 127.0.0.1 8080)"
+        # a restart keeps its address
+        ctl restart web
+        wait_state web running
+        [[ $(prop web MainPID) != "$pid" ]]
+        expect_equal "address after restart" "$addr" "$(prop web IPAddress)"
+        wait_until 5 sh -c 'echo hi | nsenter -t "$0" -n -- busybox nc -w 2 "$1" 80 | grep -q .' "$NET_PID" "$addr"
+        # kill -9 of ccsupd: re-adopted with its veth, no second one
+        pid=$(prop web MainPID)
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        sup_start
+        wait_state web running
+        expect_equal "PID" "$pid" "$(prop web MainPID)"
+        grep -q "re-adopted PID $pid" "$T/d.err"
+        expect_equal "veths" 1 "$(nsenter -t "$NET_PID" -n ip -o link show type veth | wc -l)"
+        expect_equal "after re-adoption" "web hi 0" "$(request 127.0.0.1 8080)"
+        expect_equal "exec joins" "0 300000 65536" "$(ctl exec web cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')"
+        sup_stop
+        expect_equal "veths at the end" 0 "$(nsenter -t "$NET_PID" -n ip -o link show type veth | wc -l)"
+}
+
+@test "userns: [Socket]: the listening sockets reach the container's root, connections are served across restarts" {
+        own_netns
+        unit web <<EOF
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/usr/local/bin/listen-server
+StopTimeoutSec=5s
+
+[Security]
+UserNamespace=auto
+
+[Socket]
+ListenStream=127.0.0.1:8080
+ListenStream=$T/web.sock
+FileDescriptorName=http
+EOF
+        sup_start
+        wait_state web running 10
+        expect_equal "uid on the host" 300000 "$(status_id "$(prop web MainPID)" Uid)"
+        run socket_client stream 127.0.0.1:8080
+        echo "$output"
+        [[ $status -eq 0 ]]
+        # LISTEN_PID matched PID 1 of the container, or there would be no answer
+        [[ $output =~ ^http\ PID=1\ FDS=2\ INODE=[0-9]+$ ]]
+        local inode=${output##*INODE=}
+        run socket_client stream "$T/web.sock"
+        [[ $status -eq 0 && $output == "http PID=1 FDS=2 "* ]]
+        # the same socket after a restart and after ccsupd's re-adoption
+        ctl restart web
+        run socket_client stream 127.0.0.1:8080
+        [[ $status -eq 0 && ${output##*INODE=} == "$inode" ]]
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        sup_start
+        wait_state web running 10
+        grep -q 're-adopted' "$T/d.err"
+        ctl restart web
+        run socket_client stream 127.0.0.1:8080
+        [[ $status -eq 0 && ${output##*INODE=} == "$inode" ]]
+        expect_equal "uid after restart" 300000 "$(status_id "$(prop web MainPID)" Uid)"
+}
+
+socket_client() {
+        nsenter -t "$NET_PID" -n python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" "$@"
+}
+
+@test "userns: the trees' mount points are reused by the next start, remade when a bind changes kind, removed with the unit" {
+        ns_unit a
+        sup_start
+        wait_state a running
+        [[ -d $T/run/containers/a.trees/1 ]]
+        ctl restart a
+        wait_state a running
+        # the directory bound at /bind becomes a file: the kept mount point is made again
+        echo filebind >"$T/file"
+        chmod 0644 "$T/file"
+        sed -i "s|^Bind=$T/bind:/bind|Bind=$T/file:/bind|" "$T/units/a.unit"
+        ctl reload >/dev/null
+        ctl restart a
+        wait_state a running
+        expect_equal "the file bound" filebind "$(ctl exec a cat /bind)"
+        [[ -f $T/run/containers/a.trees/1 ]]
+        rm "$T/units/a.unit"
+        ctl reload >/dev/null
+        wait_until 10 sh -c '! [ -e "$0" ]' "$T/run/containers/a.trees"
+}
+
+@test "userns: Mode=container:NAME is a start error saying why; NAME keeps running" {
+        sleeper web
+        ns_unit side '[Restart]' 'Policy=no' '[Network]' 'Mode=container:web'
+        sup_start
+        wait_state web running
+        wait_state side failed
+        expect_equal "start error" "network mode \`container:web\` cannot be combined with UserNamespace=: that network namespace belongs to another user namespace" \
+                "$(start_error side)"
+        expect_equal "web" running "$(prop web State)"
 }
