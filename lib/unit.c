@@ -1407,40 +1407,48 @@ static int p_publish(Ctx *x, const char *v, void *f)
         return p_checked_words(x, v, f, check_publish_port, "port");
 }
 
-/* DNS=, DNSSearch=, AddHost=: appended; empty resets. */
-static int p_net_list(Ctx *x, const char *v, void *f)
+static bool ip_address_valid(const char *s)
 {
-        _cleanup_strv_free_ char **w = NULL;
-        char ***l = f;
-        const char *err;
-        const char *key = x->key->name;
+        uint8_t buf[16];
 
-        if (!*v) {
-                strv_free(*l);
-                *l = NULL;
-                return 0;
-        }
-        if (words_split(v, &w, &err) < 0) {
-                value_error(x, "%s", err);
-                return -EINVAL;
-        }
-        STRV_FOREACH(a, w) {
-                uint8_t buf[16];
-                const char *colon = strchr(*a, ':');
-                _cleanup_free_ char *name = colon ? xstrndup(*a, (size_t)(colon - *a)) : NULL;
+        return inet_pton(strchr(s, ':') ? AF_INET6 : AF_INET, s, buf) == 1;
+}
 
-                if (streq(key, "DNS") && inet_pton(strchr(*a, ':') ? AF_INET6 : AF_INET, *a, buf) != 1)
-                        return invalid(x, "DNS server (expected an IP address)", *a);
-                if (streq(key, "DNSSearch") && !hostname_is_valid(*a))
-                        return invalid(x, "search domain", *a);
-                if (streq(key, "AddHost") &&
-                    (!name || !hostname_is_valid(name) ||
-                     inet_pton(strchr(colon + 1, ':') ? AF_INET6 : AF_INET, colon + 1, buf) != 1))
-                        return invalid(x, "host (expected NAME:ADDRESS)", *a);
-        }
-        STRV_FOREACH(a, w)
-                strv_add(l, *a);
-        return 0;
+static int check_dns(const char *w, const char **err)
+{
+        *err = "expected an IP address";
+        return ip_address_valid(w) ? 0 : -EINVAL;
+}
+
+static int check_dns_search(const char *w, const char **err)
+{
+        *err = "expected a domain name";
+        return hostname_is_valid(w) ? 0 : -EINVAL;
+}
+
+static int check_add_host(const char *w, const char **err)
+{
+        const char *colon = strchr(w, ':');
+        _cleanup_free_ char *name = colon ? xstrndup(w, (size_t)(colon - w)) : NULL;
+
+        *err = "expected NAME:ADDRESS";
+        return name && hostname_is_valid(name) && ip_address_valid(colon + 1) ? 0 : -EINVAL;
+}
+
+/* DNS=, DNSSearch=, AddHost=: appended; empty resets. */
+static int p_dns(Ctx *x, const char *v, void *f)
+{
+        return p_checked_words(x, v, f, check_dns, "DNS server");
+}
+
+static int p_dns_search(Ctx *x, const char *v, void *f)
+{
+        return p_checked_words(x, v, f, check_dns_search, "search domain");
+}
+
+static int p_add_host(Ctx *x, const char *v, void *f)
+{
+        return p_checked_words(x, v, f, check_add_host, "host");
 }
 
 static int p_address(Ctx *x, const char *v, void *f)
@@ -1656,9 +1664,9 @@ static const KeyDef key_table[] = {
         { SECTION_NETWORK, "Mode", false, p_network, CONF(network_mode) },
         { SECTION_NETWORK, "PublishPort", true, p_publish, CONF(publish_ports) },
         { SECTION_NETWORK, "Address", false, p_address, CONF(address) },
-        { SECTION_NETWORK, "DNS", true, p_net_list, CONF(dns) },
-        { SECTION_NETWORK, "DNSSearch", true, p_net_list, CONF(dns_search) },
-        { SECTION_NETWORK, "AddHost", true, p_net_list, CONF(add_hosts) },
+        { SECTION_NETWORK, "DNS", true, p_dns, CONF(dns) },
+        { SECTION_NETWORK, "DNSSearch", true, p_dns_search, CONF(dns_search) },
+        { SECTION_NETWORK, "AddHost", true, p_add_host, CONF(add_hosts) },
 
         { SECTION_LOG, "Target", false, p_log_target, CONF(log_target) },
         { SECTION_LOG, "MaxFileSize", false, p_size, CONF(log_max_file_size), 1024 * 1024 },
