@@ -69,9 +69,14 @@ struct SpawnPlan {
         /* Host paths the parent hands over as detached trees (idmapped or
          * not), each attached by the child at tree_targets[i] under
          * RUNTIME/containers/NAME.trees while it is still host root, so
-         * that no host directory on the way needs to let the range in. */
+         * that no host directory on the way needs to let the range in.
+         * A Devices= node enters as a copy (TREE_NODE): devtmpfs cannot be
+         * idmapped, so the parent makes a node of the same device and mode,
+         * its owner mapped into the range, on a detached tmpfs of its own
+         * (made by host root, so not nodev; reachable from no host path),
+         * and hands over that one file. */
         char **tree_sources, **tree_targets;
-        bool *tree_idmap;
+        enum { TREE_PLAIN, TREE_IDMAP, TREE_NODE } *tree_kind;
         char *trees_dir;
         /* Image trees whose IDs are not known yet (a directory image, a
          * store layer seen first): the parent scans them after the

@@ -177,13 +177,13 @@ static int scan_ids(const char *state_dir, const char *path, uint32_t count, cha
         return max >= count ? ids_error(max, where, count, ret_error) : 0;
 }
 
-static void add_tree(SpawnPlan *p, const char *source, bool idmap)
+static void add_tree(SpawnPlan *p, const char *source, int kind)
 {
         size_t n = strv_length(p->tree_sources);
         strv_add(&p->tree_sources, source);
         strv_addf(&p->tree_targets, "%s/%zu", p->trees_dir, n);
-        p->tree_idmap = xrealloc(p->tree_idmap, (n + 1) * sizeof(bool));
-        p->tree_idmap[n] = idmap;
+        p->tree_kind = xrealloc(p->tree_kind, (n + 1) * sizeof(*p->tree_kind));
+        p->tree_kind[n] = kind;
 }
 
 static bool bind_is_idmapped(const UnitConfig *c, const SpawnOptions *o, const RootfsMount *m)
@@ -243,9 +243,9 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
          * root is the image itself). */
         if (rp->layers)
                 STRV_FOREACH(l, rp->layers)
-                        add_tree(p, *l, true);
+                        add_tree(p, *l, TREE_IDMAP);
         else if (rp->image)
-                add_tree(p, rp->image, true);
+                add_tree(p, rp->image, TREE_IDMAP);
         STRV_FOREACH(t, p->tree_sources) {
                 r = check_ids_cached(o->state_dir, *t, p->userns_range.count, ret_error);
                 if (r < 0)
@@ -266,23 +266,16 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
                         *ret_error = xasprintf("bind `%s`: %s", m->source, strerror(-r));
                         return r;
                 }
-                add_tree(p, m->source, bind_is_idmapped(c, o, m));
+                add_tree(p, m->source, bind_is_idmapped(c, o, m) ? TREE_IDMAP : TREE_PLAIN);
         }
-        /* A host device node enters as it is: the container's root opens it
-         * with the permissions of others (its owner is not in the range).
-         * Said at start rather than as an EACCES in the container. */
+        /* A Devices= node: a copy owned by the range (spawn_userns_release()),
+         * so that the container's root opens it as the host's root would;
+         * the device allowlist still decides which access it gets. */
         for (size_t i = 0; i < rp->n_mounts; i++) {
                 const RootfsMount *m = &rp->mounts[i];
-                struct stat st;
-                if (m->kind != ROOTFS_MOUNT_DEVICE || stat(m->source, &st) < 0)
+                if (m->kind != ROOTFS_MOUNT_DEVICE || strv_contains(p->tree_sources, m->source))
                         continue;
-                mode_t need = S_IROTH | (m->read_only ? 0 : S_IWOTH);
-                if ((st.st_mode & need) != need) {
-                        *ret_error = xasprintf("Devices=%s: in a user namespace the container opens it as others "
-                                               "do, and its mode %04o does not allow %s", m->source,
-                                               (unsigned)(st.st_mode & 07777), m->read_only ? "reading" : "reading and writing");
-                        return -EACCES;
-                }
+                add_tree(p, m->source, TREE_NODE);
         }
         size_t n = strv_length(p->tree_sources);
         if (n > USERNS_FDS_MAX) {
@@ -327,6 +320,57 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
         return r;
 }
 
+/* An owner of the host's, as the range shows it: host ID u is the range's
+ * u when it fits, else it stays (and shows as nobody). */
+static uint32_t in_range(const UsernsRange *r, uint32_t id)
+{
+        return id < r->count ? r->base + id : id;
+}
+
+/* Tree i, a Devices= node: a node of the same device and mode, owned by
+ * the host node's owner mapped into the range, in *nodes, a detached tmpfs
+ * made on first use; *ret_fd the detached mount of that one file. */
+static int node_tree(const SpawnPlan *p, int *nodes, size_t i, int *ret_fd, char **ret_error)
+{
+        const char *src = p->tree_sources[i];
+        char name[32];
+        struct stat st;
+        int r;
+
+        if (stat(src, &st) < 0) {
+                r = -errno;
+                *ret_error = xasprintf("Devices=%s: %s", src, strerror(-r));
+                return r;
+        }
+        if (*nodes < 0) {
+                _cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+                if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+                    fsconfig(fs, FSCONFIG_SET_STRING, "size", "64k", 0) < 0 ||
+                    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+                    (*nodes = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC)) < 0) {
+                        r = -errno;
+                        *ret_error = xasprintf("Devices=%s: a tmpfs for its node: %s", src, strerror(-r));
+                        return r;
+                }
+        }
+        snprintf(name, sizeof(name), "%zu", i);
+        if (mknodat(*nodes, name, st.st_mode & (S_IFMT | 0777), st.st_rdev) < 0 ||
+            fchmodat(*nodes, name, st.st_mode & 07777, 0) < 0 ||
+            fchownat(*nodes, name, in_range(&p->userns_range, st.st_uid), in_range(&p->userns_range, st.st_gid),
+                     AT_SYMLINK_NOFOLLOW) < 0) {
+                r = -errno;
+                *ret_error = xasprintf("Devices=%s: its node for the user namespace: %s", src, strerror(-r));
+                return r;
+        }
+        *ret_fd = open_tree(*nodes, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (*ret_fd < 0) {
+                r = -errno;
+                *ret_error = xasprintf("Devices=%s: its node for the user namespace: %s", src, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 int spawn_userns_release(const SpawnPlan *p, pid_t pid, int pidfd, int sock, char **ret_error)
 {
         size_t n = strv_length(p->tree_sources);
@@ -355,9 +399,12 @@ int spawn_userns_release(const SpawnPlan *p, pid_t pid, int pidfd, int sock, cha
                 *ret_error = xasprintf("user namespace: open it: %s", strerror(-ns));
                 return ns;
         }
+        _cleanup_close_ int nodes = -1;
         for (; made < n; made++) {
-                if (p->tree_idmap[made])
+                if (p->tree_kind[made] == TREE_IDMAP)
                         r = userns_idmap_tree(ns, p->tree_sources[made], false, &fds[made], ret_error);
+                else if (p->tree_kind[made] == TREE_NODE)
+                        r = node_tree(p, &nodes, made, &fds[made], ret_error);
                 else {
                         fds[made] = open_tree(AT_FDCWD, p->tree_sources[made],
                                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
@@ -408,7 +455,8 @@ void spawn_userns_child_enter(SpawnPlan *p, int fd)
                 for (char **l = p->rootfs.layers; l && *l; l++)
                         replace(l, p->tree_sources[i], p->tree_targets[i]);
                 for (size_t j = 0; j < p->rootfs.n_mounts; j++)
-                        if (p->rootfs.mounts[j].kind == ROOTFS_MOUNT_BIND)
+                        if (p->rootfs.mounts[j].kind == ROOTFS_MOUNT_BIND ||
+                            p->rootfs.mounts[j].kind == ROOTFS_MOUNT_DEVICE)
                                 replace(&p->rootfs.mounts[j].source, p->tree_sources[i], p->tree_targets[i]);
         }
         r = userns_child_become_root(&msg);
@@ -474,7 +522,7 @@ void spawn_userns_plan_done(SpawnPlan *p)
 {
         strv_free(p->tree_sources);
         strv_free(p->tree_targets);
-        free(p->tree_idmap);
+        free(p->tree_kind);
         free(p->trees_dir);
         strv_free(p->scan_paths);
         free(p->scan_state_dir);

@@ -223,10 +223,16 @@ EOF
                 expect_output_has "mknod: /dev/kmsg: Operation not permitted"
                 expect_no_line "made loop"
                 expect_no_line "made kmsg"
-                # a node of the list (c 1:3, /dev/null's) is made and opens
-                expect_line "made null2"
-                expect_line "open-r /dev/null2: ok"
-                expect_line "open-w /dev/null2: ok"
+                if [[ ${CCSUP_TEST_USERNS:-} == 1 ]]; then
+                        # in a user namespace the kernel makes no node at all
+                        expect_output_has "mknod: /dev/null2: Operation not permitted"
+                        expect_no_line "made null2"
+                else
+                        # a node of the list (c 1:3, /dev/null's) is made and opens
+                        expect_line "made null2"
+                        expect_line "open-r /dev/null2: ok"
+                        expect_line "open-w /dev/null2: ok"
+                fi
                 expect_nothing_left
         done
 }

@@ -244,20 +244,47 @@ EOF
         expect_equal "owner inside" 0 "$(ctl exec a stat -c %u /etc/kept)"
 }
 
-@test "userns: a Devices= node the range cannot open is a start error; one it can works" {
-        SEC=("Devices=/dev/kmsg:rw")
-        ns_unit kmsg '[Restart]' 'Policy=no'
-        SEC=("Devices=/dev/null:/dev/hostnull:rw")
-        ns_unit kmsgr
+@test "userns: a Devices= node opens as for host root (its copy is the range's), the allowlist still decides" {
+        # /dev/loop-control: 0660 root:disk on the host, so it would not open
+        # with the permissions of others; opening it has no effect
+        local mode group
+        mode=$(stat -c %a /dev/loop-control)
+        group=$(stat -c %g /dev/loop-control)
+        SEC=("Devices=/dev/loop-control:rw")
+        ns_unit lc
+        SEC=("Devices=/dev/loop-control:/dev/lc-ro:r" "AddCapabilities=MKNOD")
+        ns_unit ro
         sup_start
-        wait_state kmsg failed
-        expect_equal "start error" "Devices=/dev/kmsg: in a user namespace the container opens it as others do, and its mode 0644 does not allow reading and writing" \
-                "$(start_error kmsg)"
-        wait_state kmsgr running
-        ctl exec kmsgr sh -c 'echo x >/dev/hostnull'
+        wait_state lc running
+        wait_state ro running
+        # owned by the container's root and the host group's ID, with the host's mode
+        expect_equal "owner inside" "0:$group $mode" "$(ctl exec lc stat -c '%u:%g %a' /dev/loop-control)"
+        run ctl exec lc "$H" open-rw /dev/loop-control
+        expect_line "open-r /dev/loop-control: ok"
+        expect_line "open-w /dev/loop-control: ok"
+        # on the host, the copy is the range's first ID; the host's node is untouched
+        local pid
+        pid=$(prop lc MainPID)
+        expect_equal "owner on the host" "300000 $((300000 + group))" \
+                "$(stat -c '%u %g' "/proc/$pid/root/dev/loop-control")"
+        expect_equal "the host's node" "0 $group $mode" "$(stat -c '%u %g %a' /dev/loop-control)"
+        # :r is the allowlist's: the write is refused however the node is owned
+        run ctl exec ro "$H" open-rw /dev/lc-ro
+        expect_line "open-r /dev/lc-ro: ok"
+        expect_line "open-w /dev/lc-ro: EPERM (Operation not permitted)"
         # and no node can be made, CAP_MKNOD or not
-        run ctl exec kmsgr mknod /tmp/null2 c 1 3
+        run ctl exec ro mknod /tmp/null2 c 1 3
         [[ $status -ne 0 ]]
+        [[ ! -e /proc/$(prop ro MainPID)/root/tmp/null2 ]]
+}
+
+@test "userns: Devices= naming a file that is not a node is a start error" {
+        SEC=("Devices=$T/bind/plain:/dev/plain:rw")
+        ns_unit notnode '[Restart]' 'Policy=no'
+        touch "$T/bind/plain"
+        sup_start
+        wait_state notnode failed
+        expect_equal "start error" "device \`$T/bind/plain\`: not a device node" "$(start_error notnode)"
 }
 
 # ns_owner PID: the inode of the user namespace that owns PID's network
