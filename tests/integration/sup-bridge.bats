@@ -609,6 +609,7 @@ NFT
         run request "$NET_PID" 127.0.0.1 8080
         [ "$output" = "web hi" ]
         in_ns nft list chain inet ccsup postrouting | grep -q masquerade
+        grep -q "nftables chain \`publish\` of table \`inet ccsup\`: No such file or directory: writing the whole table again" "$T/d.err"
 }
 
 @test "PublishPort=: the [::1] relay carries 2 MB both ways, byte for byte, with a half-close" {
@@ -649,4 +650,51 @@ print("same" if bytes(got) == data else "differ %d of %d" % (len(got), len(data)
         # and a second connection after the first is gone
         run in_ns sh -c 'echo again | busybox nc -w 2 ::1 9090'
         [ "$output" = again ]
+}
+
+@test "PublishPort=: the publish chain rewritten alone (libnftnl) is the one the whole table (libnftables) writes" {
+        bridge_unit web "PublishPort=8080:80"
+        # db after web: its start rewrites the publish chain alone
+        bridge_unit db "PublishPort=8081-8082:80-81" "PublishPort=127.0.0.1:5353:53/udp" "[Unit]" "After=web"
+        sup_start
+        wait_state web running
+        wait_state db running
+        local db fast whole
+        db=$(prop db IPAddress)
+        fast=$(in_ns nft list chain inet ccsup publish)
+        echo "$fast"
+        grep -q "tcp dport 8081 dnat ip to $db:80" <<<"$fast"
+        grep -q "tcp dport 8082 dnat ip to $db:81" <<<"$fast"
+        grep -q "ip daddr 127.0.0.1 udp dport 5353 dnat ip to $db:53" <<<"$fast"
+        grep -q "tcp dport 8080 dnat ip6 to \[" <<<"$fast"
+        # the table gone, the next start (of a third unit) writes it whole,
+        # from text, db's rules with it
+        in_ns nft delete table inet ccsup
+        bridge_unit third "PublishPort=8090:80"
+        ctl reload
+        ctl start third
+        wait_state third running
+        grep -q "writing the whole table again" "$T/d.err"
+        whole=$(in_ns nft list chain inet ccsup publish | grep -v "dport 8090 ")
+        [ "$whole" = "$fast" ]
+        # and what the rules say works: the range's second port, the UDP one
+        wait_until 5 sh -c "nsenter -t $NET_PID -n sh -c 'echo hi | busybox nc -w 1 127.0.0.1 8082' | grep -q 'db-81 hi'"
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
+}
+
+@test "PublishPort=: a range of 1000 ports (2000 rules) is published and removed in one chain rewrite" {
+        bridge_unit web "PublishPort=8080:80"
+        bridge_unit db "PublishPort=20000-20999:20000-20999/udp" "[Unit]" "After=web"
+        sup_start
+        wait_state web running
+        wait_state db running
+        [ "$(in_ns nft list chain inet ccsup publish | grep -c 'udp dport')" -eq 2000 ]
+        ctl stop db
+        wait_state db inactive
+        [ "$(in_ns nft list chain inet ccsup publish | grep -c 'dport')" -eq 2 ]
+        # both rewrites of the chain alone, none of the whole table
+        ! grep "writing the whole table again" "$T/d.err"
+        run request "$NET_PID" 127.0.0.1 8080
+        [ "$output" = "web hi" ]
 }
