@@ -41,7 +41,7 @@ typedef struct Member {
         char **add_hosts;  /* AddHost= */
         int *held;         /* a bound socket per published host port */
         size_t n_held;
-        Proxy **proxies;   /* the [::1] relays of its TCP ports */
+        Proxy **proxies;   /* the [::1] relays of its ports */
         size_t n_proxies;
 } Member;
 
@@ -637,14 +637,38 @@ struct Relay {
         Relay *next;
 };
 
+typedef struct UdpFlow UdpFlow;
+
 struct Proxy {
         ev_io w;
         int fd;
         uint8_t dst[16];
         unsigned port;
         struct ev_loop *loop;
-        Relay *relays;
+        Relay *relays;      /* TCP: a relay per connection */
+        UdpFlow *flows;     /* UDP: a flow per client address */
+        size_t n_flows;
 };
+
+/* UDP to [::1]: a flow per client address and port, as docker-proxy
+ * keeps: a socket connected to the container's address, so that the
+ * container's answers come back on it and go out of the held socket to
+ * that client; dropped after UDP_IDLE_SEC without a datagram either way.
+ * At most UDP_FLOWS_MAX at once: a datagram beyond them is dropped, as the
+ * network may drop any. */
+#define UDP_IDLE_SEC 60.0
+#define UDP_FLOWS_MAX 256
+
+struct UdpFlow {
+        struct sockaddr_in6 client;
+        int fd;
+        ev_io w;
+        ev_timer idle;
+        Proxy *p;
+        UdpFlow *next;
+};
+
+static char udp_buf[65536];
 
 static void relay_free(Relay *r)
 {
@@ -783,11 +807,111 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         ev_io_start(loop, &r->ab.out);
 }
 
-static Proxy *proxy_new(struct ev_loop *loop, int fd, const uint8_t dst[16], unsigned port)
+static void flow_free(UdpFlow *f)
+{
+        Proxy *p = f->p;
+
+        ev_io_stop(p->loop, &f->w);
+        ev_timer_stop(p->loop, &f->idle);
+        safe_close(f->fd);
+        for (UdpFlow **q = &p->flows; *q; q = &(*q)->next)
+                if (*q == f) {
+                        *q = f->next;
+                        break;
+                }
+        p->n_flows--;
+        free(f);
+}
+
+static void on_flow_idle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        (void)loop;
+        (void)revents;
+        flow_free(w->data);
+}
+
+/* The container's answers, out of the held socket to the flow's client. */
+static void on_flow_answer(struct ev_loop *loop, ev_io *w, int revents)
+{
+        UdpFlow *f = w->data;
+
+        (void)revents;
+        for (int i = 0; i < 64; i++) {
+                ssize_t n = recv(f->fd, udp_buf, sizeof(udp_buf), MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        continue; /* ECONNREFUSED: nothing listens yet; the client will retry */
+                }
+                (void)sendto(f->p->fd, udp_buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&f->client,
+                             sizeof(f->client));
+        }
+        ev_timer_again(loop, &f->idle);
+}
+
+static UdpFlow *flow_get(Proxy *p, const struct sockaddr_in6 *client)
+{
+        struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p->port) };
+        UdpFlow *f;
+        int fd;
+
+        for (f = p->flows; f; f = f->next)
+                if (f->client.sin6_port == client->sin6_port &&
+                    memcmp(&f->client.sin6_addr, &client->sin6_addr, 16) == 0)
+                        return f;
+        if (p->n_flows >= UDP_FLOWS_MAX)
+                return NULL;
+        fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return NULL;
+        memcpy(&sa.sin6_addr, p->dst, 16);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                close(fd);
+                return NULL;
+        }
+        f = xcalloc(1, sizeof(UdpFlow));
+        *f = (UdpFlow){ .client = *client, .fd = fd, .p = p, .next = p->flows };
+        ev_io_init(&f->w, on_flow_answer, fd, EV_READ);
+        f->w.data = f;
+        ev_io_start(p->loop, &f->w);
+        ev_init(&f->idle, on_flow_idle);
+        f->idle.repeat = UDP_IDLE_SEC;
+        f->idle.data = f;
+        p->flows = f;
+        p->n_flows++;
+        return f;
+}
+
+/* Datagrams to the held socket ([::1]:PORT), each to its client's flow. */
+static void on_datagram(struct ev_loop *loop, ev_io *w, int revents)
+{
+        Proxy *p = w->data;
+
+        (void)revents;
+        for (int i = 0; i < 64; i++) {
+                struct sockaddr_in6 client;
+                socklen_t l = sizeof(client);
+                ssize_t n = recvfrom(p->fd, udp_buf, sizeof(udp_buf), MSG_DONTWAIT, (struct sockaddr *)&client, &l);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        continue;
+                }
+                if (l < sizeof(client) || client.sin6_family != AF_INET6)
+                        continue;
+                UdpFlow *f = flow_get(p, &client);
+                if (!f)
+                        continue;
+                (void)send(f->fd, udp_buf, (size_t)n, MSG_DONTWAIT);
+                ev_timer_again(loop, &f->idle);
+        }
+}
+
+static Proxy *proxy_new(struct ev_loop *loop, int fd, int type, const uint8_t dst[16], unsigned port)
 {
         Proxy *p = xcalloc(1, sizeof(Proxy));
 
-        if (listen(fd, 64) < 0) {
+        if (type == SOCK_STREAM && listen(fd, 64) < 0) {
                 free(p);
                 return NULL;
         }
@@ -795,7 +919,7 @@ static Proxy *proxy_new(struct ev_loop *loop, int fd, const uint8_t dst[16], uns
         p->loop = loop;
         p->port = port;
         memcpy(p->dst, dst, 16);
-        ev_io_init(&p->w, on_accept, fd, EV_READ);
+        ev_io_init(&p->w, type == SOCK_STREAM ? on_accept : on_datagram, fd, EV_READ);
         p->w.data = p;
         ev_io_start(loop, &p->w);
         return p;
@@ -808,6 +932,8 @@ static void proxy_free(Proxy *p)
                 return;
         while (p->relays)
                 relay_free(p->relays);
+        while (p->flows)
+                flow_free(p->flows);
         ev_io_stop(p->loop, &p->w);
         free(p);
 }
@@ -912,7 +1038,7 @@ static int ports_hold(const PublishPort *ports, size_t n, int **ret_fds, size_t 
         return 0;
 }
 
-/* A relay on each held IPv6 TCP socket bound to :: or ::1. */
+/* A relay on each held IPv6 socket bound to :: or ::1, TCP and UDP. */
 static void proxies_start(Bridge *b, Member *m)
 {
         uint8_t dst[16];
@@ -929,16 +1055,17 @@ static void proxies_start(Bridge *b, Member *m)
                 Proxy *px;
 
                 if (getsockname(m->held[i], (struct sockaddr *)&sa, &l) < 0 || sa.sin6_family != AF_INET6 ||
-                    getsockopt(m->held[i], SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM ||
+                    getsockopt(m->held[i], SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+                    (type != SOCK_STREAM && type != SOCK_DGRAM) ||
                     !(IN6_IS_ADDR_UNSPECIFIED(&sa.sin6_addr) || IN6_IS_ADDR_LOOPBACK(&sa.sin6_addr)))
                         continue;
                 hp = ntohs(sa.sin6_port);
                 for (size_t j = 0; j < m->n_ports; j++) {
                         const PublishPort *p = &m->ports[j];
-                        if (p->proto != IPPROTO_TCP || (p->family && p->family != AF_INET6) || hp < p->host_port ||
-                            hp > p->host_end)
+                        if (p->proto != (type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP) ||
+                            (p->family && p->family != AF_INET6) || hp < p->host_port || hp > p->host_end)
                                 continue;
-                        px = proxy_new(b->loop, m->held[i], dst, p->port + (hp - p->host_port));
+                        px = proxy_new(b->loop, m->held[i], type, dst, p->port + (hp - p->host_port));
                         if (!px) {
                                 log_msg(LOG_WARNING, "bridge: `%s`: [::1]:%u: listen: %s", m->unit, hp, strerror(errno));
                                 break;

@@ -325,6 +325,13 @@ except OSError as e:
         [ "$output" = "web hi" ]
         run request "$NET_PID" ::1 8081
         [ "$output" = "web-81 hi" ]
+        # UDP on [::1] too, a flow per client: two clients, each its answer
+        run in_ns python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram "[::1]:8053" 3
+        [ "$output" = "web ping" ]
+        run in_ns python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram "[::1]:8053" 3
+        [ "$output" = "web ping" ]
+        run in_ns python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram "127.0.0.1:8053" 3
+        [ "$output" = "web ping" ]
         # a port published on IPv4 only is refused on [::1], not left hanging
         run in_ns busybox nc -w 2 ::1 8053 </dev/null
         [ "$status" -ne 0 ]
@@ -338,11 +345,15 @@ except OSError as e:
         [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
         run request "$NET_PID" ::1 8080
         [ "$output" = "web hi" ]
+        run in_ns python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram "[::1]:8053" 3
+        [ "$output" = "web ping" ]
         run ctl daemon-reexec
         wait_state web running
         [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
         run request "$NET_PID" ::1 8081
         [ "$output" = "web-81 hi" ]
+        run in_ns python3 "$CCSUP_SRCDIR/tests/integration/socket-client.py" dgram "[::1]:8053" 3
+        [ "$output" = "web ping" ]
         [ "$(try_bind 4 udp 8053)" = "Address already in use" ]
         # let go with the container
         ctl stop web
