@@ -2,8 +2,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/openat2.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +18,113 @@
 #include "layer.h"
 #include "parse.h"
 #include "util.h"
+
+/*
+ * libarchive is loaded with dlopen() when the first layer is read, not
+ * linked: it brings libxml2, ICU, libstdc++, nettle and six compression
+ * libraries, 13 of the 22 that every ccsupctl, ccsupd and ccsup-runtime
+ * start would otherwise map and relocate, for a command that mostly never
+ * reads a layer (as libcurl in registry.c). The calls below go through
+ * this table, under the library's own names.
+ */
+#define ARCHIVE_FUNCS(X) \
+        X(archive_entry_atime) \
+        X(archive_entry_atime_is_set) \
+        X(archive_entry_atime_nsec) \
+        X(archive_entry_filetype) \
+        X(archive_entry_gid) \
+        X(archive_entry_hardlink) \
+        X(archive_entry_mtime) \
+        X(archive_entry_mtime_is_set) \
+        X(archive_entry_mtime_nsec) \
+        X(archive_entry_pathname) \
+        X(archive_entry_perm) \
+        X(archive_entry_rdev) \
+        X(archive_entry_size) \
+        X(archive_entry_size_is_set) \
+        X(archive_entry_symlink) \
+        X(archive_entry_uid) \
+        X(archive_entry_xattr_next) \
+        X(archive_entry_xattr_reset) \
+        X(archive_error_string) \
+        X(archive_read_data) \
+        X(archive_read_data_block) \
+        X(archive_read_free) \
+        X(archive_read_new) \
+        X(archive_read_next_header) \
+        X(archive_read_open) \
+        X(archive_read_support_filter_gzip) \
+        X(archive_read_support_filter_zstd) \
+        X(archive_read_support_format_raw) \
+        X(archive_read_support_format_tar) \
+        X(archive_set_error)
+
+static struct {
+#define X(name) __typeof__(name) *p_##name;
+        ARCHIVE_FUNCS(X)
+#undef X
+} ar;
+
+static int archive_load(char **ret_error)
+{
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        static void *h;
+        int r = 0;
+
+        pthread_mutex_lock(&lock);
+        if (!h) {
+                void *x = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
+                if (!x) {
+                        *ret_error = xasprintf("cannot load libarchive (the Debian package libarchive13): %s", dlerror());
+                        r = -ENOPKG;
+                        goto out;
+                }
+#define X(name)                                                                         \
+                if (!(*(void **)&ar.p_##name = dlsym(x, #name))) {                      \
+                        *ret_error = xasprintf("libarchive: no %s", #name);            \
+                        dlclose(x);                                                     \
+                        r = -ENOPKG;                                                    \
+                        goto out;                                                       \
+                }
+                ARCHIVE_FUNCS(X)
+#undef X
+                h = x;
+        }
+out:
+        pthread_mutex_unlock(&lock);
+        return r;
+}
+
+#define archive_entry_atime ar.p_archive_entry_atime
+#define archive_entry_atime_is_set ar.p_archive_entry_atime_is_set
+#define archive_entry_atime_nsec ar.p_archive_entry_atime_nsec
+#define archive_entry_filetype ar.p_archive_entry_filetype
+#define archive_entry_gid ar.p_archive_entry_gid
+#define archive_entry_hardlink ar.p_archive_entry_hardlink
+#define archive_entry_mtime ar.p_archive_entry_mtime
+#define archive_entry_mtime_is_set ar.p_archive_entry_mtime_is_set
+#define archive_entry_mtime_nsec ar.p_archive_entry_mtime_nsec
+#define archive_entry_pathname ar.p_archive_entry_pathname
+#define archive_entry_perm ar.p_archive_entry_perm
+#define archive_entry_rdev ar.p_archive_entry_rdev
+#define archive_entry_size ar.p_archive_entry_size
+#define archive_entry_size_is_set ar.p_archive_entry_size_is_set
+#define archive_entry_symlink ar.p_archive_entry_symlink
+#define archive_entry_uid ar.p_archive_entry_uid
+#define archive_entry_xattr_next ar.p_archive_entry_xattr_next
+#define archive_entry_xattr_reset ar.p_archive_entry_xattr_reset
+#define archive_error_string ar.p_archive_error_string
+#define archive_read_data ar.p_archive_read_data
+#define archive_read_data_block ar.p_archive_read_data_block
+#define archive_read_free ar.p_archive_read_free
+#define archive_read_new ar.p_archive_read_new
+#define archive_read_next_header ar.p_archive_read_next_header
+#define archive_read_open ar.p_archive_read_open
+#define archive_read_support_filter_gzip ar.p_archive_read_support_filter_gzip
+#define archive_read_support_filter_zstd ar.p_archive_read_support_filter_zstd
+#define archive_read_support_format_raw ar.p_archive_read_support_format_raw
+#define archive_read_support_format_tar ar.p_archive_read_support_format_tar
+#define archive_set_error ar.p_archive_set_error
 
 #define IO_BUFFER (128 * 1024)
 #define WHITEOUT_PREFIX ".wh."
@@ -695,7 +804,13 @@ static int finish_dirs(Extract *x)
 static int open_readers(Extract *x)
 {
         struct archive_entry *e;
+        char *err = NULL;
 
+        if (archive_load(&err) < 0) {
+                int r = fail(x, -ENOPKG, "%s", err);
+                free(err);
+                return r;
+        }
         x->raw = archive_read_new();
         x->tar = archive_read_new();
         if (!x->raw || !x->tar)
