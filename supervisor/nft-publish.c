@@ -57,54 +57,48 @@ NftPublish *nft_publish_free(NftPublish *p)
         return NULL;
 }
 
-static void add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+/* An expression of libnftnl's NAME; only memory can make it fail. */
+static struct nftnl_expr *new_expr(const char *name)
 {
+        struct nftnl_expr *e = nftnl_expr_alloc(name);
         if (!e)
                 abort();
-        nftnl_rule_add_expr(r, e);
+        return e;
 }
 
 static void meta(struct nftnl_rule *r, uint32_t key)
 {
-        struct nftnl_expr *e = nftnl_expr_alloc("meta");
-        if (!e)
-                abort();
+        struct nftnl_expr *e = new_expr("meta");
         nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
         nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-        add_expr(r, e);
+        nftnl_rule_add_expr(r, e);
 }
 
 static void payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
 {
-        struct nftnl_expr *e = nftnl_expr_alloc("payload");
-        if (!e)
-                abort();
+        struct nftnl_expr *e = new_expr("payload");
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
         nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-        add_expr(r, e);
+        nftnl_rule_add_expr(r, e);
 }
 
 static void cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len)
 {
-        struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-        if (!e)
-                abort();
+        struct nftnl_expr *e = new_expr("cmp");
         nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
         nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
         nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-        add_expr(r, e);
+        nftnl_rule_add_expr(r, e);
 }
 
 static void immediate(struct nftnl_rule *r, uint32_t reg, const void *data, uint32_t len)
 {
-        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-        if (!e)
-                abort();
+        struct nftnl_expr *e = new_expr("immediate");
         nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
         nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
-        add_expr(r, e);
+        nftnl_rule_add_expr(r, e);
 }
 
 /* One rule: the expressions of "[FAMILY daddr HOST | meta nfproto FAMILY]
@@ -134,14 +128,12 @@ static struct nftnl_rule *dnat_rule(const char *table, const char *chain, const 
         cmp_eq(r, &hport, 2);
         immediate(r, NFT_REG_1, d->to, alen);
         immediate(r, NFT_REG_2, &tport, 2);
-        struct nftnl_expr *e = nftnl_expr_alloc("nat");
-        if (!e)
-                abort();
+        struct nftnl_expr *e = new_expr("nat");
         nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
         nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, nfproto);
         nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
         nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
-        add_expr(r, e);
+        nftnl_rule_add_expr(r, e);
         return r;
 }
 
