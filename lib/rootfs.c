@@ -790,5 +790,10 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
                 if (mount_setattr(rootfd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
                         return fail(ret_error, -errno, "make `%s` read-only", "/");
         }
+        if (p->before_switch) {
+                r = p->before_switch(p->before_switch_data, ret_error);
+                if (r < 0)
+                        return r;
+        }
         return switch_root(root, p->use_chroot, ret_chrooted, ret_error);
 }

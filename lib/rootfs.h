@@ -59,6 +59,10 @@ typedef struct RootfsPlan {
         bool use_chroot;    /* MS_MOVE + chroot instead of pivot_root */
         bool userxattr;     /* overlay in a user namespace: user.overlay.* xattrs (opaque dirs) */
         uint32_t userns_ids;  /* UserNamespace=: the IDs its range maps (0: none) */
+        /* Called with every mount made, right before pivot_root (OCI
+         * createContainer hooks); NULL: none. */
+        int (*before_switch)(void *data, char **ret_error);
+        void *before_switch_data;
 } RootfsPlan;
 
 void rootfs_plan_done(RootfsPlan *p);

@@ -7,6 +7,7 @@
  * setup steps. Not an API: everything else goes through spawn.h.
  */
 
+#include "spawn-hooks.h"
 #include <stdint.h>
 
 #include "image.h"
@@ -99,6 +100,15 @@ struct SpawnPlan {
         /* Namespaces joined by path (setns() right after clone): uts, ipc. */
         int join_ns_fd[2], join_ns_type[2];
         size_t n_join_ns;
+        /* config.json hooks (spawn-hooks.h): prestart and createRuntime run
+         * by spawn_container() before it releases the child, createContainer
+         * by the child before pivot_root, startContainer by the child after
+         * `start`, right before execve; NULL: none. hook_state_head: the
+         * state JSON without status and pid; host_pid: the child's PID as
+         * the runtime sees it (read by the child from the host's /proc). */
+        SpawnHooks *hooks;
+        char *hook_state_head;
+        pid_t host_pid;
 };
 
 int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o, char **ret_error);

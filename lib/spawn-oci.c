@@ -14,6 +14,7 @@
 
 #include "caps.h"
 #include "parse.h"
+#include "spawn-hooks.h"
 #include "spawn-internal.h"
 #include "spawn-oci.h"
 
@@ -918,6 +919,136 @@ static int prepare_linux(Ctx *c, json_object *lx)
         return r;
 }
 
+/* ---- hooks ---- */
+
+static int parse_document(Ctx *c, const char *data, size_t size, json_object **ret);
+
+static int prepare_hook(Ctx *c, json_object *e, const char *where, SpawnHook *ret)
+{
+        static const char *const known[] = { "path", "args", "env", "timeout", NULL };
+        _cleanup_free_ char *path_key = xasprintf("%s.", where);
+        SpawnHook h = {};
+        const char *path;
+        int64_t t;
+        bool set;
+        int r;
+
+        if (!json_object_is_type(e, json_type_object))
+                return bad(c, "`%s`: not an object", where);
+        r = check_keys(c, e, path_key, known, NULL);
+        if (r >= 0)
+                r = get_string(c, e, path_key, "path", &path);
+        if (r >= 0 && (!path || !path_is_absolute(path)))
+                r = bad(c, "`%s.path`: must be an absolute path", where);
+        if (r >= 0)
+                r = get_int(c, e, path_key, "timeout", INT64_MIN, INT64_MAX, &set, &t);
+        if (r >= 0 && set && (t <= 0 || t > 86400))
+                r = bad(c, "`%s.timeout`: %" PRId64 ": must be 1 to 86400 seconds", where, t);
+        if (r < 0)
+                return r;
+        h.path = xstrdup(path);
+        h.timeout = set ? (unsigned)t : 0;
+        r = get_strv(c, e, path_key, "args", &h.argv);
+        if (r >= 0)
+                r = get_strv(c, e, path_key, "env", &h.env);
+        if (r >= 0 && get(e, "env") && !h.env)
+                h.env = xcalloc(1, sizeof(char *));
+        if (r < 0) {
+                free(h.path);
+                strv_free(h.argv);
+                strv_free(h.env);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+static int prepare_hooks(Ctx *c, json_object *o, SpawnHooks *ret)
+{
+        SpawnHooks h = {};
+
+        if (!json_object_is_type(o, json_type_object))
+                return bad(c, "`hooks`: not an object");
+        json_object_object_foreach(o, k, v) {
+                SpawnHookKind kind = spawn_hook_kind_from_string(k);
+
+                if (kind == _SPAWN_HOOK_MAX) {
+                        spawn_hooks_done(&h);
+                        return bad(c, "`hooks.%s`: unknown field", k);
+                }
+                if (!v)
+                        continue;
+                if (!json_object_is_type(v, json_type_array)) {
+                        spawn_hooks_done(&h);
+                        return bad(c, "`hooks.%s`: not an array", k);
+                }
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        _cleanup_free_ char *where = xasprintf("hooks.%s[%zu]", k, i);
+                        SpawnHook one;
+                        int r = prepare_hook(c, json_object_array_get_idx(v, i), where, &one);
+
+                        if (r < 0) {
+                                spawn_hooks_done(&h);
+                                return r;
+                        }
+                        h.list[kind] = xrealloc(h.list[kind], (h.n[kind] + 1) * sizeof(SpawnHook));
+                        h.list[kind][h.n[kind]++] = one;
+                }
+        }
+        *ret = h;
+        return 0;
+}
+
+int spawn_oci_parse_hooks(const char *data, size_t size, SpawnHooks *ret, char **ret_error)
+{
+        Ctx c = { .error = ret_error };
+        json_object *o = NULL;
+        int r = parse_document(&c, data, size, &o);
+
+        if (r >= 0)
+                r = prepare_hooks(&c, o, ret);
+        json_object_put(o);
+        return r;
+}
+
+/* rootfs_setup()'s last step before pivot_root, in the child. */
+static int create_container_hooks(void *data, char **ret_error)
+{
+        SpawnPlan *p = data;
+        _cleanup_free_ char *state = spawn_hook_state(p->hook_state_head, "creating", p->host_pid);
+
+        return spawn_run_hooks(p->hooks, SPAWN_HOOK_CREATE_CONTAINER, state, ret_error);
+}
+
+static void plan_hooks(SpawnPlan *p, const SpawnOciOptions *o, SpawnHooks *h, json_object *annotations)
+{
+        json_object *s = json_object_new_object();
+        const char *text;
+        bool any = false;
+
+        for (int k = 0; k < _SPAWN_HOOK_MAX; k++)
+                any |= h->n[k] > 0;
+        if (!any) {
+                json_object_put(s);
+                return;
+        }
+        p->hooks = xmalloc(sizeof(*p->hooks));
+        *p->hooks = *h;
+        *h = (SpawnHooks){};
+        json_object_object_add(s, "ociVersion", json_object_new_string(SPAWN_OCI_VERSION));
+        json_object_object_add(s, "id", json_object_new_string(o->id));
+        json_object_object_add(s, "bundle", json_object_new_string(o->bundle));
+        json_object_object_add(s, "annotations",
+                               annotations ? json_object_get(annotations) : json_object_new_object());
+        text = json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        p->hook_state_head = xstrndup(text, strlen(text) - 1); /* without the closing brace */
+        json_object_put(s);
+        if (spawn_hooks_any(p->hooks, SPAWN_HOOK_CREATE_CONTAINER)) {
+                p->rootfs.before_switch = create_container_hooks;
+                p->rootfs.before_switch_data = p;
+        }
+}
+
 /* ---- the document ---- */
 
 static int parse_document(Ctx *c, const char *data, size_t size, json_object **ret)
@@ -956,11 +1087,12 @@ int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, S
                       char **ret_error)
 {
         static const char *const known[] = { "ociVersion", "root", "mounts", "process", "hostname",
-                                             "annotations", "linux", NULL };
-        static const char *const refused[] = { "domainname", "hooks", "solaris", "windows", "vm",
+                                             "annotations", "linux", "hooks", NULL };
+        static const char *const refused[] = { "domainname", "solaris", "windows", "vm",
                                                "zos", NULL };
         _cleanup_(spawn_plan_freep) SpawnPlan *p = xcalloc(1, sizeof(*p));
-        json_object *doc = NULL, *v;
+        json_object *doc = NULL, *v, *annotations = NULL;
+        SpawnHooks hooks = {};
         Ctx c = { .p = p, .o = o, .error = ret_error };
         const char *version, *hostname;
         char buf[32];
@@ -997,7 +1129,9 @@ int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, S
         if (r >= 0 && hostname && *hostname)
                 p->hostname = xstrdup(hostname);
         if (r >= 0)
-                r = typed(&c, doc, "", "annotations", json_type_object, &v);
+                r = typed(&c, doc, "", "annotations", json_type_object, &annotations);
+        if (r >= 0 && get(doc, "hooks"))
+                r = prepare_hooks(&c, get(doc, "hooks"), &hooks);
         if (r >= 0)
                 r = prepare_root(&c, get(doc, "root"));
         if (r >= 0)
@@ -1008,6 +1142,9 @@ int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, S
                 r = prepare_mount(&c, i, json_object_array_get_idx(v, i));
         if (r >= 0)
                 r = prepare_linux(&c, get(doc, "linux"));
+        if (r >= 0)
+                plan_hooks(p, o, &hooks, annotations);
+        spawn_hooks_done(&hooks);
         json_object_put(doc);
         if (r < 0)
                 return r;
@@ -1047,6 +1184,11 @@ int spawn_prepare_oci_exec(const char *data, size_t size, const char *process, s
                 return r;
         c.p = p;
         caps = p->caps;
+        /* The container's hooks are its create's and start's, not exec's. */
+        spawn_hooks_done(p->hooks);
+        free(p->hooks);
+        p->hooks = NULL;
+        p->rootfs.before_switch = NULL;
         if (process) {
                 r = parse_document(&c, process, process_size, &proc);
                 if (r < 0)

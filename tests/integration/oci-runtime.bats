@@ -408,6 +408,188 @@ JSON
         assert_gone dup
 }
 
+# hooks_bundle: hooks of every kind writing to $H (bind-mounted at /h):
+# each appends its name to $H/order and keeps its stdin, its mount and pid
+# namespaces; startContainer is /h/hook, a path of the container's alone.
+hooks_bundle() {
+        H=$TEST_DIR/h
+        mkdir -p "$H"
+        cat >"$H/hook" <<'EOF2'
+#!/bin/sh
+d=${HOOK_DIR:-/h}
+echo "$1" >>"$d/order"
+cat >"$d/$1.state"
+readlink /proc/self/ns/mnt >"$d/$1.mnt"
+readlink /proc/self/ns/pid >"$d/$1.pidns"
+echo "$0 $*" >"$d/$1.args"
+id -u >"$d/$1.uid"
+EOF2
+        chmod 755 "$H/hook"
+        # startContainer runs as the container's user (1000)
+        chmod 1777 "$H"
+        install -m 666 /dev/null "$H/order"
+        export H
+        edit '
+h = os.environ["H"]
+def hook(kind, path=h + "/hook"):
+    return {"path": path, "args": ["hook", kind, "extra"], "env": ["HOOK_DIR=" + h, "PATH=/usr/bin:/bin"], "timeout": 10}
+c["mounts"].append({"destination": "/h", "type": "bind", "source": h, "options": ["rbind"]})
+c["process"]["args"] = ["sleep", "60"]
+c["process"]["user"] = {"uid": 1000, "gid": 1000}
+c["process"]["capabilities"] = {"bounding": c["process"]["capabilities"]["bounding"]}
+c["annotations"] = {"org.example.h": "1"}
+c["hooks"] = {k: [hook(k)] for k in ["prestart", "createRuntime", "createContainer", "poststart", "poststop"]}
+c["hooks"]["startContainer"] = [{"path": "/h/hook", "args": ["hook", "startContainer"]}]'
+}
+
+# state_is FILE STATUS PID: the state JSON a hook read
+state_is() {
+        python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["id"] == "hk" and s["status"] == sys.argv[2], s
+assert s["pid"] == int(sys.argv[3]) and s["bundle"] == sys.argv[4], s
+assert s["annotations"] == {"org.example.h": "1"} and s["ociVersion"].startswith("1."), s' "$@" "$B"
+}
+
+@test "hooks: each kind at its point of the lifecycle, in its namespaces, the state on stdin" {
+        hooks_bundle
+        [[ ! -e /h/hook ]] # startContainer's path is the container's alone
+        rt create --bundle "$B" --pid-file "$TEST_DIR/pid" hk </dev/null >"$TEST_DIR/out" 2>&1 ||
+                { cat "$TEST_DIR/out"; false; }
+        pid=$(cat "$TEST_DIR/pid")
+        [[ $(cat "$H/order" | tr '\n' ' ') == "prestart createRuntime createContainer " ]]
+        state_is "$H/prestart.state" creating "$pid"
+        state_is "$H/createRuntime.state" creating "$pid"
+        state_is "$H/createContainer.state" creating "$pid"
+        [[ $(cat "$H/createRuntime.args") == "$H/hook createRuntime extra" ]]
+        # createRuntime in the runtime's namespaces, createContainer in the container's
+        [[ $(cat "$H/createRuntime.mnt") == "$(readlink /proc/self/ns/mnt)" ]]
+        [[ $(cat "$H/createRuntime.pidns") == "$(readlink /proc/self/ns/pid)" ]]
+        [[ $(cat "$H/createContainer.mnt") == "$(readlink /proc/"$pid"/ns/mnt)" ]]
+        [[ $(cat "$H/createContainer.pidns") == "$(readlink /proc/"$pid"/ns/pid)" ]]
+        [[ $(cat "$H/createContainer.mnt") != "$(readlink /proc/self/ns/mnt)" ]]
+        [[ ! -e $H/startContainer.state ]]
+
+        rt start hk
+        [[ $(cat "$H/order" | tr '\n' ' ') == "prestart createRuntime createContainer startContainer poststart " ]]
+        state_is "$H/startContainer.state" created "$pid"
+        state_is "$H/poststart.state" running "$pid"
+        # startContainer as the container's process, in its namespaces
+        [[ $(cat "$H/startContainer.uid") == 1000 ]]
+        [[ $(cat "$H/startContainer.mnt") == "$(readlink /proc/"$pid"/ns/mnt)" ]]
+        [[ $(cat "$H/poststart.mnt") == "$(readlink /proc/self/ns/mnt)" ]]
+        [[ $(cat /proc/"$pid"/comm) == sleep ]]
+        # what the bundle says after create does not count
+        edit 'c["hooks"]["poststop"] = []'
+        rt kill hk KILL
+        wait_for 5 '[[ $(status_of hk) == stopped ]]'
+        [[ ! -e $H/poststop.state ]]
+        rt delete hk
+        [[ $(tail -n 1 "$H/order") == poststop ]]
+        python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["id"] == "hk" and s["status"] == "stopped", s' "$H/poststop.state"
+        [[ $(cat "$H/poststop.mnt") == "$(readlink /proc/self/ns/mnt)" ]]
+        assert_gone hk
+}
+
+@test "hooks: run has them all; features lists them" {
+        hooks_bundle
+        edit 'c["process"]["args"] = ["sh", "-c", "cat /h/order | tr \"\\n\" \" \""]'
+        run rt run --bundle "$B" hk
+        echo "$output"
+        [[ $status -eq 0 ]]
+        # poststart may come before the process reads the file (as with runc)
+        [[ $output == "prestart createRuntime createContainer startContainer "* ]]
+        [[ $(cat "$H/order" | tr '\n' ' ') == "prestart createRuntime createContainer startContainer poststart poststop " ]]
+        assert_gone hk
+        run "$RT" features
+        python3 -c '
+import json, sys
+f = json.loads(sys.argv[1])
+assert f["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"], f' "$output"
+}
+
+@test "hooks: a failing hook fails create or start, stops the container; poststop failures are warnings" {
+        hooks_bundle
+        cp "$B/config.json" "$TEST_DIR/good.json"
+        fails() { # KIND BODY [TIMEOUT]
+                cp "$TEST_DIR/good.json" "$B/config.json"
+                KIND=$1 BODY=$2 T=${3:-10} edit '
+k = os.environ["KIND"]
+c["hooks"][k] = [{"path": "/bin/sh", "args": ["sh", "-c", os.environ["BODY"]], "timeout": int(os.environ["T"])}]'
+                : >"$H/order"
+        }
+        for k in prestart createRuntime createContainer; do
+                fails "$k" 'echo no luck >&2; exit 3'
+                run rt create --bundle "$B" hk
+                echo "$output"
+                [[ $status -eq 1 ]]
+                [[ $output == *"\`hooks.$k[0]\` \`/bin/sh\`: exited with status 3: no luck"* ]]
+                assert_gone hk
+                # the lifecycle goes on at delete: poststop ran
+                [[ $(tail -n 1 "$H/order") == poststop ]]
+        done
+        fails createRuntime 'sleep 30' 1
+        SECONDS=0
+        run rt create --bundle "$B" hk
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`hooks.createRuntime[0]` `/bin/sh`: timed out after 1 s'* ]]
+        ((SECONDS < 10))
+        assert_gone hk
+
+        fails startContainer 'echo in container >&2; exit 4'
+        rt create --bundle "$B" hk </dev/null >"$TEST_DIR/out" 2>&1 || { cat "$TEST_DIR/out"; false; }
+        run rt start hk
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`hooks.startContainer[0]` `/bin/sh`: exited with status 4: in container'* ]]
+        [[ $(status_of hk) == stopped ]]
+        [[ $(grep -c poststart "$H/order") == 0 ]]
+        rt delete hk
+        assert_gone hk
+
+        fails poststart 'exit 5'
+        rt create --bundle "$B" hk </dev/null >"$TEST_DIR/out" 2>&1 || { cat "$TEST_DIR/out"; false; }
+        run rt start hk
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`hooks.poststart[0]` `/bin/sh`: exited with status 5'* ]]
+        wait_for 5 '[[ $(status_of hk) == stopped ]]'
+        [[ $(status_of hk) == stopped ]]
+        rt delete hk
+        assert_gone hk
+
+        # poststop: each failure a warning, the next hook still runs, delete succeeds
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["hooks"]["poststop"].insert(0, {"path": "/nonexistent/hook"})'
+        : >"$H/order"
+        rt create --bundle "$B" hk </dev/null >"$TEST_DIR/out" 2>&1 || { cat "$TEST_DIR/out"; false; }
+        run rt delete --force hk
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ $output == *'warning: `hooks.poststop[0]` `/nonexistent/hook`: exited with status 127: exec: No such file or directory'* ]]
+        [[ $(tail -n 1 "$H/order") == poststop ]]
+        assert_gone hk
+}
+
+@test "hooks: bad hook entries are errors naming the field" {
+        bad_hook() {
+                local want=$1
+                HOOKS=$2 edit 'c["hooks"] = json.loads(os.environ["HOOKS"])'
+                run rt create --bundle "$B" x
+                echo "$output"
+                [[ $status -eq 1 && $output == *"$want"* ]]
+                assert_gone x
+        }
+        bad_hook '`hooks.poststop[0].path`: must be an absolute path' '{"poststop": [{"path": "rel"}]}'
+        bad_hook '`hooks.createRuntime[0].timeout`: 0: must be 1 to 86400 seconds' \
+                '{"createRuntime": [{"path": "/bin/true", "timeout": 0}]}'
+        bad_hook '`hooks.bogus`: unknown field' '{"bogus": []}'
+        bad_hook '`hooks.prestart[0].args[0]`: not a string' '{"prestart": [{"path": "/bin/true", "args": [1]}]}'
+        bad_hook '`hooks.poststart[0].when`: unknown field' '{"poststart": [{"path": "/bin/true", "when": 1}]}'
+}
+
 @test "--log --log-format=json: errors as JSON lines" {
         run "$RT" --root "$ROOT" --log "$TEST_DIR/log.json" --log-format json start nosuch
         [[ $status -eq 1 ]]
@@ -661,6 +843,31 @@ teardown_file() {
                 [[ $(cat /sys/fs/cgroup"$cg"/memory.max) == 67108864 ]]
         fi
         pm rm -f -t 0 lim
+}
+
+@test "podman --hooks-dir: createRuntime, poststart and poststop hooks of a hooks.d file run" {
+        podman_setup
+        H=$TEST_DIR/h
+        mkdir -p "$H/hooks.d"
+        cat >"$H/hook" <<EOF2
+#!/bin/sh
+echo "\$1 \$(python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["status"], s["id"][:4])')" >>"$H/order"
+EOF2
+        chmod 755 "$H/hook"
+        for k in createRuntime poststart poststop; do
+                cat >"$H/hooks.d/$k.json" <<EOF2
+{"version": "1.0.0", "hook": {"path": "$H/hook", "args": ["hook", "$k"]},
+ "when": {"always": true}, "stages": ["$k"]}
+EOF2
+        done
+        run pm --hooks-dir "$H/hooks.d" run "${U[@]}" --rm --network=none "$IMG" echo ok
+        echo "$output"
+        cat "$H/order" || true
+        [[ $status -eq 0 && $output == ok ]]
+        mapfile -t l <"$H/order"
+        [[ ${#l[@]} -eq 3 ]]
+        [[ ${l[0]} == "createRuntime creating "* && ${l[1]} == "poststart running "* ]]
+        [[ ${l[2]} == "poststop stopped "* ]]
 }
 
 @test "containerd: ctr run --rm, the output and exit status" {
