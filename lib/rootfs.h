@@ -31,6 +31,9 @@ typedef struct RootfsMount {
          * (binds are nodev already), and a bind of the one mount only. */
         uint64_t extra_attr;
         bool non_recursive;
+        /* tmpfs: starts with a copy of what the image has at destination
+         * (the OCI mount option tmpcopyup) */
+        bool copy_up;
 } RootfsMount;
 
 typedef struct RootfsPlan {

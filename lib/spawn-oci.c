@@ -441,7 +441,7 @@ static int prepare_mount(Ctx *c, size_t i, json_object *m)
         _cleanup_free_ char *data = NULL;
         RootfsPlan *rp = &c->p->rootfs;
         const char *dest, *type, *source;
-        bool is_bind = false, recursive = false, ro = false;
+        bool is_bind = false, recursive = false, ro = false, copy_up = false;
         uint64_t attr = 0;
         int r;
 
@@ -482,6 +482,8 @@ static int prepare_mount(Ctx *c, size_t i, json_object *m)
                         attr |= streq(*o, "noatime") ? MOUNT_ATTR_NOATIME : MOUNT_ATTR_STRICTATIME;
                 } else if (streq(*o, "nodiratime"))
                         attr |= MOUNT_ATTR_NODIRATIME;
+                else if (streq(*o, "tmpcopyup") && type && streq(type, "tmpfs"))
+                        copy_up = true;
                 else if (streq(*o, "nodev") || streq(*o, "suid") || streq(*o, "exec") ||
                          streq(*o, "private") || streq(*o, "rprivate") || streq(*o, "relatime") ||
                          streq(*o, "atime") || streq(*o, "diratime"))
@@ -520,6 +522,7 @@ static int prepare_mount(Ctx *c, size_t i, json_object *m)
                 if (streq(rp->mounts[k - 1].destination, dest)) {
                         rp->mounts[k - 1].extra_attr = attr;
                         rp->mounts[k - 1].non_recursive = is_bind && !recursive;
+                        rp->mounts[k - 1].copy_up = copy_up;
                         break;
                 }
         return 0;

@@ -1012,7 +1012,7 @@ static int do_features(void)
         static const char *const mount_opts[] = { "bind", "rbind", "ro", "rw", "nosuid", "noexec",
                                                   "nodev", "suid", "exec", "private", "rprivate",
                                                   "relatime", "noatime", "strictatime", "nodiratime",
-                                                  "atime", "diratime" };
+                                                  "atime", "diratime", "tmpcopyup" };
         json_object *o = json_object_new_object(), *l = json_object_new_object(),
                     *a, *cg = json_object_new_object(), *sc = json_object_new_object();
 

@@ -590,6 +590,42 @@ c["hooks"][k] = [{"path": "/bin/sh", "args": ["sh", "-c", os.environ["BODY"]], "
         bad_hook '`hooks.poststart[0].when`: unknown field' '{"poststart": [{"path": "/bin/true", "when": 1}]}'
 }
 
+@test "mounts: tmpfs with tmpcopyup starts with a copy of the image's directory" {
+        # a directory of the image's with a file, a subdirectory, a symlink, modes and owners
+        I=$TEST_DIR/img
+        cp -a "$OCI_ROOTFS" "$I"
+        mkdir -p "$I/srv/d/sub"
+        echo image-data >"$I/srv/d/file"
+        chmod 606 "$I/srv/d/file" # the spec's root has no CAP_DAC_OVERRIDE
+        chown 1000:2000 "$I/srv/d/file"
+        ln -s file "$I/srv/d/link"
+        chmod 711 "$I/srv/d/sub"
+        export I
+        edit '
+c["root"]["path"] = os.environ["I"]
+c["root"]["readonly"] = True
+c["mounts"].append({"destination": "/srv/d", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "tmpcopyup", "mode=755"]})
+c["mounts"].append({"destination": "/srv/e", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]})
+c["process"]["args"] = ["sh", "-c", "stat -c \"%n %a %u:%g\" file sub; readlink link; cat link; echo new >>file && cat file; grep \" /srv/d tmpfs\" /proc/mounts | cut -d\" \" -f3; touch /srv/e/x 2>&1 | grep -c Read-only"]
+c["process"]["cwd"] = "/srv/d"'
+        mkdir "$I/srv/e"
+        run rt run --bundle "$B" cu
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ ${lines[0]} == "file 606 1000:2000" && ${lines[1]} == "sub 711 0:0" ]]
+        [[ ${lines[2]} == file && ${lines[3]} == image-data ]]
+        [[ ${lines[4]} == image-data && ${lines[5]} == new && ${lines[6]} == tmpfs && ${lines[7]} == 1 ]]
+        # the image is untouched
+        [[ $(cat "$I/srv/d/file") == image-data ]]
+        assert_gone cu
+        # only tmpfs has it
+        edit 'c["mounts"].append({"destination": "/srv/f", "type": "bind", "source": "/tmp", "options": ["rbind", "tmpcopyup"]})'
+        run rt create --bundle "$B" x
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`mounts[9].options`: `tmpcopyup` not supported (mount `/srv/f`)'* ]]
+        assert_gone x
+}
+
 @test "--log --log-format=json: errors as JSON lines" {
         run "$RT" --root "$ROOT" --log "$TEST_DIR/log.json" --log-format json start nosuch
         [[ $status -eq 1 ]]
@@ -827,6 +863,10 @@ teardown_file() {
         run pm run "${U[@]}" --rm --network=none --read-only --read-only-tmpfs=false "$IMG" sh -c 'touch /x 2>&1; echo done'
         echo "$output"
         [[ $output == *"Read-only file system"*done ]]
+        # podman's default --read-only-tmpfs: /tmp, /var/tmp, /run as tmpfs with tmpcopyup
+        run pm run "${U[@]}" --rm --network=none --read-only "$IMG" sh -c 'touch /x 2>&1; touch /tmp/x /run/y && echo tmp-ok; grep -c " /tmp tmpfs" /proc/mounts'
+        echo "$output"
+        [[ ${lines[0]} == *"Read-only file system"* && ${lines[1]} == tmp-ok && ${lines[2]} == 1 ]]
         run pm run "${U[@]}" --rm --network=none --user 1000:1000 "$IMG" sh -c 'id -u; id -g; grep CapEff /proc/self/status'
         echo "$output"
         [[ ${lines[0]} == 1000 && ${lines[1]} == 1000 && ${lines[2]} == *0000000000000000 ]]
