@@ -48,6 +48,9 @@ void rootfs_plan_done(RootfsPlan *p)
         strv_free(p->masked);
         strv_free(p->read_only_paths);
         strv_free(p->sysctls);
+        for (size_t i = 0; i < p->n_devices; i++)
+                free(p->devices[i].path);
+        free(p->devices);
         *p = (RootfsPlan){};
 }
 
@@ -569,6 +572,36 @@ static int setup_dev(const RootfsPlan *p, int rootfd, char **ret_error)
                              ret_error);
 }
 
+/* The nodes of linux.devices on the container's /dev tmpfs (a node that is
+ * there already, as /dev/null is, is replaced): mknod, then its owner and
+ * mode as given (not the umask's). */
+static int setup_devices(const RootfsPlan *p, int rootfd, char **ret_error)
+{
+        for (size_t i = 0; i < p->n_devices; i++) {
+                const RootfsDevice *d = &p->devices[i];
+                _cleanup_free_ char *dir = xstrdup(d->path);
+                _cleanup_close_ int parent = -1;
+                char *slash = strrchr(dir, '/');
+                const char *name = d->path + (slash - dir) + 1;
+
+                *slash = 0;
+                parent = make_mount_point(rootfd, dir, false);
+                if (parent >= 0) {
+                        int fd = open_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY);
+                        safe_close(parent);
+                        parent = fd;
+                }
+                if (parent < 0)
+                        return fail(ret_error, parent, "device `%s`", d->path);
+                (void)unlinkat(parent, name, 0);
+                if (mknodat(parent, name, d->mode, d->rdev) < 0 ||
+                    fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    fchmodat(parent, name, d->mode & 07777, 0) < 0)
+                        return fail(ret_error, -errno, "device `%s`", d->path);
+        }
+        return 0;
+}
+
 static int copy_tree(int from, int to, unsigned depth);
 
 /* One entry of copy_tree(): name from the directory at from into to, with
@@ -865,6 +898,9 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
         if (r < 0)
                 return r;
         r = setup_dev(p, rootfd, ret_error);
+        if (r < 0)
+                return r;
+        r = setup_devices(p, rootfd, ret_error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < p->n_mounts; i++) {

@@ -36,6 +36,15 @@ typedef struct RootfsMount {
         bool copy_up;
 } RootfsMount;
 
+/* A device node made in the container's /dev (OCI linux.devices). */
+typedef struct RootfsDevice {
+        char *path;   /* absolute, below /dev */
+        mode_t mode;  /* S_IFCHR, S_IFBLK or S_IFIFO | permissions */
+        dev_t rdev;
+        uid_t uid;
+        gid_t gid;
+} RootfsDevice;
+
 typedef struct RootfsPlan {
         char *image;        /* canonical path of the image directory; never written */
         char **layers;      /* or: a layered image's directories, lowest first (store order) */
@@ -64,6 +73,8 @@ typedef struct RootfsPlan {
         uint32_t userns_ids;  /* UserNamespace=: the IDs its range maps (0: none) */
         /* Called with every mount made, right before pivot_root (OCI
          * createContainer hooks); NULL: none. */
+        RootfsDevice *devices;
+        size_t n_devices;
         int (*before_switch)(void *data, char **ret_error);
         void *before_switch_data;
 } RootfsPlan;

@@ -61,6 +61,10 @@ struct SpawnPlan {
                 io_weight;
         char *cpuset;
         char **device_rules;      /* the device allowlist ("c 1:3 rwm"); NULL: Privileged=yes */
+        /* per-device I/O limits ("rbps 8:0 1048576", cgroup_set_io_device()),
+         * each with the name its error says (io_device_keys[i]) */
+        char **io_device_rules, **io_device_keys;
+        const char *io_weight_key; /* the name of io_weight in errors; NULL: IOWeight= */
         char **warnings;
         bool no_clone3;
         /* UserNamespace= (spawn-userns.c): the range, and the host paths

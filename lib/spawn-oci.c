@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -597,6 +598,9 @@ static int prepare_namespaces(Ctx *c, json_object *a)
 static const char *const default_device_rules[] = {
         "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
         "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm",
+        /* mknod of any node (as runc allows): linux.devices makes its
+         * nodes inside the cgroup; opening one still needs its rule */
+        "c *:* m", "b *:* m",
 };
 
 static int prepare_devices(Ctx *c, json_object *a)
@@ -656,10 +660,78 @@ static int prepare_devices(Ctx *c, json_object *a)
         return 0;
 }
 
+/* linux.resources.blockIO: weight, weightDevice, throttle*Device. */
+static int prepare_block_io(Ctx *c, json_object *o)
+{
+        static const char *const known[] = { "weight", "weightDevice", "throttleReadBpsDevice",
+                                             "throttleWriteBpsDevice", "throttleReadIOPSDevice",
+                                             "throttleWriteIOPSDevice", NULL };
+        static const char *const refused[] = { "leafWeight", NULL };
+        static const char *const lists[][2] = {
+                { "weightDevice", "weight" },           { "throttleReadBpsDevice", "rbps" },
+                { "throttleWriteBpsDevice", "wbps" },   { "throttleReadIOPSDevice", "riops" },
+                { "throttleWriteIOPSDevice", "wiops" },
+        };
+        static const char *const dev_known[] = { "major", "minor", "weight", "rate", NULL };
+        static const char *const dev_refused[] = { "leafWeight", NULL };
+        SpawnPlan *p = c->p;
+        int64_t n;
+        bool set;
+        int r;
+
+        if (!o)
+                return 0;
+        r = check_keys(c, o, "linux.resources.blockIO.", known, refused);
+        if (r >= 0)
+                r = get_int(c, o, "linux.resources.blockIO.", "weight", 0, 1000, &set, &n);
+        if (r < 0)
+                return r;
+        if (set && n > 0) {
+                if (n < 10)
+                        return bad(c, "`linux.resources.blockIO.weight`: %" PRId64 ": must be 10 to 1000", n);
+                p->io_weight = (uint64_t)n * 10; /* the launcher's 1..10000 */
+                p->io_weight_key = "`linux.resources.blockIO.weight`";
+        }
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++) {
+                _cleanup_free_ char *path = xasprintf("linux.resources.blockIO.%s[].", lists[l][0]);
+                bool weight = streq(lists[l][1], "weight");
+                json_object *a;
+
+                r = typed(c, o, "linux.resources.blockIO.", lists[l][0], json_type_array, &a);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                        json_object *e = json_object_array_get_idx(a, i);
+                        int64_t maj, min, v;
+                        bool s1, s2, s3;
+
+                        if (!json_object_is_type(e, json_type_object))
+                                return bad(c, "`linux.resources.blockIO.%s[%zu]`: not an object", lists[l][0], i);
+                        r = check_keys(c, e, path, dev_known, dev_refused);
+                        if (r >= 0)
+                                r = get_int(c, e, path, "major", 0, 4095, &s1, &maj);
+                        if (r >= 0)
+                                r = get_int(c, e, path, "minor", 0, 1048575, &s2, &min);
+                        if (r >= 0)
+                                r = get_int(c, e, path, weight ? "weight" : "rate", weight ? 10 : 0,
+                                            weight ? 1000 : INT64_MAX, &s3, &v);
+                        if (r < 0)
+                                return r;
+                        if (!s1 || !s2 || !s3)
+                                return bad(c, "`linux.resources.blockIO.%s[%zu]`: needs major, minor and %s",
+                                           lists[l][0], i, weight ? "weight" : "rate");
+                        strv_addf(&p->io_device_rules, "%s %" PRId64 ":%" PRId64 " %" PRId64, lists[l][1], maj,
+                                  min, v);
+                        strv_addf(&p->io_device_keys, "`linux.resources.blockIO.%s[%zu]`", lists[l][0], i);
+                }
+        }
+        return 0;
+}
+
 static int prepare_resources(Ctx *c, json_object *res)
 {
-        static const char *const known[] = { "memory", "cpu", "pids", "devices", NULL };
-        static const char *const refused[] = { "blockIO", "hugepageLimits", "network", "rdma",
+        static const char *const known[] = { "memory", "cpu", "pids", "devices", "blockIO", NULL };
+        static const char *const refused[] = { "hugepageLimits", "network", "rdma",
                                                "unified", NULL };
         static const char *const mem_known[] = { "limit", "swap", NULL };
         static const char *const mem_refused[] = { "reservation", "kernel", "kernelTCP",
@@ -733,7 +805,11 @@ static int prepare_resources(Ctx *c, json_object *res)
                 if (cpus && *cpus)
                         p->cpuset = xstrdup(cpus);
         }
-        r = typed(c, res, "linux.resources.", "pids", json_type_object, &o);
+        r = typed(c, res, "linux.resources.", "blockIO", json_type_object, &o);
+        if (r >= 0)
+                r = prepare_block_io(c, o);
+        if (r >= 0)
+                r = typed(c, res, "linux.resources.", "pids", json_type_object, &o);
         if (r < 0)
                 return r;
         if (o) {
@@ -757,6 +833,8 @@ static int prepare_resources(Ctx *c, json_object *res)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_CPUSET);
         if (p->pids_max != UNIT_UNSET)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_PIDS);
+        if (p->io_weight != UNIT_UNSET || p->io_device_rules)
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_IO);
         if (p->device_rules && c->o->cgroup_mode == CGROUP_MODE_V1)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_DEVICES);
         return 0;
@@ -875,12 +953,76 @@ static int prepare_sysctl(Ctx *c, json_object *o)
         return 0;
 }
 
+/* linux.devices: nodes made in the container's /dev. */
+static int prepare_device_nodes(Ctx *c, json_object *a)
+{
+        static const char *const known[] = { "path", "type", "major", "minor", "fileMode", "uid", "gid", NULL };
+        RootfsPlan *rp = &c->p->rootfs;
+
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                const char *path, *type;
+                int64_t major = 0, minor = 0, mode = 0666, uid = 0, gid = 0;
+                bool smaj, smin, set;
+                RootfsDevice d = {};
+                int r;
+
+                if (!json_object_is_type(e, json_type_object))
+                        return bad(c, "`linux.devices[%zu]`: not an object", i);
+                r = check_keys(c, e, "linux.devices[].", known, NULL);
+                if (r >= 0)
+                        r = get_string(c, e, "linux.devices[].", "path", &path);
+                if (r >= 0)
+                        r = get_string(c, e, "linux.devices[].", "type", &type);
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "major", 0, 4095, &smaj, &major);
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "minor", 0, 1048575, &smin, &minor);
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "fileMode", 0, 0177777, &set, &mode);
+                if (r >= 0 && !set)
+                        mode = 0666;
+                /* podman writes the type bits too (S_IFCHR|0666) */
+                if (r >= 0 && (mode & ~07777) && type) {
+                        mode_t want = streq(type, "b") ? S_IFBLK : streq(type, "p") ? S_IFIFO : S_IFCHR;
+                        if (((mode_t)mode & S_IFMT) != want)
+                                r = bad(c, "`linux.devices[%zu].fileMode`: 0%" PRIo64 ": its file type is not `%s`",
+                                        i, mode, type);
+                        mode &= 07777;
+                }
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "uid", 0, UINT32_MAX - 1, &set, &uid);
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "gid", 0, UINT32_MAX - 1, &set, &gid);
+                if (r < 0)
+                        return r;
+                /* The root is mounted nodev: a node opens only on /dev's tmpfs. */
+                if (!path || !startswith(path, "/dev/") || path_has_dotdot(path) || strstr(path, "//") ||
+                    path[strlen(path) - 1] == '/' || startswith(path, "/dev/pts/") ||
+                    startswith(path, "/dev/shm/") || startswith(path, "/dev/mqueue/"))
+                        return bad(c, "`linux.devices[%zu].path`: `%s`: must be a path below /dev "
+                                      "(not in its pts, shm or mqueue mounts)", i, path ? path : "");
+                if (!type || (!streq(type, "c") && !streq(type, "u") && !streq(type, "b") && !streq(type, "p")))
+                        return bad(c, "`linux.devices[%zu].type`: `%s`: not c, u, b or p", i, type ? type : "");
+                if (!streq(type, "p") && (!smaj || !smin))
+                        return bad(c, "`linux.devices[%zu]`: needs major and minor", i);
+                d.path = xstrdup(path);
+                d.mode = (mode_t)mode | (streq(type, "b") ? S_IFBLK : streq(type, "p") ? S_IFIFO : S_IFCHR);
+                d.rdev = streq(type, "p") ? 0 : makedev((unsigned)major, (unsigned)minor);
+                d.uid = (uid_t)uid;
+                d.gid = (gid_t)gid;
+                rp->devices = xrealloc(rp->devices, (rp->n_devices + 1) * sizeof(RootfsDevice));
+                rp->devices[rp->n_devices++] = d;
+        }
+        return 0;
+}
+
 static int prepare_linux(Ctx *c, json_object *lx)
 {
         static const char *const known[] = { "namespaces", "resources", "cgroupsPath", "seccomp", "sysctl",
                                              "maskedPaths", "readonlyPaths", "rootfsPropagation",
-                                             NULL };
-        static const char *const refused[] = { "uidMappings", "gidMappings", "timeOffsets", "devices",
+                                             "devices", NULL };
+        static const char *const refused[] = { "uidMappings", "gidMappings", "timeOffsets",
                                                "netDevices", "intelRdt", "memoryPolicy",
                                                "personality", "mountLabel", NULL };
         json_object *v;
@@ -915,6 +1057,10 @@ static int prepare_linux(Ctx *c, json_object *lx)
                 r = prepare_paths(c, lx, "maskedPaths", &c->p->rootfs.masked);
         if (r >= 0)
                 r = prepare_paths(c, lx, "readonlyPaths", &c->p->rootfs.read_only_paths);
+        if (r >= 0)
+                r = typed(c, lx, "linux.", "devices", json_type_array, &v);
+        if (r >= 0)
+                r = prepare_device_nodes(c, v);
         if (r >= 0)
                 r = typed(c, lx, "linux.", "seccomp", json_type_object, &v);
         if (r >= 0)

@@ -664,6 +664,8 @@ SpawnPlan *spawn_plan_free(SpawnPlan *p)
         safe_close(p->staging_lock);
         free(p->cpuset);
         strv_free(p->device_rules);
+        strv_free(p->io_device_rules);
+        strv_free(p->io_device_keys);
         strv_free(p->warnings);
         spawn_userns_plan_done(p);
         spawn_hooks_done(p->hooks);
@@ -1204,8 +1206,11 @@ int spawn_apply_limits(const SpawnPlan *p, const Cgroup *cg, char **ret_error)
               "cpu");
         LIMIT(p->cpuset, cgroup_set_cpuset(cg, p->cpuset), "CPUSet=", "cpuset");
         LIMIT(p->pids_max != UNIT_UNSET, cgroup_set_pids_max(cg, p->pids_max), "PidsMax=", "pids");
-        LIMIT(p->io_weight != UNIT_UNSET, cgroup_set_io_weight(cg, p->io_weight), "IOWeight=",
-              p->cgroup_mode == CGROUP_MODE_V2 ? "io" : "blkio");
+        LIMIT(p->io_weight != UNIT_UNSET, cgroup_set_io_weight(cg, p->io_weight),
+              p->io_weight_key ? p->io_weight_key : "IOWeight=", p->cgroup_mode == CGROUP_MODE_V2 ? "io" : "blkio");
+        for (size_t i = 0; p->io_device_rules && p->io_device_rules[i]; i++)
+                LIMIT(true, cgroup_set_io_device(cg, p->io_device_rules[i]), p->io_device_keys[i],
+                      p->cgroup_mode == CGROUP_MODE_V2 ? "io" : "blkio");
 #undef LIMIT
         if (set && p->device_rules && (r = cgroup_set_devices(cg, p->device_rules, &log)) < 0) {
                 /* Not a limit the unit asked for: every container has it. */

@@ -280,9 +280,9 @@ c["process"]["args"] = ["sleep", "60"]'
         [[ $status -eq 0 ]]
         [[ $(limits) == "33554432 17 25000" ]]
         # refused fields are named; nothing changes
-        run rt update -r - u1 <<<'{"memory": {"limit": 16777216}, "blockIO": {"weight": 100}}'
+        run rt update -r - u1 <<<'{"memory": {"limit": 16777216}, "hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]}'
         echo "$output"
-        [[ $status -eq 1 && $output == *'`linux.resources.blockIO`'* ]]
+        [[ $status -eq 1 && $output == *'`linux.resources.hugepageLimits`: not supported'* ]]
         run rt update -r - u1 <<<'{"devices": []}'
         [[ $status -eq 1 && $output == *"devices"*"not changed by update"* ]]
         run rt update -r - u1 <<<'{"memory": '
@@ -384,6 +384,9 @@ JSON
         cp "$TEST_DIR/good.json" "$B/config.json"
         edit 'c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]'
         bad '`linux.uidMappings`: not supported' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 1}]'
+        bad '`linux.resources.hugepageLimits`: not supported' rt create --bundle "$B" x
         cp "$TEST_DIR/good.json" "$B/config.json"
         edit 'c["process"]["terminal"] = True'
         bad '`process.terminal`: needs --console-socket' rt create --bundle "$B" x
@@ -624,6 +627,94 @@ c["process"]["cwd"] = "/srv/d"'
         echo "$output"
         [[ $status -eq 1 && $output == *'`mounts[9].options`: `tmpcopyup` not supported (mount `/srv/f`)'* ]]
         assert_gone x
+}
+
+@test "linux.devices: nodes made with their mode and owner; the device cgroup decides what opens" {
+        [[ -c /dev/net/tun ]] || skip "no /dev/net/tun on this host"
+        edit '
+c["linux"]["devices"] = [
+    {"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 0o620, "uid": 0, "gid": 5},
+    {"path": "/dev/myfifo", "type": "p", "fileMode": 0o600},
+]
+c["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rw"}]
+c["process"]["args"] = ["sh", "-c", "stat -c \"%t:%T %a %u:%g\" /dev/net/tun; stat -c %F /dev/myfifo; : </dev/net/tun && echo opened"]'
+        cp "$B/config.json" "$TEST_DIR/good.json"
+        run rt run --bundle "$B" dv
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ ${lines[0]} == "a:c8 620 0:5" && ${lines[1]} == "fifo" && ${lines[2]} == opened ]]
+        assert_gone dv
+        # the node without its allow rule: there, but the device cgroup refuses it
+        edit 'c["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"}]'
+        run rt run --bundle "$B" dv
+        echo "$output"
+        [[ $status -ne 0 && ${lines[0]} == "a:c8 620 0:5" && $output == *"Operation not permitted"* ]]
+        assert_gone dv
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["linux"]["devices"] = [{"path": "/etc/tun", "type": "c", "major": 10, "minor": 200}]'
+        run rt create --bundle "$B" x
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`linux.devices[0].path`: `/etc/tun`: must be a path below /dev'* ]]
+        edit 'c["linux"]["devices"] = [{"path": "/dev/x", "type": "c"}]'
+        run rt create --bundle "$B" x
+        [[ $status -eq 1 && $output == *'`linux.devices[0]`: needs major and minor'* ]]
+        assert_gone x
+}
+
+# io_file NAME: a file of the container's blkio (v1) or io (cgroup2) cgroup
+io_file() {
+        if [[ -d /sys/fs/cgroup/blkio ]]; then
+                cat "/sys/fs/cgroup/blkio$CGP/c/$1"
+        else
+                cat "/sys/fs/cgroup$CGP/c/$1"
+        fi
+}
+
+@test "linux.resources.blockIO: device throttles land in the cgroup; weight where the host has it" {
+        [[ -e /sys/block/vda/dev ]] || skip "no /dev/vda"
+        [[ -d /sys/fs/cgroup/blkio || -e /sys/fs/cgroup/cgroup.controllers ]] || skip "no blkio/io controller"
+        export DEV=$(cat /sys/block/vda/dev)
+        edit '
+maj, mi = map(int, os.environ["DEV"].split(":"))
+c["linux"]["resources"]["blockIO"] = {
+    "throttleReadBpsDevice": [{"major": maj, "minor": mi, "rate": 1048576}],
+    "throttleWriteBpsDevice": [{"major": maj, "minor": mi, "rate": 2097152}],
+    "throttleReadIOPSDevice": [{"major": maj, "minor": mi, "rate": 300}],
+    "throttleWriteIOPSDevice": [{"major": maj, "minor": mi, "rate": 400}],
+}
+c["process"]["args"] = ["sleep", "60"]'
+        cp "$B/config.json" "$TEST_DIR/good.json"
+        rt create --bundle "$B" io </dev/null >"$TEST_DIR/out" 2>&1 || { cat "$TEST_DIR/out"; false; }
+        if [[ -d /sys/fs/cgroup/blkio ]]; then
+                [[ $(io_file blkio.throttle.read_bps_device) == "$DEV 1048576" ]]
+                [[ $(io_file blkio.throttle.write_bps_device) == "$DEV 2097152" ]]
+                [[ $(io_file blkio.throttle.read_iops_device) == "$DEV 300" ]]
+                [[ $(io_file blkio.throttle.write_iops_device) == "$DEV 400" ]]
+        else
+                [[ $(io_file io.max) == "$DEV rbps=1048576 wbps=2097152 riops=300 wiops=400" ]]
+        fi
+        rt delete --force io
+        assert_gone io
+        # the weight: honoured where the host's scheduler has one, else an error naming it
+        edit 'c["linux"]["resources"]["blockIO"] = {"weight": 500}'
+        run rt create --bundle "$B" io </dev/null
+        echo "$output"
+        if [[ $status -eq 0 ]]; then
+                w=$(io_file blkio.weight 2>/dev/null || io_file blkio.bfq.weight 2>/dev/null || io_file io.weight 2>/dev/null || io_file io.bfq.weight)
+                [[ $w == *500* || $w == *5000* ]]
+                rt delete --force io
+        else
+                [[ $output == *'`linux.resources.blockIO.weight`: the blkio controller is not available'* ||
+                   $output == *'`linux.resources.blockIO.weight`: the io controller is not available'* ]]
+        fi
+        assert_gone io
+        edit 'c["linux"]["resources"]["blockIO"] = {"leafWeight": 300}'
+        run rt create --bundle "$B" io
+        [[ $status -eq 1 && $output == *'`linux.resources.blockIO.leafWeight`: not supported'* ]]
+        edit 'c["linux"]["resources"]["blockIO"] = {"throttleReadBpsDevice": [{"major": 8}]}'
+        run rt create --bundle "$B" io
+        [[ $status -eq 1 && $output == *'`linux.resources.blockIO.throttleReadBpsDevice[0]`: needs major, minor and rate'* ]]
+        assert_gone io
 }
 
 @test "--log --log-format=json: errors as JSON lines" {
@@ -908,6 +999,28 @@ EOF2
         [[ ${#l[@]} -eq 3 ]]
         [[ ${l[0]} == "createRuntime creating "* && ${l[1]} == "poststart running "* ]]
         [[ ${l[2]} == "poststop stopped "* ]]
+}
+
+@test "podman run --device: the node in the container, allowed in its device cgroup" {
+        podman_setup
+        [[ -c /dev/net/tun ]] || skip "no /dev/net/tun on this host"
+        run pm run "${U[@]}" --rm --network=none --device /dev/net/tun "$IMG" sh -c 'stat -c "%t:%T" /dev/net/tun; : </dev/net/tun && echo opened'
+        echo "$output"
+        [[ $status -eq 0 && ${lines[0]} == a:c8 && ${lines[1]} == opened ]]
+}
+
+@test "podman run --device-read-bps, --device-write-iops: the throttles in the container's cgroup" {
+        podman_setup
+        [[ -b /dev/vda && -d /sys/fs/cgroup/blkio ]] || skip "no /dev/vda or no v1 blkio hierarchy"
+        pm run "${U[@]}" -d --name bio --network=none --device-read-bps /dev/vda:1mb \
+                --device-write-iops /dev/vda:400 "$IMG" sleep 60
+        local pid cg dev
+        pid=$(pm inspect --format '{{.State.Pid}}' bio)
+        dev=$(cat /sys/block/vda/dev)
+        cg=$(sed -n 's/^[0-9]*:blkio://p' /proc/"$pid"/cgroup)
+        [[ $(cat /sys/fs/cgroup/blkio"$cg"/blkio.throttle.read_bps_device) == "$dev 1048576" ]]
+        [[ $(cat /sys/fs/cgroup/blkio"$cg"/blkio.throttle.write_iops_device) == "$dev 400" ]]
+        pm rm -f -t 0 bio
 }
 
 @test "containerd: ctr run --rm, the output and exit status" {
