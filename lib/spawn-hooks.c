@@ -69,7 +69,11 @@ _Noreturn static void hook_exec(const SpawnHook *h, int in, int out)
         char *const argv0[] = { h->path, NULL };
         char *const env0[] = { NULL };
 
-        if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+        /* Above 2 first: dup2() onto itself would keep O_CLOEXEC (a runtime
+         * started with fd 0 closed). */
+        in = fcntl(in, F_DUPFD_CLOEXEC, 3);
+        out = fcntl(out, F_DUPFD_CLOEXEC, 3);
+        if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
                 _exit(127);
         /* Nothing of the runtime's but stdio: --preserve-fds are the
          * container's, not the hook's. */
@@ -98,15 +102,15 @@ static int collect(int fd, char *out, size_t *len)
         return 1;
 }
 
-/* Waits for the hook's end, gathering its output; -ETIME on the timeout. */
+/* Waits for the hook's end, gathering its output; -ETIME on the timeout.
+ * Without pidfd_open() (an old kernel, a container's seccomp filter), the
+ * end is the EOF of its output. */
 static int hook_wait(pid_t pid, int out, unsigned timeout, char *text, size_t *len)
 {
         _cleanup_close_ int pidfd = pidfd_open(pid, 0);
         uint64_t deadline = timeout ? now_usec_monotonic() + (uint64_t)timeout * 1000000 : 0;
         bool open_out = true;
 
-        if (pidfd < 0)
-                return -errno;
         for (;;) {
                 struct pollfd pfd[2] = { { .fd = pidfd, .events = POLLIN },
                                          { .fd = open_out ? out : -1, .events = POLLIN } };
@@ -124,6 +128,8 @@ static int hook_wait(pid_t pid, int out, unsigned timeout, char *text, size_t *l
                         return -errno;
                 if (n > 0 && pfd[1].revents)
                         open_out = collect(out, text, len) != 0;
+                if (pidfd < 0 && !open_out)
+                        return 0;
                 if (n > 0 && pfd[0].revents) {
                         /* Ended: what it wrote is in the pipe (a daemon it
                          * left may hold the pipe open: no wait for EOF). */
