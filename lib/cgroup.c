@@ -668,6 +668,43 @@ int cgroup_set_io_weight(const Cgroup *cg, uint64_t weight)
         return write_limit(dir, bfq, v_bfq);
 }
 
+int cgroup_set_io_device(const Cgroup *cg, const char *rule)
+{
+        static const char *const kinds[][3] = {
+                /* kind, v1 file, v2 io.max key */
+                { "rbps", "blkio.throttle.read_bps_device", "rbps" },
+                { "wbps", "blkio.throttle.write_bps_device", "wbps" },
+                { "riops", "blkio.throttle.read_iops_device", "riops" },
+                { "wiops", "blkio.throttle.write_iops_device", "wiops" },
+        };
+        const char *dir = cg->mode == CGROUP_MODE_V2 ? cg->unified : cg->v1_blkio;
+        _cleanup_free_ char *v = NULL;
+        char kind[8], dev[32];
+        uint64_t value;
+        int r;
+
+        if (sscanf(rule, "%7s %31s %" SCNu64, kind, dev, &value) != 3 || !strchr(dev, ':'))
+                return -EINVAL;
+        if (streq(kind, "weight")) {
+                v = xasprintf("%s %" PRIu64, dev, value);
+                r = write_limit(dir, cg->mode == CGROUP_MODE_V2 ? "io.weight" : "blkio.weight_device", v);
+                if (r == -EOPNOTSUPP)
+                        r = write_limit(dir, cg->mode == CGROUP_MODE_V2 ? "io.bfq.weight" : "blkio.bfq.weight_device", v);
+                return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                if (!streq(kinds[i][0], kind))
+                        continue;
+                if (cg->mode == CGROUP_MODE_V2) {
+                        v = xasprintf("%s %s=%" PRIu64, dev, kinds[i][2], value);
+                        return write_limit(dir, "io.max", v);
+                }
+                v = xasprintf("%s %" PRIu64, dev, value);
+                return write_limit(dir, kinds[i][1], v);
+        }
+        return -EINVAL;
+}
+
 int cgroup_set_devices(const Cgroup *cg, char *const *allow, char **ret_log)
 {
         int r;

@@ -196,6 +196,11 @@ int cgroup_set_pids_max(const Cgroup *cg, uint64_t n);
 /* 1..10000: v2 io.weight, else io.bfq.weight (1..1000, scaled); v1
  * blkio.weight, else blkio.bfq.weight (BFQ, 1..1000, scaled). */
 int cgroup_set_io_weight(const Cgroup *cg, uint64_t weight);
+/* One device's I/O limit, rule "KIND MAJOR:MINOR VALUE" with KIND rbps, wbps,
+ * riops, wiops (v2 io.max, v1 blkio.throttle.*_device) or weight (v2
+ * io.weight, else io.bfq.weight; v1 blkio.weight_device, else
+ * blkio.bfq.weight_device). -EINVAL for a malformed rule. */
+int cgroup_set_io_device(const Cgroup *cg, const char *rule);
 
 /*
  * The device allowlist: every device node is denied (EPERM on open and

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <linux/openat2.h>
@@ -46,6 +48,9 @@ void rootfs_plan_done(RootfsPlan *p)
         strv_free(p->masked);
         strv_free(p->read_only_paths);
         strv_free(p->sysctls);
+        for (size_t i = 0; i < p->n_devices; i++)
+                free(p->devices[i].path);
+        free(p->devices);
         *p = (RootfsPlan){};
 }
 
@@ -567,6 +572,144 @@ static int setup_dev(const RootfsPlan *p, int rootfd, char **ret_error)
                              ret_error);
 }
 
+/* The nodes of linux.devices on the container's /dev tmpfs (a node that is
+ * there already, as /dev/null is, is replaced): mknod, then its owner and
+ * mode as given (not the umask's). */
+static int setup_devices(const RootfsPlan *p, int rootfd, char **ret_error)
+{
+        for (size_t i = 0; i < p->n_devices; i++) {
+                const RootfsDevice *d = &p->devices[i];
+                _cleanup_free_ char *dir = xstrdup(d->path);
+                _cleanup_close_ int parent = -1;
+                char *slash = strrchr(dir, '/');
+                const char *name = d->path + (slash - dir) + 1;
+
+                *slash = 0;
+                parent = make_mount_point(rootfd, dir, false);
+                if (parent >= 0) {
+                        int fd = open_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY);
+                        safe_close(parent);
+                        parent = fd;
+                }
+                if (parent < 0)
+                        return fail(ret_error, parent, "device `%s`", d->path);
+                (void)unlinkat(parent, name, 0);
+                if (mknodat(parent, name, d->mode, d->rdev) < 0 ||
+                    fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    fchmodat(parent, name, d->mode & 07777, 0) < 0)
+                        return fail(ret_error, -errno, "device `%s`", d->path);
+        }
+        return 0;
+}
+
+static int copy_tree(int from, int to, unsigned depth);
+
+/* One entry of copy_tree(): name from the directory at from into to, with
+ * its mode, owner and (for a file) contents; symbolic links as they are. */
+static int copy_entry(int from, int to, const char *name, unsigned depth)
+{
+        struct stat st;
+        int r = 0;
+
+        if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode)) {
+                _cleanup_close_ int a = -1, b = -1;
+
+                if (mkdirat(to, name, 0700) < 0)
+                        return -errno;
+                a = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                b = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (a < 0 || b < 0)
+                        return -errno;
+                r = copy_tree(a, b, depth + 1);
+        } else if (S_ISREG(st.st_mode)) {
+                _cleanup_close_ int a = openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), b = -1;
+                char buf[65536];
+                ssize_t n;
+
+                if (a < 0)
+                        return -errno;
+                b = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (b < 0)
+                        return -errno;
+                while ((n = read(a, buf, sizeof(buf))) > 0)
+                        if (write(b, buf, (size_t)n) != n)
+                                return errno ? -errno : -EIO;
+                if (n < 0)
+                        return -errno;
+        } else if (S_ISLNK(st.st_mode)) {
+                char target[PATH_MAX];
+                ssize_t n = readlinkat(from, name, target, sizeof(target) - 1);
+
+                if (n < 0)
+                        return -errno;
+                target[n] = 0;
+                if (symlinkat(target, to, name) < 0)
+                        return -errno;
+        } else if (mknodat(to, name, st.st_mode, st.st_rdev) < 0)
+                return -errno;
+        if (r < 0)
+                return r;
+        if (fchownat(to, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISLNK(st.st_mode) && fchmodat(to, name, st.st_mode & 07777, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+/* The contents of the directory at from into the one at to, never
+ * following a symbolic link (a copy of the image's, so inside its root). */
+static int copy_tree(int from, int to, unsigned depth)
+{
+        DIR *d;
+        int fd, r = 0;
+
+        if (depth > 64)
+                return -ELOOP;
+        fd = fcntl(from, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        for (struct dirent *e; r >= 0 && (e = readdir(d));)
+                if (!streq(e->d_name, ".") && !streq(e->d_name, ".."))
+                        r = copy_entry(from, to, e->d_name, depth);
+        closedir(d);
+        return r;
+}
+
+/* A tmpfs at m->destination with a copy of what was there (tmpcopyup):
+ * made writable, filled, then read-only if asked. */
+static int tmpfs_copy_up(int rootfd, const RootfsMount *m, unsigned long flags, char **ret_error)
+{
+        _cleanup_close_ int lower = open_in_root(rootfd, m->destination, O_RDONLY | O_DIRECTORY),
+                            target = -1, upper = -1;
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+        int r;
+
+        if (lower < 0)
+                return fail(ret_error, lower, "tmpfs `%s`: tmpcopyup", m->destination);
+        target = open_in_root(rootfd, m->destination, O_PATH);
+        if (target < 0)
+                return fail(ret_error, target, "tmpfs `%s`", m->destination);
+        r = mount_on_fd("tmpfs", target, "tmpfs", flags & ~(unsigned long)MS_RDONLY, m->options);
+        if (r < 0)
+                return fail(ret_error, r, "tmpfs `%s`", m->destination);
+        upper = open_in_root(rootfd, m->destination, O_RDONLY | O_DIRECTORY);
+        if (upper < 0)
+                return fail(ret_error, upper, "tmpfs `%s`", m->destination);
+        r = copy_tree(lower, upper, 0);
+        if (r < 0)
+                return fail(ret_error, r, "tmpfs `%s`: tmpcopyup", m->destination);
+        if ((flags & MS_RDONLY) && mount_setattr(upper, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+                return fail(ret_error, -errno, "tmpfs `%s`: read-only", m->destination);
+        return 0;
+}
+
 static int setup_unit_mount(const RootfsPlan *p, int rootfd, const RootfsMount *m,
                             char **ret_error)
 {
@@ -577,15 +720,18 @@ static int setup_unit_mount(const RootfsPlan *p, int rootfd, const RootfsMount *
         if (m->kind == ROOTFS_MOUNT_TMPFS || m->kind == ROOTFS_MOUNT_CGROUP) {
                 bool cg = m->kind == ROOTFS_MOUNT_CGROUP;
 
+                unsigned long flags = MS_NOSUID | MS_NODEV | (m->read_only ? MS_RDONLY : 0) |
+                                      (m->extra_attr & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0) |
+                                      (m->extra_attr & MOUNT_ATTR_NOATIME ? MS_NOATIME : 0) |
+                                      (m->extra_attr & MOUNT_ATTR_STRICTATIME ? MS_STRICTATIME : 0) |
+                                      (m->extra_attr & MOUNT_ATTR_NODIRATIME ? MS_NODIRATIME : 0);
+
                 target = mount_point_or_fail(rootfd, m->destination, false, ret_error);
                 if (target < 0)
                         return target;
-                r = mount_on_fd(cg ? "cgroup2" : "tmpfs", target, cg ? "cgroup2" : "tmpfs",
-                                MS_NOSUID | MS_NODEV | (m->read_only ? MS_RDONLY : 0) |
-                                        (m->extra_attr & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0) |
-                                        (m->extra_attr & MOUNT_ATTR_NOATIME ? MS_NOATIME : 0) |
-                                        (m->extra_attr & MOUNT_ATTR_STRICTATIME ? MS_STRICTATIME : 0) |
-                                        (m->extra_attr & MOUNT_ATTR_NODIRATIME ? MS_NODIRATIME : 0),
+                if (!cg && m->copy_up)
+                        return tmpfs_copy_up(rootfd, m, flags, ret_error);
+                r = mount_on_fd(cg ? "cgroup2" : "tmpfs", target, cg ? "cgroup2" : "tmpfs", flags,
                                 m->options);
                 return r < 0 ? fail(ret_error, r, "%s `%s`", cg ? "cgroup2" : "tmpfs",
                                     m->destination) : 0;
@@ -754,6 +900,9 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
         r = setup_dev(p, rootfd, ret_error);
         if (r < 0)
                 return r;
+        r = setup_devices(p, rootfd, ret_error);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < p->n_mounts; i++) {
                 r = setup_unit_mount(p, rootfd, &p->mounts[i], ret_error);
                 if (r < 0)
@@ -789,6 +938,11 @@ int rootfs_setup(const RootfsPlan *p, bool *ret_chrooted, char **ret_error)
                 /* The root mount alone: the mounts on it keep their own. */
                 if (mount_setattr(rootfd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
                         return fail(ret_error, -errno, "make `%s` read-only", "/");
+        }
+        if (p->before_switch) {
+                r = p->before_switch(p->before_switch_data, ret_error);
+                if (r < 0)
+                        return r;
         }
         return switch_root(root, p->use_chroot, ret_chrooted, ret_error);
 }

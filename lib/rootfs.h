@@ -31,7 +31,19 @@ typedef struct RootfsMount {
          * (binds are nodev already), and a bind of the one mount only. */
         uint64_t extra_attr;
         bool non_recursive;
+        /* tmpfs: starts with a copy of what the image has at destination
+         * (the OCI mount option tmpcopyup) */
+        bool copy_up;
 } RootfsMount;
+
+/* A device node made in the container's /dev (OCI linux.devices). */
+typedef struct RootfsDevice {
+        char *path;   /* absolute, below /dev */
+        mode_t mode;  /* S_IFCHR, S_IFBLK or S_IFIFO | permissions */
+        dev_t rdev;
+        uid_t uid;
+        gid_t gid;
+} RootfsDevice;
 
 typedef struct RootfsPlan {
         char *image;        /* canonical path of the image directory; never written */
@@ -59,6 +71,12 @@ typedef struct RootfsPlan {
         bool use_chroot;    /* MS_MOVE + chroot instead of pivot_root */
         bool userxattr;     /* overlay in a user namespace: user.overlay.* xattrs (opaque dirs) */
         uint32_t userns_ids;  /* UserNamespace=: the IDs its range maps (0: none) */
+        /* Called with every mount made, right before pivot_root (OCI
+         * createContainer hooks); NULL: none. */
+        RootfsDevice *devices;
+        size_t n_devices;
+        int (*before_switch)(void *data, char **ret_error);
+        void *before_switch_data;
 } RootfsPlan;
 
 void rootfs_plan_done(RootfsPlan *p);

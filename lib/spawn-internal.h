@@ -7,6 +7,7 @@
  * setup steps. Not an API: everything else goes through spawn.h.
  */
 
+#include "spawn-hooks.h"
 #include <stdint.h>
 
 #include "image.h"
@@ -60,6 +61,10 @@ struct SpawnPlan {
                 io_weight;
         char *cpuset;
         char **device_rules;      /* the device allowlist ("c 1:3 rwm"); NULL: Privileged=yes */
+        /* per-device I/O limits ("rbps 8:0 1048576", cgroup_set_io_device()),
+         * each with the name its error says (io_device_keys[i]) */
+        char **io_device_rules, **io_device_keys;
+        const char *io_weight_key; /* the name of io_weight in errors; NULL: IOWeight= */
         char **warnings;
         bool no_clone3;
         /* UserNamespace= (spawn-userns.c): the range, and the host paths
@@ -104,6 +109,15 @@ struct SpawnPlan {
         /* Namespaces joined by path (setns() right after clone): uts, ipc. */
         int join_ns_fd[2], join_ns_type[2];
         size_t n_join_ns;
+        /* config.json hooks (spawn-hooks.h): prestart and createRuntime run
+         * by spawn_container() before it releases the child, createContainer
+         * by the child before pivot_root, startContainer by the child after
+         * `start`, right before execve; NULL: none. hook_state_head: the
+         * state JSON without status and pid; host_pid: the child's PID as
+         * the runtime sees it (read by the child from the host's /proc). */
+        SpawnHooks *hooks;
+        char *hook_state_head;
+        pid_t host_pid;
 };
 
 int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o, char **ret_error);

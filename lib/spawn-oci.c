@@ -10,10 +10,12 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "caps.h"
 #include "parse.h"
+#include "spawn-hooks.h"
 #include "spawn-internal.h"
 #include "spawn-oci.h"
 
@@ -440,7 +442,7 @@ static int prepare_mount(Ctx *c, size_t i, json_object *m)
         _cleanup_free_ char *data = NULL;
         RootfsPlan *rp = &c->p->rootfs;
         const char *dest, *type, *source;
-        bool is_bind = false, recursive = false, ro = false;
+        bool is_bind = false, recursive = false, ro = false, copy_up = false;
         uint64_t attr = 0;
         int r;
 
@@ -481,6 +483,8 @@ static int prepare_mount(Ctx *c, size_t i, json_object *m)
                         attr |= streq(*o, "noatime") ? MOUNT_ATTR_NOATIME : MOUNT_ATTR_STRICTATIME;
                 } else if (streq(*o, "nodiratime"))
                         attr |= MOUNT_ATTR_NODIRATIME;
+                else if (streq(*o, "tmpcopyup") && type && streq(type, "tmpfs"))
+                        copy_up = true;
                 else if (streq(*o, "nodev") || streq(*o, "suid") || streq(*o, "exec") ||
                          streq(*o, "private") || streq(*o, "rprivate") || streq(*o, "relatime") ||
                          streq(*o, "atime") || streq(*o, "diratime"))
@@ -519,6 +523,7 @@ static int prepare_mount(Ctx *c, size_t i, json_object *m)
                 if (streq(rp->mounts[k - 1].destination, dest)) {
                         rp->mounts[k - 1].extra_attr = attr;
                         rp->mounts[k - 1].non_recursive = is_bind && !recursive;
+                        rp->mounts[k - 1].copy_up = copy_up;
                         break;
                 }
         return 0;
@@ -593,6 +598,9 @@ static int prepare_namespaces(Ctx *c, json_object *a)
 static const char *const default_device_rules[] = {
         "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
         "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm",
+        /* mknod of any node (as runc allows): linux.devices makes its
+         * nodes inside the cgroup; opening one still needs its rule */
+        "c *:* m", "b *:* m",
 };
 
 static int prepare_devices(Ctx *c, json_object *a)
@@ -652,10 +660,78 @@ static int prepare_devices(Ctx *c, json_object *a)
         return 0;
 }
 
+/* linux.resources.blockIO: weight, weightDevice, throttle*Device. */
+static int prepare_block_io(Ctx *c, json_object *o)
+{
+        static const char *const known[] = { "weight", "weightDevice", "throttleReadBpsDevice",
+                                             "throttleWriteBpsDevice", "throttleReadIOPSDevice",
+                                             "throttleWriteIOPSDevice", NULL };
+        static const char *const refused[] = { "leafWeight", NULL };
+        static const char *const lists[][2] = {
+                { "weightDevice", "weight" },           { "throttleReadBpsDevice", "rbps" },
+                { "throttleWriteBpsDevice", "wbps" },   { "throttleReadIOPSDevice", "riops" },
+                { "throttleWriteIOPSDevice", "wiops" },
+        };
+        static const char *const dev_known[] = { "major", "minor", "weight", "rate", NULL };
+        static const char *const dev_refused[] = { "leafWeight", NULL };
+        SpawnPlan *p = c->p;
+        int64_t n;
+        bool set;
+        int r;
+
+        if (!o)
+                return 0;
+        r = check_keys(c, o, "linux.resources.blockIO.", known, refused);
+        if (r >= 0)
+                r = get_int(c, o, "linux.resources.blockIO.", "weight", 0, 1000, &set, &n);
+        if (r < 0)
+                return r;
+        if (set && n > 0) {
+                if (n < 10)
+                        return bad(c, "`linux.resources.blockIO.weight`: %" PRId64 ": must be 10 to 1000", n);
+                p->io_weight = (uint64_t)n * 10; /* the launcher's 1..10000 */
+                p->io_weight_key = "`linux.resources.blockIO.weight`";
+        }
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++) {
+                _cleanup_free_ char *path = xasprintf("linux.resources.blockIO.%s[].", lists[l][0]);
+                bool weight = streq(lists[l][1], "weight");
+                json_object *a;
+
+                r = typed(c, o, "linux.resources.blockIO.", lists[l][0], json_type_array, &a);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                        json_object *e = json_object_array_get_idx(a, i);
+                        int64_t maj, min, v;
+                        bool s1, s2, s3;
+
+                        if (!json_object_is_type(e, json_type_object))
+                                return bad(c, "`linux.resources.blockIO.%s[%zu]`: not an object", lists[l][0], i);
+                        r = check_keys(c, e, path, dev_known, dev_refused);
+                        if (r >= 0)
+                                r = get_int(c, e, path, "major", 0, 4095, &s1, &maj);
+                        if (r >= 0)
+                                r = get_int(c, e, path, "minor", 0, 1048575, &s2, &min);
+                        if (r >= 0)
+                                r = get_int(c, e, path, weight ? "weight" : "rate", weight ? 10 : 0,
+                                            weight ? 1000 : INT64_MAX, &s3, &v);
+                        if (r < 0)
+                                return r;
+                        if (!s1 || !s2 || !s3)
+                                return bad(c, "`linux.resources.blockIO.%s[%zu]`: needs major, minor and %s",
+                                           lists[l][0], i, weight ? "weight" : "rate");
+                        strv_addf(&p->io_device_rules, "%s %" PRId64 ":%" PRId64 " %" PRId64, lists[l][1], maj,
+                                  min, v);
+                        strv_addf(&p->io_device_keys, "`linux.resources.blockIO.%s[%zu]`", lists[l][0], i);
+                }
+        }
+        return 0;
+}
+
 static int prepare_resources(Ctx *c, json_object *res)
 {
-        static const char *const known[] = { "memory", "cpu", "pids", "devices", NULL };
-        static const char *const refused[] = { "blockIO", "hugepageLimits", "network", "rdma",
+        static const char *const known[] = { "memory", "cpu", "pids", "devices", "blockIO", NULL };
+        static const char *const refused[] = { "hugepageLimits", "network", "rdma",
                                                "unified", NULL };
         static const char *const mem_known[] = { "limit", "swap", NULL };
         static const char *const mem_refused[] = { "reservation", "kernel", "kernelTCP",
@@ -729,7 +805,11 @@ static int prepare_resources(Ctx *c, json_object *res)
                 if (cpus && *cpus)
                         p->cpuset = xstrdup(cpus);
         }
-        r = typed(c, res, "linux.resources.", "pids", json_type_object, &o);
+        r = typed(c, res, "linux.resources.", "blockIO", json_type_object, &o);
+        if (r >= 0)
+                r = prepare_block_io(c, o);
+        if (r >= 0)
+                r = typed(c, res, "linux.resources.", "pids", json_type_object, &o);
         if (r < 0)
                 return r;
         if (o) {
@@ -753,6 +833,8 @@ static int prepare_resources(Ctx *c, json_object *res)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_CPUSET);
         if (p->pids_max != UNIT_UNSET)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_PIDS);
+        if (p->io_weight != UNIT_UNSET || p->io_device_rules)
+                p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_IO);
         if (p->device_rules && c->o->cgroup_mode == CGROUP_MODE_V1)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_DEVICES);
         return 0;
@@ -871,12 +953,76 @@ static int prepare_sysctl(Ctx *c, json_object *o)
         return 0;
 }
 
+/* linux.devices: nodes made in the container's /dev. */
+static int prepare_device_nodes(Ctx *c, json_object *a)
+{
+        static const char *const known[] = { "path", "type", "major", "minor", "fileMode", "uid", "gid", NULL };
+        RootfsPlan *rp = &c->p->rootfs;
+
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                const char *path, *type;
+                int64_t major = 0, minor = 0, mode = 0666, uid = 0, gid = 0;
+                bool smaj, smin, set;
+                RootfsDevice d = {};
+                int r;
+
+                if (!json_object_is_type(e, json_type_object))
+                        return bad(c, "`linux.devices[%zu]`: not an object", i);
+                r = check_keys(c, e, "linux.devices[].", known, NULL);
+                if (r >= 0)
+                        r = get_string(c, e, "linux.devices[].", "path", &path);
+                if (r >= 0)
+                        r = get_string(c, e, "linux.devices[].", "type", &type);
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "major", 0, 4095, &smaj, &major);
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "minor", 0, 1048575, &smin, &minor);
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "fileMode", 0, 0177777, &set, &mode);
+                if (r >= 0 && !set)
+                        mode = 0666;
+                /* podman writes the type bits too (S_IFCHR|0666) */
+                if (r >= 0 && (mode & ~07777) && type) {
+                        mode_t want = streq(type, "b") ? S_IFBLK : streq(type, "p") ? S_IFIFO : S_IFCHR;
+                        if (((mode_t)mode & S_IFMT) != want)
+                                r = bad(c, "`linux.devices[%zu].fileMode`: 0%" PRIo64 ": its file type is not `%s`",
+                                        i, mode, type);
+                        mode &= 07777;
+                }
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "uid", 0, UINT32_MAX - 1, &set, &uid);
+                if (r >= 0)
+                        r = get_int(c, e, "linux.devices[].", "gid", 0, UINT32_MAX - 1, &set, &gid);
+                if (r < 0)
+                        return r;
+                /* The root is mounted nodev: a node opens only on /dev's tmpfs. */
+                if (!path || !startswith(path, "/dev/") || path_has_dotdot(path) || strstr(path, "//") ||
+                    path[strlen(path) - 1] == '/' || startswith(path, "/dev/pts/") ||
+                    startswith(path, "/dev/shm/") || startswith(path, "/dev/mqueue/"))
+                        return bad(c, "`linux.devices[%zu].path`: `%s`: must be a path below /dev "
+                                      "(not in its pts, shm or mqueue mounts)", i, path ? path : "");
+                if (!type || (!streq(type, "c") && !streq(type, "u") && !streq(type, "b") && !streq(type, "p")))
+                        return bad(c, "`linux.devices[%zu].type`: `%s`: not c, u, b or p", i, type ? type : "");
+                if (!streq(type, "p") && (!smaj || !smin))
+                        return bad(c, "`linux.devices[%zu]`: needs major and minor", i);
+                d.path = xstrdup(path);
+                d.mode = (mode_t)mode | (streq(type, "b") ? S_IFBLK : streq(type, "p") ? S_IFIFO : S_IFCHR);
+                d.rdev = streq(type, "p") ? 0 : makedev((unsigned)major, (unsigned)minor);
+                d.uid = (uid_t)uid;
+                d.gid = (gid_t)gid;
+                rp->devices = xrealloc(rp->devices, (rp->n_devices + 1) * sizeof(RootfsDevice));
+                rp->devices[rp->n_devices++] = d;
+        }
+        return 0;
+}
+
 static int prepare_linux(Ctx *c, json_object *lx)
 {
         static const char *const known[] = { "namespaces", "resources", "cgroupsPath", "seccomp", "sysctl",
                                              "maskedPaths", "readonlyPaths", "rootfsPropagation",
-                                             NULL };
-        static const char *const refused[] = { "uidMappings", "gidMappings", "timeOffsets", "devices",
+                                             "devices", NULL };
+        static const char *const refused[] = { "uidMappings", "gidMappings", "timeOffsets",
                                                "netDevices", "intelRdt", "memoryPolicy",
                                                "personality", "mountLabel", NULL };
         json_object *v;
@@ -912,10 +1058,144 @@ static int prepare_linux(Ctx *c, json_object *lx)
         if (r >= 0)
                 r = prepare_paths(c, lx, "readonlyPaths", &c->p->rootfs.read_only_paths);
         if (r >= 0)
+                r = typed(c, lx, "linux.", "devices", json_type_array, &v);
+        if (r >= 0)
+                r = prepare_device_nodes(c, v);
+        if (r >= 0)
                 r = typed(c, lx, "linux.", "seccomp", json_type_object, &v);
         if (r >= 0)
                 r = prepare_seccomp(c, v);
         return r;
+}
+
+/* ---- hooks ---- */
+
+static int parse_document(Ctx *c, const char *data, size_t size, json_object **ret);
+
+static int prepare_hook(Ctx *c, json_object *e, const char *where, SpawnHook *ret)
+{
+        static const char *const known[] = { "path", "args", "env", "timeout", NULL };
+        _cleanup_free_ char *path_key = xasprintf("%s.", where);
+        SpawnHook h = {};
+        const char *path;
+        int64_t t;
+        bool set;
+        int r;
+
+        if (!json_object_is_type(e, json_type_object))
+                return bad(c, "`%s`: not an object", where);
+        r = check_keys(c, e, path_key, known, NULL);
+        if (r >= 0)
+                r = get_string(c, e, path_key, "path", &path);
+        if (r >= 0 && (!path || !path_is_absolute(path)))
+                r = bad(c, "`%s.path`: must be an absolute path", where);
+        if (r >= 0)
+                r = get_int(c, e, path_key, "timeout", INT64_MIN, INT64_MAX, &set, &t);
+        if (r >= 0 && set && (t <= 0 || t > 86400))
+                r = bad(c, "`%s.timeout`: %" PRId64 ": must be 1 to 86400 seconds", where, t);
+        if (r < 0)
+                return r;
+        h.path = xstrdup(path);
+        h.timeout = set ? (unsigned)t : 0;
+        r = get_strv(c, e, path_key, "args", &h.argv);
+        if (r >= 0)
+                r = get_strv(c, e, path_key, "env", &h.env);
+        if (r >= 0 && get(e, "env") && !h.env)
+                h.env = xcalloc(1, sizeof(char *));
+        if (r < 0) {
+                free(h.path);
+                strv_free(h.argv);
+                strv_free(h.env);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+static int prepare_hooks(Ctx *c, json_object *o, SpawnHooks *ret)
+{
+        SpawnHooks h = {};
+
+        if (!json_object_is_type(o, json_type_object))
+                return bad(c, "`hooks`: not an object");
+        json_object_object_foreach(o, k, v) {
+                SpawnHookKind kind = spawn_hook_kind_from_string(k);
+
+                if (kind == _SPAWN_HOOK_MAX) {
+                        spawn_hooks_done(&h);
+                        return bad(c, "`hooks.%s`: unknown field", k);
+                }
+                if (!v)
+                        continue;
+                if (!json_object_is_type(v, json_type_array)) {
+                        spawn_hooks_done(&h);
+                        return bad(c, "`hooks.%s`: not an array", k);
+                }
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        _cleanup_free_ char *where = xasprintf("hooks.%s[%zu]", k, i);
+                        SpawnHook one;
+                        int r = prepare_hook(c, json_object_array_get_idx(v, i), where, &one);
+
+                        if (r < 0) {
+                                spawn_hooks_done(&h);
+                                return r;
+                        }
+                        h.list[kind] = xrealloc(h.list[kind], (h.n[kind] + 1) * sizeof(SpawnHook));
+                        h.list[kind][h.n[kind]++] = one;
+                }
+        }
+        *ret = h;
+        return 0;
+}
+
+int spawn_oci_parse_hooks(const char *data, size_t size, SpawnHooks *ret, char **ret_error)
+{
+        Ctx c = { .error = ret_error };
+        json_object *o = NULL;
+        int r = parse_document(&c, data, size, &o);
+
+        if (r >= 0)
+                r = prepare_hooks(&c, o, ret);
+        json_object_put(o);
+        return r;
+}
+
+/* rootfs_setup()'s last step before pivot_root, in the child. */
+static int create_container_hooks(void *data, char **ret_error)
+{
+        SpawnPlan *p = data;
+        _cleanup_free_ char *state = spawn_hook_state(p->hook_state_head, "creating", p->host_pid);
+
+        return spawn_run_hooks(p->hooks, SPAWN_HOOK_CREATE_CONTAINER, state, ret_error);
+}
+
+static void plan_hooks(SpawnPlan *p, const SpawnOciOptions *o, SpawnHooks *h, json_object *annotations)
+{
+        json_object *s = json_object_new_object();
+        const char *text;
+        bool any = false;
+
+        for (int k = 0; k < _SPAWN_HOOK_MAX; k++)
+                any |= h->n[k] > 0;
+        if (!any) {
+                json_object_put(s);
+                return;
+        }
+        p->hooks = xmalloc(sizeof(*p->hooks));
+        *p->hooks = *h;
+        *h = (SpawnHooks){};
+        json_object_object_add(s, "ociVersion", json_object_new_string(SPAWN_OCI_VERSION));
+        json_object_object_add(s, "id", json_object_new_string(o->id));
+        json_object_object_add(s, "bundle", json_object_new_string(o->bundle));
+        json_object_object_add(s, "annotations",
+                               annotations ? json_object_get(annotations) : json_object_new_object());
+        text = json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        p->hook_state_head = xstrndup(text, strlen(text) - 1); /* without the closing brace */
+        json_object_put(s);
+        if (spawn_hooks_any(p->hooks, SPAWN_HOOK_CREATE_CONTAINER)) {
+                p->rootfs.before_switch = create_container_hooks;
+                p->rootfs.before_switch_data = p;
+        }
 }
 
 /* ---- the document ---- */
@@ -956,11 +1236,12 @@ int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, S
                       char **ret_error)
 {
         static const char *const known[] = { "ociVersion", "root", "mounts", "process", "hostname",
-                                             "annotations", "linux", NULL };
-        static const char *const refused[] = { "domainname", "hooks", "solaris", "windows", "vm",
+                                             "annotations", "linux", "hooks", NULL };
+        static const char *const refused[] = { "domainname", "solaris", "windows", "vm",
                                                "zos", NULL };
         _cleanup_(spawn_plan_freep) SpawnPlan *p = xcalloc(1, sizeof(*p));
-        json_object *doc = NULL, *v;
+        json_object *doc = NULL, *v, *annotations = NULL;
+        SpawnHooks hooks = {};
         Ctx c = { .p = p, .o = o, .error = ret_error };
         const char *version, *hostname;
         char buf[32];
@@ -997,7 +1278,9 @@ int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, S
         if (r >= 0 && hostname && *hostname)
                 p->hostname = xstrdup(hostname);
         if (r >= 0)
-                r = typed(&c, doc, "", "annotations", json_type_object, &v);
+                r = typed(&c, doc, "", "annotations", json_type_object, &annotations);
+        if (r >= 0 && get(doc, "hooks"))
+                r = prepare_hooks(&c, get(doc, "hooks"), &hooks);
         if (r >= 0)
                 r = prepare_root(&c, get(doc, "root"));
         if (r >= 0)
@@ -1008,6 +1291,9 @@ int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, S
                 r = prepare_mount(&c, i, json_object_array_get_idx(v, i));
         if (r >= 0)
                 r = prepare_linux(&c, get(doc, "linux"));
+        if (r >= 0)
+                plan_hooks(p, o, &hooks, annotations);
+        spawn_hooks_done(&hooks);
         json_object_put(doc);
         if (r < 0)
                 return r;
@@ -1047,6 +1333,11 @@ int spawn_prepare_oci_exec(const char *data, size_t size, const char *process, s
                 return r;
         c.p = p;
         caps = p->caps;
+        /* The container's hooks are its create's and start's, not exec's. */
+        spawn_hooks_done(p->hooks);
+        free(p->hooks);
+        p->hooks = NULL;
+        p->rootfs.before_switch = NULL;
         if (process) {
                 r = parse_document(&c, process, process_size, &proc);
                 if (r < 0)

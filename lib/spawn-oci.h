@@ -12,7 +12,10 @@
 #include <stddef.h>
 
 #include "cgroup.h"
+#include "spawn-hooks.h"
 #include "spawn.h"
+
+#define SPAWN_OCI_VERSION "1.2.0"
 
 typedef struct SpawnOciOptions {
         const char *id;
@@ -37,6 +40,10 @@ typedef struct SpawnOciOptions {
 int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, SpawnPlan **ret,
                       char **ret_error);
 
+
+/* A config.json `hooks` object (the text ccsup-runtime keeps in its state
+ * for poststart and poststop), checked as spawn_prepare_oci() checks it. */
+int spawn_oci_parse_hooks(const char *data, size_t size, SpawnHooks *ret, char **ret_error);
 
 /* ccsup-runtime exec: the container's plan (config.json, for its seccomp
  * filter and namespaces) with the process of process (a runtime-spec

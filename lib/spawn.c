@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
@@ -622,6 +623,11 @@ const char *spawn_plan_cgroup_path(const SpawnPlan *p)
         return p->cgroup_path;
 }
 
+const SpawnHooks *spawn_plan_hooks(const SpawnPlan *p)
+{
+        return p->hooks;
+}
+
 char *const *spawn_plan_argv(const SpawnPlan *p)
 {
         return p->argv;
@@ -658,8 +664,13 @@ SpawnPlan *spawn_plan_free(SpawnPlan *p)
         safe_close(p->staging_lock);
         free(p->cpuset);
         strv_free(p->device_rules);
+        strv_free(p->io_device_rules);
+        strv_free(p->io_device_keys);
         strv_free(p->warnings);
         spawn_userns_plan_done(p);
+        spawn_hooks_done(p->hooks);
+        free(p->hooks);
+        free(p->hook_state_head);
         free(p);
         return NULL;
 }
@@ -982,10 +993,38 @@ static void child_wait_start(const SpawnPlan *p, int fd)
                 _exit(SPAWN_EXIT_SETUP);
         snprintf(path, sizeof(path), "/proc/self/fd/%d", p->start_fd);
         f = open(path, O_WRONLY | O_CLOEXEC);
-        if (f < 0 || write(f, "0", 1) != 1)
+        if (f < 0)
+                spawn_child_failf(fd, -errno, "wait for start: %s", strerror(errno));
+        /* `start` has come: its reader learns how the startContainer hooks
+         * went ("0", or "1" and why), the parent of create being gone. */
+        if (spawn_hooks_any(p->hooks, SPAWN_HOOK_START_CONTAINER)) {
+                _cleanup_free_ char *state = spawn_hook_state(p->hook_state_head, "created", p->host_pid),
+                                    *err = NULL, *m = NULL;
+
+                if (spawn_run_hooks(p->hooks, SPAWN_HOOK_START_CONTAINER, state, &err) < 0) {
+                        m = xasprintf("1%s", err);
+                        /* one write, atomic up to PIPE_BUF */
+                        (void)!write(f, m, strlen(m) < PIPE_BUF ? strlen(m) : PIPE_BUF);
+                        _exit(SPAWN_EXIT_SETUP);
+                }
+        }
+        if (write(f, "0", 1) != 1)
                 spawn_child_failf(fd, -errno, "wait for start: %s", strerror(errno));
         (void)close(f);
         (void)close(p->start_fd);
+}
+
+/* The PID of the host's /proc/self, before our root replaces /proc: the
+ * state's pid for the hooks the child runs (the PID the runtime sees). */
+static void child_note_host_pid(SpawnPlan *p)
+{
+        char buf[32];
+        ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+
+        if (n > 0) {
+                buf[n] = 0;
+                p->host_pid = (pid_t)atoi(buf);
+        }
 }
 
 _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
@@ -1001,6 +1040,8 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
          * Init=yes, the init stays so for the container's life). */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 spawn_child_failf(fd, -errno, "PR_SET_DUMPABLE: %s", strerror(errno));
+        if (p->hooks)
+                child_note_host_pid((SpawnPlan *)p);
         /* Wait until the parent has placed us in every cgroup (and, with a
          * user namespace, written its maps and sent the idmapped trees). */
         if (p->userns)
@@ -1065,6 +1106,14 @@ _Noreturn static void child_run(const SpawnPlan *p, int fd, bool wait_for_go)
         spawn_child_seal(p, fd);
         if (p->wait_start)
                 child_wait_start(p, fd);
+        else if (spawn_hooks_any(p->hooks, SPAWN_HOOK_START_CONTAINER)) {
+                _cleanup_free_ char *state = spawn_hook_state(p->hook_state_head, "created", p->host_pid),
+                                    *err = NULL;
+
+                r = spawn_run_hooks(p->hooks, SPAWN_HOOK_START_CONTAINER, state, &err);
+                if (r < 0)
+                        spawn_child_fail(fd, r, TAKE_PTR(err));
+        }
         if (p->init)
                 child_fork_init(p, fd);
 
@@ -1157,8 +1206,11 @@ int spawn_apply_limits(const SpawnPlan *p, const Cgroup *cg, char **ret_error)
               "cpu");
         LIMIT(p->cpuset, cgroup_set_cpuset(cg, p->cpuset), "CPUSet=", "cpuset");
         LIMIT(p->pids_max != UNIT_UNSET, cgroup_set_pids_max(cg, p->pids_max), "PidsMax=", "pids");
-        LIMIT(p->io_weight != UNIT_UNSET, cgroup_set_io_weight(cg, p->io_weight), "IOWeight=",
-              p->cgroup_mode == CGROUP_MODE_V2 ? "io" : "blkio");
+        LIMIT(p->io_weight != UNIT_UNSET, cgroup_set_io_weight(cg, p->io_weight),
+              p->io_weight_key ? p->io_weight_key : "IOWeight=", p->cgroup_mode == CGROUP_MODE_V2 ? "io" : "blkio");
+        for (size_t i = 0; p->io_device_rules && p->io_device_rules[i]; i++)
+                LIMIT(true, cgroup_set_io_device(cg, p->io_device_rules[i]), p->io_device_keys[i],
+                      p->cgroup_mode == CGROUP_MODE_V2 ? "io" : "blkio");
 #undef LIMIT
         if (set && p->device_rules && (r = cgroup_set_devices(cg, p->device_rules, &log)) < 0) {
                 /* Not a limit the unit asked for: every container has it. */
@@ -1225,7 +1277,10 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
         /* Born in its only cgroup: nothing to wait for. */
         into = clone3 && cg->unified_fd >= 0;
         attach = !into || cg->v1;
-        bool release = attach || p->userns;
+        /* prestart and createRuntime hooks run before the child goes on. */
+        bool runtime_hooks = spawn_hooks_any(p->hooks, SPAWN_HOOK_PRESTART) ||
+                             spawn_hooks_any(p->hooks, SPAWN_HOOK_CREATE_RUNTIME);
+        bool release = attach || p->userns || runtime_hooks;
         if (pid == 0) {
                 safe_close(parent_end);
                 child_run(p, child_end, release);
@@ -1262,6 +1317,19 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
                         return r;
                 }
         }
+        if (runtime_hooks) {
+                _cleanup_free_ char *state = spawn_hook_state(p->hook_state_head, "creating", pid);
+
+                r = spawn_run_hooks(p->hooks, SPAWN_HOOK_PRESTART, state, ret_error);
+                if (r >= 0)
+                        r = spawn_run_hooks(p->hooks, SPAWN_HOOK_CREATE_RUNTIME, state, ret_error);
+                if (r < 0) {
+                        (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                        (void)waitid(P_PIDFD, pidfd, NULL, WEXITED);
+                        (void)cgroup_remove(cg);
+                        return r;
+                }
+        }
         if (p->userns && ((r = spawn_userns_release(p, pid, pidfd, parent_end, ret_error)) < 0 ||
                           (r = spawn_userns_verdict(p, parent_end, ret_error)) < 0)) {
                 (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
@@ -1269,7 +1337,7 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
                 (void)cgroup_remove(cg);
                 return r;
         }
-        if (attach && !p->userns && send(parent_end, "g", 1, MSG_NOSIGNAL) != 1) {
+        if ((attach || runtime_hooks) && !p->userns && send(parent_end, "g", 1, MSG_NOSIGNAL) != 1) {
                 r = -errno;
                 *ret_error = xasprintf("release the child: %s", strerror(-r));
                 (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);

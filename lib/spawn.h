@@ -142,6 +142,9 @@ char *const *spawn_plan_warnings(const SpawnPlan *p);
 
 /* The cgroup path (relative to the hierarchy roots) the container gets. */
 const char *spawn_plan_cgroup_path(const SpawnPlan *p);
+/* config.json hooks (spawn-oci.h plans); NULL: none. */
+struct SpawnHooks;
+const struct SpawnHooks *spawn_plan_hooks(const SpawnPlan *p);
 
 /* The command line the plan executes. */
 char *const *spawn_plan_argv(const SpawnPlan *p);

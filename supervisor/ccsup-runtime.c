@@ -11,6 +11,11 @@
  *                of it for writing; `start` opens it for reading
  *   staging/     the launcher's staging directory (empty on the host)
  *   seccomp.json linux.seccomp, for the profile loader
+ *
+ * The hooks of config.json: prestart, createRuntime, createContainer and
+ * startContainer are run by the launcher (lib/spawn.c); poststart and
+ * poststop here, from the copy of `hooks` that state.json keeps (what the
+ * bundle says after create does not count).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,7 +46,7 @@
 #include "spawn.h"
 #include "util.h"
 
-#define OCI_VERSION "1.2.0"
+#define OCI_VERSION SPAWN_OCI_VERSION
 #define ID_MAX 1024
 #define CONFIG_MAX (16 * 1024 * 1024)
 #define CGROUP_PARENT_DEFAULT "/ccsup-runtime"
@@ -79,6 +84,20 @@ static void log_line(const char *level, const char *msg)
                 fprintf(f, "%s: %s\n", level, msg);
         }
         fclose(f);
+}
+
+static void warn_out(const char *fmt, ...) _printf_(1, 2);
+static void warn_out(const char *fmt, ...)
+{
+        _cleanup_free_ char *m = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        fprintf(stderr, "ccsup-runtime: warning: %s\n", m);
+        log_line("warning", m);
 }
 
 static int error_out(const char *fmt, ...) _printf_(1, 2);
@@ -170,6 +189,7 @@ static int write_atomic(const char *path, const char *text)
 
 typedef struct State {
         char *id, *bundle, *created, *cgroup;
+        char *hooks; /* config.json's `hooks` as JSON text; NULL: none */
         CgroupMode cgroup_mode;
         pid_t pid;
         uint64_t start_time;
@@ -183,6 +203,7 @@ static void state_done(State *s)
         free(s->bundle);
         free(s->created);
         free(s->cgroup);
+        free(s->hooks);
         json_object_put(s->annotations);
         *s = (State){};
 }
@@ -203,6 +224,8 @@ static int state_save(const State *s)
         json_object_object_add(o, "ownedCgroupParent", json_object_new_boolean(s->owned_cgroup_parent));
         json_object_object_add(o, "annotations",
                                s->annotations ? json_object_get(s->annotations) : json_object_new_object());
+        if (s->hooks)
+                json_object_object_add(o, "hooks", json_object_new_string(s->hooks));
         r = write_atomic(path, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return r;
@@ -242,6 +265,7 @@ static int state_load(const char *id, State *ret)
                 .bundle = xstrdup(jstr(o, "bundle")),
                 .created = xstrdup(jstr(o, "created") ? jstr(o, "created") : ""),
                 .cgroup = xstrdup(jstr(o, "cgroupPath")),
+                .hooks = jstr(o, "hooks") ? xstrdup(jstr(o, "hooks")) : NULL,
         };
         if (json_object_object_get_ex(o, "pid", &v))
                 ret->pid = json_object_get_int(v);
@@ -292,6 +316,58 @@ static json_object *state_json(const State *s)
         json_object_object_add(o, "annotations",
                                s->annotations ? json_object_get(s->annotations) : json_object_new_object());
         return o;
+}
+
+/* poststart (fatal: the caller stops the container) or poststop (each
+ * failure a warning, the others run all the same) from the state's copy of
+ * config.json's hooks. */
+static int run_state_hooks(const State *s, SpawnHookKind k, const char *status)
+{
+        _cleanup_free_ char *err = NULL;
+        SpawnHooks h = {};
+        json_object *o;
+        const char *state;
+        int r, ret = 0;
+
+        if (!s->hooks)
+                return 0;
+        r = spawn_oci_parse_hooks(s->hooks, strlen(s->hooks), &h, &err);
+        if (r < 0) {
+                warn_out("hooks of `%s`: %s", s->id, err ? err : strerror(-r));
+                return r;
+        }
+        o = state_json(s);
+        json_object_object_add(o, "status", json_object_new_string(status));
+        state = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        for (size_t i = 0; i < h.n[k]; i++) {
+                _cleanup_free_ char *why = NULL;
+
+                r = spawn_run_hook(&h.list[k][i], state, &why);
+                if (r >= 0)
+                        continue;
+                if (k != SPAWN_HOOK_POSTSTOP) {
+                        error_out("`hooks.%s[%zu]` `%s`: %s", spawn_hook_kind_to_string(k), i,
+                                  h.list[k][i].path, why);
+                        ret = r;
+                        break;
+                }
+                warn_out("`hooks.%s[%zu]` `%s`: %s", spawn_hook_kind_to_string(k), i, h.list[k][i].path, why);
+        }
+        json_object_put(o);
+        spawn_hooks_done(&h);
+        return ret;
+}
+
+/* config.json's hooks object as text, for the state; NULL: none. */
+static char *config_hooks(const char *data)
+{
+        json_object *doc = json_tokener_parse(data), *v;
+        char *t = NULL;
+
+        if (doc && json_object_object_get_ex(doc, "hooks", &v) && json_object_is_type(v, json_type_object))
+                t = xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(doc);
+        return t;
 }
 
 /* Removes the state directory and what is in it (no subdirectories but
@@ -499,6 +575,7 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                 .cgroup = xstrdup(spawn_plan_cgroup_path(plan)),
                 .cgroup_mode = mode,
                 .annotations = config_annotations(data, size),
+                .hooks = spawn_plan_hooks(plan) ? config_hooks(data) : NULL,
         };
         {
                 _cleanup_free_ char *want = xasprintf("%s/%s", CGROUP_PARENT_DEFAULT, id);
@@ -531,6 +608,8 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                         goto fail_kill;
                 }
         }
+        if (run && run_state_hooks(&st, SPAWN_HOOK_POSTSTART, "running") < 0)
+                goto fail_kill;
         if (!run || a->detach) {
                 spawn_result_done(&res);
                 state_done(&st);
@@ -546,6 +625,7 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                 ret = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
                 (void)destroy_cgroup(st.cgroup, mode, st.owned_cgroup_parent);
                 remove_state_dir(id);
+                (void)run_state_hooks(&st, SPAWN_HOOK_POSTSTOP, "stopped");
                 spawn_result_done(&res);
                 state_done(&st);
                 return ret;
@@ -560,8 +640,11 @@ fail_cgroup:
         if (res.pidfd >= 0)
                 spawn_result_done(&res);
 fail:
-        state_done(&st);
         remove_state_dir(id);
+        /* The runtime-spec's lifecycle after a failed hook: destroyed, then
+         * the poststop hooks (only once something was created). */
+        (void)run_state_hooks(&st, SPAWN_HOOK_POSTSTOP, "stopped");
+        state_done(&st);
         return ret;
 }
 
@@ -693,7 +776,8 @@ static int do_start(const char *id)
         _cleanup_(state_done) State st = {};
         _cleanup_free_ char *fifo = NULL;
         _cleanup_close_ int fd = -1;
-        char b;
+        char b[PIPE_BUF + 1];
+        ssize_t n = 0;
 
         if (load_or_fail(id, &st) < 0)
                 return 1;
@@ -704,17 +788,31 @@ static int do_start(const char *id)
         if (fd < 0)
                 return error_out("%s: %s", fifo, strerror(errno));
         /* The writer, blocked in its open, now has its reader: wait for its
-         * byte while it lives. */
+         * word while it lives: "0", or "1" and why its startContainer hooks
+         * failed (one write). */
         for (;;) {
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                int n = poll(&pfd, 1, 100);
 
-                if (n > 0 && read(fd, &b, 1) == 1)
+                if (poll(&pfd, 1, 100) > 0 && (n = read(fd, b, sizeof(b) - 1)) > 0)
                         break;
                 if (!state_alive(&st))
                         return error_out("container `%s` ended before it started", id);
         }
         (void)unlink(fifo);
+        if (b[0] != '0' || run_state_hooks(&st, SPAWN_HOOK_POSTSTART, "running") < 0) {
+                _cleanup_close_ int pidfd = pidfd_open(st.pid, 0);
+
+                b[n] = 0;
+                if (b[0] != '0')
+                        error_out("start `%s`: %s", id, n > 1 ? b + 1 : "container setup failed");
+                /* The lifecycle goes on at delete: the container is stopped. */
+                if (pidfd >= 0 && state_alive(&st)) {
+                        (void)pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+                        for (int i = 0; i < 500 && state_alive(&st); i++)
+                                usleep(2000);
+                }
+                return 1;
+        }
         return 0;
 }
 
@@ -834,6 +932,7 @@ static int do_delete(const char *id, bool force)
         if (r < 0)
                 return error_out("cgroup `%s` of `%s`: %s", st.cgroup, id, strerror(-r));
         remove_state_dir(id);
+        (void)run_state_hooks(&st, SPAWN_HOOK_POSTSTOP, "stopped");
         return 0;
 }
 
@@ -913,13 +1012,16 @@ static int do_features(void)
         static const char *const mount_opts[] = { "bind", "rbind", "ro", "rw", "nosuid", "noexec",
                                                   "nodev", "suid", "exec", "private", "rprivate",
                                                   "relatime", "noatime", "strictatime", "nodiratime",
-                                                  "atime", "diratime" };
+                                                  "atime", "diratime", "tmpcopyup" };
         json_object *o = json_object_new_object(), *l = json_object_new_object(),
                     *a, *cg = json_object_new_object(), *sc = json_object_new_object();
 
         json_object_object_add(o, "ociVersionMin", json_object_new_string("1.0.0"));
         json_object_object_add(o, "ociVersionMax", json_object_new_string(OCI_VERSION));
-        json_object_object_add(o, "hooks", json_object_new_array());
+        a = json_object_new_array();
+        for (int k = 0; k < _SPAWN_HOOK_MAX; k++)
+                json_object_array_add(a, json_object_new_string(spawn_hook_kind_to_string(k)));
+        json_object_object_add(o, "hooks", a);
         a = json_object_new_array();
         for (size_t i = 0; i < ELEMENTSOF(mount_opts); i++)
                 json_object_array_add(a, json_object_new_string(mount_opts[i]));
@@ -1018,7 +1120,10 @@ static void help(void)
                "  ps [--format=json] ID\n"
                "  kill [--all] ID [SIGNAL] | delete [--force] ID | list [--format=json]\n"
                "  pause ID | resume ID | update --resources=FILE|- ID\n"
-               "  features | spec [--bundle=DIR] | --version\n");
+               "  features | spec [--bundle=DIR] | --version\n"
+               "config.json hooks run: prestart, createRuntime (create, runtime namespaces),\n"
+               "createContainer (create, container namespaces), startContainer (start, in the\n"
+               "container), poststart (start), poststop (delete); see ccsup-runtime(8)\n");
 }
 
 int main(int argc, char **argv)

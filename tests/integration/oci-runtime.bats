@@ -280,9 +280,9 @@ c["process"]["args"] = ["sleep", "60"]'
         [[ $status -eq 0 ]]
         [[ $(limits) == "33554432 17 25000" ]]
         # refused fields are named; nothing changes
-        run rt update -r - u1 <<<'{"memory": {"limit": 16777216}, "blockIO": {"weight": 100}}'
+        run rt update -r - u1 <<<'{"memory": {"limit": 16777216}, "hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]}'
         echo "$output"
-        [[ $status -eq 1 && $output == *'`linux.resources.blockIO`'* ]]
+        [[ $status -eq 1 && $output == *'`linux.resources.hugepageLimits`: not supported'* ]]
         run rt update -r - u1 <<<'{"devices": []}'
         [[ $status -eq 1 && $output == *"devices"*"not changed by update"* ]]
         run rt update -r - u1 <<<'{"memory": '
@@ -385,6 +385,9 @@ JSON
         edit 'c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]'
         bad '`linux.uidMappings`: not supported' rt create --bundle "$B" x
         cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 1}]'
+        bad '`linux.resources.hugepageLimits`: not supported' rt create --bundle "$B" x
+        cp "$TEST_DIR/good.json" "$B/config.json"
         edit 'c["process"]["terminal"] = True'
         bad '`process.terminal`: needs --console-socket' rt create --bundle "$B" x
         cp "$TEST_DIR/good.json" "$B/config.json"
@@ -406,6 +409,312 @@ JSON
         [[ $(status_of dup) == created ]]
         rt delete --force dup
         assert_gone dup
+}
+
+# hooks_bundle: hooks of every kind writing to $H (bind-mounted at /h):
+# each appends its name to $H/order and keeps its stdin, its mount and pid
+# namespaces; startContainer is /h/hook, a path of the container's alone.
+hooks_bundle() {
+        H=$TEST_DIR/h
+        mkdir -p "$H"
+        cat >"$H/hook" <<'EOF2'
+#!/bin/sh
+d=${HOOK_DIR:-/h}
+echo "$1" >>"$d/order"
+cat >"$d/$1.state"
+readlink /proc/self/ns/mnt >"$d/$1.mnt"
+readlink /proc/self/ns/pid >"$d/$1.pidns"
+echo "$0 $*" >"$d/$1.args"
+id -u >"$d/$1.uid"
+EOF2
+        chmod 755 "$H/hook"
+        # startContainer runs as the container's user (1000)
+        chmod 1777 "$H"
+        install -m 666 /dev/null "$H/order"
+        export H
+        edit '
+h = os.environ["H"]
+def hook(kind, path=h + "/hook"):
+    return {"path": path, "args": ["hook", kind, "extra"], "env": ["HOOK_DIR=" + h, "PATH=/usr/bin:/bin"], "timeout": 10}
+c["mounts"].append({"destination": "/h", "type": "bind", "source": h, "options": ["rbind"]})
+c["process"]["args"] = ["sleep", "60"]
+c["process"]["user"] = {"uid": 1000, "gid": 1000}
+c["process"]["capabilities"] = {"bounding": c["process"]["capabilities"]["bounding"]}
+c["annotations"] = {"org.example.h": "1"}
+c["hooks"] = {k: [hook(k)] for k in ["prestart", "createRuntime", "createContainer", "poststart", "poststop"]}
+c["hooks"]["startContainer"] = [{"path": "/h/hook", "args": ["hook", "startContainer"]}]'
+}
+
+# state_is FILE STATUS PID: the state JSON a hook read
+state_is() {
+        python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["id"] == "hk" and s["status"] == sys.argv[2], s
+assert s["pid"] == int(sys.argv[3]) and s["bundle"] == sys.argv[4], s
+assert s["annotations"] == {"org.example.h": "1"} and s["ociVersion"].startswith("1."), s' "$@" "$B"
+}
+
+@test "hooks: each kind at its point of the lifecycle, in its namespaces, the state on stdin" {
+        hooks_bundle
+        [[ ! -e /h/hook ]] # startContainer's path is the container's alone
+        rt create --bundle "$B" --pid-file "$TEST_DIR/pid" hk </dev/null >"$TEST_DIR/out" 2>&1 ||
+                { cat "$TEST_DIR/out"; false; }
+        pid=$(cat "$TEST_DIR/pid")
+        [[ $(cat "$H/order" | tr '\n' ' ') == "prestart createRuntime createContainer " ]]
+        state_is "$H/prestart.state" creating "$pid"
+        state_is "$H/createRuntime.state" creating "$pid"
+        state_is "$H/createContainer.state" creating "$pid"
+        [[ $(cat "$H/createRuntime.args") == "$H/hook createRuntime extra" ]]
+        # createRuntime in the runtime's namespaces, createContainer in the container's
+        [[ $(cat "$H/createRuntime.mnt") == "$(readlink /proc/self/ns/mnt)" ]]
+        [[ $(cat "$H/createRuntime.pidns") == "$(readlink /proc/self/ns/pid)" ]]
+        [[ $(cat "$H/createContainer.mnt") == "$(readlink /proc/"$pid"/ns/mnt)" ]]
+        [[ $(cat "$H/createContainer.pidns") == "$(readlink /proc/"$pid"/ns/pid)" ]]
+        [[ $(cat "$H/createContainer.mnt") != "$(readlink /proc/self/ns/mnt)" ]]
+        [[ ! -e $H/startContainer.state ]]
+
+        rt start hk
+        [[ $(cat "$H/order" | tr '\n' ' ') == "prestart createRuntime createContainer startContainer poststart " ]]
+        state_is "$H/startContainer.state" created "$pid"
+        state_is "$H/poststart.state" running "$pid"
+        # startContainer as the container's process, in its namespaces
+        [[ $(cat "$H/startContainer.uid") == 1000 ]]
+        [[ $(cat "$H/startContainer.mnt") == "$(readlink /proc/"$pid"/ns/mnt)" ]]
+        [[ $(cat "$H/poststart.mnt") == "$(readlink /proc/self/ns/mnt)" ]]
+        [[ $(cat /proc/"$pid"/comm) == sleep ]]
+        # what the bundle says after create does not count
+        edit 'c["hooks"]["poststop"] = []'
+        rt kill hk KILL
+        wait_for 5 '[[ $(status_of hk) == stopped ]]'
+        [[ ! -e $H/poststop.state ]]
+        rt delete hk
+        [[ $(tail -n 1 "$H/order") == poststop ]]
+        python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["id"] == "hk" and s["status"] == "stopped", s' "$H/poststop.state"
+        [[ $(cat "$H/poststop.mnt") == "$(readlink /proc/self/ns/mnt)" ]]
+        assert_gone hk
+}
+
+@test "hooks: run has them all; features lists them" {
+        hooks_bundle
+        edit 'c["process"]["args"] = ["sh", "-c", "cat /h/order | tr \"\\n\" \" \""]'
+        run rt run --bundle "$B" hk
+        echo "$output"
+        [[ $status -eq 0 ]]
+        # poststart may come before the process reads the file (as with runc)
+        [[ $output == "prestart createRuntime createContainer startContainer "* ]]
+        [[ $(cat "$H/order" | tr '\n' ' ') == "prestart createRuntime createContainer startContainer poststart poststop " ]]
+        assert_gone hk
+        run "$RT" features
+        python3 -c '
+import json, sys
+f = json.loads(sys.argv[1])
+assert f["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"], f' "$output"
+}
+
+@test "hooks: a failing hook fails create or start, stops the container; poststop failures are warnings" {
+        hooks_bundle
+        cp "$B/config.json" "$TEST_DIR/good.json"
+        fails() { # KIND BODY [TIMEOUT]
+                cp "$TEST_DIR/good.json" "$B/config.json"
+                KIND=$1 BODY=$2 T=${3:-10} edit '
+k = os.environ["KIND"]
+c["hooks"][k] = [{"path": "/bin/sh", "args": ["sh", "-c", os.environ["BODY"]], "timeout": int(os.environ["T"])}]'
+                : >"$H/order"
+        }
+        for k in prestart createRuntime createContainer; do
+                fails "$k" 'echo no luck >&2; exit 3'
+                run rt create --bundle "$B" hk
+                echo "$output"
+                [[ $status -eq 1 ]]
+                [[ $output == *"\`hooks.$k[0]\` \`/bin/sh\`: exited with status 3: no luck"* ]]
+                assert_gone hk
+                # the lifecycle goes on at delete: poststop ran
+                [[ $(tail -n 1 "$H/order") == poststop ]]
+        done
+        fails createRuntime 'sleep 30' 1
+        SECONDS=0
+        run rt create --bundle "$B" hk
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`hooks.createRuntime[0]` `/bin/sh`: timed out after 1 s'* ]]
+        ((SECONDS < 10))
+        assert_gone hk
+
+        fails startContainer 'echo in container >&2; exit 4'
+        rt create --bundle "$B" hk </dev/null >"$TEST_DIR/out" 2>&1 || { cat "$TEST_DIR/out"; false; }
+        run rt start hk
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`hooks.startContainer[0]` `/bin/sh`: exited with status 4: in container'* ]]
+        [[ $(status_of hk) == stopped ]]
+        [[ $(grep -c poststart "$H/order") == 0 ]]
+        rt delete hk
+        assert_gone hk
+
+        fails poststart 'exit 5'
+        rt create --bundle "$B" hk </dev/null >"$TEST_DIR/out" 2>&1 || { cat "$TEST_DIR/out"; false; }
+        run rt start hk
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`hooks.poststart[0]` `/bin/sh`: exited with status 5'* ]]
+        wait_for 5 '[[ $(status_of hk) == stopped ]]'
+        [[ $(status_of hk) == stopped ]]
+        rt delete hk
+        assert_gone hk
+
+        # poststop: each failure a warning, the next hook still runs, delete succeeds
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["hooks"]["poststop"].insert(0, {"path": "/nonexistent/hook"})'
+        : >"$H/order"
+        rt create --bundle "$B" hk </dev/null >"$TEST_DIR/out" 2>&1 || { cat "$TEST_DIR/out"; false; }
+        run rt delete --force hk
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ $output == *'warning: `hooks.poststop[0]` `/nonexistent/hook`: exited with status 127: exec: No such file or directory'* ]]
+        [[ $(tail -n 1 "$H/order") == poststop ]]
+        assert_gone hk
+}
+
+@test "hooks: bad hook entries are errors naming the field" {
+        bad_hook() {
+                local want=$1
+                HOOKS=$2 edit 'c["hooks"] = json.loads(os.environ["HOOKS"])'
+                run rt create --bundle "$B" x
+                echo "$output"
+                [[ $status -eq 1 && $output == *"$want"* ]]
+                assert_gone x
+        }
+        bad_hook '`hooks.poststop[0].path`: must be an absolute path' '{"poststop": [{"path": "rel"}]}'
+        bad_hook '`hooks.createRuntime[0].timeout`: 0: must be 1 to 86400 seconds' \
+                '{"createRuntime": [{"path": "/bin/true", "timeout": 0}]}'
+        bad_hook '`hooks.bogus`: unknown field' '{"bogus": []}'
+        bad_hook '`hooks.prestart[0].args[0]`: not a string' '{"prestart": [{"path": "/bin/true", "args": [1]}]}'
+        bad_hook '`hooks.poststart[0].when`: unknown field' '{"poststart": [{"path": "/bin/true", "when": 1}]}'
+}
+
+@test "mounts: tmpfs with tmpcopyup starts with a copy of the image's directory" {
+        # a directory of the image's with a file, a subdirectory, a symlink, modes and owners
+        I=$TEST_DIR/img
+        cp -a "$OCI_ROOTFS" "$I"
+        mkdir -p "$I/srv/d/sub"
+        echo image-data >"$I/srv/d/file"
+        chmod 606 "$I/srv/d/file" # the spec's root has no CAP_DAC_OVERRIDE
+        chown 1000:2000 "$I/srv/d/file"
+        ln -s file "$I/srv/d/link"
+        chmod 711 "$I/srv/d/sub"
+        export I
+        edit '
+c["root"]["path"] = os.environ["I"]
+c["root"]["readonly"] = True
+c["mounts"].append({"destination": "/srv/d", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "tmpcopyup", "mode=755"]})
+c["mounts"].append({"destination": "/srv/e", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]})
+c["process"]["args"] = ["sh", "-c", "stat -c \"%n %a %u:%g\" file sub; readlink link; cat link; echo new >>file && cat file; grep \" /srv/d tmpfs\" /proc/mounts | cut -d\" \" -f3; touch /srv/e/x 2>&1 | grep -c Read-only"]
+c["process"]["cwd"] = "/srv/d"'
+        mkdir "$I/srv/e"
+        run rt run --bundle "$B" cu
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ ${lines[0]} == "file 606 1000:2000" && ${lines[1]} == "sub 711 0:0" ]]
+        [[ ${lines[2]} == file && ${lines[3]} == image-data ]]
+        [[ ${lines[4]} == image-data && ${lines[5]} == new && ${lines[6]} == tmpfs && ${lines[7]} == 1 ]]
+        # the image is untouched
+        [[ $(cat "$I/srv/d/file") == image-data ]]
+        assert_gone cu
+        # only tmpfs has it
+        edit 'c["mounts"].append({"destination": "/srv/f", "type": "bind", "source": "/tmp", "options": ["rbind", "tmpcopyup"]})'
+        run rt create --bundle "$B" x
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`mounts[9].options`: `tmpcopyup` not supported (mount `/srv/f`)'* ]]
+        assert_gone x
+}
+
+@test "linux.devices: nodes made with their mode and owner; the device cgroup decides what opens" {
+        [[ -c /dev/net/tun ]] || skip "no /dev/net/tun on this host"
+        edit '
+c["linux"]["devices"] = [
+    {"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 0o620, "uid": 0, "gid": 5},
+    {"path": "/dev/myfifo", "type": "p", "fileMode": 0o600},
+]
+c["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rw"}]
+c["process"]["args"] = ["sh", "-c", "stat -c \"%t:%T %a %u:%g\" /dev/net/tun; stat -c %F /dev/myfifo; : </dev/net/tun && echo opened"]'
+        cp "$B/config.json" "$TEST_DIR/good.json"
+        run rt run --bundle "$B" dv
+        echo "$output"
+        [[ $status -eq 0 ]]
+        [[ ${lines[0]} == "a:c8 620 0:5" && ${lines[1]} == "fifo" && ${lines[2]} == opened ]]
+        assert_gone dv
+        # the node without its allow rule: there, but the device cgroup refuses it
+        edit 'c["linux"]["resources"]["devices"] = [{"allow": False, "access": "rwm"}]'
+        run rt run --bundle "$B" dv
+        echo "$output"
+        [[ $status -ne 0 && ${lines[0]} == "a:c8 620 0:5" && $output == *"Operation not permitted"* ]]
+        assert_gone dv
+        cp "$TEST_DIR/good.json" "$B/config.json"
+        edit 'c["linux"]["devices"] = [{"path": "/etc/tun", "type": "c", "major": 10, "minor": 200}]'
+        run rt create --bundle "$B" x
+        echo "$output"
+        [[ $status -eq 1 && $output == *'`linux.devices[0].path`: `/etc/tun`: must be a path below /dev'* ]]
+        edit 'c["linux"]["devices"] = [{"path": "/dev/x", "type": "c"}]'
+        run rt create --bundle "$B" x
+        [[ $status -eq 1 && $output == *'`linux.devices[0]`: needs major and minor'* ]]
+        assert_gone x
+}
+
+# io_file NAME: a file of the container's blkio (v1) or io (cgroup2) cgroup
+io_file() {
+        if [[ -d /sys/fs/cgroup/blkio ]]; then
+                cat "/sys/fs/cgroup/blkio$CGP/c/$1"
+        else
+                cat "/sys/fs/cgroup$CGP/c/$1"
+        fi
+}
+
+@test "linux.resources.blockIO: device throttles land in the cgroup; weight where the host has it" {
+        [[ -e /sys/block/vda/dev ]] || skip "no /dev/vda"
+        [[ -d /sys/fs/cgroup/blkio || -e /sys/fs/cgroup/cgroup.controllers ]] || skip "no blkio/io controller"
+        export DEV=$(cat /sys/block/vda/dev)
+        edit '
+maj, mi = map(int, os.environ["DEV"].split(":"))
+c["linux"]["resources"]["blockIO"] = {
+    "throttleReadBpsDevice": [{"major": maj, "minor": mi, "rate": 1048576}],
+    "throttleWriteBpsDevice": [{"major": maj, "minor": mi, "rate": 2097152}],
+    "throttleReadIOPSDevice": [{"major": maj, "minor": mi, "rate": 300}],
+    "throttleWriteIOPSDevice": [{"major": maj, "minor": mi, "rate": 400}],
+}
+c["process"]["args"] = ["sleep", "60"]'
+        cp "$B/config.json" "$TEST_DIR/good.json"
+        rt create --bundle "$B" io </dev/null >"$TEST_DIR/out" 2>&1 || { cat "$TEST_DIR/out"; false; }
+        if [[ -d /sys/fs/cgroup/blkio ]]; then
+                [[ $(io_file blkio.throttle.read_bps_device) == "$DEV 1048576" ]]
+                [[ $(io_file blkio.throttle.write_bps_device) == "$DEV 2097152" ]]
+                [[ $(io_file blkio.throttle.read_iops_device) == "$DEV 300" ]]
+                [[ $(io_file blkio.throttle.write_iops_device) == "$DEV 400" ]]
+        else
+                [[ $(io_file io.max) == "$DEV rbps=1048576 wbps=2097152 riops=300 wiops=400" ]]
+        fi
+        rt delete --force io
+        assert_gone io
+        # the weight: honoured where the host's scheduler has one, else an error naming it
+        edit 'c["linux"]["resources"]["blockIO"] = {"weight": 500}'
+        run rt create --bundle "$B" io </dev/null
+        echo "$output"
+        if [[ $status -eq 0 ]]; then
+                w=$(io_file blkio.weight 2>/dev/null || io_file blkio.bfq.weight 2>/dev/null || io_file io.weight 2>/dev/null || io_file io.bfq.weight)
+                [[ $w == *500* || $w == *5000* ]]
+                rt delete --force io
+        else
+                [[ $output == *'`linux.resources.blockIO.weight`: the blkio controller is not available'* ||
+                   $output == *'`linux.resources.blockIO.weight`: the io controller is not available'* ]]
+        fi
+        assert_gone io
+        edit 'c["linux"]["resources"]["blockIO"] = {"leafWeight": 300}'
+        run rt create --bundle "$B" io
+        [[ $status -eq 1 && $output == *'`linux.resources.blockIO.leafWeight`: not supported'* ]]
+        edit 'c["linux"]["resources"]["blockIO"] = {"throttleReadBpsDevice": [{"major": 8}]}'
+        run rt create --bundle "$B" io
+        [[ $status -eq 1 && $output == *'`linux.resources.blockIO.throttleReadBpsDevice[0]`: needs major, minor and rate'* ]]
+        assert_gone io
 }
 
 @test "--log --log-format=json: errors as JSON lines" {
@@ -645,6 +954,10 @@ teardown_file() {
         run pm run "${U[@]}" --rm --network=none --read-only --read-only-tmpfs=false "$IMG" sh -c 'touch /x 2>&1; echo done'
         echo "$output"
         [[ $output == *"Read-only file system"*done ]]
+        # podman's default --read-only-tmpfs: /tmp, /var/tmp, /run as tmpfs with tmpcopyup
+        run pm run "${U[@]}" --rm --network=none --read-only "$IMG" sh -c 'touch /x 2>&1; touch /tmp/x /run/y && echo tmp-ok; grep -c " /tmp tmpfs" /proc/mounts'
+        echo "$output"
+        [[ ${lines[0]} == *"Read-only file system"* && ${lines[1]} == tmp-ok && ${lines[2]} == 1 ]]
         run pm run "${U[@]}" --rm --network=none --user 1000:1000 "$IMG" sh -c 'id -u; id -g; grep CapEff /proc/self/status'
         echo "$output"
         [[ ${lines[0]} == 1000 && ${lines[1]} == 1000 && ${lines[2]} == *0000000000000000 ]]
@@ -661,6 +974,53 @@ teardown_file() {
                 [[ $(cat /sys/fs/cgroup"$cg"/memory.max) == 67108864 ]]
         fi
         pm rm -f -t 0 lim
+}
+
+@test "podman --hooks-dir: createRuntime, poststart and poststop hooks of a hooks.d file run" {
+        podman_setup
+        H=$TEST_DIR/h
+        mkdir -p "$H/hooks.d"
+        cat >"$H/hook" <<EOF2
+#!/bin/sh
+echo "\$1 \$(python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["status"], s["id"][:4])')" >>"$H/order"
+EOF2
+        chmod 755 "$H/hook"
+        for k in createRuntime poststart poststop; do
+                cat >"$H/hooks.d/$k.json" <<EOF2
+{"version": "1.0.0", "hook": {"path": "$H/hook", "args": ["hook", "$k"]},
+ "when": {"always": true}, "stages": ["$k"]}
+EOF2
+        done
+        run pm --hooks-dir "$H/hooks.d" run "${U[@]}" --rm --network=none "$IMG" echo ok
+        echo "$output"
+        cat "$H/order" || true
+        [[ $status -eq 0 && $output == ok ]]
+        mapfile -t l <"$H/order"
+        [[ ${#l[@]} -eq 3 ]]
+        [[ ${l[0]} == "createRuntime creating "* && ${l[1]} == "poststart running "* ]]
+        [[ ${l[2]} == "poststop stopped "* ]]
+}
+
+@test "podman run --device: the node in the container, allowed in its device cgroup" {
+        podman_setup
+        [[ -c /dev/net/tun ]] || skip "no /dev/net/tun on this host"
+        run pm run "${U[@]}" --rm --network=none --device /dev/net/tun "$IMG" sh -c 'stat -c "%t:%T" /dev/net/tun; : </dev/net/tun && echo opened'
+        echo "$output"
+        [[ $status -eq 0 && ${lines[0]} == a:c8 && ${lines[1]} == opened ]]
+}
+
+@test "podman run --device-read-bps, --device-write-iops: the throttles in the container's cgroup" {
+        podman_setup
+        [[ -b /dev/vda && -d /sys/fs/cgroup/blkio ]] || skip "no /dev/vda or no v1 blkio hierarchy"
+        pm run "${U[@]}" -d --name bio --network=none --device-read-bps /dev/vda:1mb \
+                --device-write-iops /dev/vda:400 "$IMG" sleep 60
+        local pid cg dev
+        pid=$(pm inspect --format '{{.State.Pid}}' bio)
+        dev=$(cat /sys/block/vda/dev)
+        cg=$(sed -n 's/^[0-9]*:blkio://p' /proc/"$pid"/cgroup)
+        [[ $(cat /sys/fs/cgroup/blkio"$cg"/blkio.throttle.read_bps_device) == "$dev 1048576" ]]
+        [[ $(cat /sys/fs/cgroup/blkio"$cg"/blkio.throttle.write_iops_device) == "$dev 400" ]]
+        pm rm -f -t 0 bio
 }
 
 @test "containerd: ctr run --rm, the output and exit status" {
