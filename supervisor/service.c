@@ -364,6 +364,8 @@ static int on_timer(Service *s, const UnitConfig *c, uint64_t now, ServiceAction
 {
         switch (s->state) {
         case SERVICE_STARTING:
+                if (s->held)
+                        return 0; /* no start timeout before the release */
                 return begin_stop(s, c, false, SERVICE_RESULT_TIMEOUT, now, a);
         case SERVICE_STOPPING:
                 /* The stop signal was not enough: kill everything, and wait for
