@@ -41,6 +41,7 @@ static const UnitConfig null_config = { .restart = RESTART_NO,
 
 static void manager_dispatch(Manager *m);
 static void unit_event(Unit *u, ServiceEvent ev, const void *data);
+static void unit_release_dependants(Unit *u);
 static void unit_mark_removed(Unit *u);
 
 /* ------------------------------------------------------------------ units */
@@ -1726,6 +1727,8 @@ static void unit_event(Unit *u, ServiceEvent ev, const void *data)
         if (u->svc.state != SERVICE_STARTING && u->svc.state != SERVICE_RUNNING)
                 health_halt(u->health);
         unit_execute(u, &a);
+        if (u->svc.state == SERVICE_RUNNING && old != SERVICE_RUNNING)
+                unit_release_dependants(u);
         if (u->svc.state != old)
                 unit_sockets_update(u);
         /* Stopped for good (not on its way to a restart): as systemd does
@@ -1928,6 +1931,20 @@ static void dispatch_start(Manager *m, Unit *u)
                 u->pending_start = false;
                 unit_event(u, SERVICE_EVENT_START, NULL);
                 return;
+        }
+}
+
+/* The readiness path: held containers that may go now are let go at once,
+ * before the hooks tell the clients; dispatch_held() does the rest. */
+static void unit_release_dependants(Unit *u)
+{
+        if (u->manager->graph_dirty)
+                return; /* the order is being rebuilt: dispatch_held() decides */
+        for (size_t i = 0; i < u->n_before; i++) {
+                Unit *v = u->before[i];
+                if (v != u && v->svc.held && v->hold_fd >= 0 && v->config &&
+                    unit_deps_verdict(u->manager, v) == DEPS_START)
+                        unit_hold_release(v);
         }
 }
 
