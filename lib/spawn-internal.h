@@ -90,10 +90,12 @@ struct SpawnPlan {
          * scan_state_dir: SpawnOptions.state_dir, for check_ids()'s cache. */
         char **scan_paths;
         char *scan_state_dir;
-        /* ccsup-runtime create: once set up, the child says so on the sync
-         * socket (spawn_read_result() gives 1) and waits, right before
-         * execve, in an open for writing of the FIFO that start_fd (O_PATH,
-         * above the listen fds) refers to, until `start` opens it. */
+        /* ccsup-runtime create, and ccsupd's prelaunch (SpawnOptions.hold):
+         * once set up, the child says so on the sync socket
+         * (spawn_read_result() gives 1) and waits, right before execve, in
+         * an open for writing of the FIFO that start_fd (O_PATH, above the
+         * listen fds) refers to, until `start` (or ccsupd's release) opens
+         * it for reading. */
         bool wait_start;
         int start_fd;
         /* process.terminal: a connected unix socket (--console-socket). The

@@ -533,6 +533,12 @@ int spawn_prepare(const UnitConfig *c, const SpawnOptions *o, SpawnPlan **ret, c
                 return r;
 
         p = plan_new(c, o);
+        p->wait_start = o->hold && o->hold_fd >= 3 + (int)o->n_listen_fds;
+        p->start_fd = p->wait_start ? o->hold_fd : -1;
+        if (o->hold && !p->wait_start) {
+                *ret_error = xstrdup("prelaunch: the hold FIFO's fd is below the [Socket] fds");
+                return -EINVAL;
+        }
         p->netns_fd = c->network_mode == NETWORK_CONTAINER || c->network_mode == NETWORK_BRIDGE ? o->netns_fd : -1;
         p->own_netns = c->network_mode == NETWORK_NONE;
         if (c->network_mode == NETWORK_BRIDGE && c->userns != USERNS_NO && !c->privileged && o->netns_ready) {
@@ -981,7 +987,8 @@ void spawn_child_setup_terminal(const SpawnPlan *p, int fd)
         (void)close(slave);
 }
 
-/* ccsup-runtime create: set up, tell the parent, and wait for `start`. The
+/* ccsup-runtime create, ccsupd's prelaunch: set up, tell the parent, and
+ * wait for `start` (the release). The
  * FIFO is reached through /proc/self/fd (our own fd, the container's fresh
  * /proc): its host path is not in this root. */
 static void child_wait_start(const SpawnPlan *p, int fd)

@@ -118,6 +118,15 @@ typedef struct SpawnOptions {
         const int *listen_fds;
         const char *const *listen_names;
         size_t n_listen_fds;
+        /* Prelaunch (ccsupd, a unit whose After= units are starting): the
+         * child sets up everything, says so on the sync socket
+         * (spawn_read_result() gives 1) and waits right before execve in
+         * an open for writing of the FIFO hold_fd (O_PATH, borrowed, above
+         * 3 + n_listen_fds) refers to, until the caller opens it for
+         * reading (keep that open until the sync socket's EOF: the child
+         * writes one byte to it). The hold point of ccsup-runtime create. */
+        bool hold;
+        int hold_fd;
 } SpawnOptions;
 
 typedef struct SpawnPlan SpawnPlan;

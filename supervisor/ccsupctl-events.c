@@ -105,8 +105,8 @@ static const char *event_kind(const Seen *s, const char *state, const char *sub,
 {
         if (s->state && restarts > s->restarts)
                 return "restart";
-        if (*sub && !streq_ptr(sub, s->sub))
-                return sub; /* ready, reloading, stopping */
+        if (*sub && !streq(sub, "held") && !streq_ptr(sub, s->sub))
+                return sub; /* ready, reloading, stopping; held is a state event */
         if (!streq_ptr(state, s->state))
                 return "state";
         if (!streq_ptr(result, s->result))

@@ -158,6 +158,8 @@ static bool unit_is_ready(const Unit *u)
 /* Shown beside `running` for the units that report their readiness. */
 static const char *unit_sub_state(const Unit *u)
 {
+        if (u->svc.state == SERVICE_STARTING && u->svc.held)
+                return "held"; /* prelaunched: set up, its exec waits for its After= units */
         if (u->svc.state != SERVICE_RUNNING || !u->config)
                 return "";
         if (u->config->notify && (u->stopping || u->reloading))

@@ -41,6 +41,7 @@ static const UnitConfig null_config = { .restart = RESTART_NO,
 
 static void manager_dispatch(Manager *m);
 static void unit_event(Unit *u, ServiceEvent ev, const void *data);
+static void unit_release_dependants(Unit *u);
 static void unit_mark_removed(Unit *u);
 
 /* ------------------------------------------------------------------ units */
@@ -110,6 +111,7 @@ static Unit *unit_new(Manager *m, const char *name)
         ev_init(&u->notify_io, on_notify);
         ev_init(&u->watchdog_timer, on_watchdog);
         u->notify_fd = -1;
+        u->hold_fd = u->release_fd = -1;
         u->pidfd_io.data = u->sync_io.data = u->timer.data = u->cleanup_timer.data = u;
         u->exit_timer.data = u->notify_io.data = u->watchdog_timer.data = u;
         u->state_changed_realtime = now_usec_realtime();
@@ -131,6 +133,8 @@ static void unit_free(Unit *u)
         ev_timer_stop(m->loop, &u->exit_timer);
         ev_timer_stop(m->loop, &u->watchdog_timer);
         unit_notify_close(u);
+        safe_close(u->hold_fd);
+        safe_close(u->release_fd);
         free(u->status_text);
         u->health = health_free(u->health);
         unit_sockets_close(u);
@@ -212,13 +216,15 @@ static void unit_write_runtime(Unit *u)
         uint64_t start = 0;
 
         (void)proc_start_time(u->run.pid, &start);
+        /* Held=1: held before its exec (prelaunch) and not released yet;
+         * a ccsupd that finds it so kills it and starts the unit anew. */
         text = xasprintf("PID=%d\nStartTime=%" PRIu64 "\nCgroup=%s\nStartedAt=%" PRIu64 "\n"
-                         "ConfigHash=%016" PRIx64 "\nStopSignal=%d\nImageDigest=%s\n",
+                         "ConfigHash=%016" PRIx64 "\nStopSignal=%d\nImageDigest=%s\n%s",
                          (int)u->run.pid, start, unit_cgroup_path(u) ? unit_cgroup_path(u) : "",
                          u->started_realtime, u->adopted ? u->adopted_hash : unit_config(u)->hash,
                          u->plan ? spawn_plan_stop_signal(u->plan)
                          : u->adopted ? u->adopted_stop_signal : 0,
-                         u->image_digest ? u->image_digest : "");
+                         u->image_digest ? u->image_digest : "", u->hold_fd >= 0 ? "Held=1\n" : "");
         tmp = xasprintf("%s.tmp", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
@@ -468,6 +474,9 @@ static void unit_cleanup_run(Unit *u)
         ev_io_stop(m->loop, &u->pidfd_io);
         ev_io_stop(m->loop, &u->sync_io);
         ev_timer_stop(m->loop, &u->exit_timer);
+        u->hold_fd = safe_close(u->hold_fd);
+        u->release_fd = safe_close(u->release_fd);
+        u->held_ready = false;
         if (u->adopted) {
                 /* No plan to clean up after: its staging directory, empty. */
                 _cleanup_free_ char *staging = xasprintf("%s/containers/%s", m->o.runtime_dir, u->name);
@@ -1281,6 +1290,51 @@ static int unit_bridge_connect(void *data, int netns_fd, char **ret_error)
         return bridge_connect(u->manager->bridge, u->name, netns_fd, ret_error);
 }
 
+/* Prelaunch: the FIFO a held child waits on, reached only through the fd
+ * (unlinked at once: nothing is left behind, whatever happens to ccsupd).
+ * Writable for the container's user, whoever it is. */
+static int unit_hold_open(Unit *u, char **ret_error)
+{
+        _cleanup_free_ char *path = xasprintf("%s/hold-%s", u->manager->o.runtime_dir, u->name);
+        _cleanup_close_ int fd = -1;
+
+        u->hold_fd = safe_close(u->hold_fd);
+        (void)unlink(path);
+        if (mkfifo(path, 0600) < 0 || chmod(path, 0622) < 0 ||
+            (fd = open(path, O_PATH | O_CLOEXEC)) < 0) {
+                int r = -errno;
+                (void)unlink(path);
+                *ret_error = xasprintf("prelaunch: %s: %s", path, strerror(-r));
+                return r;
+        }
+        (void)unlink(path);
+        /* Above every fd the child places (spawn.h, SpawnOptions.hold). */
+        u->hold_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3 + SPAWN_LISTEN_MAX);
+        if (u->hold_fd < 0) {
+                *ret_error = xasprintf("prelaunch: %s", strerror(errno));
+                return -errno;
+        }
+        return 0;
+}
+
+/* Prelaunch: lets the held child go on to its execve (it waits in an open
+ * of the FIFO for writing: this open for reading ends that). */
+static void unit_hold_release(Unit *u)
+{
+        char path[64];
+
+        if (u->hold_fd < 0)
+                return; /* an import runs: the launch is an ordinary one */
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", u->hold_fd);
+        u->release_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (u->release_fd < 0) {
+                log_unit(LOG_ERR, u->name, "release of the held container: %s", strerror(errno));
+                (void)cgroup_kill_all(u->run.cgroup); /* ends as a start error */
+        }
+        u->hold_fd = safe_close(u->hold_fd);
+        unit_write_runtime(u); /* Held=1 no more */
+}
+
 static int unit_launch(Unit *u, char **ret_error)
 {
         Manager *m = u->manager;
@@ -1343,6 +1397,14 @@ static int unit_launch(Unit *u, char **ret_error)
         so.listen_fds = fds;
         so.listen_names = fd_names;
         so.n_listen_fds = u->n_listen_fds + u->n_fdstore;
+        if (u->svc.held) {
+                r = unit_hold_open(u, ret_error);
+                if (r < 0)
+                        return r;
+                so.hold = true;
+                so.hold_fd = u->hold_fd;
+        } else
+                u->no_prelaunch = false;
         if (u->config->network_mode == NETWORK_BRIDGE) {
                 if (u->config->userns != USERNS_NO && !u->config->privileged) {
                         /* the child makes the namespace, wired before it runs */
@@ -1379,6 +1441,7 @@ static int unit_launch(Unit *u, char **ret_error)
         free(u->image_digest);
         u->image_digest = image.manifest_digest ? xstrdup(image.manifest_digest) : NULL;
         u->exec_done = false;
+        u->held_ready = false;
         /* Only clone3(CLONE_INTO_CGROUP) needed the cgroup's directory fd. */
         u->run.cgroup->unified_fd = safe_close(u->run.cgroup->unified_fd);
         u->started_realtime = now_usec_realtime();
@@ -1390,8 +1453,9 @@ static int unit_launch(Unit *u, char **ret_error)
         ev_io_start(m->loop, &u->sync_io);
         unit_write_runtime(u);
         unit_fdstore_add(u);
-        log_unit(LOG_DEBUG, u->name, "launched as PID %d (cgroup %s)", (int)u->run.pid,
-                 spawn_plan_cgroup_path(u->plan));
+        log_unit(LOG_DEBUG, u->name, "launched as PID %d (cgroup %s)%s", (int)u->run.pid,
+                 spawn_plan_cgroup_path(u->plan),
+                 u->hold_fd >= 0 ? ", held before its exec until its After= units are running" : "");
         return 0;
 }
 
@@ -1414,6 +1478,12 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
         r = spawn_read_result(u->run.sync_fd, &msg);
         if (r == -EAGAIN)
                 return;
+        if (r == 1) {
+                /* Prelaunch: set up and waiting for the release. */
+                u->held_ready = true;
+                log_unit(LOG_DEBUG, u->name, "held before its exec");
+                return;
+        }
         ev_io_stop(loop, w);
         if (r < 0) {
                 /* The child exits right after its message: the pidfd says when. */
@@ -1424,6 +1494,7 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
         u->exec_done = true;
         /* Done with: fds are counted (1000 units stay below RLIMIT_NOFILE). */
         u->run.sync_fd = safe_close(u->run.sync_fd);
+        u->release_fd = safe_close(u->release_fd);
         free(u->start_error);
         u->start_error = NULL;
         /* [Health]: the checks start with the command; ready at the first
@@ -1514,6 +1585,19 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
         end.start_error = !u->exec_done;
         end.killed = si.si_code != CLD_EXITED;
         end.code = si.si_status;
+        if (u->svc.held && !u->exec_done && u->svc.state == SERVICE_STARTING) {
+                /* Its setup may have needed what the units it is ordered
+                 * after make while they start: no result, it starts the
+                 * ordinary way once they are running. */
+                end.retry = true;
+                u->no_prelaunch = true;
+                log_unit(LOG_INFO, u->name, "prelaunch ended before the release (%s): it starts once its After= units are running",
+                         u->start_error ? u->start_error : end.killed ? "killed" : "exited");
+                free(u->start_error);
+                u->start_error = NULL;
+                unit_event(u, SERVICE_EVENT_EXITED, &end);
+                return;
+        }
         unit_ended(u, &end);
 }
 
@@ -1622,12 +1706,17 @@ static void unit_event(Unit *u, ServiceEvent ev, const void *data)
 {
         ServiceState old = u->svc.state;
         ServiceResult old_result = u->svc.result;
+        /* A held container that goes without a result (a restart, a
+         * changed file, a failed prelaunch): the start is queued again. */
+        bool requeue = u->svc.held || (old == SERVICE_STOPPING && u->svc.requeue_after_stop);
         ServiceActions a;
         int r;
 
         r = service_handle(&u->svc, unit_config(u), ev, data, now_usec_monotonic(), &a);
         if (r < 0)
                 return;
+        if (requeue && u->svc.state == SERVICE_INACTIVE && u->wanted && !u->manager->shutting_down)
+                u->pending_start = true;
         if (u->svc.state != old) {
                 u->state_changed_realtime = now_usec_realtime();
                 log_unit(u->svc.state == SERVICE_FAILED ? LOG_WARNING : LOG_DEBUG, u->name,
@@ -1638,6 +1727,8 @@ static void unit_event(Unit *u, ServiceEvent ev, const void *data)
         if (u->svc.state != SERVICE_STARTING && u->svc.state != SERVICE_RUNNING)
                 health_halt(u->health);
         unit_execute(u, &a);
+        if (u->svc.state == SERVICE_RUNNING && old != SERVICE_RUNNING)
+                unit_release_dependants(u);
         if (u->svc.state != old)
                 unit_sockets_update(u);
         /* Stopped for good (not on its way to a restart): as systemd does
@@ -1751,6 +1842,62 @@ static bool unit_is_transitioning(const Unit *d)
                (d->svc.state == SERVICE_STOPPING && d->svc.start_after_stop);
 }
 
+/* Where a unit's start stands with the units it is ordered after. */
+typedef enum DepsVerdict {
+        DEPS_START,  /* all running (or, for After= alone, not on their way) */
+        DEPS_WAIT,   /* not yet */
+        DEPS_HOLD,   /* not yet, but each one not running is starting with a container:
+                      * it may be prelaunched */
+        DEPS_FAILED, /* a Requires= unit is missing or not coming (logged) */
+} DepsVerdict;
+
+static DepsVerdict unit_deps_verdict(Manager *m, Unit *u)
+{
+        bool wait = false, hold = true;
+
+        _cleanup_strv_free_ char **required = strv_copy(u->config->requires);
+        if (u->config->network_mode == NETWORK_CONTAINER && u->config->network_container)
+                strv_add(&required, u->config->network_container);
+        STRV_FOREACH(name, required)
+                if (!manager_get_unit(m, *name)) {
+                        log_unit(LOG_ERR, u->name, "required unit `%s` does not exist", *name);
+                        return DEPS_FAILED;
+                }
+        for (size_t i = 0; i < u->n_after; i++) {
+                Unit *d = u->after[i];
+                if (d == u || d->svc.state == SERVICE_RUNNING)
+                        continue;
+                if (unit_is_transitioning(d)) {
+                        wait = true;
+                        if (d->pending_start || d->svc.state != SERVICE_STARTING || d->run.pidfd < 0)
+                                hold = false;
+                        continue;
+                }
+                if (wait)
+                        return DEPS_WAIT; /* decided once the one before is */
+                if (unit_requires(u, d)) {
+                        log_unit(LOG_NOTICE, u->name, "required unit `%s` is %s", d->name,
+                                 service_state_to_string(d->svc.state));
+                        return DEPS_FAILED;
+                }
+        }
+        return !wait ? DEPS_START : hold ? DEPS_HOLD : DEPS_WAIT;
+}
+
+/* Prelaunch is for units whose launch shows nothing, before their exec,
+ * that the units they wait for could change: not Mode=container:NAME (it
+ * joins NAME's namespace, which a restart of NAME replaces), not [Socket]
+ * (its sockets would accept connections before the order says it may
+ * start), not EnvironmentFile= (read at the launch; a dependency may write
+ * it). CCSUP_TEST_NO_PRELAUNCH turns it off (tests/bench/readiness). */
+static bool unit_can_prelaunch(const Unit *u)
+{
+        const UnitConfig *c = u->config;
+
+        return !u->no_prelaunch && c->network_mode != NETWORK_CONTAINER && unit_listen_count(c) == 0 &&
+               strv_length(c->environment_files) == 0 && !getenv("CCSUP_TEST_NO_PRELAUNCH");
+}
+
 static void dispatch_start(Manager *m, Unit *u)
 {
         if (m->shutting_down || u->svc.state == SERVICE_BAD || u->svc.state == SERVICE_MASKED) {
@@ -1767,32 +1914,61 @@ static void dispatch_start(Manager *m, Unit *u)
                 u->pending_start = false;
                 return;
         }
-        _cleanup_strv_free_ char **required = strv_copy(u->config->requires);
-        if (u->config->network_mode == NETWORK_CONTAINER && u->config->network_container)
-                strv_add(&required, u->config->network_container);
-        STRV_FOREACH(name, required)
-                if (!manager_get_unit(m, *name)) {
-                        u->pending_start = false;
-                        log_unit(LOG_ERR, u->name, "required unit `%s` does not exist", *name);
-                        unit_event(u, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
+        switch (unit_deps_verdict(m, u)) {
+        case DEPS_WAIT:
+                return;
+        case DEPS_HOLD:
+                if (!unit_can_prelaunch(u))
                         return;
-                }
-        for (size_t i = 0; i < u->n_after; i++) {
-                Unit *d = u->after[i];
-                if (d == u || d->svc.state == SERVICE_RUNNING)
-                        continue;
-                if (unit_is_transitioning(d))
-                        return; /* not yet */
-                if (unit_requires(u, d)) {
-                        u->pending_start = false;
-                        log_unit(LOG_NOTICE, u->name, "required unit `%s` is %s", d->name,
-                                 service_state_to_string(d->svc.state));
-                        unit_event(u, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
-                        return;
-                }
+                u->pending_start = false;
+                unit_event(u, SERVICE_EVENT_PRELAUNCH, NULL);
+                return;
+        case DEPS_FAILED:
+                u->pending_start = false;
+                unit_event(u, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
+                return;
+        case DEPS_START:
+                u->pending_start = false;
+                unit_event(u, SERVICE_EVENT_START, NULL);
+                return;
         }
-        u->pending_start = false;
-        unit_event(u, SERVICE_EVENT_START, NULL);
+}
+
+/* The readiness path: held containers that may go now are let go at once,
+ * before the hooks tell the clients; dispatch_held() does the rest. */
+static void unit_release_dependants(Unit *u)
+{
+        if (u->manager->graph_dirty)
+                return; /* the order is being rebuilt: dispatch_held() decides */
+        for (size_t i = 0; i < u->n_before; i++) {
+                Unit *v = u->before[i];
+                if (v != u && v->svc.held && v->hold_fd >= 0 && v->config &&
+                    unit_deps_verdict(u->manager, v) == DEPS_START)
+                        unit_hold_release(v);
+        }
+}
+
+/* A held unit: released when the ordinary start would happen now (the
+ * dependencies are running, or for After= alone not coming); stopped with
+ * result `dependency` when a Requires= one is not coming, as a waiting
+ * start would fail; else held on (a dependency that restarts included). */
+static void dispatch_held(Manager *m, Unit *u)
+{
+        if (m->shutting_down || !u->config)
+                return;
+        switch (unit_deps_verdict(m, u)) {
+        case DEPS_WAIT:
+        case DEPS_HOLD:
+                return;
+        case DEPS_FAILED:
+                unit_event(u, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
+                return;
+        case DEPS_START:
+                unit_hold_release(u);
+                log_unit(LOG_DEBUG, u->name, "released");
+                unit_event(u, SERVICE_EVENT_RELEASE, NULL);
+                return;
+        }
 }
 
 static void dispatch_stop(Manager *m, Unit *u)
@@ -1835,10 +2011,11 @@ static bool manager_delete_removed(Manager *m)
  * (a dependency that keeps restarting must not hold READY=1 back forever). */
 static bool unit_first_attempt_over(const Unit *u)
 {
-        if (u->svc.state == SERVICE_STARTING ||
-            (u->svc.state == SERVICE_STOPPING && u->svc.start_after_stop))
+        /* A held unit waits like a pending one. */
+        if ((u->svc.state == SERVICE_STARTING && !u->svc.held) ||
+            (u->svc.state == SERVICE_STOPPING && (u->svc.start_after_stop || u->svc.requeue_after_stop)))
                 return false;
-        if (!u->pending_start)
+        if (!u->pending_start && !u->svc.held)
                 return true;
         for (size_t i = 0; i < u->n_after; i++) {
                 const Unit *d = u->after[i];
@@ -1899,6 +2076,8 @@ static void manager_dispatch(Manager *m)
                                 dispatch_stop(m, u);
                         else if (u->pending_start)
                                 dispatch_start(m, u);
+                        else if (u->svc.held)
+                                dispatch_held(m, u);
                 }
                 if (manager_delete_removed(m))
                         m->dispatch_again = true;
@@ -1923,6 +2102,7 @@ typedef struct RuntimeState {
         pid_t pid;
         uint64_t start_time, started_at, config_hash;
         int stop_signal;
+        bool held;                /* Held=1: held before its exec (prelaunch) */
         char *cgroup;
         char *image_digest;       /* NULL: not recorded (a directory image, an older ccsupd) */
 } RuntimeState;
@@ -1952,6 +2132,8 @@ static int runtime_state_read(const char *path, RuntimeState *ret)
                         rs.cgroup = xstrdup(v);
                 else if ((v = startswith(line, "ImageDigest=")) && *v && !rs.image_digest)
                         rs.image_digest = xstrdup(v);
+                else if (streq(line, "Held=1"))
+                        rs.held = true;
         }
         rs.pid = pid;
         *ret = rs;
@@ -2136,6 +2318,16 @@ static bool unit_try_adopt(Unit *u)
         if (!rs.cgroup || !startswith(rs.cgroup, prefix) || !path_is_normalized_absolute(rs.cgroup)) {
                 log_unit(LOG_WARNING, u->name, "runtime state `%s`: bad cgroup, ignored", path);
                 safe_close(stored);
+                goto gone;
+        }
+        if (rs.held) {
+                /* The previous ccsupd held it before its exec and cannot
+                 * release it any more (the FIFO went with it): killed, and
+                 * the unit starts anew, in order. */
+                safe_close(stored);
+                log_unit(LOG_NOTICE, u->name, "PID %d was held before its exec by the previous ccsupd: killed, started anew",
+                         (int)rs.pid);
+                unit_clean_stale_cgroup(u, rs.cgroup);
                 goto gone;
         }
         r = runtime_state_pidfd(&rs, stored, &fd);

@@ -69,6 +69,14 @@ struct Unit {
         SpawnPlan *plan;
         SpawnResult run;           /* pid 0 and fds -1 when there is no container */
         bool exec_done;            /* the sync socket reported a successful execve */
+        /* Prelaunch (svc.held): hold_fd, an O_PATH fd of the (unlinked)
+         * FIFO the held child waits on before its execve; release_fd, its
+         * read end opened at the release, kept until the exec (the child
+         * writes a byte to it). no_prelaunch: its last prelaunch failed in
+         * setup, so this start is an ordinary one. */
+        int hold_fd, release_fd;
+        bool held_ready;           /* the child reached its hold point */
+        bool no_prelaunch;
         char *start_error;         /* the last start error, for status */
         struct UnitImport *import; /* Image= being imported for this start (manager.c) */
         char *image_digest;        /* the manifest digest the container runs from; NULL: none

@@ -43,6 +43,8 @@ static const char *const service_event_table[_SERVICE_EVENT_MAX] = {
         [SERVICE_EVENT_ADOPT] = "adopt",
         [SERVICE_EVENT_WATCHDOG] = "watchdog",
         [SERVICE_EVENT_UNHEALTHY] = "unhealthy",
+        [SERVICE_EVENT_PRELAUNCH] = "prelaunch",
+        [SERVICE_EVENT_RELEASE] = "release",
 };
 
 const char *service_state_to_string(ServiceState s)
@@ -134,6 +136,7 @@ static int enter(Service *s, const UnitConfig *c, ServiceState ns, uint64_t now,
         bool changed = s->state != ns;
 
         s->state = ns;
+        s->held = false;
         a->flags |= SERVICE_ACTION_TIMER;
         switch (ns) {
         case SERVICE_STARTING:
@@ -153,6 +156,7 @@ static int enter(Service *s, const UnitConfig *c, ServiceState ns, uint64_t now,
         }
         if (ns != SERVICE_STOPPING) {
                 s->stop_by_operator = s->start_after_stop = s->masked_after_stop = false;
+                s->requeue_after_stop = false;
                 s->stop_result = SERVICE_SUCCESS;
         }
         return changed;
@@ -162,6 +166,32 @@ static int launch(Service *s, const UnitConfig *c, uint64_t now, ServiceActions 
 {
         a->flags |= SERVICE_ACTION_LAUNCH;
         return enter(s, c, SERVICE_STARTING, now, a, 0);
+}
+
+/* Held: no start timeout until the release (its dependencies have their
+ * own); the run starts then. */
+static int prelaunch(Service *s, const UnitConfig *c, uint64_t now, ServiceActions *a)
+{
+        int r = launch(s, c, now, a);
+
+        s->held = true;
+        a->timer_usec = USEC_INFINITY;
+        return r;
+}
+
+/* A held container goes (a restart, a changed file): killed, then inactive
+ * with the result it had, and the manager queues the start again, so that
+ * it waits for its dependencies as it did. */
+static int unhold(Service *s, const UnitConfig *c, uint64_t now, ServiceActions *a)
+{
+        ServiceResult kept = s->result;
+        int r = enter(s, c, SERVICE_STOPPING, now, a, 0);
+
+        s->stop_by_operator = true;
+        s->requeue_after_stop = true;
+        s->result = kept;
+        a->flags |= SERVICE_ACTION_KILL_SIGNAL;
+        return r;
 }
 
 /* Begins a stop: the stop signal now, SIGKILL at the stop timeout. */
@@ -215,12 +245,18 @@ static int on_exited(Service *s, const UnitConfig *c, const ServiceEnd *end, uin
         switch (s->state) {
         case SERVICE_STARTING:
         case SERVICE_RUNNING:
+                if (s->held && end->retry) {
+                        a->flags |= SERVICE_ACTION_CLEANUP;
+                        return enter(s, c, SERVICE_INACTIVE, now, a, 0);
+                }
                 record_end(s, end);
                 a->flags |= SERVICE_ACTION_CLEANUP;
                 return automatic_end(s, c, service_end_result(c, end, 0), now, a);
         case SERVICE_STOPPING:
-                record_end(s, end);
                 a->flags |= SERVICE_ACTION_CLEANUP;
+                if (s->requeue_after_stop)
+                        return enter(s, c, SERVICE_INACTIVE, now, a, 0); /* never ran: result kept */
+                record_end(s, end);
                 if (s->masked_after_stop)
                         return enter(s, c, SERVICE_MASKED, now, a, 0);
                 if (s->start_after_stop) {
@@ -254,10 +290,14 @@ static int on_start(Service *s, const UnitConfig *c, bool restart, uint64_t now,
                 if (!restart)
                         return 0;
                 s->consecutive = 0;
+                if (s->held)
+                        return unhold(s, c, now, a);
                 r = begin_stop(s, c, true, SERVICE_SUCCESS, now, a);
                 s->start_after_stop = true;
                 return r;
         case SERVICE_STOPPING:
+                if (s->requeue_after_stop)
+                        return 0; /* the manager queues it anyway */
                 s->start_after_stop = true;
                 s->masked_after_stop = false;
                 if (restart)
@@ -292,7 +332,7 @@ static int on_reload(Service *s, const UnitConfig *c, ServiceLoad load, uint64_t
                 }
                 if (s->state == SERVICE_STOPPING) {
                         s->stop_by_operator = s->masked_after_stop = true;
-                        s->start_after_stop = false;
+                        s->start_after_stop = s->requeue_after_stop = false;
                         return 0;
                 }
                 return enter(s, c, SERVICE_MASKED, now, a, 0);
@@ -308,7 +348,7 @@ static int on_dependency_failed(Service *s, const UnitConfig *c, uint64_t now, S
                 return begin_stop(s, c, true, SERVICE_RESULT_DEPENDENCY, now, a);
         case SERVICE_STOPPING:
                 s->stop_by_operator = true;
-                s->start_after_stop = false;
+                s->start_after_stop = s->requeue_after_stop = false;
                 if (!s->masked_after_stop)
                         s->stop_result = SERVICE_RESULT_DEPENDENCY;
                 return 0;
@@ -324,6 +364,8 @@ static int on_timer(Service *s, const UnitConfig *c, uint64_t now, ServiceAction
 {
         switch (s->state) {
         case SERVICE_STARTING:
+                if (s->held)
+                        return 0; /* no start timeout before the release */
                 return begin_stop(s, c, false, SERVICE_RESULT_TIMEOUT, now, a);
         case SERVICE_STOPPING:
                 /* The stop signal was not enough: kill everything, and wait for
@@ -356,7 +398,7 @@ int service_handle(Service *s, const UnitConfig *c, ServiceEvent ev, const void 
                         r = begin_stop(s, c, true, SERVICE_SUCCESS, now, &a);
                 else if (s->state == SERVICE_STOPPING) {
                         s->stop_by_operator = true;
-                        s->start_after_stop = false;
+                        s->start_after_stop = s->requeue_after_stop = false;
                         r = 0;
                 } else if (s->state == SERVICE_WAITING)
                         r = enter(s, c, SERVICE_INACTIVE, now, &a, 0);
@@ -392,6 +434,23 @@ int service_handle(Service *s, const UnitConfig *c, ServiceEvent ev, const void 
                 break;
         case SERVICE_EVENT_DEPENDENCY_FAILED:
                 r = on_dependency_failed(s, c, now, &a);
+                break;
+        case SERVICE_EVENT_PRELAUNCH:
+                if (s->state == SERVICE_BAD || s->state == SERVICE_MASKED ||
+                    service_state_is_active(s->state))
+                        return -EINVAL;
+                s->consecutive = 0;
+                r = prelaunch(s, c, now, &a);
+                break;
+        case SERVICE_EVENT_RELEASE:
+                if (s->state != SERVICE_STARTING || !s->held)
+                        return -EINVAL;
+                /* The run starts now: the start timeout with it. */
+                s->held = false;
+                s->started_usec = now;
+                a.flags |= SERVICE_ACTION_TIMER;
+                a.timer_usec = c->start_timeout_usec;
+                r = 0;
                 break;
         case SERVICE_EVENT_RELOAD:
                 if (!data)

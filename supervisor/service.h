@@ -10,7 +10,8 @@
  *
  * One timer per service; its meaning follows the state:
  *   starting  start timeout (StartTimeoutSec=)   -> stop, result `timeout`
- *             (with Notify=yes it lasts until READY=1)
+ *             (with Notify=yes it lasts until READY=1; none while held,
+ *             it runs from the release)
  *   stopping  stop timeout (StopTimeoutSec=)     -> SIGKILL to the cgroup
  *   waiting   restart delay (the backoff)        -> launch
  */
@@ -60,6 +61,8 @@ typedef enum ServiceEvent {
         SERVICE_EVENT_ADOPT,             /* a container found running at start (data: ServiceAdopt) */
         SERVICE_EVENT_WATCHDOG,          /* Notify=yes: no WATCHDOG=1 in time, or WATCHDOG=trigger */
         SERVICE_EVENT_UNHEALTHY,         /* [Health]: an unhealthy verdict, OnFailure=restart or stop */
+        SERVICE_EVENT_PRELAUNCH,         /* manager: launch it, held before its exec (its After= units start) */
+        SERVICE_EVENT_RELEASE,           /* manager: a held container may exec now */
         _SERVICE_EVENT_MAX,
 } ServiceEvent;
 
@@ -70,6 +73,8 @@ typedef struct ServiceEnd {
         int code;         /* exit code, or the signal number when killed */
         bool oom;         /* the kernel's OOM killer killed it */
         bool unknown;     /* how it ended is lost (a re-adopted container, no PIDFD_GET_INFO) */
+        bool retry;       /* held: its setup failed before the hold point; no result, the
+                           * manager starts it again the ordinary way */
 } ServiceEnd;
 
 /* Data of SERVICE_EVENT_ADOPT: when the container started (monotonic). */
@@ -110,6 +115,12 @@ typedef struct Service {
         bool stop_by_operator;      /* stopping: no restart follows */
         bool start_after_stop;      /* stopping: start again once stopped */
         bool masked_after_stop;     /* stopping: become masked once stopped */
+        /* Prelaunch: starting, its container launched and held before its
+         * exec until the units it is ordered after are running (the
+         * manager decides when). */
+        bool held;
+        bool requeue_after_stop;    /* stopping a held one: inactive again, result kept; the
+                                     * manager queues the start anew */
         unsigned consecutive;       /* automatic restarts since the backoff was reset */
         unsigned restarts;          /* automatic restarts shown to the operator */
         uint64_t started_usec;      /* monotonic: when the current or last run started */

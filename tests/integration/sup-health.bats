@@ -76,7 +76,10 @@ wait_health() {
         [[ $(prop db Health) == starting ]]
         [[ $(houtput db) == *"Connection refused"* ]]
         [[ $(prop db Ready) == no ]]
-        [[ $(prop app State) == inactive ]]
+        # set up, held before its exec until db is healthy (prelaunch)
+        [[ $(prop app State) == starting ]]
+        run ctl status app
+        [[ $output == *"State: starting (held, success)"* ]]
 
         touch "$T/ctl/listen"
         wait_state db running 10

@@ -39,6 +39,47 @@ Bind=$T/ctl:/ctl
 EOF
 }
 
+# held NAME [UNIT LINES...]: a unit whose command records its PID in
+# /ctl/NAME-ran first thing, then runs until stopped; the lines go to [Unit]
+held() {
+        local name=$1
+        shift
+        unit "$name" <<EOF
+[Unit]
+$(printf '%s\n' "$@")
+
+[Image]
+Image=$IMAGE
+
+[Process]
+Exec=/bin/sh -c 'echo \$\$ >/ctl/$name-ran; trap "exit 0" TERM; while :; do sleep 0.05; done'
+StopTimeoutSec=5s
+
+[Mounts]
+Bind=$T/ctl:/ctl
+EOF
+}
+
+# wait_held UNIT: until UNIT is starting (held); its PID in HELD_PID, its
+# cgroup in HELD_CG
+wait_held() {
+        wait_until 10 sh -c '"$0" status "$1" | grep -q "State: starting (held"' "$CCSUPCTL" "$1"
+        run ctl status "$1"
+        [[ $output == *"State: starting (held, "* ]]
+        HELD_PID=$(prop "$1" MainPID)
+        HELD_CG=$(prop "$1" CgroupPath)
+        [[ -n $HELD_PID && -n $HELD_CG ]]
+        kill -0 "$HELD_PID"
+}
+
+# a cgroup path of `show` is gone from every hierarchy it was in
+cgroup_gone() {
+        local d
+        for d in /sys/fs/cgroup/*"$1" /sys/fs/cgroup/unified"$1"; do
+                [[ ! -d $d ]] || return 1
+        done
+}
+
 # until /ctl/NAME exists (inside the container)
 GATE='gate() { while [ ! -e /ctl/$1 ]; do sleep 0.05; done; }; trap "exit 0" TERM;'
 
@@ -51,8 +92,10 @@ GATE='gate() { while [ ! -e /ctl/$1 ]; do sleep 0.05; done; }; trap "exit 0" TER
         [[ $(prop svc StatusText) == "warming up" ]]
         [[ $(prop svc State) == starting ]]
         [[ $(prop svc Ready) == no ]]
-        # the dependant has not started: svc is not ready
-        [[ $(prop dep State) == inactive ]]
+        # the dependant is set up but held before its exec: svc is not ready
+        wait_state dep starting 10
+        run ctl status dep
+        [[ $output == *"State: starting (held, success)"* ]]
         grep -qx 'NOTIFY_SOCKET=/run/host/notify' "$T/ctl/env"
         ! grep -q '^WATCHDOG_USEC=' "$T/ctl/env"
 
@@ -235,4 +278,123 @@ EOF
         [[ $status -ne 0 ]]
         [[ $output == *"Notify="* ]]
         [[ $output == *"WatchdogSignal="* ]]
+}
+
+# Prelaunch (UNITS.md, [Unit] After=): while a unit's After= units start,
+# its container is set up and held right before its exec; READY=1 releases
+# it.
+@test "prelaunch: the dependant is held before its exec until READY=1, then runs" {
+        notifier svc "$GATE"' gate go; systemd-notify --ready; while :; do sleep 0.05; done'
+        held dep "Requires=svc"
+        sup_start
+        wait_state svc starting 10
+        wait_held dep
+        # set up (its cgroup and PID 1 exist), the command not executed
+        [[ -d /sys/fs/cgroup/unified$HELD_CG || -d /sys/fs/cgroup/pids$HELD_CG ]]
+        sleep 0.5
+        [[ ! -e $T/ctl/dep-ran ]]
+        [[ $(prop dep State) == starting ]]
+        [[ $(prop dep Ready) == no ]]
+
+        touch "$T/ctl/go"
+        wait_state svc running 10
+        wait_state dep running 10
+        wait_file "$T/ctl/dep-ran"
+        # the held process is the one that executed the command
+        [[ $(prop dep MainPID) == "$HELD_PID" ]]
+        [[ $(prop dep Result) == success ]]
+        run ctl status dep
+        [[ $output == *"State: running (success)"* ]]
+}
+
+@test "prelaunch: a held dependant's Requires= unit fails or times out: killed, result dependency, nothing left; After= alone runs" {
+        notifier svc "$GATE"' gate fail; exit 3' "[Restart]" "Policy=no"
+        notifier slow 'trap "exit 0" TERM; while :; do sleep 0.05; done' "StartTimeoutSec=3s" "[Restart]" "Policy=no"
+        held dep "Requires=svc"
+        held after "After=svc"
+        held dep2 "Requires=slow"
+        sup_start
+        wait_held dep
+        local pid=$HELD_PID cg=$HELD_CG
+        wait_held after
+        wait_held dep2
+        local pid2=$HELD_PID cg2=$HELD_CG
+
+        touch "$T/ctl/fail"
+        wait_state svc failed 10
+        wait_state dep failed 10
+        [[ $(prop dep Result) == dependency ]]
+        # plain After=: started anyway, as without prelaunch
+        wait_state after running 10
+        wait_file "$T/ctl/after-ran"
+        ! kill -0 "$pid" 2>/dev/null
+        wait_until 5 cgroup_gone "$cg"
+        cgroup_gone "$cg"
+        [[ ! -e $T/ctl/dep-ran ]]
+
+        # StartTimeoutSec= of the dependency
+        wait_state slow failed 10
+        [[ $(prop slow Result) == timeout ]]
+        wait_state dep2 failed 10
+        [[ $(prop dep2 Result) == dependency ]]
+        ! kill -0 "$pid2" 2>/dev/null
+        wait_until 5 cgroup_gone "$cg2"
+        cgroup_gone "$cg2"
+        [[ ! -e $T/ctl/dep2-ran ]]
+}
+
+@test "prelaunch: stop of a held dependant kills it; a start holds it again; a changed file relaunches it held" {
+        notifier svc "$GATE"' gate go; systemd-notify --ready; while :; do sleep 0.05; done'
+        held dep "After=svc"
+        sup_start
+        wait_held dep
+        local pid=$HELD_PID cg=$HELD_CG
+        ctl stop dep
+        [[ $(prop dep State) == inactive ]]
+        [[ $(prop dep Result) == success ]]
+        ! kill -0 "$pid" 2>/dev/null
+        wait_until 5 cgroup_gone "$cg"
+        cgroup_gone "$cg"
+        [[ $(prop svc State) == starting ]]
+
+        ctl --no-block start dep
+        wait_held dep
+        pid=$HELD_PID
+        # reload with a changed file: the held one goes, a new one is held
+        held dep "After=svc" "Description=changed"
+        ctl reload
+        wait_until 10 sh -c '! kill -0 "$0" 2>/dev/null' "$pid"
+        ! kill -0 "$pid" 2>/dev/null
+        wait_held dep
+        [[ $HELD_PID != "$pid" ]]
+        [[ ! -e $T/ctl/dep-ran ]]
+
+        touch "$T/ctl/go"
+        wait_state dep running 10
+        wait_file "$T/ctl/dep-ran"
+        [[ $(prop dep MainPID) == "$HELD_PID" ]]
+}
+
+@test "prelaunch: ccsupd killed with a held dependant: the next one kills it and starts the unit anew, in order" {
+        notifier svc "$GATE"' gate go; systemd-notify --ready; while :; do sleep 0.05; done'
+        held dep "Requires=svc"
+        sup_start
+        wait_held dep
+        local pid=$HELD_PID
+        grep -qx 'Held=1' "$T/run/units/dep"
+
+        kill -KILL "$SUP_PID"
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        cat "$T/d.err" >>"$T/d1.err"
+        sup_start
+        # svc, a container found running, is re-adopted as running: dep
+        # starts at once, in a new container
+        wait_state dep running 10
+        grep -q "PID $pid was held before its exec by the previous ccsupd: killed, started anew" "$T/d.err"
+        ! kill -0 "$pid" 2>/dev/null
+        wait_file "$T/ctl/dep-ran"
+        [[ $(cat "$T/ctl/dep-ran") != "$pid" ]]
+        [[ $(prop dep MainPID) != "$pid" ]]
+        ! grep -q 'Held=1' "$T/run/units/dep"
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of one unit's state machine (supervisor/service.c): the restart
  * policies against exit codes and signals, the backoff, ResetAfterSec=,
- * MaxRestarts=, operator stops, restarts, reloads, dependency failures. */
+ * MaxRestarts=, operator stops, restarts, reloads, dependency failures,
+ * prelaunch (held before the exec). */
 #include <signal.h>
 
 #include "service.h"
@@ -387,8 +388,104 @@ static void test_unhealthy(void)
         unit_config_free(stop);
 }
 
+static void test_prelaunch(void)
+{
+        UnitConfig *c = config("Policy=always\n");
+        ServiceEnd killed = { .killed = true, .code = SIGKILL, .start_error = true };
+        ServiceEnd retry = { .start_error = true, .code = 125, .retry = true };
+        ServiceReload changed = { SERVICE_LOAD_CHANGED }, masked = { SERVICE_LOAD_MASKED };
+        Service s;
+
+        /* held: starting, launched, no start timeout; the release arms it */
+        service_init(&s, SERVICE_INACTIVE);
+        now = 100 * SEC;
+        is_int(ev(&s, c, SERVICE_EVENT_PRELAUNCH, NULL), 1, "prelaunch changes the state");
+        is_str(st(&s), "starting", "held: starting");
+        ok(s.held, "held");
+        ok(act.flags & SERVICE_ACTION_LAUNCH, "launched");
+        ok((act.flags & SERVICE_ACTION_TIMER) && act.timer_usec == USEC_INFINITY, "no start timeout while held");
+        is_int(ev(&s, c, SERVICE_EVENT_PRELAUNCH, NULL), -EINVAL, "no second prelaunch");
+        ev(&s, c, SERVICE_EVENT_TIMER, NULL);
+        ok(s.state == SERVICE_STARTING && s.held, "no timeout while held");
+        now = 200 * SEC;
+        is_int(ev(&s, c, SERVICE_EVENT_RELEASE, NULL), 0, "release: still starting");
+        ok(!s.held, "released");
+        ok((act.flags & SERVICE_ACTION_TIMER) && act.timer_usec == 5 * SEC, "the start timeout runs from the release");
+        ok(s.started_usec == 200 * SEC, "the run starts at the release");
+        is_int(ev(&s, c, SERVICE_EVENT_RELEASE, NULL), -EINVAL, "release of a released one: refused");
+        ev(&s, c, SERVICE_EVENT_READY, NULL);
+        is_str(st(&s), "running", "then ready as ever");
+
+        /* a Requires= unit fails: killed, failed with result dependency, no restart */
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, c, SERVICE_EVENT_PRELAUNCH, NULL);
+        ev(&s, c, SERVICE_EVENT_DEPENDENCY_FAILED, NULL);
+        is_str(st(&s), "stopping", "dependency failed: stopping");
+        ok(act.flags & SERVICE_ACTION_KILL_SIGNAL, "killed");
+        ok(!s.held, "no longer held");
+        ev(&s, c, SERVICE_EVENT_EXITED, &killed);
+        is_str(st(&s), "failed", "then failed (Policy=always)");
+        is_int(s.result, SERVICE_RESULT_DEPENDENCY, "result dependency");
+
+        /* the operator's stop: inactive, success */
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, c, SERVICE_EVENT_PRELAUNCH, NULL);
+        ev(&s, c, SERVICE_EVENT_STOP, NULL);
+        ev(&s, c, SERVICE_EVENT_EXITED, &killed);
+        is_str(st(&s), "inactive", "stop of a held one: inactive");
+        is_int(s.result, SERVICE_SUCCESS, "result success");
+
+        /* a restart or a changed file: killed, then inactive with the
+         * result it had (the manager queues it again); never launched
+         * unheld behind the manager's back */
+        service_init(&s, SERVICE_INACTIVE);
+        s.result = SERVICE_RESULT_EXIT_CODE;
+        ev(&s, c, SERVICE_EVENT_PRELAUNCH, NULL);
+        ev(&s, c, SERVICE_EVENT_RESTART, NULL);
+        is_str(st(&s), "stopping", "restart of a held one: stopping");
+        ok(s.requeue_after_stop && !s.start_after_stop, "requeued, not restarted directly");
+        ev(&s, c, SERVICE_EVENT_EXITED, &killed);
+        is_str(st(&s), "inactive", "then inactive");
+        ok(!(act.flags & SERVICE_ACTION_LAUNCH), "no launch");
+        is_int(s.result, SERVICE_RESULT_EXIT_CODE, "result kept");
+        ok(!s.has_exit, "the kill is no exit of the command");
+
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, c, SERVICE_EVENT_PRELAUNCH, NULL);
+        ev(&s, c, SERVICE_EVENT_RELOAD, &changed);
+        ok(s.state == SERVICE_STOPPING && s.requeue_after_stop, "changed file: requeued");
+        ev(&s, c, SERVICE_EVENT_STOP, NULL);
+        ok(!s.requeue_after_stop, "a stop meanwhile wins");
+        ev(&s, c, SERVICE_EVENT_EXITED, &killed);
+        is_str(st(&s), "inactive", "inactive");
+
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, c, SERVICE_EVENT_PRELAUNCH, NULL);
+        ev(&s, c, SERVICE_EVENT_RELOAD, &masked);
+        ev(&s, c, SERVICE_EVENT_EXITED, &killed);
+        is_str(st(&s), "masked", "masked while held: masked");
+
+        /* setup failed before the hold point: no result, inactive */
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, c, SERVICE_EVENT_PRELAUNCH, NULL);
+        ev(&s, c, SERVICE_EVENT_EXITED, &retry);
+        is_str(st(&s), "inactive", "failed prelaunch: inactive");
+        is_int(s.result, SERVICE_SUCCESS, "no result");
+        ok(act.flags & SERVICE_ACTION_CLEANUP, "cleaned up");
+        is_int(s.restarts, 0, "no restart counted");
+        /* ... but after the release a start error is one */
+        service_init(&s, SERVICE_INACTIVE);
+        ev(&s, c, SERVICE_EVENT_PRELAUNCH, NULL);
+        ev(&s, c, SERVICE_EVENT_RELEASE, NULL);
+        ev(&s, c, SERVICE_EVENT_EXITED, &retry);
+        is_str(st(&s), "waiting", "start error after the release: the policy decides");
+        is_int(s.result, SERVICE_RESULT_START_ERROR, "result start-error");
+        unit_config_free(c);
+}
+
 int main(void)
 {
+        test_prelaunch();
         test_watchdog();
         test_unhealthy();
         test_policies();
