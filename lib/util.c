@@ -52,8 +52,7 @@ char *xstrndup(const char *s, size_t n)
         return r;
 }
 
-static char *xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
-static char *xvasprintf(const char *fmt, va_list ap)
+char *xvasprintf(const char *fmt, va_list ap)
 {
         char *r;
         if (vasprintf(&r, fmt, ap) < 0)

@@ -86,32 +86,33 @@ static void log_line(const char *level, const char *msg)
         fclose(f);
 }
 
+/* MSG on stderr (a warning says so) and in the --log file at LEVEL. */
+static void report(const char *level, const char *fmt, va_list ap)
+{
+        _cleanup_free_ char *m = xvasprintf(fmt, ap);
+
+        fprintf(stderr, "ccsup-runtime: %s%s\n", streq(level, "warning") ? "warning: " : "", m);
+        log_line(level, m);
+}
+
 static void warn_out(const char *fmt, ...) _printf_(1, 2);
 static void warn_out(const char *fmt, ...)
 {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                abort();
+        report("warning", fmt, ap);
         va_end(ap);
-        fprintf(stderr, "ccsup-runtime: warning: %s\n", m);
-        log_line("warning", m);
 }
 
 static int error_out(const char *fmt, ...) _printf_(1, 2);
 static int error_out(const char *fmt, ...)
 {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                abort();
+        report("error", fmt, ap);
         va_end(ap);
-        fprintf(stderr, "ccsup-runtime: %s\n", m);
-        log_line("error", m);
         return 1;
 }
 
