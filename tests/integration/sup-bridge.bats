@@ -70,6 +70,17 @@ $(printf '%s\n' "$@")
 EOF
 }
 
+# wait_serving NAME...: until the servers of bridge_unit listen in each
+# (TCP 80 and 81, UDP 53 on its address): "running" is the exec of the
+# shell, not the bind of the servers it starts in the background
+wait_serving() {
+        local name ip
+        for name; do
+                ip=$(prop "$name" IPAddress)
+                wait_until 5 sh -c "nsenter -t $NET_PID -n busybox nc -w 1 $ip 80 </dev/null && nsenter -t $NET_PID -n busybox nc -w 1 $ip 81 </dev/null && nsenter -t $NET_PID -n python3 '$CCSUP_SRCDIR/tests/integration/socket-client.py' dgram $ip:53 1 >/dev/null"
+        done
+}
+
 # ask FROM-UNIT HOST PORT: one request from inside FROM-UNIT's container
 ask() {
         ctl exec "$1" /bin/sh -c "echo hi | nc -w 2 $2 $3"
@@ -86,6 +97,7 @@ veths() {
         sup_start
         wait_state web running
         wait_state db running
+        wait_serving web db
         wait_file "$T/out/web.addr"
         wait_file "$T/out/db.addr"
         in_ns ip -o addr show dev ccsup0 | grep -q 'inet 10.89.0.1/24'
@@ -152,6 +164,7 @@ veths() {
         sup_start
         wait_state web running
         wait_state db running
+        wait_serving web db
         local web db table
         web=$(prop web IPAddress)
         db=$(prop db IPAddress)
@@ -216,6 +229,7 @@ veths() {
         sup_start
         wait_state web running
         wait_state db running
+        wait_serving web db
         [ "$(prop web PublishedPorts)" = "8080:80/tcp 9000-9001:80-81/tcp 8053:53/udp 127.0.0.1:8090:80/tcp" ]
         wait_until 5 sh -c "nsenter -t $NET_PID -n busybox nc -w 1 $(prop web IPAddress) 81 </dev/null"
 
@@ -310,6 +324,7 @@ except OSError as e:
         bridge_unit web "PublishPort=8080:80 8053:53/udp [::]:8081:81"
         sup_start
         wait_state web running
+        wait_serving web
         [ "$(try_bind 4 tcp 8080)" = "Address already in use" ]
         [ "$(try_bind 6 tcp 8080)" = "Address already in use" ]
         [ "$(try_bind 4 udp 8053)" = "Address already in use" ]
@@ -417,6 +432,7 @@ NFT
         sup_start --bridge-subnet=10.77.0.0/28 --bridge-subnet6=fd42:1::/64
         wait_state web running
         wait_state db running
+        wait_serving web db
         in_ns ip -o addr show dev ccsup0 | grep -q 'inet6 fd42:1::1/64'
         in_ns ip -o addr show dev ccsup0 | grep -q 'inet 10.77.0.1/28'
         web6=$(prop web IPv6Address)
@@ -463,6 +479,7 @@ NFT
         sup_start --bridge-mtu=1300
         wait_state web running
         wait_state db running
+        wait_serving web db
         in_ns ip -o link show dev ccsup0 | grep -q 'mtu 1300 '
         run ctl exec web cat /sys/class/net/eth0/mtu
         [ "$output" = 1300 ]
@@ -548,6 +565,7 @@ NFT
         sup_start
         wait_state web running
         wait_state db running
+        wait_serving web db
         run ask web db 80
         [ "$output" = "db hi" ]
         run ask web db.ccsup 80
@@ -569,11 +587,13 @@ NFT
         ctl reload
         ctl start cache
         wait_state cache running
+        wait_serving cache
         run ask web cache 80
         [ "$output" = "cache hi" ]
         # after a restart, under the same name
         ctl restart db
         wait_state db running
+        wait_serving db
         run ask cache db 80
         [ "$output" = "db hi" ]
         # a stopped unit is gone from the others' files
