@@ -206,19 +206,12 @@ static unsigned long fault_after, fault_count;
 static int fail(Extract *x, int r, const char *fmt, ...) _printf_(3, 4);
 static int fail(Extract *x, int r, const char *fmt, ...)
 {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                abort();
+        error_setv(x->error, r, fmt, ap);
         va_end(ap);
-        free(*x->error);
-        if (x->entry)
-                *x->error = xasprintf("layer entry `%s`: %s", x->entry, msg);
-        else
-                *x->error = xasprintf("layer: %s", msg);
-        return r;
+        return x->entry ? error_prefix(x->error, r, "layer entry `%s`", x->entry) : error_prefix(x->error, r, "layer");
 }
 
 static la_ssize_t read_outer(struct archive *a, void *data, const void **buf)
@@ -295,10 +288,8 @@ static int over_budget(Extract *x, int r, const char *fmt, ...)
 {
         va_list ap;
 
-        free(*x->error);
         va_start(ap, fmt);
-        if (vasprintf(x->error, fmt, ap) < 0)
-                abort();
+        error_setv(x->error, r, fmt, ap);
         va_end(ap);
         return r;
 }

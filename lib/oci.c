@@ -103,18 +103,12 @@ typedef struct Doc {
 static int doc_fail(Doc *d, int r, const char *fmt, ...) _printf_(3, 4);
 static int doc_fail(Doc *d, int r, const char *fmt, ...)
 {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        error_setv(d->error, r, fmt, ap);
         va_end(ap);
-        if (!msg)
-                abort();
-        free(*d->error);
-        *d->error = xasprintf("%s: %s", d->what, msg);
-        return r;
+        return error_prefix(d->error, r, "%s", d->what);
 }
 
 static void json_putp(json_object **o) { json_object_put(*o); }

@@ -64,8 +64,6 @@ static struct {
 #define curl_share_setopt(h, o, v) dl.share_setopt(h, o, v)
 #define curl_share_cleanup(h) dl.share_cleanup(h)
 
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-
 static int curl_load(char **ret_error)
 {
         static void *h;
@@ -76,13 +74,13 @@ static int curl_load(char **ret_error)
         if (!h) {
                 void *x = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
                 if (!x) {
-                        r = set_error(ret_error, -ENOPKG, "cannot load libcurl (the Debian package libcurl4): %s",
+                        r = error_set(ret_error, -ENOPKG, "cannot load libcurl (the Debian package libcurl4): %s",
                                       dlerror());
                         goto out;
                 }
 #define SYM(field, name)                                                      \
                 if (!(*(void **)&dl.field = dlsym(x, name))) {                \
-                        r = set_error(ret_error, -ENOPKG, "libcurl: no %s", name); \
+                        r = error_set(ret_error, -ENOPKG, "libcurl: no %s", name); \
                         dlclose(x);                                           \
                         goto out;                                             \
                 }
@@ -102,7 +100,7 @@ static int curl_load(char **ret_error)
                 SYM(share_cleanup, "curl_share_cleanup");
 #undef SYM
                 if (dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-                        r = set_error(ret_error, -EIO, "curl_global_init failed");
+                        r = error_set(ret_error, -EIO, "curl_global_init failed");
                         dlclose(x);
                         goto out;
                 }
@@ -121,20 +119,6 @@ static const char accept_manifests[] =
         "application/vnd.oci.image.manifest.v1+json, "
         "application/vnd.docker.distribution.manifest.v2+json";
 
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...)
-{
-        va_list ap;
-        char *m = NULL;
-
-        va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = m;
-        return r;
-}
 
 /* ------------------------------------------------------------------ references */
 
@@ -200,7 +184,7 @@ int registry_ref_parse(const char *s, RegistryRef *ret, char **ret_error)
                     (port && (strchr(port + 1, ':') || !port[1] || strspn(port + 1, "0123456789") != strlen(port + 1) ||
                               strlen(port + 1) > 5))) {
                         registry_ref_done(&r);
-                        return set_error(ret_error, -EINVAL, "`%s`: invalid registry host `%.*s` (expected HOST[:PORT])", s,
+                        return error_set(ret_error, -EINVAL, "`%s`: invalid registry host `%.*s` (expected HOST[:PORT])", s,
                                          (int)(slash - s), s);
                 }
         } else {
@@ -211,7 +195,7 @@ int registry_ref_parse(const char *s, RegistryRef *ret, char **ret_error)
                 *at = 0;
                 if (!oci_digest_is_valid(at + 1)) {
                         registry_ref_done(&r);
-                        return set_error(ret_error, -EINVAL, "`%s`: invalid digest `%s` (expected sha256:64 hex digits)", s, at + 1);
+                        return error_set(ret_error, -EINVAL, "`%s`: invalid digest `%s` (expected sha256:64 hex digits)", s, at + 1);
                 }
                 r.digest = xstrdup(at + 1);
         }
@@ -221,7 +205,7 @@ int registry_ref_parse(const char *s, RegistryRef *ret, char **ret_error)
                 *colon = 0;
                 if (!tag_ok(colon + 1)) {
                         registry_ref_done(&r);
-                        return set_error(ret_error, -EINVAL, "`%s`: invalid tag `%s`", s, colon + 1);
+                        return error_set(ret_error, -EINVAL, "`%s`: invalid tag `%s`", s, colon + 1);
                 }
                 r.tag = xstrdup(colon + 1);
         }
@@ -231,7 +215,7 @@ int registry_ref_parse(const char *s, RegistryRef *ret, char **ret_error)
                 r.repository = xstrdup(rest);
         if (!repo_is_valid(r.repository)) {
                 registry_ref_done(&r);
-                return set_error(ret_error, -EINVAL, "`%s`: invalid repository name (lowercase letters, digits, . _ - and /)", s);
+                return error_set(ret_error, -EINVAL, "`%s`: invalid repository name (lowercase letters, digits, . _ - and /)", s);
         }
         if (!r.tag && !r.digest)
                 r.tag = xstrdup("latest");
@@ -436,7 +420,7 @@ static int curl_fail(const Registry *R, const char *what, CURLcode e, const char
                 e == CURLE_TOO_MANY_REDIRECTS ? -ELOOP :
                 e == CURLE_PEER_FAILED_VERIFICATION || e == CURLE_SSL_CONNECT_ERROR ||
                 e == CURLE_SSL_CACERT_BADFILE ? -EPROTO : -EIO;
-        return set_error(ret_error, r, "%s: %s: %s", R->label, what, errbuf && *errbuf ? errbuf : curl_easy_strerror(e));
+        return error_set(ret_error, r, "%s: %s: %s", R->label, what, errbuf && *errbuf ? errbuf : curl_easy_strerror(e));
 }
 
 /* One GET into memory (at most max bytes). Transport failures are errors;
@@ -451,7 +435,7 @@ static int get(const Registry *R, const char *url, const char *accept, size_t ma
 
         *resp = (Response){ .max = max };
         if (!c)
-                return set_error(ret_error, -ENOMEM, "%s: curl_easy_init failed", R->label);
+                return error_set(ret_error, -ENOMEM, "%s: curl_easy_init failed", R->label);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
@@ -462,7 +446,7 @@ static int get(const Registry *R, const char *url, const char *accept, size_t ma
         curl_easy_cleanup(c);
         curl_slist_free_all(hdrs);
         if (resp->too_big)
-                return set_error(ret_error, -EFBIG, "%s: %s: larger than %zu bytes", R->label, what, max);
+                return error_set(ret_error, -EFBIG, "%s: %s: larger than %zu bytes", R->label, what, max);
         if (e != CURLE_OK)
                 return curl_fail(R, what, e, errbuf, ret_error);
         return 0;
@@ -474,7 +458,7 @@ static int http_fail(const Registry *R, const char *what, const Response *resp, 
         int r = resp->status == 404 ? -ENOENT : resp->status == 401 || resp->status == 403 ? -EACCES :
                 resp->status == 429 ? -EBUSY : -EIO;
 
-        return set_error(ret_error, r, "%s: %s: HTTP %ld%s%s", R->label, what, resp->status,
+        return error_set(ret_error, r, "%s: %s: HTTP %ld%s%s", R->label, what, resp->status,
                          text ? ": " : "", text ? text : "");
 }
 
@@ -518,11 +502,11 @@ static int auth_load(Registry *R, char **ret_error)
         if (r == -ENOENT && !named)
                 return 0;
         if (r < 0)
-                return set_error(ret_error, r, "registry auth file `%s`: %s", path, strerror(-r));
+                return error_set(ret_error, r, "registry auth file `%s`: %s", path, strerror(-r));
         o = json_tokener_parse(data);
         if (!o || !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
-                return set_error(ret_error, -EBADMSG, "registry auth file `%s`: not a JSON object", path);
+                return error_set(ret_error, -EBADMSG, "registry auth file `%s`: not a JSON object", path);
         }
         if (json_object_object_get_ex(o, "auths", &auths) && json_object_is_type(auths, json_type_object)) {
                 _cleanup_free_ char *full = xasprintf("%s/%s", R->ref->host, R->ref->repository);
@@ -555,7 +539,7 @@ static int token_fetch(Registry *R, char **ret_error)
         CURL *esc = curl_easy_init();
 
         if (!esc)
-                return set_error(ret_error, -ENOMEM, "curl_easy_init failed");
+                return error_set(ret_error, -ENOMEM, "curl_easy_init failed");
         scope = xasprintf("repository:%s:pull", R->ref->repository);
         char *s1 = curl_easy_escape(esc, scope, 0), *s2 = R->service ? curl_easy_escape(esc, R->service, 0) : NULL;
         url = xasprintf("%s%sscope=%s%s%s", R->realm, strchr(R->realm, '?') ? "&" : "?", s1,
@@ -581,7 +565,7 @@ static int token_fetch(Registry *R, char **ret_error)
                     json_object_is_type(t, json_type_string) && json_object_get_string_len(t) > 0)) {
                 json_object_put(o);
                 response_done(&resp);
-                return set_error(ret_error, -EBADMSG, "%s: token endpoint: the answer has no token", R->label);
+                return error_set(ret_error, -EBADMSG, "%s: token endpoint: the answer has no token", R->label);
         }
         R->token = xstrdup(json_object_get_string(t));
         json_object *exp;
@@ -614,7 +598,7 @@ static int authenticate(Registry *R, const Response *resp, char **ret_error)
                 R->realm = challenge_param(ch + 6, "realm");
                 R->service = challenge_param(ch + 6, "service");
                 if (!R->realm || (!startswith(R->realm, "https://") && !(R->insecure && startswith(R->realm, "http://"))))
-                        return set_error(ret_error, -EPROTO, "%s: bearer challenge without a usable realm (`%s`)",
+                        return error_set(ret_error, -EPROTO, "%s: bearer challenge without a usable realm (`%s`)",
                                          R->label, ch);
                 int r = token_fetch(R, ret_error);
                 return r < 0 ? r : 1;
@@ -918,14 +902,14 @@ static int manifest_get(Registry *R, const char *reference, const char *want_dig
         }
         sha256_digest(resp.body ? resp.body : "", resp.size, ret_digest);
         if (want_digest && !streq(want_digest, ret_digest))
-                r = set_error(ret_error, -EBADMSG, "%s: %s: digest mismatch (content is %s)", R->label, what, ret_digest);
+                r = error_set(ret_error, -EBADMSG, "%s: %s: digest mismatch (content is %s)", R->label, what, ret_digest);
         else if (resp.content_digest && oci_digest_is_valid(resp.content_digest) &&
                  !streq(resp.content_digest, ret_digest))
                 /* The registry says which digest it sends: a tag's bytes must have it too. */
-                r = set_error(ret_error, -EBADMSG, "%s: %s: digest mismatch (the registry says %s, content is %s)",
+                r = error_set(ret_error, -EBADMSG, "%s: %s: digest mismatch (the registry says %s, content is %s)",
                               R->label, what, resp.content_digest, ret_digest);
         else if (media_type_of(&resp, ret_type) < 0)
-                r = set_error(ret_error, -EPROTONOSUPPORT, "%s: %s: unsupported media type `%s`", R->label, what,
+                r = error_set(ret_error, -EPROTONOSUPPORT, "%s: %s: unsupported media type `%s`", R->label, what,
                               resp.content_type ? resp.content_type : "(none)");
         if (r >= 0) {
                 *ret = resp.body ? TAKE_PTR(resp.body) : xstrdup("");
@@ -945,7 +929,7 @@ static int platform_parse(const char *p, char **os, char **arch, char **ret_erro
                 return 0;
         }
         if (!s1 || s1 == p || !s1[1] || s1[1] == '/')
-                return set_error(ret_error, -EINVAL, "invalid platform `%s` (expected OS/ARCH[/VARIANT])", p);
+                return error_set(ret_error, -EINVAL, "invalid platform `%s` (expected OS/ARCH[/VARIANT])", p);
         *os = xstrndup(p, (size_t)(s1 - p));
         *arch = xstrndup(s1 + 1, strcspn(s1 + 1, "/"));
         return 0;
@@ -977,7 +961,7 @@ static int index_choose(Registry *R, const char *index, size_t size, const char 
         }
         oci_index_done(&idx);
         _cleanup_free_ char *list = seen ? strv_join(seen, ", ") : xstrdup("none");
-        return set_error(ret_error, -ENOENT, "%s: %s: no image for platform %s/%s (it has: %s)", R->label, what,
+        return error_set(ret_error, -ENOENT, "%s: %s: no image for platform %s/%s (it has: %s)", R->label, what,
                          os, arch, list);
 }
 
@@ -1009,19 +993,19 @@ static int fetch_document(void *userdata, const OciDescriptor *d, char **ret, si
         int r;
 
         if (d->size > OCI_DOCUMENT_MAX)
-                return set_error(ret_error, -EFBIG, "%s: %s: %lld bytes, more than %d", p->R->label, what,
+                return error_set(ret_error, -EFBIG, "%s: %s: %lld bytes, more than %d", p->R->label, what,
                                  (long long)d->size, OCI_DOCUMENT_MAX);
         if ((r = get_auth(p->R, url, NULL, OCI_DOCUMENT_MAX, what, &resp, ret_error)) < 0)
                 return r;
         if (resp.status != 200)
                 r = blob_fail(p->R, d->digest, &resp, ret_error);
         else if ((int64_t)resp.size != d->size)
-                r = set_error(ret_error, -EBADMSG, "%s: %s: size mismatch (descriptor says %lld, got %zu bytes)",
+                r = error_set(ret_error, -EBADMSG, "%s: %s: size mismatch (descriptor says %lld, got %zu bytes)",
                               p->R->label, what, (long long)d->size, resp.size);
         else {
                 sha256_digest(resp.body ? resp.body : "", resp.size, got);
                 if (!streq(got, d->digest))
-                        r = set_error(ret_error, -EBADMSG, "%s: %s: digest mismatch (content is %s)", p->R->label,
+                        r = error_set(ret_error, -EBADMSG, "%s: %s: digest mismatch (content is %s)", p->R->label,
                                       what, got);
         }
         if (r >= 0) {
@@ -1177,7 +1161,7 @@ static int open_layer(void *userdata, const OciDescriptor *d, size_t idx, size_t
         if (r < 0)
                 return r;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                return set_error(ret_error, -errno, "socketpair: %s", strerror(errno));
+                return error_set(ret_error, -errno, "socketpair: %s", strerror(errno));
         s = xcalloc(1, sizeof(*s));
         *s = (Stream){ .pull = p, .url = blob_url(R, d->digest), .digest = xstrdup(d->digest), .wfd = sv[1],
                        .want = (uint64_t)d->size, .idx = idx, .n = n, .part_fd = -1 };
@@ -1197,7 +1181,7 @@ static int open_layer(void *userdata, const OciDescriptor *d, size_t idx, size_t
         if (!s->c) {
                 safe_close(sv[0]);
                 stream_free(s);
-                return set_error(ret_error, -ENOMEM, "curl_easy_init failed");
+                return error_set(ret_error, -ENOMEM, "curl_easy_init failed");
         }
         curl_easy_setopt(s->c, CURLOPT_ERRORBUFFER, s->errbuf);
         curl_easy_setopt(s->c, CURLOPT_WRITEFUNCTION, stream_write);
@@ -1212,7 +1196,7 @@ static int open_layer(void *userdata, const OciDescriptor *d, size_t idx, size_t
         if ((r = pthread_create(&s->thread, NULL, stream_run, s)) != 0) {
                 safe_close(sv[0]);
                 stream_free(s);
-                return set_error(ret_error, -r, "pthread_create: %s", strerror(r));
+                return error_set(ret_error, -r, "pthread_create: %s", strerror(r));
         }
         *ret_fd = sv[0];
         *ret_handle = s;
@@ -1229,7 +1213,7 @@ static int close_layer(void *userdata, void *handle, int unpack_result, char **r
 
         pthread_join(s->thread, NULL);
         if (s->too_long)
-                r = set_error(ret_error, -EBADMSG, "%s: %s: longer than the %llu bytes its descriptor says",
+                r = error_set(ret_error, -EBADMSG, "%s: %s: longer than the %llu bytes its descriptor says",
                               p->R->label, what, (unsigned long long)s->want);
         else if (s->reader_gone)
                 r = 0; /* the unpacker stopped first: its message says why */
@@ -1238,7 +1222,7 @@ static int close_layer(void *userdata, void *handle, int unpack_result, char **r
         else if (s->status != 200 && !(s->status == 206 && s->resumed))
                 r = blob_fail(p->R, s->digest, &s->err, ret_error);
         else if (s->got != s->want)
-                r = set_error(ret_error, -EBADMSG, "%s: %s: size mismatch (descriptor says %llu, got %llu bytes)",
+                r = error_set(ret_error, -EBADMSG, "%s: %s: size mismatch (descriptor says %llu, got %llu bytes)",
                               p->R->label, what, (unsigned long long)s->want, (unsigned long long)s->got);
         if (r >= 0 && o && o->progress)
                 o->progress(o->progress_userdata, REGISTRY_LAYER_DONE, s->idx, s->n, s->digest, s->got, s->want);
@@ -1336,7 +1320,7 @@ int registry_pull(const char *state_dir, const char *refstr, const RegistryOptio
                 char got[SHA256_DIGEST_STRING_MAX];
                 r = manifest_get(&R, digest, digest, &manifest, &size, &t, got, ret_error);
                 if (r >= 0 && !oci_media_type_is_manifest(t))
-                        r = set_error(ret_error, -EPROTONOSUPPORT, "%s: index entry %s is not an image manifest",
+                        r = error_set(ret_error, -EPROTONOSUPPORT, "%s: index entry %s is not an image manifest",
                                       R.label, digest);
                 if (r < 0)
                         goto out;

@@ -244,11 +244,9 @@ static int fail(char **ret_error, int r, const char *fmt, ...)
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&head, fmt, ap) < 0)
-                head = NULL;
+        head = xvasprintf(fmt, ap);
         va_end(ap);
-        *ret_error = xasprintf("%s: %s", head ? head : "mount", strerror(-r));
-        return r;
+        return error_set(ret_error, r, "%s: %s", head, strerror(-r));
 }
 
 static int mount_point_or_fail(int rootfd, const char *path, bool as_file, char **ret_error)

@@ -31,17 +31,12 @@ typedef struct Loader {
 static int fail(Loader *l, const char *field, const char *fmt, ...) _printf_(3, 4);
 static int fail(Loader *l, const char *field, const char *fmt, ...)
 {
-        _cleanup_free_ char *what = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&what, fmt, ap) < 0)
-                what = NULL;
+        error_setv(&l->error, -EINVAL, fmt, ap);
         va_end(ap);
-        free(l->error);
-        l->error = xasprintf("seccomp profile `%s`: `%s`: %s", l->path, field,
-                             what ? what : "invalid");
-        return -EINVAL;
+        return error_prefix(&l->error, -EINVAL, "seccomp profile `%s`: `%s`", l->path, field);
 }
 
 static const struct {

@@ -26,38 +26,6 @@
 static void json_putp(json_object **o) { json_object_put(*o); }
 #define _cleanup_json_ _cleanup_(json_putp)
 
-static int set_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(char **ret_error, int r, const char *fmt, ...)
-{
-        va_list ap;
-        char *msg;
-
-        va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                abort();
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = msg;
-        return r;
-}
-
-/* Prefixes an existing message: "context: message". */
-static int wrap_error(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
-static int wrap_error(char **ret_error, int r, const char *fmt, ...)
-{
-        _cleanup_free_ char *ctx = NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (vasprintf(&ctx, fmt, ap) < 0)
-                abort();
-        va_end(ap);
-        char *msg = xasprintf("%s: %s", ctx, *ret_error ? *ret_error : strerror(-r));
-        free(*ret_error);
-        *ret_error = msg;
-        return r;
-}
-
 /* ccsupd --image-size-max, for every import of this process. */
 static uint64_t import_size_max = STORE_DEFAULT_SIZE_MAX;
 
@@ -157,13 +125,13 @@ static int store_open_full(const char *state_dir, bool lock, bool nonblock, Stor
         s->root = path_join(state_dir, "images");
         if ((lock && mkdir(state_dir, 0700) < 0 && errno != EEXIST) ||
             (sd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-                r = set_error(ret_error, -errno, "state directory `%s`: %s", state_dir, strerror(errno));
+                r = error_set(ret_error, -errno, "state directory `%s`: %s", state_dir, strerror(errno));
                 store_close(s);
                 return r;
         }
         if (lock && ((mkdirat(sd, "images", 0700) < 0 && errno != EEXIST) ||
                      (mkdirat(sd, "images/blobs", 0700) < 0 && errno != EEXIST))) {
-                r = set_error(ret_error, -errno, "image store `%s`: %s", s->root, strerror(errno));
+                r = error_set(ret_error, -errno, "image store `%s`: %s", s->root, strerror(errno));
                 store_close(s);
                 return r;
         }
@@ -171,7 +139,7 @@ static int store_open_full(const char *state_dir, bool lock, bool nonblock, Stor
             (r = sha = open_subdir(s->fd, "blobs/sha256", lock)) < 0 ||
             (r = s->layers = open_subdir(s->fd, "layers", lock)) < 0 ||
             (r = s->tmp = open_subdir(s->fd, "tmp", lock)) < 0) {
-                r = set_error(ret_error, r, "image store `%s`: %s", s->root, strerror(-r));
+                r = error_set(ret_error, r, "image store `%s`: %s", s->root, strerror(-r));
                 store_close(s);
                 return r;
         }
@@ -181,10 +149,10 @@ static int store_open_full(const char *state_dir, bool lock, bool nonblock, Stor
         s->lock = openat(s->fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         r = s->lock < 0 || flock(s->lock, LOCK_EX | (nonblock ? LOCK_NB : 0)) < 0 ? -errno : 0;
         if (r == -EWOULDBLOCK)
-                r = set_error(ret_error, -EBUSY, "the image store `%s` is busy: an import holds its lock",
+                r = error_set(ret_error, -EBUSY, "the image store `%s` is busy: an import holds its lock",
                               s->root);
         else if (r < 0)
-                r = set_error(ret_error, r, "lock `%s/lock`: %s", s->root, strerror(-r));
+                r = error_set(ret_error, r, "lock `%s/lock`: %s", s->root, strerror(-r));
         if (r < 0) {
                 store_close(s);
                 return r;
@@ -237,16 +205,16 @@ static int repos_load(const Store *s, json_object **ret, char **ret_error)
         int r;
 
         if (fd < 0 && errno != ENOENT)
-                return set_error(ret_error, -errno, "`%s/%s`: %s", s->root, REPOSITORIES, strerror(errno));
+                return error_set(ret_error, -errno, "`%s/%s`: %s", s->root, REPOSITORIES, strerror(errno));
         if (fd < 0)
                 o = json_object_new_object();
         else {
                 if ((r = read_fd_all(fd, 64 * 1024 * 1024, &text, &n)) < 0)
-                        return set_error(ret_error, r, "`%s/%s`: %s", s->root, REPOSITORIES, strerror(-r));
+                        return error_set(ret_error, r, "`%s/%s`: %s", s->root, REPOSITORIES, strerror(-r));
                 o = json_tokener_parse(text);
                 if (!o || !json_object_is_type(o, json_type_object)) {
                         json_object_put(o);
-                        return set_error(ret_error, -EBADMSG, "`%s/%s`: not a JSON object", s->root,
+                        return error_set(ret_error, -EBADMSG, "`%s/%s`: not a JSON object", s->root,
                                          REPOSITORIES);
                 }
         }
@@ -262,7 +230,7 @@ static int repos_save(const Store *s, json_object *o, char **ret_error)
                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
         int r = write_file_at(s->fd, REPOSITORIES, text, strlen(text));
 
-        return r < 0 ? set_error(ret_error, r, "write `%s/%s`: %s", s->root, REPOSITORIES, strerror(-r)) : 0;
+        return r < 0 ? error_set(ret_error, r, "write `%s/%s`: %s", s->root, REPOSITORIES, strerror(-r)) : 0;
 }
 
 static const char *tag_digest(json_object *repos, const char *tag)
@@ -294,7 +262,7 @@ static int verify_bytes(const char *digest, const char *data, size_t size, char 
 
         sha256_digest(data, size, got);
         if (!streq(got, digest))
-                return set_error(ret_error, -EBADMSG, "blob %s: digest mismatch (content is %s)", digest, got);
+                return error_set(ret_error, -EBADMSG, "blob %s: digest mismatch (content is %s)", digest, got);
         return 0;
 }
 
@@ -309,11 +277,11 @@ static int blob_read_at(int root, const char *where, const char *digest, int64_t
         int r;
 
         if (fd < 0)
-                return set_error(ret_error, fd, "blob %s: %s (%s)", digest, strerror(-fd), where);
+                return error_set(ret_error, fd, "blob %s: %s (%s)", digest, strerror(-fd), where);
         if ((r = read_fd_all(fd, DOCUMENT_MAX, &data, &n)) < 0)
-                return set_error(ret_error, r, "blob %s: %s (%s)", digest, strerror(-r), where);
+                return error_set(ret_error, r, "blob %s: %s (%s)", digest, strerror(-r), where);
         if (want_size >= 0 && (uint64_t)want_size != n)
-                return set_error(ret_error, -EBADMSG, "blob %s: size mismatch (descriptor says %lld, blob has %zu bytes)",
+                return error_set(ret_error, -EBADMSG, "blob %s: size mismatch (descriptor says %lld, blob has %zu bytes)",
                                  digest, (long long)want_size, n);
         if ((r = verify_bytes(digest, data, n, ret_error)) < 0)
                 return r;
@@ -339,7 +307,7 @@ static int store_blob_write(const Store *s, const char *digest, const char *data
         if (fstatat(s->blobs, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && (size_t)st.st_size == size)
                 return 0;
         r = write_file_at(s->blobs, hex, data, size);
-        return r < 0 ? set_error(ret_error, r, "write blob %s: %s", digest, strerror(-r)) : 0;
+        return r < 0 ? error_set(ret_error, r, "write blob %s: %s", digest, strerror(-r)) : 0;
 }
 
 /* ------------------------------------------------------------------ sources */
@@ -370,21 +338,21 @@ int store_source_parse(const char *s, ImageKind *ret_kind, char **ret_path, char
         else if ((rest = startswith(s, "docker-archive:")))
                 kind = IMAGE_DOCKER_ARCHIVE;
         else
-                return set_error(ret_error, -EINVAL, "`%s` is not an image source (oci:PATH[:TAG], oci-archive:PATH[:TAG] or docker-archive:PATH)", s);
+                return error_set(ret_error, -EINVAL, "`%s` is not an image source (oci:PATH[:TAG], oci-archive:PATH[:TAG] or docker-archive:PATH)", s);
         colon = strrchr(rest, ':');
         if (kind != IMAGE_DOCKER_ARCHIVE && colon && !strchr(colon, '/')) {
                 path = xstrndup(rest, (size_t)(colon - rest));
                 tag = xstrdup(colon + 1);
                 if (!tag_is_valid(tag))
-                        return set_error(ret_error, -EINVAL, "invalid tag `%s`", tag);
+                        return error_set(ret_error, -EINVAL, "invalid tag `%s`", tag);
         } else
                 path = xstrdup(rest);
         if (!*path)
-                return set_error(ret_error, -EINVAL, "`%s`: no path", s);
+                return error_set(ret_error, -EINVAL, "`%s`: no path", s);
         if (path[0] != '/') {
                 _cleanup_free_ char *cwd = getcwd(NULL, 0);
                 if (!cwd)
-                        return set_error(ret_error, -errno, "getcwd: %s", strerror(errno));
+                        return error_set(ret_error, -errno, "getcwd: %s", strerror(errno));
                 abs = path_join(cwd, path);
                 free(path);
                 path = TAKE_PTR(abs);
@@ -436,7 +404,7 @@ static int source_init(Source *src, const char *string, char **ret_error)
                                src->path);
         stamp_path = src->kind == IMAGE_OCI ? path_join(src->path, "index.json") : xstrdup(src->path);
         if (stat(stamp_path, &st) < 0)
-                return set_error(ret_error, -errno, "%s: %s", src->label,
+                return error_set(ret_error, -errno, "%s: %s", src->label,
                                  src->kind == IMAGE_OCI && errno == ENOENT
                                          ? "not an OCI image layout (no index.json)" : strerror(errno));
         src->stamp = xasprintf("%lld.%09ld:%lld:%llu", (long long)st.st_mtim.tv_sec,
@@ -453,11 +421,11 @@ static int budget_error(char **ret_error, int r, const Store *s, const LayerBudg
 {
         if (b->over_size) {
                 _cleanup_free_ char *max = format_size_spec(import_size_max);
-                return set_error(ret_error, r, "%s unpacks to more than %s (--image-size-max)", what, max);
+                return error_set(ret_error, r, "%s unpacks to more than %s (--image-size-max)", what, max);
         }
         if (b->over_space)
-                return wrap_error(ret_error, r, "%s: unpacking into `%s`", what, s->root);
-        return wrap_error(ret_error, r, "%s", what);
+                return error_prefix(ret_error, r, "%s: unpacking into `%s`", what, s->root);
+        return error_prefix(ret_error, r, "%s", what);
 }
 
 /* Makes src->root: the layout directory, or an archive unpacked into the
@@ -471,15 +439,15 @@ static int source_open(Source *src, const Store *s, char **ret_error)
 
         if (src->kind == IMAGE_OCI) {
                 src->root = open(src->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                return src->root < 0 ? set_error(ret_error, -errno, "%s: %s", src->label, strerror(errno)) : 0;
+                return src->root < 0 ? error_set(ret_error, -errno, "%s: %s", src->label, strerror(errno)) : 0;
         }
         in = open(src->path, O_RDONLY | O_CLOEXEC);
         if (in < 0)
-                return set_error(ret_error, -errno, "%s: %s", src->label, strerror(errno));
+                return error_set(ret_error, -errno, "%s: %s", src->label, strerror(errno));
         src->staging = xasprintf("src-%d", (int)getpid());
         (void)layer_remove_tree(s->tmp, src->staging);
         if ((src->root = open_subdir(s->tmp, src->staging, true)) < 0)
-                return set_error(ret_error, src->root, "staging: %s", strerror(-src->root));
+                return error_set(ret_error, src->root, "staging: %s", strerror(-src->root));
         /* The archive itself may be compressed: bounded like an image. */
         layer_budget_init(&budget, import_size_max, s->tmp);
         r = layer_extract_bounded(in, src->root, LAYER_PLAIN, &budget, NULL, ret_error);
@@ -523,7 +491,7 @@ static int import_layer(const Store *s, const Source *src, Imported *im, const c
                 return 0;
         fd = open_in_root(src->root, path, O_RDONLY);
         if (fd < 0)
-                return set_error(ret_error, fd, "layer %zu of %zu: blob %s: %s (%s)", idx + 1, n,
+                return error_set(ret_error, fd, "layer %zu of %zu: blob %s: %s (%s)", idx + 1, n,
                                  digest ? digest : path, strerror(-fd), src->label);
         r = layer_unpack_bounded(fd, s->layers, oci_digest_hex(diff_id), LAYER_OCI_WHITEOUTS,
                                  digest, diff_id, &im->budget, NULL, ret_error);
@@ -534,7 +502,7 @@ static int import_layer(const Store *s, const Source *src, Imported *im, const c
                 return budget_error(ret_error, r, s, &im->budget, what);
         }
         if (r < 0)
-                return wrap_error(ret_error, r, "layer %zu of %zu (%s)", idx + 1, n, diff_id);
+                return error_prefix(ret_error, r, "layer %zu of %zu (%s)", idx + 1, n, diff_id);
         strv_add(&im->created, oci_digest_hex(diff_id));
         return 0;
 }
@@ -550,9 +518,9 @@ static int oci_pick_manifest(const Source *src, OciDescriptor *ret, char **ret_e
         int r, k;
 
         if (fd < 0)
-                return set_error(ret_error, fd, "%s: %s", what, strerror(-fd));
+                return error_set(ret_error, fd, "%s: %s", what, strerror(-fd));
         if ((r = read_fd_all(fd, DOCUMENT_MAX, &data, &n)) < 0)
-                return set_error(ret_error, r, "%s: %s", what, strerror(-r));
+                return error_set(ret_error, r, "%s: %s", what, strerror(-r));
         if ((r = oci_index_parse(what, data, n, &idx, ret_error)) < 0)
                 return r;
         for (int depth = 0;; depth++) {
@@ -573,7 +541,7 @@ static int oci_pick_manifest(const Source *src, OciDescriptor *ret, char **ret_e
                 free(what);
                 what = xasprintf("index %s", d.digest);
                 r = depth < 4 ? blob_read_at(src->root, src->label, d.digest, d.size, &data, &n, ret_error)
-                              : set_error(ret_error, -ELOOP, "%s: indexes nested too deep", src->label);
+                              : error_set(ret_error, -ELOOP, "%s: indexes nested too deep", src->label);
                 if (r >= 0)
                         r = oci_index_parse(what, data, n, &idx, ret_error);
                 oci_descriptor_done(&d);
@@ -591,7 +559,7 @@ static int import_oci(const Store *s, const Source *src, Imported *im, char **re
         int r;
 
         if (faccessat(src->root, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-                return set_error(ret_error, -ENOENT, "%s: not an OCI image layout (no oci-layout file)", src->label);
+                return error_set(ret_error, -ENOENT, "%s: not an OCI image layout (no oci-layout file)", src->label);
         if ((r = oci_pick_manifest(src, &d, ret_error)) < 0)
                 return r;
         if (d.ref_name && strchr(d.ref_name, ':') && !strchr(strrchr(d.ref_name, ':'), '/'))
@@ -614,7 +582,7 @@ static int import_oci(const Store *s, const Source *src, Imported *im, char **re
                 r = oci_config_parse(what, im->config, im->config_size, &cfg, ret_error);
         }
         if (r >= 0 && cfg->n_diff_ids != m.n_layers)
-                r = set_error(ret_error, -EBADMSG, "manifest %s: %zu layers, but the config lists %zu diff IDs",
+                r = error_set(ret_error, -EBADMSG, "manifest %s: %zu layers, but the config lists %zu diff IDs",
                               im->manifest_digest, m.n_layers, cfg->n_diff_ids);
         for (size_t k = 0; r >= 0 && k < m.n_layers; k++) {
                 _cleanup_free_ char *path = xasprintf("blobs/sha256/%s", oci_digest_hex(m.layers[k].digest));
@@ -644,7 +612,7 @@ static int docker_pick(const Source *src, const DockerManifest *dm, char **ret_e
                 STRV_FOREACH(t, dm->images[k].repo_tags)
                         if (streq(*t, src->tag))
                                 return (int)k;
-        return set_error(ret_error, -ENOENT, "%s holds %zu images; only single-image archives are supported",
+        return error_set(ret_error, -ENOENT, "%s holds %zu images; only single-image archives are supported",
                          src->label, dm->n_images);
 }
 
@@ -684,9 +652,9 @@ static int import_docker(const Store *s, const Source *src, Imported *im, char *
         int r, k;
 
         if (fd < 0)
-                return set_error(ret_error, fd, "%s: %s", what, strerror(-fd));
+                return error_set(ret_error, fd, "%s: %s", what, strerror(-fd));
         if ((r = read_fd_all(fd, DOCUMENT_MAX, &data, &n)) < 0)
-                return set_error(ret_error, r, "%s: %s", what, strerror(-r));
+                return error_set(ret_error, r, "%s: %s", what, strerror(-r));
         if ((r = docker_manifest_parse(what, data, n, &dm, ret_error)) < 0)
                 return r;
         if ((k = r = docker_pick(src, &dm, ret_error)) < 0)
@@ -696,7 +664,7 @@ static int import_docker(const Store *s, const Source *src, Imported *im, char *
         safe_close(fd);
         fd = open_in_root(src->root, img->config, O_RDONLY);
         if (fd < 0 || (r = read_fd_all(fd, DOCUMENT_MAX, &im->config, &im->config_size)) < 0) {
-                r = set_error(ret_error, fd < 0 ? fd : r, "%s: config `%s`: %s", src->label, img->config,
+                r = error_set(ret_error, fd < 0 ? fd : r, "%s: config `%s`: %s", src->label, img->config,
                               strerror(fd < 0 ? -fd : -r));
                 goto out;
         }
@@ -713,7 +681,7 @@ static int import_docker(const Store *s, const Source *src, Imported *im, char *
         if ((r = oci_config_parse(what, im->config, im->config_size, &cfg, ret_error)) < 0)
                 goto out;
         if (cfg->n_diff_ids != img->n_layers) {
-                r = set_error(ret_error, -EBADMSG, "%s: %zu layers, but the config lists %zu diff IDs",
+                r = error_set(ret_error, -EBADMSG, "%s: %zu layers, but the config lists %zu diff IDs",
                               src->label, img->n_layers, cfg->n_diff_ids);
                 goto out;
         }
@@ -791,7 +759,7 @@ static int import_locked(const char *state_dir, const Store *s, Source *src, con
         if (name) {
                 char *n = normalize_name(name);
                 if (!n)
-                        return set_error(ret_error, -EINVAL, "invalid image name `%s` (expected NAME[:TAG])", name);
+                        return error_set(ret_error, -EINVAL, "invalid image name `%s` (expected NAME[:TAG])", name);
                 strv_push(&names, n);
         }
         /* Another import (or an earlier run) may have done it all. */
@@ -900,7 +868,7 @@ static int remote_layer(const Store *s, const StoreRemote *rm, LayerBudget *budg
         }
         if (r < 0) {
                 *ret_error = TAKE_PTR(uerr);
-                return wrap_error(ret_error, r, "%s: layer %zu of %zu (%s)", rm->label, idx + 1, n, d->digest);
+                return error_prefix(ret_error, r, "%s: layer %zu of %zu (%s)", rm->label, idx + 1, n, d->digest);
         }
         *made = true;
         return 0;
@@ -985,7 +953,7 @@ static int remote_layers(const Store *s, const StoreRemote *rm, Imported *im, co
                 r = budget_error(ret_error, -EFBIG, s, &over, what);
         }
         if (r >= 0 && syncfs(s->layers) < 0)
-                r = set_error(ret_error, -errno, "%s: syncfs: %s", rm->label, strerror(errno));
+                r = error_set(ret_error, -errno, "%s: syncfs: %s", rm->label, strerror(errno));
         for (size_t k = 0; k < m->n_layers; k++) {
                 if (!jobs[k].made)
                         continue;
@@ -996,13 +964,13 @@ static int remote_layers(const Store *s, const StoreRemote *rm, Imported *im, co
                 _cleanup_free_ char *cerr = NULL;
                 int c = layer_stage_commit(s->layers, oci_digest_hex(jobs[k].diff_id), &cerr);
                 if (c < 0) {
-                        r = set_error(ret_error, c, "%s: layer %zu of %zu: %s", rm->label, k + 1, m->n_layers, cerr);
+                        r = error_set(ret_error, c, "%s: layer %zu of %zu: %s", rm->label, k + 1, m->n_layers, cerr);
                         continue;
                 }
                 strv_add(&im->created, oci_digest_hex(jobs[k].diff_id));
         }
         if (r >= 0 && fsync(s->layers) < 0 && errno != EINVAL)
-                r = set_error(ret_error, -errno, "%s: fsync: %s", rm->label, strerror(errno));
+                r = error_set(ret_error, -errno, "%s: fsync: %s", rm->label, strerror(errno));
         if (r < 0)
                 return r;
         if (r >= 0)
@@ -1032,7 +1000,7 @@ static int remote_locked(const Store *s, const StoreRemote *rm, Imported *im, ch
                 r = oci_config_parse(what, im->config, im->config_size, &cfg, ret_error);
         }
         if (r >= 0 && cfg->n_diff_ids != m.n_layers)
-                r = set_error(ret_error, -EBADMSG, "%s: manifest %s: %zu layers, but the config lists %zu diff IDs",
+                r = error_set(ret_error, -EBADMSG, "%s: manifest %s: %zu layers, but the config lists %zu diff IDs",
                               rm->label, im->manifest_digest, m.n_layers, cfg->n_diff_ids);
         if (r >= 0)
                 r = remote_layers(s, rm, im, &m, cfg, ret_error);
@@ -1053,7 +1021,7 @@ int store_import_remote(const char *state_dir, const StoreRemote *remote, const 
         STRV_FOREACH(n, names) {
                 char *x = normalize_name(*n);
                 if (!x)
-                        return set_error(ret_error, -EINVAL, "invalid image name `%s`", *n);
+                        return error_set(ret_error, -EINVAL, "invalid image name `%s`", *n);
                 strv_push(&norm, x);
         }
         if ((r = store_open(state_dir, true, &s, ret_error)) < 0)
@@ -1118,9 +1086,9 @@ int store_tag(const char *state_dir, const char *name, const char *digest, char 
         int r;
 
         if (!norm)
-                return set_error(ret_error, -EINVAL, "invalid image name `%s`", name);
+                return error_set(ret_error, -EINVAL, "invalid image name `%s`", name);
         if (!image_complete(state_dir, digest))
-                return set_error(ret_error, -ENOENT, "image %s is not (completely) in the store", digest);
+                return error_set(ret_error, -ENOENT, "image %s is not (completely) in the store", digest);
         if ((r = store_open(state_dir, true, &s, ret_error)) < 0)
                 return r;
         if ((r = repos_load(&s, &repos, ret_error)) >= 0) {
@@ -1144,13 +1112,13 @@ int store_import_async(const char *state_dir, const char *source, const char *na
         pid_t pid;
 
         if (pipe2(p, O_CLOEXEC) < 0)
-                return set_error(ret_error, -errno, "pipe: %s", strerror(errno));
+                return error_set(ret_error, -errno, "pipe: %s", strerror(errno));
         pid = fork();
         if (pid < 0) {
                 int r = -errno;
                 safe_close(p[0]);
                 safe_close(p[1]);
-                return set_error(ret_error, r, "fork: %s", strerror(-r));
+                return error_set(ret_error, r, "fork: %s", strerror(-r));
         }
         if (pid == 0) {
                 _cleanup_free_ char *digest = NULL, *err = NULL, *msg = NULL;
@@ -1170,7 +1138,7 @@ int store_import_async(const char *state_dir, const char *source, const char *na
                 kill(pid, SIGKILL);
                 (void)waitpid(pid, NULL, 0);
                 safe_close(p[0]);
-                return set_error(ret_error, r, "pidfd_open: %s", strerror(-r));
+                return error_set(ret_error, r, "pidfd_open: %s", strerror(-r));
         }
         *ret = (StoreImportJob){ .pid = pid, .pidfd = pidfd, .result_fd = p[0] };
         return 0;
@@ -1191,16 +1159,16 @@ int store_import_finish(StoreImportJob *job, char **ret_digest, char **ret_error
         job->result_fd = safe_close(job->result_fd);
         job->pidfd = safe_close(job->pidfd);
         if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
-                return set_error(ret_error, -EINTR, "image import helper killed by %s",
+                return error_set(ret_error, -EINTR, "image import helper killed by %s",
                                  signal_to_string(si.si_status) ?: "a signal");
         if (r < 0 || n == 0)
-                return set_error(ret_error, -EIO, "image import helper exited with status %d and no result",
+                return error_set(ret_error, -EIO, "image import helper exited with status %d and no result",
                                  si.si_status);
         code = (int)strtol(msg, &end, 10);
         if (*end != ' ' || code > 0)
-                return set_error(ret_error, -EIO, "image import helper: garbled result");
+                return error_set(ret_error, -EIO, "image import helper: garbled result");
         if (code < 0)
-                return set_error(ret_error, code, "%s", end + 1);
+                return error_set(ret_error, code, "%s", end + 1);
         *ret_digest = xstrdup(end + 1);
         return 0;
 }
@@ -1238,7 +1206,7 @@ static int read_image(const Store *s, const char *digest, OciManifest *ret_m, Oc
         int r;
 
         if (!oci_digest_is_valid(digest))
-                return set_error(ret_error, -EINVAL, "invalid digest `%s`", digest);
+                return error_set(ret_error, -EINVAL, "invalid digest `%s`", digest);
         what = xasprintf("manifest %s", digest);
         if ((r = store_blob_read(s, digest, &data, &n, ret_error)) < 0 ||
             (r = oci_manifest_parse(what, data, n, &m, ret_error)) < 0)
@@ -1272,7 +1240,7 @@ int store_open_image(const char *state_dir, const char *digest, ResolvedImage *r
                 const char *hex = oci_digest_hex(cfg->diff_ids[k]);
                 struct stat st;
                 if (fstatat(s.layers, hex, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-                        r = set_error(ret_error, -ENOENT, "image %s: layer %s is missing from the store (import the image again)",
+                        r = error_set(ret_error, -ENOENT, "image %s: layer %s is missing from the store (import the image again)",
                                       digest, cfg->diff_ids[k]);
                 else
                         strv_addf(&layers, "%s/layers/%s", s.root, hex);
@@ -1326,7 +1294,7 @@ int store_lookup(const char *state_dir, const char *ref, char **ret_digest, char
         int r;
 
         if ((r = store_open(state_dir, false, &s, ret_error)) < 0)
-                return r == -ENOENT ? set_error(ret_error, r, "no image `%s` in the store (the store is empty)", ref) : r;
+                return r == -ENOENT ? error_set(ret_error, r, "no image `%s` in the store (the store is empty)", ref) : r;
         r = repos_load(&s, &repos, ret_error);
         store_close(&s);
         if (r < 0)
@@ -1353,13 +1321,13 @@ int store_lookup(const char *state_dir, const char *ref, char **ret_digest, char
                 }
                 free(names);
                 if (hits > 1)
-                        return set_error(ret_error, -EINVAL, "digest prefix `%s` is ambiguous", ref);
+                        return error_set(ret_error, -EINVAL, "digest prefix `%s` is ambiguous", ref);
                 if (d)
                         d = norm = xstrdup(d);
         } else if ((norm = normalize_name(ref)))
                 d = tag_digest(repos, norm);
         if (!d)
-                return set_error(ret_error, -ENOENT, "no image `%s` in the store", ref);
+                return error_set(ret_error, -ENOENT, "no image `%s` in the store", ref);
         *ret_digest = xstrdup(d);
         return 0;
 }
@@ -1559,7 +1527,7 @@ static int resolve(const char *state_dir, const UnitConfig *c, bool import, Reso
                         if (r == -ENOENT && import && c->image_pull != IMAGE_PULL_NEVER)
                                 r = registry_pull(state_dir, c->image_ref, registry_defaults(), &digest, ret_error);
                         if (r == -ENOENT && !digest)
-                                return set_error(ret_error, r, "image `%s` is not in the store (%s)", c->image_ref,
+                                return error_set(ret_error, r, "image `%s` is not in the store (%s)", c->image_ref,
                                                  c->image_pull == IMAGE_PULL_NEVER
                                                          ? "Pull=never: pull it with `ccsupctl image pull`"
                                                          : "not pulled yet");
@@ -1569,7 +1537,7 @@ static int resolve(const char *state_dir, const UnitConfig *c, bool import, Reso
                 }
                 r = store_lookup(state_dir, c->image_ref, &digest, ret_error);
                 if (r == -ENOENT)
-                        return set_error(ret_error, r, "image `%s` is not in the store (import it with `ccsupctl image import SOURCE %s`)",
+                        return error_set(ret_error, r, "image `%s` is not in the store (import it with `ccsupctl image import SOURCE %s`)",
                                          c->image_ref, c->image_ref);
                 if (r < 0)
                         return r;
@@ -1597,7 +1565,7 @@ static int resolve(const char *state_dir, const UnitConfig *c, bool import, Reso
                 if (digest && store_open_image(state_dir, digest, ret, &ignored2) >= 0)
                         return 0;
                 if (!import)
-                        return set_error(ret_error, -ENOENT, "image `%s` is not imported yet", c->image);
+                        return error_set(ret_error, -ENOENT, "image `%s` is not imported yet", c->image);
                 free(digest);
                 digest = NULL;
                 r = import_source(state_dir, c->image, NULL, false, &digest, ret_error);
@@ -1606,7 +1574,7 @@ static int resolve(const char *state_dir, const UnitConfig *c, bool import, Reso
                 return store_open_image(state_dir, digest, ret, ret_error);
         }
         default:
-                return set_error(ret_error, -EINVAL, "Image=%s is a directory, not a store image",
+                return error_set(ret_error, -EINVAL, "Image=%s is a directory, not a store image",
                                  c->image_path ? c->image_path : "");
         }
 }
@@ -1672,12 +1640,12 @@ int image_config_apply(const OciConfig *img, const UnitConfig *c, ResolvedProces
 
         build_argv(img, c, &p.argv);
         if (!p.argv)
-                return set_error(ret_error, -EINVAL, "no command: the image has no Entrypoint or Cmd, and the unit no Exec=");
+                return error_set(ret_error, -EINVAL, "no command: the image has no Entrypoint or Cmd, and the unit no Exec=");
         if (!sig && img && img->stop_signal) {
                 sig = parse_signal(img->stop_signal);
                 if (sig < 0) {
                         resolved_process_done(&p);
-                        return set_error(ret_error, -EINVAL, "image StopSignal `%s` is not a signal", img->stop_signal);
+                        return error_set(ret_error, -EINVAL, "image StopSignal `%s` is not a signal", img->stop_signal);
                 }
         }
         p.stop_signal = sig ? sig : SIGTERM;

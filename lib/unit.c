@@ -466,8 +466,7 @@ static void add_error_at(Ctx *x, unsigned line, const char *fmt, ...)
         va_list ap;
         char *m;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                abort();
+        m = xvasprintf(fmt, ap);
         va_end(ap);
         x->errors = xrealloc(x->errors, (x->n_errors + 1) * sizeof(Error));
         x->errors[x->n_errors] = (Error){ .file = x->file, .line = line, .seq = x->n_errors, .msg = m };
@@ -1804,8 +1803,7 @@ static void missing(Ctx *x, Section s, const char *fmt, ...)
         va_list ap;
         char *m;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                abort();
+        m = xvasprintf(fmt, ap);
         va_end(ap);
         x->file = x->sections[s].seen ? x->sections[s].file : 0;
         add_error_at(x, x->sections[s].seen ? x->sections[s].line : 1, "%s", m);

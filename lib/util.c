@@ -69,6 +69,40 @@ char *xasprintf(const char *fmt, ...)
         return r;
 }
 
+int error_setv(char **ret_error, int r, const char *fmt, va_list ap)
+{
+        char *msg = xvasprintf(fmt, ap);
+
+        free(*ret_error);
+        *ret_error = msg;
+        return r;
+}
+
+int error_set(char **ret_error, int r, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        error_setv(ret_error, r, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int error_prefix(char **ret_error, int r, const char *fmt, ...)
+{
+        va_list ap;
+        char *ctx, *msg;
+
+        va_start(ap, fmt);
+        ctx = xvasprintf(fmt, ap);
+        va_end(ap);
+        msg = xasprintf("%s: %s", ctx, *ret_error ? *ret_error : strerror(-r));
+        free(ctx);
+        free(*ret_error);
+        *ret_error = msg;
+        return r;
+}
+
 size_t strv_length(char *const *l)
 {
         size_t n = 0;

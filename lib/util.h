@@ -67,6 +67,16 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) _printf_(1, 2);
 char *xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
 
+/* The error-message convention of lib/ (`char **ret_error`): a function
+ * that fails returns -errno and leaves one message, which its caller
+ * frees. error_set() replaces *ret_error with the formatted message and
+ * returns r; error_prefix() puts "CONTEXT: " before the message already
+ * there (or before strerror(-r) when there is none) and returns r. Out of
+ * memory aborts, as every x* function does: never a placeholder message. */
+int error_set(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+int error_setv(char **ret_error, int r, const char *fmt, va_list ap) _printf_(3, 0);
+int error_prefix(char **ret_error, int r, const char *fmt, ...) _printf_(3, 4);
+
 /* NULL-terminated string vectors ("strv"). A NULL strv is the empty vector. */
 size_t strv_length(char *const *l);
 void strv_free(char **l);
