@@ -255,6 +255,37 @@ int write_string_file(const char *path, const char *s)
         return 0;
 }
 
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, bool durable)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+        const char *p = data;
+        int fd, r = 0;
+
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, mode);
+        if (fd < 0)
+                return -errno;
+        while (r == 0 && size > 0) {
+                ssize_t k = write(fd, p, size);
+                if (k < 0 && errno != EINTR)
+                        r = -errno;
+                else if (k == 0)
+                        r = -EIO;
+                else if (k > 0) {
+                        p += k;
+                        size -= (size_t)k;
+                }
+        }
+        if (r == 0 && durable && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(tmp);
+        return r;
+}
+
 const char *proc_stat_field(const char *stat, unsigned n)
 {
         const char *p = strrchr(stat, ')');

@@ -103,6 +103,10 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 int read_regular_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_size);
 /* Writes s to an existing file (cgroup, /proc knobs): one write(2). */
 int write_string_file(const char *path, const char *s);
+/* Replaces path whole or not at all: the data into "PATH.tmp" (created with
+ * mode, O_NOFOLLOW), fsync()ed when durable, renamed over path; the
+ * temporary file removed on failure. 0 or -errno. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, bool durable);
 
 /* Joins two path components with exactly one '/'. */
 char *path_join(const char *a, const char *b);

@@ -159,33 +159,10 @@ static uint64_t pid_start_time(pid_t pid)
         return start ? strtoull(start, NULL, 10) : 0;
 }
 
-static int write_new_file(const char *path, const char *text)
-{
-        size_t n = strlen(text);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), r = 0;
-
-        if (fd < 0)
-                return -errno;
-        if (write(fd, text, n) != (ssize_t)n)
-                r = errno ? -errno : -EIO;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        return r;
-}
-
+/* The state file and --pid-file: whole or not at all. */
 static int write_atomic(const char *path, const char *text)
 {
-        _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-        int r = write_new_file(tmp, text);
-
-        if (r < 0)
-                return r;
-        if (rename(tmp, path) < 0) {
-                r = -errno;
-                (void)unlink(tmp);
-                return r;
-        }
-        return 0;
+        return write_file_atomic(path, text, strlen(text), 0600, false);
 }
 
 typedef struct State {

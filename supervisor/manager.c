@@ -211,9 +211,9 @@ static int proc_start_time(pid_t pid, uint64_t *ret)
 
 static void unit_write_runtime(Unit *u)
 {
-        _cleanup_free_ char *path = unit_runtime_file(u), *tmp = NULL, *text = NULL;
-        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *path = unit_runtime_file(u), *text = NULL;
         uint64_t start = 0;
+        int r;
 
         (void)proc_start_time(u->run.pid, &start);
         /* Held=1: held before its exec (prelaunch) and not released yet;
@@ -225,13 +225,9 @@ static void unit_write_runtime(Unit *u)
                          u->plan ? spawn_plan_stop_signal(u->plan)
                          : u->adopted ? u->adopted_stop_signal : 0,
                          u->image_digest ? u->image_digest : "", u->hold_fd >= 0 ? "Held=1\n" : "");
-        tmp = xasprintf("%s.tmp", path);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
-            rename(tmp, path) < 0) {
-                log_unit(LOG_WARNING, u->name, "runtime state `%s`: %s", path, strerror(errno));
-                (void)unlink(tmp);
-        }
+        r = write_file_atomic(path, text, strlen(text), 0644, false);
+        if (r < 0)
+                log_unit(LOG_WARNING, u->name, "runtime state `%s`: %s", path, strerror(-r));
 }
 
 /* ------------------------------------------------------------------ systemd's fd store
