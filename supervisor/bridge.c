@@ -2,6 +2,7 @@
 #include "bridge.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <ev.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,12 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "netlink.h"
 #include "netspec.h"
+#include "parse.h"
 #include "nft-publish.h"
 #include "util.h"
 #include "words.h"
@@ -64,6 +69,8 @@ struct Bridge {
         uint32_t mtu;      /* the bridge's, once up: every veth takes it */
         bool table_ok;     /* the whole table written by this ccsupd */
         struct ev_loop *loop;
+        struct Handed *handed;      /* from the ccsupd before a daemon-reexec, until re-adopted */
+        size_t n_handed;
 };
 
 /* ------------------------------------------------------------ addresses */
@@ -751,6 +758,20 @@ static void on_pipe(struct ev_loop *loop, ev_io *w, int revents)
         pipe_arm(pp);
 }
 
+/* The pipes' watchers: the same ev_io structs, set up for good. */
+static void relay_run(Relay *r)
+{
+        ev_io_init(&r->ab.in, on_pipe, r->a, EV_READ);
+        ev_io_init(&r->ab.out, on_pipe, r->b, EV_WRITE);
+        ev_io_init(&r->ba.in, on_pipe, r->b, EV_READ);
+        ev_io_init(&r->ba.out, on_pipe, r->a, EV_WRITE);
+        r->ab.in.data = r->ab.out.data = &r->ab;
+        r->ba.in.data = r->ba.out.data = &r->ba;
+        r->connected = true;
+        pipe_arm(&r->ab);
+        pipe_arm(&r->ba);
+}
+
 static void on_connected(struct ev_loop *loop, ev_io *w, int revents)
 {
         Relay *r = w->data;
@@ -763,25 +784,35 @@ static void on_connected(struct ev_loop *loop, ev_io *w, int revents)
                 relay_free(r); /* the client sees its connection closed */
                 return;
         }
-        /* The pipes' watchers: the same ev_io structs, set up for good. */
-        ev_io_init(&r->ab.in, on_pipe, r->a, EV_READ);
-        ev_io_init(&r->ab.out, on_pipe, r->b, EV_WRITE);
-        ev_io_init(&r->ba.in, on_pipe, r->b, EV_READ);
-        ev_io_init(&r->ba.out, on_pipe, r->a, EV_WRITE);
-        r->ab.in.data = r->ab.out.data = &r->ab;
-        r->ba.in.data = r->ba.out.data = &r->ba;
-        r->connected = true;
-        pipe_arm(&r->ab);
-        pipe_arm(&r->ba);
+        relay_run(r);
+}
+
+/* The relay of the client's a and the container's b; until connected, ab.out
+ * waits for b to be writable (on_connected), then the pipes run. */
+static Relay *relay_add(Proxy *p, int a, int b, bool connected)
+{
+        Relay *r = xcalloc(1, sizeof(Relay));
+
+        *r = (Relay){ .a = a, .b = b, .p = p, .next = p->relays };
+        r->ab.r = r->ba.r = r;
+        p->relays = r;
+        if (connected) {
+                relay_run(r);
+                return r;
+        }
+        ev_io_init(&r->ab.out, on_connected, b, EV_WRITE);
+        r->ab.out.data = r;
+        ev_io_start(p->loop, &r->ab.out);
+        return r;
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
         Proxy *p = w->data;
         struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p->port) };
-        Relay *r;
         int a, b;
 
+        (void)loop;
         (void)revents;
         a = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (a < 0)
@@ -797,14 +828,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
                 close(b);
                 return;
         }
-        r = xcalloc(1, sizeof(Relay));
-        *r = (Relay){ .a = a, .b = b, .p = p, .next = p->relays };
-        r->ab.r = r->ba.r = r;
-        p->relays = r;
-        /* Until connected, ab.out waits for b to be writable. */
-        ev_io_init(&r->ab.out, on_connected, b, EV_WRITE);
-        r->ab.out.data = r;
-        ev_io_start(loop, &r->ab.out);
+        (void)relay_add(p, a, b, false);
 }
 
 static void flow_free(UdpFlow *f)
@@ -849,6 +873,24 @@ static void on_flow_answer(struct ev_loop *loop, ev_io *w, int revents)
         ev_timer_again(loop, &f->idle);
 }
 
+/* The flow of client over fd, a socket connected to the container; idle
+ * after idle seconds without a datagram, UDP_IDLE_SEC once one passes. */
+static UdpFlow *flow_add(Proxy *p, const struct sockaddr_in6 *client, int fd, double idle)
+{
+        UdpFlow *f = xcalloc(1, sizeof(UdpFlow));
+
+        *f = (UdpFlow){ .client = *client, .fd = fd, .p = p, .next = p->flows };
+        ev_io_init(&f->w, on_flow_answer, fd, EV_READ);
+        f->w.data = f;
+        ev_io_start(p->loop, &f->w);
+        ev_timer_init(&f->idle, on_flow_idle, idle, UDP_IDLE_SEC);
+        f->idle.data = f;
+        ev_timer_start(p->loop, &f->idle);
+        p->flows = f;
+        p->n_flows++;
+        return f;
+}
+
 static UdpFlow *flow_get(Proxy *p, const struct sockaddr_in6 *client)
 {
         struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p->port) };
@@ -869,17 +911,7 @@ static UdpFlow *flow_get(Proxy *p, const struct sockaddr_in6 *client)
                 close(fd);
                 return NULL;
         }
-        f = xcalloc(1, sizeof(UdpFlow));
-        *f = (UdpFlow){ .client = *client, .fd = fd, .p = p, .next = p->flows };
-        ev_io_init(&f->w, on_flow_answer, fd, EV_READ);
-        f->w.data = f;
-        ev_io_start(p->loop, &f->w);
-        ev_init(&f->idle, on_flow_idle);
-        f->idle.repeat = UDP_IDLE_SEC;
-        f->idle.data = f;
-        p->flows = f;
-        p->n_flows++;
-        return f;
+        return flow_add(p, client, fd, UDP_IDLE_SEC);
 }
 
 /* Datagrams to the held socket ([::1]:PORT), each to its client's flow. */
@@ -957,7 +989,23 @@ static int parse_ports(const UnitConfig *c, PublishPort **ret, size_t *ret_n, ch
         return 0;
 }
 
-static int bind_one(int family, const uint8_t *addr, int proto, unsigned port)
+/* What proxies_start() relays: TCP and UDP on [::] or [::1]. */
+static bool is_relayed_addr(const struct in6_addr *a)
+{
+        return IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a);
+}
+
+/* A held socket that listens: TCP relayed on [::1]. */
+static bool is_relayed(int family, const uint8_t *addr, int proto)
+{
+        struct in6_addr a = {};
+
+        if (addr)
+                memcpy(&a, addr, 16);
+        return family == AF_INET6 && proto == IPPROTO_TCP && is_relayed_addr(&a);
+}
+
+static int bind_one(int family, const uint8_t *addr, int proto, unsigned port, bool reuse)
 {
         union {
                 struct sockaddr_in in;
@@ -983,6 +1031,8 @@ static int bind_one(int family, const uint8_t *addr, int proto, unsigned port)
                         memcpy(&sa.in6.sin6_addr, addr, 16);
                 len = sizeof(sa.in6);
         }
+        if (reuse)
+                (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
                 int r = -errno;
                 close(fd);
@@ -998,13 +1048,63 @@ static void held_close(int *fds, size_t n)
         free(fds);
 }
 
+/* fd is a socket bound as bind_one(family, addr, proto, port) binds one. */
+static bool sock_matches(int fd, int family, const uint8_t *addr, int proto, unsigned port)
+{
+        static const uint8_t any[16];
+        union {
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } sa = {};
+        socklen_t l = sizeof(sa), tl = sizeof(int);
+        int type = 0;
+
+        if (fd < 0 || getsockname(fd, (struct sockaddr *)&sa, &l) < 0 ||
+            getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+            type != (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) || sa.in.sin_family != family)
+                return false;
+        if (family == AF_INET)
+                return ntohs(sa.in.sin_port) == port && memcmp(&sa.in.sin_addr, addr ? addr : any, 4) == 0;
+        return ntohs(sa.in6.sin6_port) == port && memcmp(&sa.in6.sin6_addr, addr ? addr : any, 16) == 0;
+}
+
+/* The socket of prev (the previous ccsupd's, daemon-reexec) bound so, taken
+ * out of it; else -1. */
+static int prev_take(int *prev, size_t n_prev, int family, const uint8_t *addr, int proto, unsigned port)
+{
+        for (size_t i = 0; i < n_prev; i++)
+                if (sock_matches(prev[i], family, addr, proto, port))
+                        return TAKE_FD(prev[i]);
+        return -1;
+}
+
+/* fd is one of the sockets ports_hold() binds for ports. */
+static bool ports_want(const PublishPort *ports, size_t n, int fd)
+{
+        for (size_t i = 0; i < n; i++)
+                for (unsigned port = ports[i].host_port; port <= ports[i].host_end; port++)
+                        for (int fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0)
+                                if ((!ports[i].family || ports[i].family == fam) &&
+                                    sock_matches(fd, fam, ports[i].family ? ports[i].addr : NULL, ports[i].proto, port))
+                                        return true;
+        return false;
+}
+
 /* Every published host port is bound here and held while the container
  * runs, as docker-proxy does: a host process that binds it later gets
  * EADDRINUSE instead of silently losing its traffic to the DNAT rule. The
  * sockets never listen (a connect to a held port is refused, as to a
  * free one; a listener would leave clients hanging), and have no
- * SO_REUSEADDR, which keeps binders with SO_REUSEADDR out too. */
-static int ports_hold(const PublishPort *ports, size_t n, int **ret_fds, size_t *ret_n, char **ret_error)
+ * SO_REUSEADDR, which keeps binders with SO_REUSEADDR out too. But for the
+ * TCP ones relayed on [::1] (relays): they listen, which keeps every binder
+ * out, and take SO_REUSEADDR, which their accepted connections inherit, so
+ * that the TIME_WAIT of those a killed ccsupd left does not keep the next
+ * one from binding the port again.
+ * prev: the sockets the previous ccsupd held (daemon-reexec), taken where
+ * they fit, so that the port is never free in between; the caller closes
+ * the others first. */
+static int ports_hold(const PublishPort *ports, size_t n, bool relays, int *prev, size_t n_prev, int **ret_fds,
+                      size_t *ret_n, char **ret_error)
 {
         int *fds = NULL;
         size_t n_fds = 0;
@@ -1017,7 +1117,10 @@ static int ports_hold(const PublishPort *ports, size_t n, int **ret_fds, size_t 
 
                                 if (p->family && p->family != fam)
                                         continue;
-                                fd = bind_one(fam, p->family ? p->addr : NULL, p->proto, port);
+                                fd = prev_take(prev, n_prev, fam, p->family ? p->addr : NULL, p->proto, port);
+                                if (fd < 0)
+                                        fd = bind_one(fam, p->family ? p->addr : NULL, p->proto, port,
+                                                      relays && is_relayed(fam, p->family ? p->addr : NULL, p->proto));
                                 if (fd == -EAFNOSUPPORT)
                                         continue;
                                 if (fd < 0) {
@@ -1057,7 +1160,7 @@ static void proxies_start(Bridge *b, Member *m)
                 if (getsockname(m->held[i], (struct sockaddr *)&sa, &l) < 0 || sa.sin6_family != AF_INET6 ||
                     getsockopt(m->held[i], SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
                     (type != SOCK_STREAM && type != SOCK_DGRAM) ||
-                    !(IN6_IS_ADDR_UNSPECIFIED(&sa.sin6_addr) || IN6_IS_ADDR_LOOPBACK(&sa.sin6_addr)))
+                    !is_relayed_addr(&sa.sin6_addr))
                         continue;
                 hp = ntohs(sa.sin6_port);
                 for (size_t j = 0; j < m->n_ports; j++) {
@@ -1215,6 +1318,367 @@ static void resolv_write(Bridge *b, const char *unit, const UnitConfig *c)
         file_rewrite(path, buf);
 }
 
+/* ------------------------------------------------------------ daemon-reexec */
+
+/*
+ * The relays go over a daemon-reexec: the held sockets (the listening
+ * [::]:PORT ones with their accept queues), both sockets of every TCP
+ * relay with the bytes read but not yet written and the half-closes, and
+ * the UDP flows' sockets with their idle time left. The fds stay open
+ * across execve() (no FD_CLOEXEC for them until the new ccsupd takes them);
+ * what they are is written as text into a memfd, CCSUP_REEXEC_BRIDGE:
+ *
+ *   ccsup-bridge-handover 1
+ *   held UNIT FD
+ *   tcp UNIT LISTEN-FD CLIENT-FD CONTAINER-FD CONNECTED EOF HEX EOF HEX
+ *   udp UNIT LISTEN-FD FD CLIENT-ADDRESS CLIENT-PORT SCOPE-ID IDLE-MSEC
+ *
+ * (per TCP pipe, client to container then back: its end of file seen, its
+ * pending bytes in hex or "-"). LISTEN-FD names the relay's held socket.
+ * Text, so that an upgraded ccsupd reads what an older one wrote. After
+ * kill -9 nothing of this exists: the connections die with ccsupd, and the
+ * next one binds the ports again.
+ */
+
+#define HANDOVER_MAGIC "ccsup-bridge-handover 1"
+
+typedef struct Handed {
+        char *unit;
+        char kind;              /* 'h'eld, 't'cp, 'u'dp */
+        int listen_fd;          /* t, u: the held socket */
+        int fd[2];              /* h: fd[0]; t: client, container; u: fd[0] */
+        bool connected;
+        bool eof[2];
+        char *data[2];
+        size_t len[2];
+        struct sockaddr_in6 client;
+        double idle;
+} Handed;
+
+static void handed_done(Handed *h)
+{
+        safe_close(h->fd[0]);
+        safe_close(h->fd[1]);
+        free(h->data[0]);
+        free(h->data[1]);
+        free(h->unit);
+}
+
+static bool cloexec(int fd, bool on)
+{
+        return fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0) == 0;
+}
+
+static void hex_put(FILE *f, const char *p, size_t n)
+{
+        if (n == 0)
+                fputs(" -", f);
+        else
+                fputc(' ', f);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%02x", (unsigned char)p[i]);
+}
+
+/* Every fd in the handover loses (or gets back) FD_CLOEXEC. */
+static void handover_cloexec(Bridge *b, bool on)
+{
+        for (size_t i = 0; i < b->n_members; i++) {
+                Member *m = &b->members[i];
+                for (size_t k = 0; k < m->n_held; k++)
+                        (void)cloexec(m->held[k], on);
+                for (size_t k = 0; k < m->n_proxies; k++) {
+                        for (Relay *r = m->proxies[k]->relays; r; r = r->next) {
+                                (void)cloexec(r->a, on);
+                                (void)cloexec(r->b, on);
+                        }
+                        for (UdpFlow *f = m->proxies[k]->flows; f; f = f->next)
+                                (void)cloexec(f->fd, on);
+                }
+        }
+}
+
+static void handover_write_proxy(FILE *f, Bridge *b, const Member *m, Proxy *p)
+{
+        for (Relay *r = p->relays; r; r = r->next) {
+                fprintf(f, "tcp %s %d %d %d %d %d", m->unit, p->fd, r->a, r->b, r->connected, r->ab.eof);
+                hex_put(f, r->ab.buf + r->ab.off, r->ab.len - r->ab.off);
+                fprintf(f, " %d", r->ba.eof);
+                hex_put(f, r->ba.buf + r->ba.off, r->ba.len - r->ba.off);
+                fputc('\n', f);
+        }
+        for (UdpFlow *u = p->flows; u; u = u->next) {
+                char a[INET6_ADDRSTRLEN];
+                inet_ntop(AF_INET6, &u->client.sin6_addr, a, sizeof(a));
+                fprintf(f, "udp %s %d %d %s %u %u %.0f\n", m->unit, p->fd, u->fd, a, ntohs(u->client.sin6_port),
+                        (unsigned)u->client.sin6_scope_id, ev_timer_remaining(b->loop, &u->idle) * 1000.0);
+        }
+}
+
+int bridge_reexec_save(Bridge *b)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0, off = 0;
+        FILE *f;
+        int fd;
+
+        if (b->n_members == 0)
+                return -ENOENT;
+        f = open_memstream(&text, &size);
+        if (!f)
+                abort();
+        fputs(HANDOVER_MAGIC "\n", f);
+        for (size_t i = 0; i < b->n_members; i++) {
+                const Member *m = &b->members[i];
+                for (size_t k = 0; k < m->n_held; k++)
+                        fprintf(f, "held %s %d\n", m->unit, m->held[k]);
+                for (size_t k = 0; k < m->n_proxies; k++)
+                        handover_write_proxy(f, b, m, m->proxies[k]);
+        }
+        if (fclose(f) != 0)
+                abort();
+        fd = memfd_create("ccsup-bridge-handover", 0);
+        if (fd < 0)
+                return log_unit_errno(LOG_WARNING, NULL, -errno, "daemon-reexec: bridge relays: memfd: %s; "
+                                      "the open [::1] connections are cut", strerror(errno));
+        while (off < size) {
+                ssize_t n = write(fd, text + off, size - off);
+                if (n < 0) {
+                        int r = -errno;
+                        close(fd);
+                        return log_unit_errno(LOG_WARNING, NULL, r, "daemon-reexec: bridge relays: %s; "
+                                              "the open [::1] connections are cut", strerror(-r));
+                }
+                off += (size_t)n;
+        }
+        (void)lseek(fd, 0, SEEK_SET);
+        handover_cloexec(b, false);
+        return fd;
+}
+
+void bridge_reexec_abort(Bridge *b, int fd)
+{
+        safe_close(fd);
+        handover_cloexec(b, true);
+}
+
+static bool hex_get(const char *s, char **ret, size_t *ret_len)
+{
+        size_t n = strlen(s);
+
+        *ret = NULL;
+        *ret_len = 0;
+        if (streq(s, "-"))
+                return true;
+        if (n % 2 != 0 || n / 2 > RELAY_BUF)
+                return false;
+        char *d = xmalloc(n / 2);
+        for (size_t i = 0; i < n / 2; i++) {
+                unsigned v;
+                if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+                        free(d);
+                        return false;
+                }
+                d[i] = (char)v;
+        }
+        *ret = d;
+        *ret_len = n / 2;
+        return true;
+}
+
+/* A handed fd: a socket of ours, FD_CLOEXEC from now on. */
+static int handed_fd(const char *s)
+{
+        struct stat st;
+        uint32_t u;
+        int fd;
+
+        if (parse_uint32(s, &u) < 0 || u > INT_MAX)
+                return -1;
+        fd = (int)u;
+        if (fd < 3 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) || !cloexec(fd, true))
+                return -1;
+        return fd;
+}
+
+static bool parse_int(const char *s, int *ret)
+{
+        uint32_t u;
+
+        if (parse_uint32(s, &u) < 0 || u > INT_MAX)
+                return false;
+        *ret = (int)u;
+        return true;
+}
+
+static bool handover_parse_line(char **w, size_t n, Handed *h)
+{
+        *h = (Handed){ .listen_fd = -1, .fd = { -1, -1 } };
+        if (n == 3 && streq(w[0], "held")) {
+                h->kind = 'h';
+                h->fd[0] = handed_fd(w[2]);
+                return h->fd[0] >= 0;
+        }
+        if (n == 10 && streq(w[0], "tcp")) {
+                h->kind = 't';
+                h->fd[0] = handed_fd(w[3]);
+                h->fd[1] = handed_fd(w[4]);
+                h->connected = streq(w[5], "1");
+                h->eof[0] = streq(w[6], "1");
+                h->eof[1] = streq(w[8], "1");
+                return parse_int(w[2], &h->listen_fd) && h->fd[0] >= 0 && h->fd[1] >= 0 &&
+                       hex_get(w[7], &h->data[0], &h->len[0]) && hex_get(w[9], &h->data[1], &h->len[1]);
+        }
+        if (n == 8 && streq(w[0], "udp")) {
+                uint32_t port, scope, msec;
+                h->kind = 'u';
+                h->fd[0] = handed_fd(w[3]);
+                h->client.sin6_family = AF_INET6;
+                if (!parse_int(w[2], &h->listen_fd) || h->fd[0] < 0 ||
+                    inet_pton(AF_INET6, w[4], &h->client.sin6_addr) != 1 || parse_uint32(w[5], &port) < 0 ||
+                    port > 65535 || parse_uint32(w[6], &scope) < 0 || parse_uint32(w[7], &msec) < 0)
+                        return false;
+                h->client.sin6_port = htons((uint16_t)port);
+                h->client.sin6_scope_id = scope;
+                h->idle = msec > UDP_IDLE_SEC * 1000 ? UDP_IDLE_SEC : msec / 1000.0;
+                if (h->idle < 0.001)
+                        h->idle = 0.001;
+                return true;
+        }
+        return false;
+}
+
+/* What the ccsupd before the daemon-reexec handed over, kept until the
+ * units are re-adopted (bridge_adopt()); fd is closed. */
+static void handover_load(Bridge *b, int fd)
+{
+        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        unsigned bad = 0;
+        ssize_t l;
+
+        if (!f) {
+                safe_close(fd);
+                return;
+        }
+        l = getline(&line, &cap, f);
+        if (l <= 0 || !startswith(line, HANDOVER_MAGIC "\n")) {
+                log_msg(LOG_WARNING, "CCSUP_REEXEC_BRIDGE: not a bridge handover: the open [::1] connections are lost");
+                return;
+        }
+        while ((l = getline(&line, &cap, f)) > 0) {
+                char *w[12], *save = NULL;
+                size_t n = 0;
+                Handed h;
+                for (char *t = strtok_r(line, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+                        if (n < ELEMENTSOF(w))
+                                w[n++] = t;
+                if (n < 2 || !handover_parse_line(w, n, &h)) {
+                        if (n >= 2)
+                                handed_done(&h);
+                        bad++;
+                        continue;
+                }
+                h.unit = xstrdup(w[1]);
+                b->handed = xrealloc(b->handed, (b->n_handed + 1) * sizeof(Handed));
+                b->handed[b->n_handed++] = h;
+        }
+        if (bad)
+                log_msg(LOG_WARNING, "CCSUP_REEXEC_BRIDGE: %u line(s) not understood: those connections are lost", bad);
+        log_msg(LOG_DEBUG, "bridge: %zu socket(s) and relay(s) handed over by the previous ccsupd", b->n_handed);
+}
+
+/* The held sockets handed over for unit, taken out of the handover. */
+static void handover_take_held(Bridge *b, const char *unit, int **ret, size_t *ret_n)
+{
+        int *fds = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < b->n_handed; i++) {
+                Handed *h = &b->handed[i];
+                if (h->kind != 'h' || h->fd[0] < 0 || !streq(h->unit, unit))
+                        continue;
+                fds = xrealloc(fds, (n + 1) * sizeof(int));
+                fds[n++] = TAKE_FD(h->fd[0]);
+        }
+        *ret = fds;
+        *ret_n = n;
+}
+
+static Proxy *member_proxy(Member *m, int fd)
+{
+        for (size_t i = 0; i < m->n_proxies; i++)
+                if (m->proxies[i]->fd == fd)
+                        return m->proxies[i];
+        return NULL;
+}
+
+/* A handed TCP relay on p, where it was. O_NONBLOCK is the open file's: it
+ * came over with the fds. */
+static void relay_restore(Proxy *p, Handed *h)
+{
+        Relay *r = relay_add(p, TAKE_FD(h->fd[0]), TAKE_FD(h->fd[1]), false);
+
+        ev_io_stop(p->loop, &r->ab.out);
+        for (int k = 0; k < 2; k++) {
+                Pipe *pp = k == 0 ? &r->ab : &r->ba;
+                if (h->len[k])
+                        memcpy(pp->buf, h->data[k], h->len[k]);
+                pp->len = h->len[k];
+                pp->eof = h->eof[k];
+        }
+        if (pipe_done(&r->ab) && pipe_done(&r->ba))
+                relay_free(r);
+        else if (h->connected)
+                relay_run(r);
+        else
+                ev_io_start(p->loop, &r->ab.out); /* on_connected(), as relay_add() set it */
+}
+
+/* The relays and flows of m's handed proxies, in the loop again. */
+static void handover_take_relays(Bridge *b, Member *m)
+{
+        size_t n_tcp = 0, n_udp = 0;
+
+        for (size_t i = 0; i < b->n_handed; i++) {
+                Handed *h = &b->handed[i];
+                Proxy *p = h->kind != 'h' && h->fd[0] >= 0 && streq(h->unit, m->unit) ? member_proxy(m, h->listen_fd) : NULL;
+                int type = 0;
+                socklen_t tl = sizeof(type);
+                if (!p || getsockopt(p->fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+                    type != (h->kind == 't' ? SOCK_STREAM : SOCK_DGRAM))
+                        continue; /* closed with what no unit took */
+                if (h->kind == 'u') {
+                        if (p->n_flows >= UDP_FLOWS_MAX)
+                                continue;
+                        (void)flow_add(p, &h->client, TAKE_FD(h->fd[0]), h->idle);
+                        n_udp++;
+                        continue;
+                }
+                relay_restore(p, h);
+                n_tcp++;
+        }
+        if (n_tcp || n_udp)
+                log_msg(LOG_INFO, "bridge: `%s`: %zu [::1] connection(s) and %zu UDP flow(s) kept across the daemon-reexec",
+                        m->unit, n_tcp, n_udp);
+}
+
+/* Re-adoption is over: what no unit took is closed. */
+static void handover_drop(Bridge *b)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < b->n_handed; i++) {
+                n += (b->handed[i].fd[0] >= 0) + (b->handed[i].fd[1] >= 0);
+                handed_done(&b->handed[i]);
+        }
+        if (n)
+                log_msg(LOG_DEBUG, "bridge: %zu handed-over socket(s) of units not re-adopted: closed", n);
+        free(b->handed);
+        b->handed = NULL;
+        b->n_handed = 0;
+}
+
 /* ------------------------------------------------------------ members */
 
 static void member_done(Member *m)
@@ -1333,7 +1797,7 @@ int bridge_reserve(Bridge *b, const char *unit, const UnitConfig *c, char **ret_
         if (r == 0)
                 r = pick_index(b, unit, c, &index, ret_error);
         if (r == 0)
-                r = ports_hold(ports, n_ports, &held, &n_held, ret_error);
+                r = ports_hold(ports, n_ports, b->loop != NULL, NULL, 0, &held, &n_held, ret_error);
         if (r < 0) {
                 free(ports);
                 return r;
@@ -1447,13 +1911,24 @@ void bridge_adopt(Bridge *b, const char *unit, const UnitConfig *c)
                 n = 0;
         }
         Member *m = member_add(b, unit, l->index, ports, n);
-        /* The previous ccsupd's sockets are gone with it: held again. */
-        if (ports_hold(ports, n, &m->held, &m->n_held, &e) < 0) {
+        /* After a daemon-reexec, the previous ccsupd's sockets, still bound
+         * (and its relays); after a kill, they are gone with it: held again. */
+        _cleanup_free_ int *prev = NULL;
+        size_t n_prev = 0;
+        handover_take_held(b, unit, &prev, &n_prev);
+        for (size_t i = 0; i < n_prev; i++)
+                if (!ports_want(ports, n, prev[i]))
+                        prev[i] = safe_close(prev[i]);
+        if (ports_hold(ports, n, b->loop != NULL, prev, n_prev, &m->held, &m->n_held, &e) < 0) {
                 log_msg(LOG_WARNING, "bridge: re-adopted unit `%s`: %s", unit, e);
                 free(e);
                 e = NULL;
-        } else
+        } else {
                 proxies_start(b, m);
+                handover_take_relays(b, m);
+        }
+        for (size_t i = 0; i < n_prev; i++)
+                safe_close(prev[i]);
         m->hostname = xstrdup(c ? unit_hostname(c) : unit);
         m->add_hosts = c ? strv_copy(c->add_hosts) : NULL;
         hosts_update_all(b);
@@ -1486,6 +1961,7 @@ void bridge_detach(Bridge *b, const char *unit)
 
 void bridge_adoption_done(Bridge *b)
 {
+        handover_drop(b);
         if (b->n_members == 0 && (netlink_link_index(b->nl, b->name) > 0 ||
                                   access(b->forward_path, F_OK) == 0))
                 bridge_down(b);
@@ -1518,6 +1994,45 @@ char *bridge_unit_ports(Bridge *b, const char *unit)
 }
 
 /* ------------------------------------------------------------ lifetime */
+
+/* The fds open now, in /proc/self/fd's order. */
+static void fds_open(int **ret, size_t *ret_n)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        int *fds = NULL;
+        size_t n = 0;
+
+        while (d && (e = readdir(d))) {
+                uint32_t fd;
+                if (parse_uint32(e->d_name, &fd) < 0 || fd > INT_MAX || (int)fd == dirfd(d))
+                        continue;
+                fds = xrealloc(fds, (n + 1) * sizeof(int));
+                fds[n++] = (int)fd;
+        }
+        if (d)
+                closedir(d);
+        *ret = fds;
+        *ret_n = n;
+}
+
+/* libnftables (1.0.6) opens its netlink socket without SOCK_CLOEXEC: it
+ * outlived every daemon-reexec, one socket more each time. Every fd not in
+ * before gets FD_CLOEXEC. */
+static void fds_cloexec_new(const int *before, size_t n_before)
+{
+        _cleanup_free_ int *now = NULL;
+        size_t n = 0;
+
+        fds_open(&now, &n);
+        for (size_t i = 0; i < n; i++) {
+                bool old = false;
+                for (size_t k = 0; k < n_before && !old; k++)
+                        old = before[k] == now[i];
+                if (!old)
+                        (void)fcntl(now[i], F_SETFD, FD_CLOEXEC);
+        }
+}
 
 int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
 {
@@ -1561,7 +2076,11 @@ int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
                         strerror(errno));
         } else
                 safe_close(probe);
+        _cleanup_free_ int *open_fds = NULL;
+        size_t n_open = 0;
+        fds_open(&open_fds, &n_open);
         b->nft = probe >= 0 ? nft_ctx_new(NFT_CTX_DEFAULT) : NULL;
+        fds_cloexec_new(open_fds, n_open);
         if (probe >= 0 && !b->nft) {
                 *ret_error = xstrdup("nftables: cannot make a context");
                 return -ENOMEM;
@@ -1576,6 +2095,8 @@ int bridge_new(const BridgeOptions *o, Bridge **ret, char **ret_error)
                 return r;
         }
         leases_load(b);
+        if (o->handover_fd >= 3)
+                handover_load(b, o->handover_fd);
         *ret = TAKE_PTR(b);
         return 0;
 }
@@ -1584,6 +2105,7 @@ Bridge *bridge_free(Bridge *b)
 {
         if (!b)
                 return NULL;
+        handover_drop(b);
         for (size_t i = 0; i < b->n_members; i++)
                 member_done(&b->members[i]);
         free(b->members);

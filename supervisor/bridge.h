@@ -26,6 +26,7 @@ typedef struct BridgeOptions {
         struct ev_loop *loop;   /* for the [::1] relays of published ports; NULL: none */
         const char *state_dir;  /* leases */
         const char *runtime_dir;
+        int handover_fd;        /* >= 3: bridge_reexec_save()'s of the ccsupd before a daemon-reexec */
 } BridgeOptions;
 
 #define BRIDGE_DEFAULT_NAME "ccsup0"
@@ -61,6 +62,17 @@ void bridge_detach(Bridge *b, const char *unit);
 /* Re-adoption is over: leftovers of a previous ccsupd with no container
  * (a bridge, the table, forwarding) are removed. */
 void bridge_adoption_done(Bridge *b);
+
+/* daemon-reexec: the held sockets, the [::1] TCP relays (both sockets,
+ * the bytes not yet written, the half-closes) and the UDP flows lose
+ * FD_CLOEXEC and are described in a memfd, returned (not FD_CLOEXEC
+ * either) for the next ccsupd's BridgeOptions.handover_fd; there,
+ * bridge_adopt() takes a unit's back into the loop and
+ * bridge_adoption_done() closes what no unit took. -ENOENT: no bridge
+ * unit; -errno (logged): nothing goes over. */
+int bridge_reexec_save(Bridge *b);
+/* The execve() failed: FD_CLOEXEC again, fd closed. */
+void bridge_reexec_abort(Bridge *b, int fd);
 
 /* RUNTIME_DIR/bridge-NAME/UNIT.WHAT: the unit's "hosts" (every running
  * bridge unit by name, kept current) and "resolv.conf", mounted at /etc. */

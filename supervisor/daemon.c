@@ -153,7 +153,10 @@ static void on_reexec(Manager *m)
  * execve() of our own binary with the original argv, the signal mask as it
  * is (main() blocked SIGINT/SIGTERM/SIGHUP first thing; a pending one stays
  * pending). Every descriptor is O_CLOEXEC: the control socket, the pidfds,
- * the inotify, the signalfd go. The PID stays, so the containers stay our
+ * the inotify, the signalfd go; but for those handed over by name
+ * (CCSUP_REEXEC_FDS: output pipes, [Socket] sockets, fd stores) and the
+ * bridge's (CCSUP_REEXEC_BRIDGE: held ports, open [::1] relays and UDP
+ * flows, described in a memfd). The PID stays, so the containers stay our
  * children; the new ccsupd re-adopts them from their state files and reads
  * their exit statuses with waitid(P_PIDFD). We run from a sealed copy of
  * our binary (self-exe.c): what is executed is the file at the path it was
@@ -165,8 +168,15 @@ static void daemon_reexec(Daemon *d, const DaemonOptions *o)
         const char *exe = self_exe_path();
 
         _cleanup_free_ char *fds = manager_reexec_fds(d->manager);
+        int bridge = manager_reexec_bridge(d->manager);
 
         manager_flush_runtime(d->manager);
+        /* The [::1] relays, open connections and all (bridge.h). */
+        if (bridge >= 0) {
+                char n[16];
+                snprintf(n, sizeof(n), "%d", bridge);
+                setenv("CCSUP_REEXEC_BRIDGE", n, 1);
+        }
         /* The output pipes' read ends go over: the containers' writes never
          * meet a pipe without a reader. */
         if (*fds)
@@ -186,7 +196,9 @@ static void daemon_reexec(Daemon *d, const DaemonOptions *o)
         unsetenv("CCSUP_EXE");
         unsetenv("CCSUP_REEXEC_FDS");
         unsetenv("CCSUP_REEXEC");
+        unsetenv("CCSUP_REEXEC_BRIDGE");
         manager_reexec_fds_done(d->manager);
+        manager_reexec_bridge_abort(d->manager, bridge);
         notify_reloaded(d->notify);
 }
 
@@ -323,6 +335,13 @@ static int daemon_setup(Daemon *d, const DaemonOptions *o, char **dirs)
                 .bridge_subnet6 = o->bridge_subnet6,
                 .bridge_mtu = o->bridge_mtu,
         };
+        /* CCSUP_REEXEC_BRIDGE: from the ccsupd we were (daemon_reexec()). */
+        const char *handover = getenv("CCSUP_REEXEC_BRIDGE");
+        if (handover && sscanf(handover, "%d", &mo.bridge_handover) == 1 && mo.bridge_handover >= 3)
+                (void)fcntl(mo.bridge_handover, F_SETFD, FD_CLOEXEC);
+        else
+                mo.bridge_handover = -1;
+        unsetenv("CCSUP_REEXEC_BRIDGE");
         char **fd_names = NULL;
         daemon_load_overlay();
         r = manager_new(d->loop, &mo, &d->manager);

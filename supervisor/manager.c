@@ -2823,7 +2823,7 @@ int manager_new(struct ev_loop *loop, const ManagerOptions *o, Manager **ret)
         r = bridge_new(&(BridgeOptions){ .name = o->bridge, .subnet = o->bridge_subnet,
                                          .subnet6 = o->bridge_subnet6, .mtu = o->bridge_mtu, .loop = m->loop,
                                          .state_dir = o->state_dir,
-                                         .runtime_dir = o->runtime_dir },
+                                         .runtime_dir = o->runtime_dir, .handover_fd = o->bridge_handover },
                        &m->bridge, &msg);
         if (r < 0) {
                 log_msg(LOG_ERR, "%s", msg);
@@ -2919,6 +2919,19 @@ char *manager_reexec_fds(Manager *m)
                 }
         }
         return TAKE_PTR(words);
+}
+
+int manager_reexec_bridge(Manager *m)
+{
+        int fd = bridge_reexec_save(m->bridge);
+
+        return fd < 0 ? -1 : fd;
+}
+
+void manager_reexec_bridge_abort(Manager *m, int fd)
+{
+        if (fd >= 0)
+                bridge_reexec_abort(m->bridge, fd);
 }
 
 void manager_reexec_fds_done(Manager *m)

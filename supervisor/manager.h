@@ -36,6 +36,7 @@ typedef struct ManagerOptions {
         uint64_t tmpfs_size, tmpfs_size_bp; /* --tmpfs-size, see SpawnOptions */
         const char *bridge, *bridge_subnet, *bridge_subnet6; /* Mode=bridge (bridge.h) */
         unsigned bridge_mtu;
+        int bridge_handover;       /* >= 3: the relays of the ccsupd before a daemon-reexec (bridge.h) */
 } ManagerOptions;
 
 /* A file descriptor handed back by the service manager (LISTEN_FDNAMES). */
@@ -233,6 +234,11 @@ void manager_flush_runtime(Manager *m);
  * execve() failed. */
 char *manager_reexec_fds(Manager *m);
 void manager_reexec_fds_done(Manager *m);
+/* daemon-reexec: the bridge's [::1] relays, open connections included, as
+ * an inheritable fd for the next ccsupd's bridge_handover (-1: none);
+ * _abort() when the execve() failed. */
+int manager_reexec_bridge(Manager *m);
+void manager_reexec_bridge_abort(Manager *m, int fd);
 /* An fd passed by the previous ccsupd (CCSUP_REEXEC_FDS), like one from
  * systemd's fd store. */
 void manager_add_stored_fd(Manager *m, const char *name, int fd);

@@ -1744,6 +1744,46 @@ static int cmd_udp_echo(const char *port, const char *tag)
 	}
 }
 
+/* tcp-half-close PORT DIR: for each TCP connection to PORT (IPv4 and IPv6),
+ * one at a time: "hello\n", then its sending side shut (a half-close), then
+ * what it receives until the end of file into DIR/half-close.N (N counts
+ * the connections from 1), renamed from .N.part once complete
+ * (sup-bridge.bats: a relay across daemon-reexec). */
+static int cmd_tcp_half_close(const char *port, const char *dir)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)atoi(port)) };
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), off = 0, one = 1;
+
+	if (fd < 0 || setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+		fprintf(stderr, "%s: tcp-half-close %s: %s\n", prog, port, strerror(errno));
+		return 1;
+	}
+	for (unsigned n = 1;; n++) {
+		char part[PATH_MAX], done[PATH_MAX], buf[65536];
+		int c = accept(fd, NULL, NULL), out;
+		ssize_t k;
+
+		if (c < 0)
+			continue;
+		snprintf(part, sizeof(part), "%s/half-close.%u.part", dir, n);
+		snprintf(done, sizeof(done), "%s/half-close.%u", dir, n);
+		out = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (out < 0 || write(c, "hello\n", 6) != 6 || shutdown(c, SHUT_WR) < 0) {
+			fprintf(stderr, "%s: tcp-half-close: %s\n", prog, strerror(errno));
+			return 1;
+		}
+		while ((k = read(c, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)k) != k)
+				return 1;
+		close(out);
+		close(c);
+		if (rename(part, done) < 0)
+			return 1;
+	}
+}
+
 /* exit-after SECS CODE: sleep, then exit CODE (no child, no signal: fit for
  * a tracee whose tracer never lets a signal through) */
 static int cmd_exit_after(const char *secs, const char *code)
@@ -1783,7 +1823,7 @@ static void usage(FILE *f)
 		"  burn SECS | fork-bomb N | has-caps | battery HOSTPID COMM\n"
 		"  write-everywhere\n"
 		"  exec-hunt SECS FILE | seize-hold PIDFILE SECS | exit-after SECS CODE\n"
-		"  udp-echo PORT TAG\n", prog);
+		"  udp-echo PORT TAG | tcp-half-close PORT DIR\n", prog);
 }
 
 #define NEED(n) do { if (argc < (n) + 2) { usage(stderr); return 2; } } while (0)
@@ -1846,6 +1886,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "seize-hold")) { NEED(2); return cmd_seize_hold(argv[2], argv[3]); }
 	if (!strcmp(c, "exit-after")) { NEED(2); return cmd_exit_after(argv[2], argv[3]); }
 	if (!strcmp(c, "udp-echo")) { NEED(2); return cmd_udp_echo(argv[2], argv[3]); }
+	if (!strcmp(c, "tcp-half-close")) { NEED(2); return cmd_tcp_half_close(argv[2], argv[3]); }
 	fprintf(stderr, "%s: unknown command: %s\n", prog, c);
 	usage(stderr);
 	return 2;

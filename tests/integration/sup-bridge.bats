@@ -683,6 +683,107 @@ print("same" if bytes(got) == data else "differ %d of %d" % (len(got), len(data)
         [ "$output" = again ]
 }
 
+# relay_unit: "echo" publishing an echo server (9090:90), one that says
+# hello and half-closes (9091:91, what it receives then in /out), UDP echo
+# (8053:53); its servers listen when it returns
+relay_unit() {
+        unit echo <<UNITEOF
+[Image]
+Image=$IMAGE
+[Process]
+Exec=/bin/sh -c '$H tcp-half-close 91 /out & $H udp-echo 53 echo & exec nc -ll -p 90 -e /bin/cat'
+Init=yes
+[Mounts]
+Bind=$T/out:/out
+[Network]
+Mode=bridge
+PublishPort=9090:90 9091:91 8053:53/udp
+UNITEOF
+        sup_start
+        wait_state echo running
+        local ip
+        ip=$(prop echo IPAddress)
+        wait_until 5 sh -c "nsenter -t $NET_PID -n busybox nc -w 1 $ip 90 </dev/null && nsenter -t $NET_PID -n busybox nc -w 1 $ip 91 </dev/null && nsenter -t $NET_PID -n python3 '$CCSUP_SRCDIR/tests/integration/socket-client.py' dgram $ip:53 1 >/dev/null"
+}
+
+relay_client() {
+        in_ns python3 "$CCSUP_SRCDIR/tests/integration/relay-reexec.py" "$@"
+}
+
+@test "PublishPort=: open [::1] connections survive daemon-reexec: idle, in flight, half-closed either way, byte for byte" {
+        relay_unit
+        run relay_client keep "$CCSUPCTL" 9090 9091 "$T/out"
+        printf '%s\n' "$output"
+        [ "$status" -eq 0 ]
+        [ "${lines[*]}" = "idle-before same server-half-close-before same in-flight same in-flight-eof same client-half-close same idle-after same idle-eof same server-half-close-after same" ]
+        # the same ccsupd process, re-executed, took them over
+        # (the in-flight one may still have been in the accept queue, which
+        # came over too)
+        grep -E -q 'bridge: `echo`: [34] \[::1\] connection\(s\) and 0 UDP flow\(s\) kept across the daemon-reexec' "$T/d.err"
+        kill -0 "$SUP_PID"
+        # and new connections are relayed as before
+        run in_ns sh -c 'echo again | busybox nc -w 2 ::1 9090'
+        [ "$output" = again ]
+}
+
+@test "PublishPort=: a [::1] UDP flow keeps its socket across daemon-reexec" {
+        relay_unit
+        run relay_client udp "$CCSUPCTL" 8053 53
+        printf '%s\n' "$output"
+        [ "$status" -eq 0 ]
+        [ "${lines[*]}" = "echo one flows 1 echo two upstream kept" ]
+        grep -q 'bridge: `echo`: 0 \[::1\] connection(s) and 1 UDP flow(s) kept across the daemon-reexec' "$T/d.err"
+}
+
+# the sockets ccsupd has open
+sup_sockets() {
+        ls -l /proc/"$SUP_PID"/fd | grep -c 'socket:'
+}
+
+@test "PublishPort=: daemon-reexec leaks no fd; a connection kept across it closes with the unit's stop" {
+        relay_unit
+        ctl daemon-reexec
+        local n0 s0
+        n0=$(ls /proc/"$SUP_PID"/fd | wc -l)
+        s0=$(sup_sockets)
+        for _ in 1 2 3; do ctl daemon-reexec; done
+        [ "$(ls /proc/"$SUP_PID"/fd | wc -l)" -eq "$n0" ]
+        # the held ports themselves never came free meanwhile
+        [ "$(try_bind 6 tcp 9090)" = "Address already in use" ]
+        [ "$(try_bind 4 udp 8053)" = "Address already in use" ]
+        run relay_client stop "$CCSUPCTL" 9090 echo
+        printf '%s\n' "$output"
+        [ "$status" -eq 0 ]
+        [ "${lines[*]}" = "stop-before same stop-after same closed" ]
+        # nothing of it left in ccsupd: no TCP socket, the 6 held ports free
+        [ -z "$(in_ns ss -Htanp | grep "pid=$SUP_PID,")" ]
+        [ "$(sup_sockets)" -eq $((s0 - 6)) ]
+        [ "$(try_bind 6 tcp 9090)" = bound ]
+        ctl start echo
+        wait_state echo running
+        [ "$(sup_sockets)" -eq "$s0" ]
+}
+
+@test "PublishPort=: kill -9 of ccsupd cuts the [::1] connections and leaks none of their sockets; the next one relays" {
+        relay_unit
+        run relay_client kill 9090 "$SUP_PID"
+        printf '%s\n' "$output"
+        [ "$status" -eq 0 ]
+        [[ "${lines[*]}" = "kill-before same closed" || "${lines[*]}" = "kill-before same reset" ]]
+        wait "$SUP_PID" 2>/dev/null || true
+        rm -f "$T/run/control"
+        # no process (the fd keeper included) holds a socket of the relay
+        [ -z "$(in_ns ss -Htanp state established | grep -e ':9090' -e ':90 ')" ]
+        cat "$T/d.err" >>"$T/d1.err"
+        sup_start
+        wait_state echo running
+        grep -q "re-adopted PID" "$T/d.err"
+        ! grep -q 'kept across the daemon-reexec' "$T/d.err"
+        run in_ns sh -c 'echo again | busybox nc -w 2 ::1 9090'
+        [ "$output" = again ]
+        [ -z "$(in_ns ss -Htanp state established | grep -e ':9090' -e ':90 ')" ]
+}
+
 @test "PublishPort=: the publish chain rewritten alone (libnftnl) is the one the whole table (libnftables) writes" {
         bridge_unit web "PublishPort=8080:80"
         # db after web: its start rewrites the publish chain alone
