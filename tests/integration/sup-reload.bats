@@ -152,6 +152,8 @@ EOF
         web=$(prop web StartedAt)
         worker=$(prop worker StartedAt)
         [[ $db -lt $web && $web -lt $worker ]]
+        # "running" is the exec; each shell writes its file a moment later
+        for u in db web worker; do wait_file "$T/out/$u"; done
         python3 -c 'import sys; a,b,c=(float(open(f).read()) for f in sys.argv[1:]); assert a <= b <= c, (a,b,c)' \
                 "$T/out/db" "$T/out/web" "$T/out/worker"
 
