@@ -592,8 +592,24 @@ static int setup_devices(const RootfsPlan *p, int rootfd, char **ret_error)
                 if (parent < 0)
                         return fail(ret_error, parent, "device `%s`", d->path);
                 (void)unlinkat(parent, name, 0);
-                if (mknodat(parent, name, d->mode, d->rdev) < 0 ||
-                    fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                int made = mknodat(parent, name, d->mode, d->rdev) < 0 ? -errno : 0;
+                if (made == -EPERM && p->userns_ids) {
+                        /* A user namespace may not make nodes: the host's
+                         * node of that path is bound instead, when it is the
+                         * same device (its owner and mode stay the host's). */
+                        struct stat st;
+                        if (stat(d->path, &st) < 0 || (st.st_mode & S_IFMT) != (d->mode & S_IFMT) ||
+                            st.st_rdev != d->rdev)
+                                return fail(ret_error, -EPERM, "device `%s`: no node in a user namespace, and "
+                                            "the host has none of that device at that path", d->path);
+                        int r = bind_dev_node(parent, name, d->path, ret_error);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (made < 0)
+                        return fail(ret_error, made, "device `%s`", d->path);
+                if (fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
                     fchmodat(parent, name, d->mode & 07777, 0) < 0)
                         return fail(ret_error, -errno, "device `%s`", d->path);
         }

@@ -71,6 +71,11 @@ struct SpawnPlan {
          * the parent brings in idmapped (layers, volumes, Bind=...:idmap). */
         bool userns;
         UsernsRange userns_range;
+        /* ccsup-runtime's linux.uidMappings/gidMappings, as written to
+         * uid_map and gid_map; NULL: "0 BASE COUNT" of the range (which is
+         * then the entry of container ID 0). The engine made the root's
+         * owners fit: nothing is idmapped. */
+        char *userns_uid_map, *userns_gid_map;
         /* Host paths the parent hands over as detached trees (idmapped or
          * not), each attached by the child at tree_targets[i] under
          * RUNTIME/containers/NAME.trees while it is still host root, so
@@ -123,6 +128,9 @@ struct SpawnPlan {
 };
 
 int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o, char **ret_error);
+/* ccsup-runtime: the root and every bind source enter as plain trees under
+ * STAGING.trees; top (its --root) is made searchable down to there. */
+int spawn_userns_prepare_oci(SpawnPlan *p, const char *top, char **ret_error);
 int spawn_userns_release(const SpawnPlan *p, pid_t pid, int pidfd, int sock, char **ret_error);
 /* After the release: scan_paths checked, the child told to go on. */
 int spawn_userns_verdict(const SpawnPlan *p, int sock, char **ret_error);

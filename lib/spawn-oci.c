@@ -566,10 +566,15 @@ static int prepare_namespaces(Ctx *c, json_object *a)
                                 return bad(c, "`linux.namespaces[%zu]`: joining a cgroup namespace is not supported", i);
                         continue; /* every container gets one */
                 }
+                if (streq(type, "user")) {
+                        if (path)
+                                return bad(c, "`linux.namespaces[%zu]`: joining a user namespace is not supported", i);
+                        p->userns = true;
+                        continue;
+                }
                 if (!streq(type, "network") && !streq(type, "uts") && !streq(type, "ipc"))
                         return bad(c, "`linux.namespaces[%zu].type`: `%s` %s", i, type,
-                                   streq(type, "user") || streq(type, "time")
-                                           ? "not supported by ccsup-runtime" : "is not a namespace type");
+                                   streq(type, "time") ? "not supported by ccsup-runtime" : "is not a namespace type");
                 if (streq(type, "uts"))
                         seen_uts = true;
                 if (streq(type, "ipc"))
@@ -592,6 +597,82 @@ static int prepare_namespaces(Ctx *c, json_object *a)
         if (!seen_pid || !seen_mount || !seen_uts || !seen_ipc)
                 return bad(c, "`linux.namespaces`: needs pid, mount, uts and ipc namespaces "
                               "(ccsup-runtime runs no container in the host's)");
+        /* setns() needs CAP_SYS_ADMIN over the namespace's owner, the
+         * host's user namespace, which the container's root never has. */
+        if (p->userns && (p->netns_fd >= 0 || p->n_join_ns))
+                return bad(c, "`linux.namespaces`: joining a namespace by path together with a new user "
+                              "namespace is not supported");
+        return 0;
+}
+
+/* linux.uidMappings or gidMappings: the text of uid_map or gid_map, and the
+ * entry of container ID 0 (its host ID and size; 0, 0: none). */
+static int prepare_mappings(Ctx *c, json_object *lx, const char *key, char **ret_text, UsernsRange *ret_root)
+{
+        static const char *const known[] = { "containerID", "hostID", "size", NULL };
+        _cleanup_free_ char *text = NULL, *where = xasprintf("linux.%s[].", key);
+        json_object *a;
+        size_t len = 0;
+        int r;
+
+        r = typed(c, lx, "linux.", key, json_type_array, &a);
+        if (r < 0 || !a)
+                return r;
+        size_t n = json_object_array_length(a);
+        /* the kernel's limit of lines in a map */
+        if (n == 0 || n > 340)
+                return bad(c, "`linux.%s`: %zu entries, must be 1 to 340", key, n);
+        *ret_root = (UsernsRange){};
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+                int64_t id[3];
+                bool set[3];
+
+                if (!json_object_is_type(e, json_type_object))
+                        return bad(c, "`linux.%s[%zu]`: not an object", key, i);
+                r = check_keys(c, e, where, known, NULL);
+                for (size_t k = 0; r >= 0 && k < 3; k++) {
+                        r = get_int(c, e, where, known[k], k == 2 ? 1 : 0, UINT32_MAX, &set[k], &id[k]);
+                        if (r >= 0 && !set[k])
+                                r = bad(c, "`linux.%s[%zu].%s`: is missing", key, i, known[k]);
+                }
+                if (r < 0)
+                        return r;
+                if (id[0] + id[2] > (int64_t)UINT32_MAX + 1 || id[1] + id[2] > (int64_t)UINT32_MAX + 1)
+                        return bad(c, "`linux.%s[%zu]`: the range ends beyond ID 4294967295", key, i);
+                if (id[0] == 0)
+                        *ret_root = (UsernsRange){ .base = (uint32_t)id[1], .count = (uint32_t)id[2] };
+                char line[80];
+                int l = snprintf(line, sizeof(line), "%" PRId64 " %" PRId64 " %" PRId64 "\n", id[0], id[1], id[2]);
+                text = xrealloc(text, len + (size_t)l + 1);
+                memcpy(text + len, line, (size_t)l + 1);
+                len += (size_t)l;
+        }
+        *ret_text = TAKE_PTR(text);
+        return 0;
+}
+
+/* A new user namespace (linux.namespaces "user") with the maps of
+ * linux.uidMappings and gidMappings; either without the other is an error. */
+static int prepare_userns(Ctx *c, json_object *lx)
+{
+        SpawnPlan *p = c->p;
+        UsernsRange groups = {};
+        int r;
+
+        r = prepare_mappings(c, lx, "uidMappings", &p->userns_uid_map, &p->userns_range);
+        if (r >= 0)
+                r = prepare_mappings(c, lx, "gidMappings", &p->userns_gid_map, &groups);
+        if (r < 0)
+                return r;
+        if (!p->userns && (p->userns_uid_map || p->userns_gid_map))
+                return bad(c, "`linux.%s`: given without a user namespace in `linux.namespaces`",
+                           p->userns_uid_map ? "uidMappings" : "gidMappings");
+        if (p->userns && (!p->userns_uid_map || !p->userns_gid_map))
+                return bad(c, "`linux.%s`: is missing (a user namespace needs both maps)",
+                           !p->userns_uid_map ? "uidMappings" : "gidMappings");
+        if (p->userns)
+                p->rootfs.userns_ids = groups.count ? groups.count : 1;
         return 0;
 }
 
@@ -1021,8 +1102,8 @@ static int prepare_linux(Ctx *c, json_object *lx)
 {
         static const char *const known[] = { "namespaces", "resources", "cgroupsPath", "seccomp", "sysctl",
                                              "maskedPaths", "readonlyPaths", "rootfsPropagation",
-                                             "devices", NULL };
-        static const char *const refused[] = { "uidMappings", "gidMappings", "timeOffsets",
+                                             "devices", "uidMappings", "gidMappings", NULL };
+        static const char *const refused[] = { "timeOffsets",
                                                "netDevices", "intelRdt", "memoryPolicy",
                                                "personality", "mountLabel", NULL };
         json_object *v;
@@ -1043,6 +1124,8 @@ static int prepare_linux(Ctx *c, json_object *lx)
         r = typed(c, lx, "linux.", "namespaces", json_type_array, &v);
         if (r >= 0)
                 r = prepare_namespaces(c, v);
+        if (r >= 0)
+                r = prepare_userns(c, lx);
         if (r >= 0)
                 r = typed(c, lx, "linux.", "sysctl", json_type_object, &v);
         if (r >= 0)
@@ -1314,6 +1397,11 @@ int spawn_prepare_oci(const char *data, size_t size, const SpawnOciOptions *o, S
                 p->listen_fds[i] = 3 + (int)i;
         p->n_listen_fds = o->n_preserve_fds;
         memcpy(p->stdio, o->stdio, sizeof(p->stdio));
+        if (p->userns && o->userns_top) {
+                r = spawn_userns_prepare_oci(p, o->userns_top, ret_error);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(p);
         return 0;
 }

@@ -34,6 +34,10 @@ typedef struct SpawnOciOptions {
         bool exec_terminal;        /* exec --tty without --process: the command on a pty */
         size_t n_preserve_fds;     /* fds 3.. handed to the process as they are */
         int stdio[3];
+        /* create and run: the runtime's --root, made searchable down to
+         * staging when the container has a user namespace (its root reaches
+         * staging and the trees by path); NULL for exec */
+        const char *userns_top;
 } SpawnOciOptions;
 
 /* data: the bytes of config.json. *ret_error: "`process.args`: is missing". */

@@ -223,6 +223,25 @@ static int make_target(const char *source, const char *target, char **ret_error)
         return r;
 }
 
+/* trees_dir and a mount point in it for every tree. */
+static int make_targets(SpawnPlan *p, char **ret_error)
+{
+        size_t n = strv_length(p->tree_sources);
+        int r;
+
+        if (n > USERNS_FDS_MAX)
+                return error_set(ret_error, -E2BIG, "user namespace: %zu layers and binds, at most %d", n,
+                                 USERNS_FDS_MAX);
+        if (mkdir(p->trees_dir, 0711) < 0 && errno != EEXIST)
+                return error_set(ret_error, -errno, "user namespace: `%s`: %s", p->trees_dir, strerror(errno));
+        for (size_t i = 0; i < n; i++) {
+                r = make_target(p->tree_sources[i], p->tree_targets[i], ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *o, char **ret_error)
 {
         RootfsPlan *rp = &p->rootfs;
@@ -277,21 +296,9 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
                         continue;
                 add_tree(p, m->source, TREE_NODE);
         }
-        size_t n = strv_length(p->tree_sources);
-        if (n > USERNS_FDS_MAX) {
-                *ret_error = xasprintf("user namespace: %zu layers and binds, at most %d", n, USERNS_FDS_MAX);
-                return -E2BIG;
-        }
-        if (mkdir(p->trees_dir, 0711) < 0 && errno != EEXIST) {
-                r = -errno;
-                *ret_error = xasprintf("user namespace: `%s`: %s", p->trees_dir, strerror(-r));
+        r = make_targets(p, ret_error);
+        if (r < 0)
                 return r;
-        }
-        for (size_t i = 0; i < n; i++) {
-                r = make_target(p->tree_sources[i], p->tree_targets[i], ret_error);
-                if (r < 0)
-                        return r;
-        }
 
         /* The persistent writable layer belongs to the container's root. */
         if (rp->upper && (chown(rp->upper, p->userns_range.base, p->userns_range.base) < 0 ||
@@ -317,6 +324,34 @@ int spawn_userns_prepare(SpawnPlan *p, const UnitConfig *c, const SpawnOptions *
                 r = allow_traverse_both(o, rp->upper, ret_error);
         if (r >= 0 && o->host_dir)
                 r = allow_traverse_both(o, o->host_dir, ret_error);
+        return r;
+}
+
+int spawn_userns_prepare_oci(SpawnPlan *p, const char *top, char **ret_error)
+{
+        RootfsPlan *rp = &p->rootfs;
+        int r;
+
+        p->trees_dir = xasprintf("%s.trees", rp->staging);
+        add_tree(p, rp->image, TREE_PLAIN);
+        for (size_t i = 0; i < rp->n_mounts; i++) {
+                const RootfsMount *m = &rp->mounts[i];
+                if (m->kind != ROOTFS_MOUNT_BIND || !m->source || strv_contains(p->tree_sources, m->source))
+                        continue;
+                if (access(m->source, F_OK) < 0)
+                        return error_set(ret_error, -errno, "mount source `%s`: %s", m->source, strerror(errno));
+                add_tree(p, m->source, TREE_PLAIN);
+        }
+        r = make_targets(p, ret_error);
+        /* The container's root reaches its staging directory and the trees
+         * by path: every directory from --root down lets others through
+         * (0711, never listed); what is above must already. */
+        if (r >= 0)
+                r = check_above(top, "--root", ret_error);
+        if (r >= 0)
+                r = allow_traverse(top, p->trees_dir, ret_error);
+        if (r >= 0)
+                r = allow_traverse(top, rp->staging, ret_error);
         return r;
 }
 
@@ -378,9 +413,15 @@ int spawn_userns_release(const SpawnPlan *p, pid_t pid, int pidfd, int sock, cha
         size_t made = 0;
         int r;
 
-        r = userns_write_maps(pid, &p->userns_range, ret_error);
-        if (r < 0)
-                return r;
+        if (p->userns_uid_map) {
+                r = userns_write_map_text(pid, p->userns_uid_map, p->userns_gid_map, ret_error);
+                if (r < 0)
+                        return error_prefix(ret_error, r, "linux.uidMappings/gidMappings");
+        } else {
+                r = userns_write_maps(pid, &p->userns_range, ret_error);
+                if (r < 0)
+                        return r;
+        }
         /* The child, non-dumpable and no longer host root, cannot open its
          * own /proc files for writing: its OOM score is set from here. */
         char oom[64], val[16];
@@ -505,6 +546,11 @@ void spawn_userns_cleanup(const SpawnPlan *p)
 void spawn_remove_trees(const char *runtime_dir, const char *name)
 {
         _cleanup_free_ char *dir = xasprintf("%s/containers/%s.trees", runtime_dir, name);
+        spawn_remove_tree_dir(dir);
+}
+
+void spawn_remove_tree_dir(const char *dir)
+{
         DIR *d = opendir(dir);
         if (!d)
                 return;
@@ -526,4 +572,6 @@ void spawn_userns_plan_done(SpawnPlan *p)
         free(p->trees_dir);
         strv_free(p->scan_paths);
         free(p->scan_state_dir);
+        free(p->userns_uid_map);
+        free(p->userns_gid_map);
 }

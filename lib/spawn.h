@@ -202,6 +202,8 @@ void spawn_cleanup(const SpawnPlan *p);
  * the kernel (0.3-1.5 ms measured, on the path of a restart). This removes
  * them, once unit name is gone or ccsupd --run ends. */
 void spawn_remove_trees(const char *runtime_dir, const char *name);
+/* The same for a trees directory of ccsup-runtime (STAGING.trees). */
+void spawn_remove_tree_dir(const char *dir);
 
 void spawn_result_done(SpawnResult *r);
 

@@ -350,13 +350,21 @@ static int write_file(const char *path, const char *text)
  * which measured ~0.2 ms a start). */
 int userns_write_maps(pid_t pid, const UsernsRange *r, char **ret_error)
 {
-        char map[64], path[64];
-        const char *which[] = { "uid_map", "gid_map" };
+        char map[64];
 
         snprintf(map, sizeof(map), "0 %" PRIu32 " %" PRIu32 "\n", r->base, r->count);
+        return userns_write_map_text(pid, map, map, ret_error);
+}
+
+int userns_write_map_text(pid_t pid, const char *uid_map, const char *gid_map, char **ret_error)
+{
+        char path[64];
+        const char *which[] = { "uid_map", "gid_map" }, *text[] = { uid_map, gid_map };
+
         for (size_t i = 0; i < 2; i++) {
                 snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, which[i]);
-                int k = write_file(path, map);
+                /* One write: the kernel takes a map whole or not at all. */
+                int k = write_file(path, text[i]);
                 if (k < 0) {
                         *ret_error = xasprintf("user namespace: write %s: %s", path, strerror(-k));
                         return k;

@@ -41,6 +41,9 @@ int userns_range_read(const char *state_dir, const char *name, UsernsRange *ret)
 /* Parent: writes uid_map and gid_map of process pid ("0 BASE COUNT"). */
 int userns_write_maps(pid_t pid, const UsernsRange *r, char **ret_error);
 
+/* Parent: the same with maps of their own ("ID HOST-ID COUNT" lines). */
+int userns_write_map_text(pid_t pid, const char *uid_map, const char *gid_map, char **ret_error);
+
 /* Parent: an fd of the user namespace of pid (alive, held by pidfd). */
 int userns_open(int pidfd, pid_t pid);
 

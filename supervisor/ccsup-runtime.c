@@ -10,6 +10,10 @@
  *   exec.fifo    while created: the container's setup waits in an open
  *                of it for writing; `start` opens it for reading
  *   staging/     the launcher's staging directory (empty on the host)
+ *   staging.trees/  with a user namespace: the mount points where the
+ *                container's setup attaches its root and bind sources
+ *                (then --root, ID and these are 0711: its root reaches
+ *                them by path)
  *   seccomp.json linux.seccomp, for the profile loader
  *
  * The hooks of config.json: prestart, createRuntime, createContainer and
@@ -349,12 +353,16 @@ static char *config_hooks(const char *data)
 }
 
 /* Removes the state directory and what is in it (no subdirectories but
- * the empty staging directory). */
+ * the empty staging directory and, with a user namespace, the mount points
+ * of staging.trees). */
 static void remove_state_dir(const char *id)
 {
         static const char *const files[] = { "state.json", "state.json.tmp", "exec.fifo",
                                              "seccomp.json", "seccomp.json.tmp" };
-        _cleanup_free_ char *d = state_dir(id), *staging = path_join(d, "staging");
+        _cleanup_free_ char *d = state_dir(id), *staging = path_join(d, "staging"),
+                            *trees = path_join(d, "staging.trees");
+
+        spawn_remove_tree_dir(trees);
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 _cleanup_free_ char *f = path_join(d, files[i]);
@@ -536,6 +544,7 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                 .start_fd = fifo_fd,
                 .n_preserve_fds = a->preserve_fds,
                 .stdio = { 0, 1, 2 },
+                .userns_top = arg_root,
         };
         r = spawn_prepare_oci(data, size, &o, &plan, &error);
         if (r < 0) {
@@ -986,7 +995,7 @@ static int do_list(bool json)
 
 static int do_features(void)
 {
-        static const char *const ns[] = { "cgroup", "ipc", "mount", "network", "pid", "uts" };
+        static const char *const ns[] = { "cgroup", "ipc", "mount", "network", "pid", "user", "uts" };
         static const char *const mount_opts[] = { "bind", "rbind", "ro", "rw", "nosuid", "noexec",
                                                   "nodev", "suid", "exec", "private", "rprivate",
                                                   "relatime", "noatime", "strictatime", "nodiratime",
