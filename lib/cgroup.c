@@ -597,21 +597,39 @@ int cgroup_set_cpu_quota(const Cgroup *cg, uint64_t basis_points)
         /* basis points of one CPU -> microseconds per period */
         uint64_t quota = basis_points == UINT64_MAX ? UINT64_MAX
                                                     : basis_points * CPU_PERIOD_USEC / 10000;
-        _cleanup_free_ char *v = NULL;
-        int r;
 
         if (quota != UINT64_MAX && quota < 1000)
                 quota = 1000; /* the kernel's minimum: 1 ms */
+        return cgroup_set_cpu_max(cg, quota, CPU_PERIOD_USEC);
+}
+
+int cgroup_set_cpu_max(const Cgroup *cg, uint64_t quota_usec, uint64_t period_usec)
+{
+        _cleanup_free_ char *v = NULL, *period = xasprintf("%" PRIu64, period_usec);
+        int r;
+
         if (cg->mode == CGROUP_MODE_V2) {
-                v = quota == UINT64_MAX ? xasprintf("max %d", CPU_PERIOD_USEC)
-                                        : xasprintf("%" PRIu64 " %d", quota, CPU_PERIOD_USEC);
+                v = quota_usec == UINT64_MAX ? xasprintf("max %" PRIu64, period_usec)
+                                             : xasprintf("%" PRIu64 " %" PRIu64, quota_usec, period_usec);
                 return write_limit(cg->unified, "cpu.max", v);
         }
-        r = write_limit(cg->v1_cpu, "cpu.cfs_period_us", "100000");
+        r = write_limit(cg->v1_cpu, "cpu.cfs_period_us", period);
         if (r < 0)
                 return r;
-        v = quota == UINT64_MAX ? xstrdup("-1") : xasprintf("%" PRIu64, quota);
+        v = quota_usec == UINT64_MAX ? xstrdup("-1") : xasprintf("%" PRIu64, quota_usec);
         return write_limit(cg->v1_cpu, "cpu.cfs_quota_us", v);
+}
+
+int cgroup_set_cpu_shares(const Cgroup *cg, uint64_t shares)
+{
+        _cleanup_free_ char *v = NULL;
+
+        if (cg->mode != CGROUP_MODE_V2) {
+                v = xasprintf("%" PRIu64, shares < 2 ? 2 : shares);
+                return write_limit(cg->v1_cpu, "cpu.shares", v);
+        }
+        uint64_t weight = shares * 100 / 1024;
+        return cgroup_set_cpu_weight(cg, weight < 1 ? 1 : weight > 10000 ? 10000 : weight);
 }
 
 int cgroup_set_cpu_weight(const Cgroup *cg, uint64_t weight)

@@ -59,6 +59,9 @@ struct SpawnPlan {
         int staging_lock;         /* flock()ed fd of rootfs.staging */
         uint64_t memory_max, memory_high, memory_swap_max, cpu_quota, cpu_weight, pids_max,
                 io_weight;
+        /* ccsup-runtime's linux.resources.cpu as given: quota (UINT64_MAX:
+         * none) per period in microseconds, and shares; 0: not given */
+        uint64_t cpu_max_quota, cpu_max_period, cpu_shares;
         char *cpuset;
         char **device_rules;      /* the device allowlist ("c 1:3 rwm"); NULL: Privileged=yes */
         /* per-device I/O limits ("rbps 8:0 1048576", cgroup_set_io_device()),

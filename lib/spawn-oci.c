@@ -870,7 +870,7 @@ static int prepare_resources(Ctx *c, json_object *res)
                 if (r < 0)
                         return r;
                 if (set && n > 0)
-                        p->cpu_weight = (uint64_t)(n * 100 / 1024) < 1 ? 1 : (uint64_t)(n * 100 / 1024);
+                        p->cpu_shares = (uint64_t)n;
                 r = get_int(c, o, "linux.resources.cpu.", "quota", -1, INT64_MAX, &set, &quota);
                 if (r >= 0)
                         r = get_int(c, o, "linux.resources.cpu.", "period", 1000, 1000000, &set, &period);
@@ -878,8 +878,12 @@ static int prepare_resources(Ctx *c, json_object *res)
                         return r;
                 if (!set)
                         period = 100000;
-                if (quota > 0)
-                        p->cpu_quota = (uint64_t)quota * 10000 / (uint64_t)period;
+                if (quota > 0 && quota < 1000)
+                        return bad(c, "`linux.resources.cpu.quota`: %" PRId64 ": at least 1000 (1 ms)", quota);
+                if (quota != 0 || set) {
+                        p->cpu_max_quota = quota > 0 ? (uint64_t)quota : UINT64_MAX;
+                        p->cpu_max_period = (uint64_t)period;
+                }
                 r = get_string(c, o, "linux.resources.cpu.", "cpus", &cpus);
                 if (r < 0)
                         return r;
@@ -908,7 +912,7 @@ static int prepare_resources(Ctx *c, json_object *res)
         p->cgroup_mask = 0;
         if (p->memory_max != UNIT_UNSET || p->memory_swap_max != UNIT_UNSET)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_MEMORY);
-        if (p->cpu_quota != UNIT_UNSET || p->cpu_weight != UNIT_UNSET)
+        if (p->cpu_quota != UNIT_UNSET || p->cpu_weight != UNIT_UNSET || p->cpu_max_period || p->cpu_shares)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_CPU);
         if (p->cpuset)
                 p->cgroup_mask |= CGROUP_MASK(CGROUP_CONTROLLER_CPUSET);

@@ -1211,6 +1211,9 @@ int spawn_apply_limits(const SpawnPlan *p, const Cgroup *cg, char **ret_error)
               "cpu");
         LIMIT(p->cpu_weight != UNIT_UNSET, cgroup_set_cpu_weight(cg, p->cpu_weight), "CPUWeight=",
               "cpu");
+        LIMIT(p->cpu_max_period, cgroup_set_cpu_max(cg, p->cpu_max_quota, p->cpu_max_period),
+              "linux.resources.cpu.quota", "cpu");
+        LIMIT(p->cpu_shares, cgroup_set_cpu_shares(cg, p->cpu_shares), "linux.resources.cpu.shares", "cpu");
         LIMIT(p->cpuset, cgroup_set_cpuset(cg, p->cpuset), "CPUSet=", "cpuset");
         LIMIT(p->pids_max != UNIT_UNSET, cgroup_set_pids_max(cg, p->pids_max), "PidsMax=", "pids");
         LIMIT(p->io_weight != UNIT_UNSET, cgroup_set_io_weight(cg, p->io_weight),

@@ -823,6 +823,14 @@ c["process"]["args"] = ["sleep", "60"]'
         assert_gone io
 }
 
+@test "the runtime-spec's own examples: each runs and does what it says, or is refused naming its field" {
+        # oci-spec-examples.json: the examples of config.md and
+        # config-linux.md, what each must do, and where the spec has it
+        run python3 "$CCSUP_SRCDIR/tests/integration/oci-spec-examples.py" "$RT" "$OCI_ROOTFS" "$TEST_DIR" "$CGP"
+        echo "$output"
+        [[ $status -eq 0 && $output != *FAIL* ]]
+}
+
 @test "--log --log-format=json: errors as JSON lines" {
         run "$RT" --root "$ROOT" --log "$TEST_DIR/log.json" --log-format json start nosuch
         [[ $status -eq 1 ]]
