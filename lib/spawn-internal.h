@@ -54,6 +54,10 @@ struct SpawnPlan {
         const SeccompProfile *seccomp; /* NULL = unconfined */
         int stdio[3];
         char *cgroup_root, *cgroup_path;
+        /* ccsup-runtime --systemd-cgroup: linux.cgroupsPath SLICE:PREFIX:NAME
+         * as the scope PREFIX-NAME.scope in SLICE; cgroup_path is NULL until
+         * the runtime has started it (spawn_plan_set_cgroup_path()). */
+        char *systemd_slice, *systemd_unit;
         CgroupMode cgroup_mode;
         CgroupMask cgroup_mask;   /* controllers the container's cgroup needs */
         int staging_lock;         /* flock()ed fd of rootfs.staging */

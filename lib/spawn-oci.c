@@ -971,6 +971,51 @@ static int prepare_seccomp(Ctx *c, json_object *sc)
         return 0;
 }
 
+/* Characters of a unit name (systemd's unit_name_is_valid(), without
+ * templates). */
+static bool unit_name_chars(const char *s)
+{
+        return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:-_.\\") ==
+                             strlen(s);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && streq(s + a - b, suffix);
+}
+
+/* --systemd-cgroup: SLICE:PREFIX:NAME, the scope PREFIX-NAME.scope. */
+static int prepare_systemd_scope(Ctx *c, const char *path)
+{
+        SpawnPlan *p = c->p;
+
+        if (!path || !*path) {
+                p->systemd_slice = xstrdup("system.slice");
+                p->systemd_unit = xasprintf("ccsup-runtime-%s.scope", c->o->id);
+                return 0;
+        }
+        _cleanup_free_ char *copy = xstrdup(path);
+        char *prefix = strchr(copy, ':'), *name = prefix ? strchr(prefix + 1, ':') : NULL;
+        if (!name || strchr(name + 1, ':') || strchr(path, '/'))
+                return bad(c, "`linux.cgroupsPath`: `%s`: with --systemd-cgroup, SLICE:PREFIX:NAME", path);
+        *prefix++ = 0;
+        *name++ = 0;
+        if (!*copy)
+                p->systemd_slice = xstrdup("system.slice");
+        else if (!ends_with(copy, ".slice") || !unit_name_chars(copy))
+                return bad(c, "`linux.cgroupsPath`: `%s`: `%s` is not a slice name", path, copy);
+        else
+                p->systemd_slice = xstrdup(copy);
+        if (ends_with(name, ".slice"))
+                return bad(c, "`linux.cgroupsPath`: `%s`: a slice as the container's own unit is not supported",
+                           path);
+        p->systemd_unit = *prefix ? xasprintf("%s-%s.scope", prefix, name) : xasprintf("%s.scope", name);
+        if (!*name || !unit_name_chars(p->systemd_unit) || strlen(p->systemd_unit) > 255)
+                return bad(c, "`linux.cgroupsPath`: `%s`: `%s` is not a unit name", path, p->systemd_unit);
+        return 0;
+}
+
 static int prepare_cgroup_path(Ctx *c, json_object *lx)
 {
         const char *path;
@@ -979,6 +1024,8 @@ static int prepare_cgroup_path(Ctx *c, json_object *lx)
 
         if (r < 0)
                 return r;
+        if (c->o->systemd_cgroup)
+                return prepare_systemd_scope(c, path);
         if (!path || !*path) {
                 p->cgroup_path = xasprintf("%s/%s", streq(c->o->cgroup_parent, "/") ? "" : c->o->cgroup_parent,
                                            c->o->id);
@@ -986,7 +1033,7 @@ static int prepare_cgroup_path(Ctx *c, json_object *lx)
         }
         if (strchr(path, ':'))
                 return bad(c, "`linux.cgroupsPath`: `%s`: the systemd form (slice:prefix:name) needs "
-                              "--systemd-cgroup, which ccsup-runtime does not support yet", path);
+                              "--systemd-cgroup", path);
         if (path_has_dotdot(path) || strstr(path, "//"))
                 return bad(c, "`linux.cgroupsPath`: `%s`: not a normalized path", path);
         p->cgroup_path = path[0] == '/' ? xstrdup(path) : xasprintf("/%s", path);

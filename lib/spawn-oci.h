@@ -38,6 +38,9 @@ typedef struct SpawnOciOptions {
          * staging when the container has a user namespace (its root reaches
          * staging and the trees by path); NULL for exec */
         const char *userns_top;
+        /* --systemd-cgroup: linux.cgroupsPath is SLICE:PREFIX:NAME (default
+         * system.slice:ccsup-runtime:ID), see spawn_plan_systemd_scope() */
+        bool systemd_cgroup;
 } SpawnOciOptions;
 
 /* data: the bytes of config.json. *ret_error: "`process.args`: is missing". */

@@ -629,6 +629,18 @@ const char *spawn_plan_cgroup_path(const SpawnPlan *p)
         return p->cgroup_path;
 }
 
+void spawn_plan_set_cgroup_path(SpawnPlan *p, const char *path)
+{
+        free(p->cgroup_path);
+        p->cgroup_path = xstrdup(path);
+}
+
+const char *spawn_plan_systemd_scope(const SpawnPlan *p, const char **ret_slice)
+{
+        *ret_slice = p->systemd_slice;
+        return p->systemd_unit;
+}
+
 const SpawnHooks *spawn_plan_hooks(const SpawnPlan *p)
 {
         return p->hooks;
@@ -667,6 +679,8 @@ SpawnPlan *spawn_plan_free(SpawnPlan *p)
         seccomp_profile_free(p->seccomp_owned);
         free(p->cgroup_root);
         free(p->cgroup_path);
+        free(p->systemd_slice);
+        free(p->systemd_unit);
         safe_close(p->staging_lock);
         free(p->cpuset);
         strv_free(p->device_rules);

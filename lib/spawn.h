@@ -151,6 +151,10 @@ char *const *spawn_plan_warnings(const SpawnPlan *p);
 
 /* The cgroup path (relative to the hierarchy roots) the container gets. */
 const char *spawn_plan_cgroup_path(const SpawnPlan *p);
+void spawn_plan_set_cgroup_path(SpawnPlan *p, const char *path);
+/* With SpawnOciOptions.systemd_cgroup: the scope unit the container's
+ * cgroup is to be in, and its slice; NULL otherwise. */
+const char *spawn_plan_systemd_scope(const SpawnPlan *p, const char **ret_slice);
 /* config.json hooks (spawn-oci.h plans); NULL: none. */
 struct SpawnHooks;
 const struct SpawnHooks *spawn_plan_hooks(const SpawnPlan *p);

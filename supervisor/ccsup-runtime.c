@@ -45,6 +45,7 @@
 
 #include "cgroup.h"
 #include "parse.h"
+#include "runtime-scope.h"
 #include "self-exe.h"
 #include "spawn-oci.h"
 #include "spawn.h"
@@ -56,6 +57,7 @@
 #define CGROUP_PARENT_DEFAULT "/ccsup-runtime"
 
 static const char *arg_root = "/run/ccsup-runtime";
+static bool arg_systemd_cgroup;
 static const char *arg_log;
 static bool arg_log_json;
 
@@ -177,6 +179,7 @@ typedef struct State {
         uint64_t start_time;
         json_object *annotations;
         bool owned_cgroup_parent; /* the default parent: removed with the last container */
+        char *systemd_unit;       /* --systemd-cgroup: the scope, stopped at delete */
 } State;
 
 static void state_done(State *s)
@@ -186,6 +189,7 @@ static void state_done(State *s)
         free(s->created);
         free(s->cgroup);
         free(s->hooks);
+        free(s->systemd_unit);
         json_object_put(s->annotations);
         *s = (State){};
 }
@@ -208,6 +212,8 @@ static int state_save(const State *s)
                                s->annotations ? json_object_get(s->annotations) : json_object_new_object());
         if (s->hooks)
                 json_object_object_add(o, "hooks", json_object_new_string(s->hooks));
+        if (s->systemd_unit)
+                json_object_object_add(o, "systemdUnit", json_object_new_string(s->systemd_unit));
         r = write_atomic(path, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
         return r;
@@ -248,6 +254,7 @@ static int state_load(const char *id, State *ret)
                 .created = xstrdup(jstr(o, "created") ? jstr(o, "created") : ""),
                 .cgroup = xstrdup(jstr(o, "cgroupPath")),
                 .hooks = jstr(o, "hooks") ? xstrdup(jstr(o, "hooks")) : NULL,
+                .systemd_unit = jstr(o, "systemdUnit") ? xstrdup(jstr(o, "systemdUnit")) : NULL,
         };
         if (json_object_object_get_ex(o, "pid", &v))
                 ret->pid = json_object_get_int(v);
@@ -475,6 +482,8 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
         SpawnResult res = { .pid = 0, .pidfd = -1, .sync_fd = -1 };
         State st = {};
         CgroupMode mode;
+        const char *unit = NULL, *slice = NULL, *unified = NULL;
+        pid_t keeper = -1;
         char bundle[PATH_MAX];
         size_t size;
         int r, ret = 1;
@@ -545,6 +554,7 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                 .n_preserve_fds = a->preserve_fds,
                 .stdio = { 0, 1, 2 },
                 .userns_top = arg_root,
+                .systemd_cgroup = arg_systemd_cgroup,
         };
         r = spawn_prepare_oci(data, size, &o, &plan, &error);
         if (r < 0) {
@@ -554,6 +564,18 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
         STRV_FOREACH(w, spawn_plan_warnings(plan))
                 log_line("warning", *w);
         (void)unlink(seccomp);
+        if ((unit = spawn_plan_systemd_scope(plan, &slice))) {
+                _cleanup_free_ char *cg = NULL;
+
+                unified = mode == CGROUP_MODE_V2 ? CGROUP_ROOT_DEFAULT
+                          : mode == CGROUP_MODE_HYBRID ? CGROUP_ROOT_DEFAULT "/unified" : NULL;
+                r = runtime_scope_start(unit, slice, id, unified, &cg, &keeper, &error);
+                if (r < 0) {
+                        error_out("%s", error);
+                        goto fail;
+                }
+                spawn_plan_set_cgroup_path(plan, cg);
+        }
 
         st = (State){
                 .id = xstrdup(id),
@@ -563,6 +585,7 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                 .cgroup_mode = mode,
                 .annotations = config_annotations(data, size),
                 .hooks = spawn_plan_hooks(plan) ? config_hooks(data) : NULL,
+                .systemd_unit = unit ? xstrdup(unit) : NULL,
         };
         {
                 _cleanup_free_ char *want = xasprintf("%s/%s", CGROUP_PARENT_DEFAULT, id);
@@ -575,6 +598,9 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                 goto fail_cgroup;
         }
         r = wait_setup(res.sync_fd, &error);
+        /* The container holds its scope now (or failed). */
+        runtime_scope_keeper_done(keeper, unified, st.cgroup);
+        keeper = -1;
         if (r < 0) {
                 error_out("%s", error ? error : strerror(-r));
                 (void)waitid(P_PIDFD, res.pidfd, NULL, WEXITED);
@@ -611,6 +637,8 @@ static int do_create(const char *id, const CreateArgs *a, bool run)
                         ;
                 ret = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
                 (void)destroy_cgroup(st.cgroup, mode, st.owned_cgroup_parent);
+                if (st.systemd_unit)
+                        runtime_scope_stop(st.systemd_unit);
                 remove_state_dir(id);
                 (void)run_state_hooks(&st, SPAWN_HOOK_POSTSTOP, "stopped");
                 spawn_result_done(&res);
@@ -622,8 +650,11 @@ fail_kill:
         (void)pidfd_send_signal(res.pidfd, SIGKILL, NULL, 0);
         (void)waitid(P_PIDFD, res.pidfd, NULL, WEXITED);
 fail_cgroup:
+        runtime_scope_keeper_done(keeper, unified, st.cgroup);
         if (st.cgroup)
                 (void)destroy_cgroup(st.cgroup, mode, st.owned_cgroup_parent);
+        if (st.systemd_unit)
+                runtime_scope_stop(st.systemd_unit);
         if (res.pidfd >= 0)
                 spawn_result_done(&res);
 fail:
@@ -682,6 +713,7 @@ static int do_exec(const char *id, const CreateArgs *a, const char *process, cha
                 .start_fd = -1,
                 .console_fd = console_fd,
                 .exec_terminal = tty,
+                .systemd_cgroup = arg_systemd_cgroup,
                 .n_preserve_fds = a->preserve_fds,
                 .stdio = { 0, 1, 2 },
         };
@@ -918,6 +950,8 @@ static int do_delete(const char *id, bool force)
         r = destroy_cgroup(st.cgroup, st.cgroup_mode, st.owned_cgroup_parent);
         if (r < 0)
                 return error_out("cgroup `%s` of `%s`: %s", st.cgroup, id, strerror(-r));
+        if (st.systemd_unit)
+                runtime_scope_stop(st.systemd_unit);
         remove_state_dir(id);
         (void)run_state_hooks(&st, SPAWN_HOOK_POSTSTOP, "stopped");
         return 0;
@@ -1024,7 +1058,7 @@ static int do_features(void)
         json_object_object_add(l, "capabilities", a);
         json_object_object_add(cg, "v1", json_object_new_boolean(true));
         json_object_object_add(cg, "v2", json_object_new_boolean(true));
-        json_object_object_add(cg, "systemd", json_object_new_boolean(false));
+        json_object_object_add(cg, "systemd", json_object_new_boolean(true));
         json_object_object_add(cg, "systemdUser", json_object_new_boolean(false));
         json_object_object_add(l, "cgroup", cg);
         json_object_object_add(sc, "enabled", json_object_new_boolean(true));
@@ -1100,7 +1134,7 @@ static int do_spec(const char *bundle)
 
 static void help(void)
 {
-        printf("ccsup-runtime [--root=DIR] [--log=FILE] [--log-format=text|json] COMMAND\n"
+        printf("ccsup-runtime [--root=DIR] [--log=FILE] [--log-format=text|json] [--systemd-cgroup] COMMAND\n"
                "  create [--bundle=DIR] [--pid-file=FILE] [--preserve-fds=N] ID\n"
                "  start ID | run [create's options] [--detach] ID | state ID\n"
                "  exec [--process=FILE] [--detach] [--pid-file=FILE] [--tty] [--console-socket=PATH] ID [CMD...]\n"
@@ -1110,7 +1144,9 @@ static void help(void)
                "  features | spec [--bundle=DIR] | --version\n"
                "config.json hooks run: prestart, createRuntime (create, runtime namespaces),\n"
                "createContainer (create, container namespaces), startContainer (start, in the\n"
-               "container), poststart (start), poststop (delete); see ccsup-runtime(8)\n");
+               "container), poststart (start), poststop (delete); see ccsup-runtime(8)\n"
+               "--systemd-cgroup: linux.cgroupsPath SLICE:PREFIX:NAME is systemd's transient scope\n"
+               "PREFIX-NAME.scope (Delegate=yes), the container in its container/ leaf\n");
 }
 
 int main(int argc, char **argv)
@@ -1146,7 +1182,7 @@ int main(int argc, char **argv)
         };
         char **orig_argv = argv;
         CreateArgs ca = {};
-        bool force = false, all = false, json = false, systemd = false, tty = false;
+        bool force = false, all = false, json = false, tty = false;
         const char *process = NULL, *resources = NULL;
         const char *cmd;
         int c;
@@ -1167,7 +1203,7 @@ int main(int argc, char **argv)
                 case ARG_DEBUG:
                         break;
                 case ARG_SYSTEMD_CGROUP:
-                        systemd = true;
+                        arg_systemd_cgroup = true;
                         break;
                 case ARG_VERSION:
                         printf("ccsup-runtime version %s\nspec: %s\n", PACKAGE_VERSION, OCI_VERSION);
@@ -1245,8 +1281,6 @@ int main(int argc, char **argv)
         if (optind >= argc)
                 return error_out("%s: needs a container id", cmd);
         if (streq(cmd, "create") || streq(cmd, "run")) {
-                if (systemd)
-                        return error_out("--systemd-cgroup: not supported yet; use cgroupfs");
                 /* No path of the container's may reach the binary on disk
                  * (CVE-2019-5736): run from a sealed copy. */
                 self_exe_seal(orig_argv);

@@ -15,30 +15,9 @@
 
 #include "cgroup.h"
 #include "log.h"
+#include "systemd-bus.h"
 #include "systemd-job.h"
 #include "util.h"
-
-#define SD_DEST "org.freedesktop.systemd1"
-#define CALL_TIMEOUT_USEC (1000 * 1000)
-
-static int open_systemd_bus(sd_bus **ret)
-{
-        sd_bus *b = NULL;
-        int r;
-
-        if ((r = sd_bus_new(&b)) >= 0 && (r = sd_bus_set_address(b, "unix:path=/run/systemd/private")) >= 0 &&
-            (r = sd_bus_set_method_call_timeout(b, CALL_TIMEOUT_USEC)) >= 0 && (r = sd_bus_start(b)) >= 0) {
-                *ret = b;
-                return 0;
-        }
-        sd_bus_unref(b);
-        b = NULL;
-        if ((r = sd_bus_open_system(&b)) < 0)
-                return r;
-        (void)sd_bus_set_method_call_timeout(b, CALL_TIMEOUT_USEC);
-        *ret = b;
-        return 0;
-}
 
 /* The scope of our containers while systemd lacks DelegateSubgroup=. */
 static char *scope_unit;   /* "ccsupd-containers.scope" */
@@ -72,7 +51,7 @@ bool systemd_restart_pending(void)
 
         if (!getenv("NOTIFY_SOCKET"))
                 return false;
-        if ((r = open_systemd_bus(&bus)) < 0) {
+        if ((r = systemd_bus_open(&bus)) < 0) {
                 log_msg(LOG_DEBUG, "systemd's bus: %s", strerror(-r));
                 return false;
         }
@@ -116,47 +95,10 @@ out:
         return restart;
 }
 
-/* A process that only waits: the scope ends when its last process does, and
- * between a container's exit and its restart (or before the first start) the
- * keeper is that process. It keeps nothing of ours: no fd, default signals
+/* The keeper (systemd_keeper_spawn()) is a process that only waits: the
+ * scope ends when its last process does, and between a container's exit and
+ * its restart (or before the first start) the keeper is that process
  * (systemd's SIGTERM, when it stops the scope, ends it). */
-static pid_t keeper_spawn(void)
-{
-        sigset_t none;
-        pid_t pid = fork();
-
-        if (pid != 0)
-                return pid < 0 ? -errno : pid;
-        (void)syscall(SYS_close_range, 0U, ~0U, 0);
-        for (int sig = 1; sig < _NSIG; sig++)
-                (void)signal(sig, SIG_DFL);
-        sigemptyset(&none);
-        (void)sigprocmask(SIG_SETMASK, &none, NULL);
-        (void)prctl(PR_SET_NAME, "ccsupd-scope");
-        for (;;)
-                pause();
-}
-
-static void sleep_ms(long ms)
-{
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-        (void)nanosleep(&ts, NULL);
-}
-
-/* The keeper into the scope's "keeper" leaf: the scope's own cgroup must hold
- * no process, for ccsupd to enable controllers below it. */
-static int keeper_to_leaf(const char *root, const char *cgroup, pid_t pid)
-{
-        _cleanup_free_ char *leaf = xasprintf("%s%s/keeper", root, cgroup);
-        _cleanup_free_ char *procs = path_join(leaf, "cgroup.procs");
-        char num[16];
-
-        if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        snprintf(num, sizeof(num), "%d", (int)pid);
-        return write_string_file(procs, num);
-}
-
 static bool keeper_present(const char *root, const char *cgroup)
 {
         _cleanup_free_ char *procs = xasprintf("%s%s/keeper/cgroup.procs", root, cgroup);
@@ -242,7 +184,7 @@ static int start_scope(sd_bus *bus, const char *name, const char *id, const char
         if (r >= 0)
                 r = sd_bus_message_append(m, "a(sa(sv))", 0);
         if (r >= 0)
-                r = sd_bus_call(bus, m, CALL_TIMEOUT_USEC, &e, &reply);
+                r = sd_bus_call(bus, m, SD_CALL_TIMEOUT_USEC, &e, &reply);
         if (r < 0)
                 log_msg(LOG_WARNING, "systemd: StartTransientUnit %s: %s", name,
                         e.message ? e.message : strerror(-r));
@@ -257,7 +199,7 @@ int systemd_scope_open(const char *cgroup_root, char **ret_cgroup)
         pid_t keeper = -1;
         int r;
 
-        if (!getenv("NOTIFY_SOCKET") || open_systemd_bus(&bus) < 0)
+        if (!getenv("NOTIFY_SOCKET") || systemd_bus_open(&bus) < 0)
                 return 0;
         r = unit_facts(bus, &id, &slice);
         if (r <= 0)
@@ -284,7 +226,7 @@ int systemd_scope_open(const char *cgroup_root, char **ret_cgroup)
                 }
                 sd_bus_error_free(&e);
                 if (!keeper_present(cgroup_root, cg)) {
-                        if ((keeper = keeper_spawn()) < 0 || (r = keeper_to_leaf(cgroup_root, cg, keeper)) < 0) {
+                        if ((keeper = systemd_keeper_spawn("ccsupd-scope")) < 0 || (r = systemd_keeper_to_leaf(cgroup_root, cg, keeper)) < 0) {
                                 log_msg(LOG_WARNING, "%s: a new keeper: %s", name,
                                         strerror(keeper < 0 ? -keeper : -r));
                                 if (keeper > 0) {
@@ -301,11 +243,11 @@ int systemd_scope_open(const char *cgroup_root, char **ret_cgroup)
                                                  "org.freedesktop.systemd1.Manager", "ResetFailedUnit", NULL,
                                                  NULL, "s", name);
                 for (int i = 0; i < 500 && streq(state, "deactivating"); i++) {
-                        sleep_ms(10);
+                        systemd_sleep_ms(10);
                         free(state);
                         state = unit_state(bus, name);
                 }
-                if ((keeper = keeper_spawn()) < 0) {
+                if ((keeper = systemd_keeper_spawn("ccsupd-scope")) < 0) {
                         r = keeper;
                         log_msg(LOG_WARNING, "%s: keeper: %s", name, strerror(-r));
                         r = 0;
@@ -320,13 +262,13 @@ int systemd_scope_open(const char *cgroup_root, char **ret_cgroup)
                         const char *base = cg ? strrchr(cg, '/') : NULL;
                         if (base && streq(base + 1, name))
                                 break;
-                        sleep_ms(1);
+                        systemd_sleep_ms(1);
                 }
                 const char *base = cg ? strrchr(cg, '/') : NULL;
                 if (r >= 0 && !(base && streq(base + 1, name)))
                         r = -ETIMEDOUT;
                 if (r >= 0)
-                        r = keeper_to_leaf(cgroup_root, cg, keeper);
+                        r = systemd_keeper_to_leaf(cgroup_root, cg, keeper);
                 if (r < 0) {
                         log_msg(LOG_WARNING, "%s: %s; the containers go below %s and restart with ccsupd", name,
                                 strerror(-r), id);
@@ -376,7 +318,7 @@ void systemd_scope_close(const char *cgroup_root)
                         break; /* gone */
                 if (i >= 100 && strstr(ev, "populated 1"))
                         break;
-                sleep_ms(10);
+                systemd_sleep_ms(10);
         }
         free(scope_unit);
         free(scope_cgroup);

@@ -831,6 +831,30 @@ c["process"]["args"] = ["sleep", "60"]'
         [[ $status -eq 0 && $output != *FAIL* ]]
 }
 
+@test "--systemd-cgroup: a malformed cgroupsPath or no systemd is an error naming it, nothing left" {
+        bad() {
+                local want=$1
+                shift
+                run "$@"
+                echo "$output"
+                [[ $status -eq 1 ]] || { echo "status $status"; false; }
+                [[ $output == *"$want"* ]] || { echo "expected: $want"; false; }
+                assert_gone x
+        }
+        edit 'c["linux"]["cgroupsPath"] = "machine.slice:libpod:x"'
+        bad 'the systemd form (slice:prefix:name) needs --systemd-cgroup' rt create --bundle "$B" x
+        # this host's PID 1 is not systemd: the scope cannot be asked for
+        bad "--systemd-cgroup: systemd's bus:" "$RT" --systemd-cgroup --root "$ROOT" create --bundle "$B" x
+        edit 'c["linux"]["cgroupsPath"] = "machine.slice:x"'
+        bad '`machine.slice:x`: with --systemd-cgroup, SLICE:PREFIX:NAME' "$RT" --systemd-cgroup --root "$ROOT" create --bundle "$B" x
+        edit 'c["linux"]["cgroupsPath"] = "machine:libpod:x"'
+        bad '`machine` is not a slice name' "$RT" --systemd-cgroup --root "$ROOT" create --bundle "$B" x
+        edit 'c["linux"]["cgroupsPath"] = "machine.slice:libpod:x.slice"'
+        bad 'a slice as the container'"'"'s own unit is not supported' "$RT" --systemd-cgroup --root "$ROOT" create --bundle "$B" x
+        edit 'c["linux"]["cgroupsPath"] = "machine.slice:lib pod:x"'
+        bad '`lib pod-x.scope` is not a unit name' "$RT" --systemd-cgroup --root "$ROOT" create --bundle "$B" x
+}
+
 @test "--log --log-format=json: errors as JSON lines" {
         run "$RT" --root "$ROOT" --log "$TEST_DIR/log.json" --log-format json start nosuch
         [[ $status -eq 1 ]]
