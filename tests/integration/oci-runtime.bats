@@ -73,6 +73,18 @@ assert_gone() {
         [[ -z $left ]] || { echo "cgroup left: $left"; false; }
 }
 
+# bad WANT CMD...: CMD exits 1 with WANT in its output, and nothing of
+# container x is left
+bad() {
+        local want=$1
+        shift
+        run "$@"
+        echo "$output"
+        [[ $status -eq 1 ]] || { echo "status $status"; false; }
+        [[ $output == *"$want"* ]] || { echo "expected: $want"; false; }
+        assert_gone x
+}
+
 @test "run: the process of the bundle, its exit status, and nothing left after" {
         edit 'c["process"]["args"] = ["sh", "-c", "echo hi from $(hostname) $(id -u):$(id -g); exit 7"]'
         run rt run --bundle "$B" r1
@@ -354,15 +366,6 @@ JSON
 }
 
 @test "bad input: exit 1, the error named, nothing left behind" {
-        bad() {
-                local want=$1
-                shift
-                run "$@"
-                echo "$output"
-                [[ $status -eq 1 ]] || { echo "status $status"; false; }
-                [[ $output == *"$want"* ]] || { echo "expected: $want"; false; }
-                assert_gone x
-        }
         cp "$B/config.json" "$TEST_DIR/good.json"
         echo '{"ociVersion": "1.0.0",' >"$B/config.json"
         bad "invalid JSON" rt create --bundle "$B" x
@@ -466,15 +469,6 @@ c["process"]["args"] = ["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; 
 
 @test "user namespace: bad mappings are errors naming the field, nothing left behind" {
         chmod 0711 "$TEST_DIR"
-        bad() {
-                local want=$1
-                shift
-                run "$@"
-                echo "$output"
-                [[ $status -eq 1 ]] || { echo "status $status"; false; }
-                [[ $output == *"$want"* ]] || { echo "expected: $want"; false; }
-                assert_gone x
-        }
         cp "$B/config.json" "$TEST_DIR/good.json"
         edit 'c["linux"]["namespaces"].append({"type": "user"})'
         bad '`linux.uidMappings`: is missing' rt create --bundle "$B" x
@@ -832,15 +826,6 @@ c["process"]["args"] = ["sleep", "60"]'
 }
 
 @test "--systemd-cgroup: a malformed cgroupsPath or no systemd is an error naming it, nothing left" {
-        bad() {
-                local want=$1
-                shift
-                run "$@"
-                echo "$output"
-                [[ $status -eq 1 ]] || { echo "status $status"; false; }
-                [[ $output == *"$want"* ]] || { echo "expected: $want"; false; }
-                assert_gone x
-        }
         edit 'c["linux"]["cgroupsPath"] = "machine.slice:libpod:x"'
         bad 'the systemd form (slice:prefix:name) needs --systemd-cgroup' rt create --bundle "$B" x
         # this host's PID 1 is not systemd: the scope cannot be asked for
