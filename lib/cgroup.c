@@ -609,12 +609,22 @@ int cgroup_set_cpu_max(const Cgroup *cg, uint64_t quota_usec, uint64_t period_us
         int r;
 
         if (cg->mode == CGROUP_MODE_V2) {
-                v = quota_usec == UINT64_MAX ? xasprintf("max %" PRIu64, period_usec)
-                                             : xasprintf("%" PRIu64 " %" PRIu64, quota_usec, period_usec);
+                _cleanup_free_ char *path = NULL, *cur = NULL;
+                if (quota_usec == CGROUP_CPU_QUOTA_KEEP) {
+                        /* cpu.max takes both: the quota it has, the new period */
+                        path = path_join(cg->unified, "cpu.max");
+                        r = read_full_file(path, 256, &cur, NULL);
+                        if (r < 0)
+                                return r;
+                        cur[strcspn(cur, " \n")] = 0;
+                        v = xasprintf("%s %" PRIu64, cur, period_usec);
+                } else
+                        v = quota_usec == UINT64_MAX ? xasprintf("max %" PRIu64, period_usec)
+                                                     : xasprintf("%" PRIu64 " %" PRIu64, quota_usec, period_usec);
                 return write_limit(cg->unified, "cpu.max", v);
         }
         r = write_limit(cg->v1_cpu, "cpu.cfs_period_us", period);
-        if (r < 0)
+        if (r < 0 || quota_usec == CGROUP_CPU_QUOTA_KEEP)
                 return r;
         v = quota_usec == UINT64_MAX ? xstrdup("-1") : xasprintf("%" PRIu64, quota_usec);
         return write_limit(cg->v1_cpu, "cpu.cfs_quota_us", v);

@@ -188,7 +188,9 @@ int cgroup_set_memory_swap_max(const Cgroup *cg, uint64_t swap, uint64_t memory_
 /* Percent of one CPU in basis points (50% = 5000), over a 100 ms period:
  * v2 cpu.max, v1 cpu.cfs_quota_us/cpu.cfs_period_us. */
 int cgroup_set_cpu_quota(const Cgroup *cg, uint64_t basis_points);
-/* quota_usec (UINT64_MAX: none) of CPU time per period_usec, as given. */
+/* quota_usec (UINT64_MAX: none; CGROUP_CPU_QUOTA_KEEP: the quota it has)
+ * of CPU time per period_usec, as given. */
+#define CGROUP_CPU_QUOTA_KEEP (UINT64_MAX - 1)
 int cgroup_set_cpu_max(const Cgroup *cg, uint64_t quota_usec, uint64_t period_usec);
 /* v1 cpu.shares as given (2 at least); v2 cpu.weight = shares * 100 / 1024
  * (the default 1024 shares is the default weight 100). */

@@ -871,18 +871,21 @@ static int prepare_resources(Ctx *c, json_object *res)
                         return r;
                 if (set && n > 0)
                         p->cpu_shares = (uint64_t)n;
-                r = get_int(c, o, "linux.resources.cpu.", "quota", -1, INT64_MAX, &set, &quota);
+                bool quota_set, period_set;
+                r = get_int(c, o, "linux.resources.cpu.", "quota", -1, INT64_MAX, &quota_set, &quota);
                 if (r >= 0)
-                        r = get_int(c, o, "linux.resources.cpu.", "period", 1000, 1000000, &set, &period);
+                        r = get_int(c, o, "linux.resources.cpu.", "period", 1000, 1000000, &period_set, &period);
                 if (r < 0)
                         return r;
-                if (!set)
-                        period = 100000;
-                if (quota > 0 && quota < 1000)
+                if (quota_set && quota > 0 && quota < 1000)
                         return bad(c, "`linux.resources.cpu.quota`: %" PRId64 ": at least 1000 (1 ms)", quota);
-                if (quota != 0 || set) {
-                        p->cpu_max_quota = quota > 0 ? (uint64_t)quota : UINT64_MAX;
-                        p->cpu_max_period = (uint64_t)period;
+                /* What is not given keeps its value (update): a quota
+                 * alone gets the default period, a period alone the quota
+                 * the cgroup has; -1 and 0 are no quota. */
+                if (quota_set || period_set) {
+                        p->cpu_max_quota = !quota_set ? CGROUP_CPU_QUOTA_KEEP
+                                           : quota > 0 ? (uint64_t)quota : UINT64_MAX;
+                        p->cpu_max_period = period_set ? (uint64_t)period : 100000;
                 }
                 r = get_string(c, o, "linux.resources.cpu.", "cpus", &cpus);
                 if (r < 0)

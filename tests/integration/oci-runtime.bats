@@ -291,6 +291,18 @@ c["process"]["args"] = ["sleep", "60"]'
         run rt update --resources - u1 <<<'{"cpu": {"quota": 25000, "period": 100000}}'
         [[ $status -eq 0 ]]
         [[ $(limits) == "33554432 17 25000" ]]
+        # cpu shares alone, then a period alone: the quota is kept
+        run rt update --resources - u1 <<<'{"cpu": {"shares": 512}}'
+        [[ $status -eq 0 && $(limits) == "33554432 17 25000" ]]
+        run rt update --resources - u1 <<<'{"cpu": {"period": 200000}}'
+        [[ $status -eq 0 && $(limits) == "33554432 17 25000" ]]
+        local cpu
+        cpu=$(ls -d /sys/fs/cgroup/cpu/"$CGP"/c /sys/fs/cgroup/cpu,cpuacct/"$CGP"/c 2>/dev/null | head -n1)
+        if [[ -n $cpu ]]; then
+                [[ $(cat "$cpu/cpu.cfs_period_us") == 200000 && $(cat "$cpu/cpu.shares") == 512 ]]
+        else
+                [[ $(cat /sys/fs/cgroup"$CGP"/c/cpu.max) == "25000 200000" ]]
+        fi
         # refused fields are named; nothing changes
         run rt update -r - u1 <<<'{"memory": {"limit": 16777216}, "hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]}'
         echo "$output"
