@@ -30,9 +30,13 @@
 #define CLEANUP_INTERVAL 0.01
 #define CLEANUP_MAX_TRIES 500
 /* The same for the exit status of a re-adopted container: the kernel records
- * it when the process is reaped, by a reaper that is not ccsupd. */
+ * it when the process is reaped, by a reaper that is not ccsupd. Some reap
+ * orphans only every few seconds (a VM's init was seen sweeping every
+ * 1.9 s): every 10 ms for half a second, then every 100 ms, for 10 s in all. */
 #define EXIT_INFO_INTERVAL 0.01
-#define EXIT_INFO_MAX_TRIES 200
+#define EXIT_INFO_FAST_TRIES 50
+#define EXIT_INFO_SLOW_INTERVAL 0.1
+#define EXIT_INFO_MAX_TRIES (EXIT_INFO_FAST_TRIES + 95)
 
 /* A unit without a valid configuration: only ever a re-adopted container
  * (its file bad or gone) that gets the default stop timeout. */
@@ -1546,8 +1550,14 @@ static void on_exit_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
         Unit *u = w->data;
 
-        if (unit_adopted_end(u, ++u->exit_tries >= EXIT_INFO_MAX_TRIES) == 0)
+        if (unit_adopted_end(u, ++u->exit_tries >= EXIT_INFO_MAX_TRIES) == 0) {
                 ev_timer_stop(loop, w);
+                return;
+        }
+        if (u->exit_tries == EXIT_INFO_FAST_TRIES) {
+                w->repeat = EXIT_INFO_SLOW_INTERVAL;
+                ev_timer_again(loop, w);
+        }
 }
 
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
@@ -1563,6 +1573,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
                         /* Not our child: another process reaps it. */
                         ev_io_stop(loop, w);
                         u->exit_tries = 0;
+                        u->exit_timer.repeat = EXIT_INFO_INTERVAL;
                         if (unit_adopted_end(u, false) == -EAGAIN)
                                 ev_timer_again(loop, &u->exit_timer);
                         return;

@@ -65,7 +65,7 @@ count_tagged() {
         run ctl stop a
         [[ $status -eq 0 ]]
         wait_state a inactive
-        ! kill -0 "$pa" 2>/dev/null
+        ended "$pa"
         expect_equal "container processes" "$pb" "$(tagged_pids)"
         [[ ! -e $T/run/units/a ]]
         [[ ! -d $(cgroup2_root)$CG/a.ctr ]]
@@ -118,12 +118,7 @@ EOF
         wait_state a running
         [[ $(prop a MainPID) != "$pa" ]]
         grep -q "PID $pa of the previous run not re-adopted: another process" "$T/d.err"
-        local i
-        for ((i = 0; i < 100; i++)); do
-                kill -0 "$pa" 2>/dev/null || break
-                sleep 0.05
-        done
-        ! kill -0 "$pa" 2>/dev/null
+        ended "$pa"
         expect_equal "container processes" 1 "$(count_tagged)"
 }
 
@@ -175,9 +170,10 @@ EOF
         [[ $(prop edited MainPID) != "$pe" ]]
         wait_state edited running
         grep -q "configuration changed: restarting the re-adopted container" "$T/d.err"
-        ! kill -0 "$pg" 2>/dev/null
-        ! kill -0 "$pe" 2>/dev/null
-        for ((i = 0; i < 100; i++)); do
+        ended "$pe"
+        # gone's end comes when the host's init reaps it (up to ~2 s here)
+        ended "$pg" 15
+        for ((i = 0; i < 300; i++)); do
                 ctl show gone >/dev/null 2>&1 || break
                 sleep 0.05
         done
@@ -234,7 +230,7 @@ kill_restarted() {
         expect_equal "restarts of $name" 1 "$(prop "$name" Restarts)"
         wait_state "$name" running
         [[ $(prop "$name" MainPID) != "$pid" ]]
-        ! kill -0 "$pid" 2>/dev/null
+        ended "$pid"
         expect_equal "container processes" 20 "$(count_tagged)"
 }
 

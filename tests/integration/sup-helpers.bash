@@ -120,6 +120,20 @@ wait_until() {
         return 0
 }
 
+# ended PID [SECS]: true once PID has ended, within SECS (default 5). A
+# zombie has ended: a container orphaned by a killed ccsupd is reaped by the
+# host's init, which on these VMs sweeps for orphans only every ~2 s.
+ended() {
+        local pid=$1 secs=${2:-5} i
+        for ((i = 0; i < secs * 20; i++)); do
+                [[ ! -e /proc/$pid ]] && return 0
+                [[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) == Z ]] && return 0
+                sleep 0.05
+        done
+        echo "PID $pid still runs after ${secs}s" >&2
+        return 1
+}
+
 sup_stop() {
         kill -TERM "$SUP_PID"
         local i
