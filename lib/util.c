@@ -255,26 +255,33 @@ int write_string_file(const char *path, const char *s)
         return 0;
 }
 
+int write_all(int fd, const void *data, size_t size)
+{
+        const char *p = data;
+
+        while (size > 0) {
+                ssize_t k = write(fd, p, size);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                size -= (size_t)k;
+        }
+        return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, bool durable)
 {
         _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-        const char *p = data;
-        int fd, r = 0;
+        int fd, r;
 
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, mode);
         if (fd < 0)
                 return -errno;
-        while (r == 0 && size > 0) {
-                ssize_t k = write(fd, p, size);
-                if (k < 0 && errno != EINTR)
-                        r = -errno;
-                else if (k == 0)
-                        r = -EIO;
-                else if (k > 0) {
-                        p += k;
-                        size -= (size_t)k;
-                }
-        }
+        r = write_all(fd, data, size);
         if (r == 0 && durable && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)

@@ -103,6 +103,10 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 int read_regular_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_size);
 /* Writes s to an existing file (cgroup, /proc knobs): one write(2). */
 int write_string_file(const char *path, const char *s);
+
+/* Writes all of data to fd, again after EINTR or a short write: 0, or
+ * -errno (-EIO when write() returns 0). */
+int write_all(int fd, const void *data, size_t size);
 /* Replaces path whole or not at all: the data into "PATH.tmp" (created with
  * mode, O_NOFOLLOW), fsync()ed when durable, renamed over path; the
  * temporary file removed on failure. 0 or -errno. */

@@ -1417,9 +1417,9 @@ static void handover_write_proxy(FILE *f, Bridge *b, const Member *m, Proxy *p)
 int bridge_reexec_save(Bridge *b)
 {
         _cleanup_free_ char *text = NULL;
-        size_t size = 0, off = 0;
+        size_t size = 0;
         FILE *f;
-        int fd;
+        int fd, r;
 
         if (b->n_members == 0)
                 return -ENOENT;
@@ -1440,15 +1440,11 @@ int bridge_reexec_save(Bridge *b)
         if (fd < 0)
                 return log_unit_errno(LOG_WARNING, NULL, -errno, "daemon-reexec: bridge relays: memfd: %s; "
                                       "the open [::1] connections are cut", strerror(errno));
-        while (off < size) {
-                ssize_t n = write(fd, text + off, size - off);
-                if (n < 0) {
-                        int r = -errno;
-                        close(fd);
-                        return log_unit_errno(LOG_WARNING, NULL, r, "daemon-reexec: bridge relays: %s; "
-                                              "the open [::1] connections are cut", strerror(-r));
-                }
-                off += (size_t)n;
+        r = write_all(fd, text, size);
+        if (r < 0) {
+                close(fd);
+                return log_unit_errno(LOG_WARNING, NULL, r, "daemon-reexec: bridge relays: %s; "
+                                      "the open [::1] connections are cut", strerror(-r));
         }
         (void)lseek(fd, 0, SEEK_SET);
         handover_cloexec(b, false);

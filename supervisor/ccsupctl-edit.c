@@ -120,7 +120,6 @@ static bool verify_with(const char *name, const char *fragment, char *const *dro
 static int replace_file(const char *dir, const char *target, const char *text)
 {
         _cleanup_free_ char *tmp = xasprintf("%s/.#" OVERRIDE "XXXXXX", dir);
-        size_t len = strlen(text);
         int fd, r = 0;
 
         fd = mkostemp(tmp, O_CLOEXEC);
@@ -128,13 +127,8 @@ static int replace_file(const char *dir, const char *target, const char *text)
                 return -errno;
         if (fchmod(fd, 0644) < 0)
                 r = -errno;
-        for (size_t off = 0; r == 0 && off < len;) {
-                ssize_t k = write(fd, text + off, len - off);
-                if (k < 0 && errno != EINTR)
-                        r = -errno;
-                else if (k > 0)
-                        off += (size_t)k;
-        }
+        if (r == 0)
+                r = write_all(fd, text, strlen(text));
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)
@@ -150,18 +144,8 @@ static int replace_file(const char *dir, const char *target, const char *text)
 static int write_new_file(const char *path, const char *text)
 {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        size_t len = strlen(text);
 
-        if (fd < 0)
-                return -errno;
-        for (size_t off = 0; off < len;) {
-                ssize_t k = write(fd, text + off, len - off);
-                if (k < 0 && errno != EINTR)
-                        return -errno;
-                if (k > 0)
-                        off += (size_t)k;
-        }
-        return 0;
+        return fd < 0 ? -errno : write_all(fd, text, strlen(text));
 }
 
 static bool blank(const char *s)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* lib/util: the ret_error helpers and write_file_atomic(). */
+/* lib/util: the ret_error helpers, write_all() and write_file_atomic(). */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -77,9 +79,48 @@ static void test_write_atomic(void)
         ok(rmdir(dir) == 0, "nothing else was left in the directory");
 }
 
+/* 1 MiB through a pipe of 64 KiB: short writes, all of it arrives */
+static void test_write_all(void)
+{
+        size_t size = 1 << 20;
+        char *data = xmalloc(size), buf[8192];
+        int p[2], st;
+        pid_t pid;
+
+        for (size_t i = 0; i < size; i++)
+                data[i] = (char)(i * 7);
+        ok(pipe(p) == 0, "a pipe");
+        pid = fork();
+        if (pid == 0) {
+                size_t n = 0, sum = 0;
+                ssize_t k;
+                close(p[1]);
+                while ((k = read(p[0], buf, sizeof(buf))) > 0)
+                        for (ssize_t i = 0; i < k; i++, n++)
+                                sum += (unsigned char)buf[i] == (unsigned char)(char)(n * 7);
+                _exit(n == (1 << 20) && sum == n ? 0 : 1);
+        }
+        close(p[0]);
+        is_int(write_all(p[1], data, size), 0, "write_all: 1 MiB into a 64 KiB pipe");
+        close(p[1]);
+        ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+           "the reader got every byte, in order");
+
+        /* the reader gone: -EPIPE (SIGPIPE ignored, as ccsupd does) */
+        signal(SIGPIPE, SIG_IGN);
+        ok(pipe(p) == 0, "another pipe");
+        close(p[0]);
+        is_int(write_all(p[1], data, 10), -EPIPE, "write_all: no reader: -EPIPE");
+        close(p[1]);
+        is_int(write_all(-1, data, 1), -EBADF, "write_all: a bad fd: -EBADF");
+        is_int(write_all(-1, data, 0), 0, "write_all: nothing to write: 0, no system call");
+        free(data);
+}
+
 int main(void)
 {
         test_errors();
+        test_write_all();
         test_write_atomic();
         return tap_done();
 }
