@@ -62,16 +62,18 @@ int caps_switch_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups)
         return 0;
 }
 
-int caps_apply(uint64_t permitted, uint64_t ambient, int last_cap)
+int caps_set_all(uint64_t effective, uint64_t permitted, uint64_t inheritable, uint64_t ambient,
+                 int last_cap)
 {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[2] = {};
 
-        ambient &= permitted;
-        d[0].effective = d[0].permitted = (uint32_t)permitted;
-        d[1].effective = d[1].permitted = (uint32_t)(permitted >> 32);
-        d[0].inheritable = (uint32_t)ambient;
-        d[1].inheritable = (uint32_t)(ambient >> 32);
+        d[0].effective = (uint32_t)effective;
+        d[1].effective = (uint32_t)(effective >> 32);
+        d[0].permitted = (uint32_t)permitted;
+        d[1].permitted = (uint32_t)(permitted >> 32);
+        d[0].inheritable = (uint32_t)inheritable;
+        d[1].inheritable = (uint32_t)(inheritable >> 32);
         if (syscall(SYS_capset, &h, d) < 0)
                 return -errno;
 
@@ -82,6 +84,12 @@ int caps_apply(uint64_t permitted, uint64_t ambient, int last_cap)
                     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
                         return -errno;
         return 0;
+}
+
+int caps_apply(uint64_t permitted, uint64_t ambient, int last_cap)
+{
+        ambient &= permitted;
+        return caps_set_all(permitted, permitted, ambient, ambient, last_cap);
 }
 
 void caps_for_user(uid_t uid, uint64_t set, uint64_t ambient, uint64_t *ret_permitted,

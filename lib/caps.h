@@ -35,6 +35,15 @@ int caps_switch_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups)
  */
 int caps_apply(uint64_t permitted, uint64_t ambient, int last_cap);
 
+/*
+ * Sets effective, permitted and inheritable as given and the ambient set to
+ * exactly ambient, after caps_switch_user(). The kernel's rules apply:
+ * effective within permitted, inheritable within permitted or the bounding
+ * set, ambient within permitted and inheritable (else -EPERM).
+ */
+int caps_set_all(uint64_t effective, uint64_t permitted, uint64_t inheritable, uint64_t ambient,
+                 int last_cap);
+
 /* What a process of a container gets, from the set (its bounding set) and
  * AmbientCapabilities=, as Docker does since CVE-2022-24769: root holds the
  * set in permitted and effective, with inheritable and ambient empty; any

@@ -39,6 +39,11 @@ struct SpawnPlan {
         RlimitSpec limits[_UNIT_LIMIT_MAX];
         uint64_t caps;            /* the bounding set */
         uint64_t ambient_caps;    /* AmbientCapabilities=: a non-root user's */
+        /* ccsup-runtime: process.capabilities' other sets, applied as
+         * given (caps_set_all()) instead of from the rule of
+         * caps_for_user(); the kernel's execve does the rest. */
+        bool caps_as_given;
+        uint64_t cap_effective, cap_permitted, cap_inheritable;
         int last_cap;
         int oom_score_adjust;
         bool no_new_privileges;

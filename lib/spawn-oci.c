@@ -167,12 +167,13 @@ static int prepare_caps(Ctx *c, json_object *caps)
 {
         static const char *const known[] = { "bounding", "effective", "inheritable", "permitted",
                                              "ambient", NULL };
-        uint64_t bounding, effective, inheritable, permitted, ambient, have, want_perm, want_amb;
+        uint64_t bounding, effective, inheritable, permitted, ambient, have;
         SpawnPlan *p = c->p;
         int r;
 
         if (!caps) {
-                p->caps = 0;
+                p->caps = p->ambient_caps = 0;
+                p->caps_as_given = false;
                 return 0;
         }
         r = check_keys(c, caps, "process.capabilities.", known, NULL);
@@ -193,24 +194,27 @@ static int prepare_caps(Ctx *c, json_object *caps)
                 if (bounding & ~have & (UINT64_C(1) << i))
                         return bad(c, "`process.capabilities.bounding`: %s: ccsup-runtime does not hold it",
                                    capability_to_string(i) ? capability_to_string(i) : "?");
-        /* uid 0 holds its whole bounding set in permitted and effective
-         * anyway: an ambient set (runc spec writes one without inheritable)
-         * adds nothing there. */
-        if ((ambient & ~bounding) || (permitted & ~bounding) || (effective & ~permitted) ||
-            (p->user.uid != 0 && (ambient & ~(permitted & inheritable))))
-                return bad(c, "`process.capabilities`: ambient and permitted must be within bounding, "
-                              "effective within permitted, ambient within permitted and inheritable");
-        /* The launcher's rule (caps_for_user()): uid 0 holds the bounding
-         * set, any other uid its ambient capabilities in every set. Sets
-         * that say otherwise cannot be honoured. */
-        caps_for_user(p->user.uid, bounding, ambient, &want_perm, &want_amb);
-        if (permitted != want_perm || effective != want_perm)
-                return bad(c, "`process.capabilities`: for uid %u, permitted and effective must equal %s",
-                           (unsigned)p->user.uid, p->user.uid == 0 ? "bounding" : "ambient");
-        if (p->user.uid == 0 ? inheritable != 0 : inheritable != ambient)
-                return bad(c, "`process.capabilities.inheritable`: must be empty for uid 0, else equal ambient");
+        /* Every set as given, as runc does: set after the user switch, and
+         * execve turns them into what the command holds (a file's
+         * capabilities from inheritable, a non-root command's from
+         * ambient). What the kernel would refuse is refused here, by name.
+         * uid 0 holds its bounding set after execve whatever ambient says:
+         * an ambient set outside inheritable (runc spec writes one without
+         * inheritable) is left out there, never an error. */
+        if ((permitted | inheritable) & ~bounding)
+                return bad(c, "`process.capabilities`: permitted and inheritable must be within bounding");
+        if (effective & ~permitted)
+                return bad(c, "`process.capabilities.effective`: must be within permitted");
+        if (p->user.uid == 0)
+                ambient &= permitted & inheritable;
+        else if (ambient & ~(permitted & inheritable))
+                return bad(c, "`process.capabilities.ambient`: must be within permitted and inheritable");
         p->caps = bounding;
         p->ambient_caps = ambient;
+        p->caps_as_given = true;
+        p->cap_effective = effective;
+        p->cap_permitted = permitted;
+        p->cap_inheritable = inheritable;
         return 0;
 }
 

@@ -889,8 +889,13 @@ void spawn_child_drop_privileges(const SpawnPlan *p, uint64_t caps, int fd)
         r = caps_switch_user(p->user.uid, p->user.gid, p->user.groups, p->user.n_groups);
         if (r < 0)
                 spawn_child_failf(fd, r, "user %u: %s", (unsigned)p->user.uid, strerror(-r));
-        caps_for_user(p->user.uid, caps, p->ambient_caps, &permitted, &ambient);
-        r = caps_apply(permitted, ambient, p->last_cap);
+        if (p->caps_as_given) /* within caps: CAP_SYS_CHROOT may have gone */
+                r = caps_set_all(p->cap_effective & caps, p->cap_permitted & caps, p->cap_inheritable & caps,
+                                 p->ambient_caps & caps, p->last_cap);
+        else {
+                caps_for_user(p->user.uid, caps, p->ambient_caps, &permitted, &ambient);
+                r = caps_apply(permitted, ambient, p->last_cap);
+        }
         if (r < 0)
                 spawn_child_failf(fd, r, "capabilities: %s", strerror(-r));
         if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -228,6 +228,36 @@ p["capabilities"] = {"bounding": ["CAP_KILL"], "effective": [], "permitted": []}
         [[ $output == *"CapEff:	0000000000000000"* ]]
 }
 
+@test "process.capabilities as given: a non-root command holds its ambient set, a file's capabilities through inheritable" {
+        command -v setcap >/dev/null || skip "setcap is not installed (libcap2-bin)"
+        # a copy of busybox with file capabilities KILL and NET_RAW (+ei),
+        # bound into the container; only KILL is in the process's inheritable set
+        chmod 0711 "$TEST_DIR"
+        mkdir -m 0755 "$TEST_DIR/fcap"
+        cp "$OCI_ROOTFS/bin/busybox" "$TEST_DIR/fcap/busybox"
+        setcap cap_kill,cap_net_raw+ei "$TEST_DIR/fcap/busybox"
+        ln -s busybox "$TEST_DIR/fcap/grep"
+        FCAP=$TEST_DIR/fcap edit '
+p = c["process"]
+p["args"] = ["sh", "-c", "grep -E \"^Cap(Inh|Prm|Eff|Amb)\" /proc/self/status; echo --; /fcap/grep -E \"^Cap(Prm|Eff|Amb)\" /proc/self/status"]
+p["user"] = {"uid": 1000, "gid": 1000}
+p["noNewPrivileges"] = False
+p["capabilities"] = {"bounding": ["CAP_KILL", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE"],
+                     "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                     "inheritable": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                     "effective": ["CAP_KILL"], "ambient": ["CAP_NET_BIND_SERVICE"]}
+c["mounts"].append({"destination": "/fcap", "type": "bind", "source": os.environ["FCAP"], "options": ["bind", "ro"]})'
+        run rt run --bundle "$B" fc
+        echo "$output"
+        [[ $status -eq 0 ]]
+        # sh (no file capabilities): the ambient set, inheritable as given
+        [[ ${lines[0]} == "CapInh:	0000000000000420" && ${lines[1]} == "CapPrm:	0000000000000400" ]]
+        [[ ${lines[2]} == "CapEff:	0000000000000400" && ${lines[3]} == "CapAmb:	0000000000000400" ]]
+        # the file's KILL through inheritable, not its NET_RAW; ambient cleared by the kernel
+        [[ ${lines[5]} == "CapPrm:	0000000000000020" && ${lines[6]} == "CapEff:	0000000000000020" ]]
+        [[ ${lines[7]} == "CapAmb:	0000000000000000" ]]
+}
+
 @test "mounts, read-only root, masked and read-only paths, hostname, memory and pids limits" {
         mkdir -p "$TEST_DIR/host"
         echo data >"$TEST_DIR/host/file"
@@ -1079,6 +1109,12 @@ teardown_file() {
         run pm exec pe sh -c 'echo exec-ok; exit 5'
         echo "$output"
         [[ $status -eq 5 && $output == exec-ok ]]
+        # a non-root exec: podman gives it effective and permitted sets
+        # (applied as given); after its execve it holds none of them
+        run pm exec --user 1000 pe sh -c 'id -u; grep -E "^Cap(Prm|Eff)" /proc/self/status'
+        echo "$output"
+        [[ $status -eq 0 && ${lines[0]} == 1000 ]]
+        [[ ${lines[1]} == "CapPrm:	0000000000000000" && ${lines[2]} == "CapEff:	0000000000000000" ]]
         run pm top pe
         echo "$output"
         [[ $output == *"sleep 60"* ]]
