@@ -38,26 +38,11 @@ static void scope_facts(sd_bus *bus, const char *unit, char **ret_state, char **
 static int start_transient(sd_bus *bus, const char *unit, const char *slice, const char *id, pid_t keeper,
                            char **ret_error)
 {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *desc = xasprintf("ccsup-runtime container %s", id);
         sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ss", unit, "fail");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sv)");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", desc, "Slice", "s", slice,
-                                          "Delegate", "b", 1, "CollectMode", "s", "inactive-or-failed", "PIDs",
-                                          "au", 1, (uint32_t)keeper);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "a(sa(sv))", 0);
-        if (r >= 0)
-                r = sd_bus_call(bus, m, SD_CALL_TIMEOUT_USEC, &e, &reply);
+        r = systemd_start_scope(bus, unit, desc, slice, NULL, keeper, &e);
         if (r < 0)
                 *ret_error = xasprintf("--systemd-cgroup: scope `%s`: %s", unit,
                                        e.message ? e.message : strerror(-r));

@@ -64,3 +64,29 @@ int systemd_keeper_to_leaf(const char *root, const char *cgroup, pid_t pid)
         snprintf(num, sizeof(num), "%d", (int)pid);
         return write_string_file(procs, num);
 }
+
+int systemd_start_scope(sd_bus *bus, const char *unit, const char *description, const char *slice,
+                        const char *before, pid_t pid, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StartTransientUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)", "Description", "s", description, "Slice", "s",
+                                          slice, "Delegate", "b", 1, "CollectMode", "s", "inactive-or-failed",
+                                          "PIDs", "au", 1, (uint32_t)pid);
+        if (r >= 0 && before)
+                r = sd_bus_message_append(m, "(sv)", "Before", "as", 1, before);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a(sa(sv))", 0);
+        if (r >= 0)
+                r = sd_bus_call(bus, m, SD_CALL_TIMEOUT_USEC, error, &reply);
+        return r;
+}

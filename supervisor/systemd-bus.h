@@ -28,3 +28,9 @@ pid_t systemd_keeper_spawn(const char *name);
 int systemd_keeper_to_leaf(const char *root, const char *cgroup, pid_t pid);
 
 void systemd_sleep_ms(long ms);
+
+/* StartTransientUnit of a scope, mode "fail": unit in slice with pid in it,
+ * Delegate=yes (the cgroups below are the caller's), collected once inactive
+ * or failed, Before=before unless NULL. Waits for the call, not the job. */
+int systemd_start_scope(sd_bus *bus, const char *unit, const char *description, const char *slice,
+                        const char *before, pid_t pid, sd_bus_error *error);

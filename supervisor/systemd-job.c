@@ -158,33 +158,16 @@ static char *unit_state(sd_bus *bus, const char *name)
 
 static int start_scope(sd_bus *bus, const char *name, const char *id, const char *slice, pid_t pid)
 {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *desc = xasprintf("containers of %s", id);
         sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ss", name, "fail");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "(sv)");
-        /* Delegate=yes: the cgroups below are ours. Before= our service:
-         * stops go in the reverse order, so at shutdown systemd stops the
-         * service (which stops the containers in their order) before the
-         * scope, whose own stop would signal every container at once. (Not
-         * After=: the scope's start would wait for the service's, which
-         * waits for our READY=1.) */
-        if (r >= 0)
-                r = sd_bus_message_append(m, "(sv)(sv)(sv)(sv)(sv)(sv)", "Description", "s", desc, "Slice", "s",
-                                          slice, "Delegate", "b", 1, "CollectMode", "s", "inactive-or-failed",
-                                          "Before", "as", 1, id, "PIDs", "au", 1, (uint32_t)pid);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "a(sa(sv))", 0);
-        if (r >= 0)
-                r = sd_bus_call(bus, m, SD_CALL_TIMEOUT_USEC, &e, &reply);
+        /* Before= our service: stops go in the reverse order, so at shutdown
+         * systemd stops the service (which stops the containers in their
+         * order) before the scope, whose own stop would signal every
+         * container at once. (Not After=: the scope's start would wait for
+         * the service's, which waits for our READY=1.) */
+        r = systemd_start_scope(bus, name, desc, slice, id, pid, &e);
         if (r < 0)
                 log_msg(LOG_WARNING, "systemd: StartTransientUnit %s: %s", name,
                         e.message ? e.message : strerror(-r));
