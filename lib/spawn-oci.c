@@ -31,14 +31,10 @@ static int bad(Ctx *c, const char *fmt, ...) _printf_(2, 3);
 static int bad(Ctx *c, const char *fmt, ...)
 {
         va_list ap;
-        char *m = NULL;
 
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                abort();
+        error_setv(c->error, -EINVAL, fmt, ap);
         va_end(ap);
-        free(*c->error);
-        *c->error = m;
         return -EINVAL;
 }
 
