@@ -1133,6 +1133,13 @@ teardown_file() {
         run pm run "${U[@]}" --rm --network=none --user 1000:1000 "$IMG" sh -c 'id -u; id -g; grep CapEff /proc/self/status'
         echo "$output"
         [[ ${lines[0]} == 1000 && ${lines[1]} == 1000 && ${lines[2]} == *0000000000000000 ]]
+        # --cap-add for a non-root user: podman adds it to inheritable and
+        # ambient too; the command holds it after execve and binds port 80
+        run pm run "${U[@]}" --rm --network=none --user 1000 --cap-add NET_BIND_SERVICE "$IMG" \
+                sh -c 'grep -E "^Cap(Eff|Amb)" /proc/self/status; nc -l -p 80 -w 1 & sleep 0.3; netstat -ltn | grep -c ":80 "'
+        echo "$output"
+        [[ ${lines[0]} == "CapEff:	0000000000000400" && ${lines[1]} == "CapAmb:	0000000000000400" ]]
+        [[ ${lines[2]} == 1 ]]
         pm run "${U[@]}" -d --name lim --network=none --memory 64m --pids-limit 77 "$IMG" sleep 60
         local pid cg
         pid=$(pm inspect --format '{{.State.Pid}}' lim)
