@@ -686,8 +686,9 @@ static int copy_tree(int from, int to, unsigned depth)
                 return -errno;
         d = fdopendir(fd);
         if (!d) {
+                r = -errno;
                 close(fd);
-                return -errno;
+                return r;
         }
         for (struct dirent *e; r >= 0 && (e = readdir(d));)
                 if (!streq(e->d_name, ".") && !streq(e->d_name, ".."))

@@ -287,8 +287,9 @@ _Noreturn static void exec_relay(const SpawnPlan *p, const SpawnExecTarget *t, c
         sigaddset(&chld, SIGCHLD);
         sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
         if (sig_fd < 0) {
+                r = -errno;
                 (void)kill(pid, SIGKILL);
-                spawn_child_failf(fd, -errno, "signalfd: %s", strerror(errno));
+                spawn_child_failf(fd, r, "signalfd: %s", strerror(-r));
         }
         r = relay_wait(pid, proc_fd, sig_fd, &st);
         if (r < 0) {
@@ -320,18 +321,14 @@ int spawn_exec(const SpawnPlan *p, const SpawnExecTarget *t, char *const *argv,
                 *ret_error = xstrdup("no command given");
                 return -EINVAL;
         }
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-                *ret_error = xasprintf("socketpair: %s", strerror(errno));
-                return -errno;
-        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return error_set(ret_error, -errno, "socketpair: %s", strerror(errno));
         parent_end = sv[0];
         child_end = sv[1];
         if (t->cgroup->unified) {
                 cgroup_fd = open(t->cgroup->unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (cgroup_fd < 0) {
-                        *ret_error = xasprintf("cgroup `%s`: %s", t->cgroup->path, strerror(errno));
-                        return -errno;
-                }
+                if (cgroup_fd < 0)
+                        return error_set(ret_error, -errno, "cgroup `%s`: %s", t->cgroup->path, strerror(errno));
         }
 
         pid = spawn_clone(0, p->no_clone3, cgroup_fd, &pidfd, &clone3);

@@ -148,15 +148,11 @@ int spawn_run_hook(const SpawnHook *h, const char *state, char **ret_error)
         int status = 0, r;
         pid_t pid;
 
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 || pipe2(out, O_CLOEXEC) < 0) {
-                *ret_error = xasprintf("pipe: %s", strerror(errno));
-                return -errno;
-        }
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 || pipe2(out, O_CLOEXEC) < 0)
+                return error_set(ret_error, -errno, "pipe: %s", strerror(errno));
         pid = fork();
-        if (pid < 0) {
-                *ret_error = xasprintf("fork: %s", strerror(errno));
-                return -errno;
-        }
+        if (pid < 0)
+                return error_set(ret_error, -errno, "fork: %s", strerror(errno));
         if (pid == 0)
                 hook_exec(h, in[1], out[1]);
         in[1] = safe_close(in[1]);

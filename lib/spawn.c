@@ -85,8 +85,7 @@ static int lock_staging(const char *name, const char *path, int *ret_fd, char **
                 if (fd < 0) {
                         if (errno == ENOENT)
                                 continue;
-                        *ret_error = xasprintf("directory `%s`: %s", path, strerror(errno));
-                        return -errno;
+                        return error_set(ret_error, -errno, "directory `%s`: %s", path, strerror(errno));
                 }
                 if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                         r = -errno;
@@ -295,10 +294,8 @@ static int prepare_devices(SpawnPlan *p, const UnitConfig *c, char **ret_error)
                 const DeviceSpec *d = &c->devices[i];
                 struct stat st;
 
-                if (stat(d->host_path, &st) < 0) {
-                        *ret_error = xasprintf("device `%s`: %s", d->host_path, strerror(errno));
-                        return -errno;
-                }
+                if (stat(d->host_path, &st) < 0)
+                        return error_set(ret_error, -errno, "device `%s`: %s", d->host_path, strerror(errno));
                 if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
                         *ret_error = xasprintf("device `%s`: not a device node", d->host_path);
                         return -ENODEV;
@@ -1291,10 +1288,8 @@ int spawn_container(const SpawnPlan *p, SpawnResult *ret, char **ret_error)
         bool clone3, into, attach;
         pid_t pid;
 
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-                *ret_error = xasprintf("socketpair: %s", strerror(errno));
-                return -errno;
-        }
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return error_set(ret_error, -errno, "socketpair: %s", strerror(errno));
         parent_end = sv[0];
         child_end = sv[1];
 

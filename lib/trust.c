@@ -219,8 +219,9 @@ int open_trusted(const char *path, bool directory, char **ret_why)
         else {
                 _cleanup_free_ char *cwd = getcwd(NULL, 0);
                 if (!cwd) {
+                        r = -errno;
                         free(w.where);
-                        return -errno;
+                        return r;
                 }
                 todo = xasprintf("%s/%s", cwd, path);
         }

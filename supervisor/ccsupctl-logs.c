@@ -568,16 +568,18 @@ static int follow_file(const char *path, LogFile *cur, LogJoiner *j, Sink *s)
         if (slash)
                 *slash = '\0';
         if ((sfd = signals_fd()) < 0 || (ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) < 0) {
-                fprintf(stderr, "ccsupctl: cannot follow %s: %s\n", path, strerror(errno));
-                return -errno;
+                r = -errno;
+                fprintf(stderr, "ccsupctl: cannot follow %s: %s\n", path, strerror(-r));
+                return r;
         }
         for (bool check = true;;) {
                 if (wd < 0) {
                         wd = inotify_add_watch(ifd, slash ? (*dir ? dir : "/") : ".", mask);
                         if (wd < 0 && errno != ENOENT) {
+                                r = -errno;
                                 fprintf(stderr, "ccsupctl: cannot watch the directory of %s: %s\n", path,
-                                        strerror(errno));
-                                return -errno;
+                                        strerror(-r));
+                                return r;
                         }
                         check = true; /* what happened before the watch */
                 }

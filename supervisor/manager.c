@@ -1310,10 +1310,8 @@ static int unit_hold_open(Unit *u, char **ret_error)
         (void)unlink(path);
         /* Above every fd the child places (spawn.h, SpawnOptions.hold). */
         u->hold_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3 + SPAWN_LISTEN_MAX);
-        if (u->hold_fd < 0) {
-                *ret_error = xasprintf("prelaunch: %s", strerror(errno));
-                return -errno;
-        }
+        if (u->hold_fd < 0)
+                return error_set(ret_error, -errno, "prelaunch: %s", strerror(errno));
         return 0;
 }
 

@@ -340,8 +340,9 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
                 mode = CGROUP_MODE_V1;
         devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull < 0) {
-                run_log(LOG_ERR, c->name, "/dev/null: %s", strerror(errno));
-                return -errno;
+                r = -errno;
+                run_log(LOG_ERR, c->name, "/dev/null: %s", strerror(-r));
+                return r;
         }
         so = (SpawnOptions){
                 .runtime_dir = o->runtime_dir,
