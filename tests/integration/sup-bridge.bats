@@ -491,6 +491,44 @@ NFT
         [[ $output == *"--bridge-mtu=576: expected 1280"* ]]
 }
 
+@test "--bridge-mtu=65535 beside an uplink of 1500: 1 MB each way to another host through the masquerade, byte for byte" {
+        remote_netns
+        in_ns ip -o link show dev vr0 | grep -q "mtu 1500 "
+        head -c 1048576 /dev/urandom >"$T/out/blob"
+        bridge_unit web
+        sup_start --bridge-mtu=65535
+        wait_state web running
+        run ctl exec web cat /sys/class/net/eth0/mtu
+        [ "$output" = 65535 ]
+        # 7001 sends the blob and closes; 7002 reads 1 MB, answers its md5
+        nsenter -t "$REMOTE_PID" -n -- python3 -c '
+import hashlib, socket, sys, threading
+blob = open(sys.argv[1], "rb").read()
+def serve(port, handle):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(1)
+    c, _ = s.accept(); handle(c); c.close()
+def send(c):
+    c.sendall(blob)
+def receive(c):
+    got = b""
+    while len(got) < len(blob):
+        d = c.recv(65536)
+        if not d:
+            break
+        got += d
+    c.sendall((hashlib.md5(got).hexdigest() + "\n").encode())
+t = threading.Thread(target=serve, args=(7001, send)); t.start()
+serve(7002, receive); t.join()' "$T/out/blob" &
+        echo $! >>"$T/bg-pids"
+        wait_until 5 sh -c "nsenter -t $REMOTE_PID -n ss -ltn | grep -q :7002"
+        want=$(md5sum <"$T/out/blob" | cut -d' ' -f1)
+        run ctl exec web /bin/sh -c "nc -w 5 192.168.77.2 7001 </dev/null | md5sum"
+        [ "${output%% *}" = "$want" ]
+        run ctl exec web /bin/sh -c "nc -w 5 192.168.77.2 7002 </out/blob"
+        [ "$output" = "$want" ]
+}
+
 @test "Address= outside the subnet or taken, a subnet too small: start errors naming them; the others keep running" {
         bridge_unit web "Address=10.89.0.20"
         bridge_unit twin "Address=10.89.0.20" $'\n[Restart]\nPolicy=no\n[Unit]\nAfter=web'
