@@ -12,10 +12,14 @@
  * collected before a removal) and the unit restarts on that. One line per
  * unit: UNIT OLD-DIGEST NEW-DIGEST updated|rolled-back|unchanged|failed
  * (--dry-run: what a run would print for a changed digest, `updated`;
- * nothing pulled or restarted).
+ * nothing pulled or restarted). Rounds on one store run one at a time.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,13 +247,49 @@ out:
         return ret;
 }
 
+/*
+ * One round at a time on a store (the timer's, a ccsupctl's, the bus
+ * method's): two at once would both see the old digest, restart the unit
+ * twice, and the second would take the first's new image for the one to
+ * roll back to. A second round waits for the first and then finds its
+ * units unchanged. Returns the fd that holds the lock.
+ */
+static int round_lock(const char *state_dir, FILE *err_out)
+{
+        _cleanup_free_ char *dir = xasprintf("%s/images", state_dir);
+        _cleanup_free_ char *path = xasprintf("%s/auto-update.lock", dir);
+        int fd;
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                fprintf(err_out, "ccsupctl: auto-update: %s: %s\n", dir, strerror(errno));
+                return -errno;
+        }
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                fprintf(err_out, "ccsupctl: auto-update: %s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        while (flock(fd, LOCK_EX) < 0) {
+                if (errno == EINTR)
+                        continue;
+                int r = -errno;
+                fprintf(err_out, "ccsupctl: auto-update: lock %s: %s\n", path, strerror(errno));
+                safe_close(fd);
+                return r;
+        }
+        return fd;
+}
+
 int auto_update_run(sd_bus *bus, const char *state_dir, char *const *units, bool dry_run,
                     const RegistryOptions *o, FILE *out, FILE *err_out)
 {
         _cleanup_strv_free_ char **all = NULL;
         _cleanup_free_ char *err = NULL;
+        _cleanup_close_ int lock = -1;
         int r, ret = 0;
 
+        if (!dry_run && (lock = round_lock(state_dir, err_out)) < 0)
+                return 1;
         if (!units || !*units) {
                 if ((r = list_units(bus, &all, &err)) < 0) {
                         fprintf(err_out, "ccsupctl: auto-update: ListUnits: %s\n", err ? err : strerror(-r));

@@ -172,6 +172,30 @@ reg_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker:
         [[ $output == *"other: the unit does not have AutoUpdate=registry"* ]]
 }
 
+@test "auto-update: two rounds at once (ccsupctl's own, the daemon's) restart the unit once; the second finds it unchanged" {
+        local v1 v2
+        web_unit web "$REG/test/bb:v1" AutoUpdate=registry
+        sup_start --insecure-registry="$REG"
+        wait_state web running 30
+        v1=$(prop web ImageDigest)
+        reg_push "$D/v2:latest" "$REG/test/bb:v1"
+        v2=$(reg_digest "$REG/test/bb:v1")
+        ctl auto-update --insecure-registry="$REG" >"$T/round1" 2>&1 &
+        local p1=$!
+        ctl auto-update >"$T/round2" 2>&1 &
+        local p2=$!
+        wait "$p1"
+        wait "$p2"
+        sort "$T/round1" "$T/round2" >"$T/rounds"
+        printf '%s\n' "web $v1 $v2 updated" "web $v2 $v2 unchanged" | sort | diff - "$T/rounds"
+        [[ $(prop web ImageDigest) == "$v2" ]]
+        [[ $(prop web State) == running ]]
+        # one start on the new image: one /v2-marker in the log
+        wait_until 10 sh -c '"$1" logs web | grep -q v2-marker' sh "$CCSUPCTL"
+        sleep 1
+        [ "$(ctl logs web | grep -c /v2-marker)" -eq 1 ]
+}
+
 @test "auto-update: a new image whose container does not come up is rolled back" {
         local v1 bad
         web_unit web "$REG/test/bb:v1" AutoUpdate=registry
