@@ -17,6 +17,7 @@
 
 #include "layer.h"
 #include "parse.h"
+#include "test-switches.h"
 #include "util.h"
 
 /*
@@ -869,11 +870,10 @@ int layer_extract_bounded(int in_fd, int dirfd, unsigned flags, LayerBudget *bud
                           LayerResult *ret, char **ret_error)
 {
         _cleanup_free_ Extract *x = xcalloc(1, sizeof(Extract));
-        const char *fault = getenv("CCSUP_LAYER_FAULT_AFTER");
         int r;
 
-        if (fault && fault_after == 0)
-                fault_after = strtoul(fault, NULL, 10);
+        if (test_switches.layer_fault_after && fault_after == 0)
+                fault_after = test_switches.layer_fault_after;
         x->in_fd = in_fd;
         x->root = dirfd;
         x->flags = flags;

@@ -78,8 +78,8 @@ void layer_budget_init(LayerBudget *b, uint64_t size_max, int fs_fd);
  * failure the directory holds whatever was extracted so far: callers use
  * layer_unpack(), which removes it.
  *
- * Fault injection for tests: with CCSUP_LAYER_FAULT_AFTER=N in the
- * environment, the process kills itself (SIGKILL) after N entries.
+ * Fault injection for tests (test-switches.h): with layer_fault_after N,
+ * the process kills itself (SIGKILL) after N entries.
  */
 int layer_extract(int in_fd, int dirfd, unsigned flags, LayerResult *ret, char **ret_error);
 /* The same within budget (may be NULL: unbounded). */

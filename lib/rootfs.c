@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 
 #include "rootfs.h"
+#include "test-switches.h"
 #include "util.h"
 
 static const char *const default_masked[] = {
@@ -370,8 +371,8 @@ static int setup_layered_root(const RootfsPlan *p, const char *root, const char 
                               MOUNT_ATTR_RDONLY | root_nodev_attr(p));
                 return r < 0 ? fail(ret_error, r, "layer `%s`", layers[0]) : 0;
         }
-        /* Test hook: the mount(2) path of kernels before 6.8, on any kernel. */
-        r = getenv("CCSUP_TEST_OVERLAY_LEGACY") ? -EINVAL
+        /* Test switch: the mount(2) path of kernels before 6.8, on any kernel. */
+        r = test_switches.overlay_legacy ? -EINVAL
                 : overlay_mount_lowerdir_plus(layers, n, upper, work, root, root_nodev_attr(p),
                                               p->userxattr);
         if (r == -EINVAL || r == -ENOSYS || r == -EPERM)

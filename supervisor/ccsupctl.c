@@ -21,6 +21,7 @@
 #include "ccsupctl-stats.h"
 #include "parse.h"
 #include "unit.h"
+#include "test-switches.h"
 #include "util.h"
 
 enum {
@@ -1108,6 +1109,8 @@ int main(int argc, char **argv)
                 {},
         };
         int c;
+
+        test_switches_load();
         /* '+': options end at the command, so its own arguments are left alone. */
         while ((c = getopt_long(argc, argv, "+hs:", options, NULL)) >= 0)
                 switch (c) {

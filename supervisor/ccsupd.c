@@ -15,6 +15,7 @@
 #include "run.h"
 #include "self-exe.h"
 #include "store.h"
+#include "test-switches.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
@@ -248,6 +249,8 @@ int main(int argc, char *argv[])
         };
         sigset_t stop;
         int r;
+
+        test_switches_load();
 
         /* First thing: from here on SIGINT/SIGTERM wait for the loop (--run
          * reads them through a signalfd) instead of killing us half-way

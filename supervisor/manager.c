@@ -23,6 +23,7 @@
 #include "readiness.h"
 #include "registry.h"
 #include "store.h"
+#include "test-switches.h"
 #include "util.h"
 
 /* Cadence and bound of the retries while a dead container's cgroup empties
@@ -521,7 +522,7 @@ void manager_spawn_options(Manager *m, SpawnOptions *ret)
                 .stdin_fd = -1,
                 .stdout_fd = -1,
                 .stderr_fd = -1,
-                .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
+                .no_clone3 = test_switches.no_clone3,
                 /* Prepared in the loop: nothing may wait on a FIFO. */
                 .regular_files_only = true,
                 .netns_fd = -1,
@@ -1531,7 +1532,7 @@ static int unit_adopted_end(Unit *u, bool last_try)
         ServiceEnd end = { .unknown = true };
         int status, r;
 
-        r = getenv("CCSUP_TEST_NO_PIDFD_INFO") ? -EOPNOTSUPP
+        r = test_switches.no_pidfd_info ? -EOPNOTSUPP
                                                 : spawn_pidfd_exit_status(u->run.pidfd, &status);
         if (r == -EAGAIN && !last_try)
                 return r;
@@ -1894,13 +1895,13 @@ static DepsVerdict unit_deps_verdict(Manager *m, Unit *u)
  * joins NAME's namespace, which a restart of NAME replaces), not [Socket]
  * (its sockets would accept connections before the order says it may
  * start), not EnvironmentFile= (read at the launch; a dependency may write
- * it). CCSUP_TEST_NO_PRELAUNCH turns it off (tests/bench/readiness). */
+ * it). The test switch no_prelaunch turns it off (tests/bench/readiness). */
 static bool unit_can_prelaunch(const Unit *u)
 {
         const UnitConfig *c = u->config;
 
         return !u->no_prelaunch && c->network_mode != NETWORK_CONTAINER && unit_listen_count(c) == 0 &&
-               strv_length(c->environment_files) == 0 && !getenv("CCSUP_TEST_NO_PRELAUNCH");
+               strv_length(c->environment_files) == 0 && !test_switches.no_prelaunch;
 }
 
 static void dispatch_start(Manager *m, Unit *u)

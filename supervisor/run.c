@@ -15,6 +15,7 @@
 #include "self-exe.h"
 #include "spawn.h"
 #include "unit.h"
+#include "test-switches.h"
 #include "util.h"
 
 /* Retrying a cgroup removal the kernel refuses for a moment (EBUSY), and
@@ -335,8 +336,8 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
                         strerror(-r));
                 return r;
         }
-        /* Test hook: a hybrid host can exercise the pure-v1 backend. */
-        if (mode == CGROUP_MODE_HYBRID && streq_ptr(getenv("CCSUP_TEST_CGROUP_MODE"), "v1"))
+        /* Test switch: a hybrid host can exercise the pure-v1 backend. */
+        if (mode == CGROUP_MODE_HYBRID && test_switches.cgroup_v1)
                 mode = CGROUP_MODE_V1;
         devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull < 0) {
@@ -353,7 +354,7 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
                 .stdin_fd = devnull,
                 .stdout_fd = STDOUT_FILENO,
                 .stderr_fd = STDERR_FILENO,
-                .no_clone3 = getenv("CCSUP_TEST_NO_CLONE3") != NULL,
+                .no_clone3 = test_switches.no_clone3,
                 /* Nobody reads statistics of a --run container. */
                 .no_accounting = true,
                 .tmpfs_size = o->tmpfs_size,

@@ -156,6 +156,7 @@ EOF
 }
 
 @test "Devices=: on v1 the devices cgroup allows exactly the default nodes and the device" {
+        need_test_switches
         # (v2 and hybrid: a BPF device program, tests/integration/security-devices.bats)
         [[ -d /sys/fs/cgroup/devices ]] || skip "no v1 devices hierarchy"
         unit dev <<EOF

@@ -147,6 +147,7 @@ EOF
 }
 
 @test "CCSUP_TEST_CGROUP_MODE=v1: the pure-v1 backend tracks (freezer) and empties the container" {
+        need_test_switches
         hybrid_only
         unit v1 <<EOF
 [Image]
@@ -177,6 +178,7 @@ EOF
 }
 
 @test "CCSUP_TEST_NO_CLONE3: the clone() + pidfd_open() fallback places every process in the cgroup" {
+        need_test_switches
         unit fallback <<EOF
 [Image]
 Image=$IMAGE

@@ -24,6 +24,15 @@ MKIMAGE=$CCSUP_SRCDIR/contrib/mkimage
 H=/usr/bin/ccsup-testhelper
 RUN_TIMEOUT=${RUN_TIMEOUT:-30}
 
+# need_test_switches: skip unless this build reads the CCSUP_TEST_*
+# variables (configure --enable-test-switches, lib/test-switches.h)
+has_test_switches() {
+        grep -q '^#define CCSUP_TEST_SWITCHES 1' "$CCSUP_BUILDDIR/config.h" 2>/dev/null
+}
+need_test_switches() {
+        has_test_switches || skip "built without --enable-test-switches"
+}
+
 is_root() {
         [[ $(id -u) -eq 0 ]]
 }

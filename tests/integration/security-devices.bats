@@ -54,7 +54,7 @@ teardown() { run_teardown; }
 # host the pure-v1 one too (the devices controller instead of BPF)
 cgroup_modes() {
         echo default
-        [[ -d /sys/fs/cgroup/unified && -d /sys/fs/cgroup/devices ]] && echo v1
+        has_test_switches && [[ -d /sys/fs/cgroup/unified && -d /sys/fs/cgroup/devices ]] && echo v1
         return 0
 }
 

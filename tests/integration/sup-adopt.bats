@@ -123,6 +123,7 @@ EOF
 }
 
 @test "without PIDFD_GET_INFO the end is unknown, a failure for the restart policy" {
+        need_test_switches
         waiter a $'[Restart]\nPolicy=on-failure\nDelaySec=1s'
         sup_start
         wait_state a running
