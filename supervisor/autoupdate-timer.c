@@ -75,11 +75,11 @@ static void child(AutoUpdateTimer *t, int out)
 
         if ((r = auto_update_connect(t->socket_path, &bus)) < 0) {
                 fprintf(f, "cannot reach the control socket %s: %s\n", t->socket_path, strerror(-r));
-                fclose(f);
-                _exit(1);
+                r = 1;
+        } else {
+                r = auto_update_run(bus, t->state_dir, NULL, false, registry_defaults(), f, f);
+                sd_bus_flush_close_unref(bus);
         }
-        r = auto_update_run(bus, t->state_dir, NULL, false, registry_defaults(), f, f);
-        sd_bus_flush_close_unref(bus);
         fclose(f);
         _exit(r);
 }

@@ -491,8 +491,9 @@ HealthCheck *health_start(Unit *u)
         } else {
                 h->kind = HEALTH_EXEC;
                 h->argv = strv_copy(c->health_exec ? c->health_exec : ih->argv);
-                /* The image's durations, where the unit file gives none. */
-                if (!c->health_exec && ih) {
+                /* The image's durations, where the unit file gives none
+                 * (without Exec=, health_wanted() means an image check). */
+                if (!c->health_exec) {
                         if (ih->interval_usec && !(c->health_set & UNIT_HEALTH_INTERVAL_SET))
                                 h->interval_usec = ih->interval_usec;
                         if (ih->timeout_usec && !(c->health_set & UNIT_HEALTH_TIMEOUT_SET))
