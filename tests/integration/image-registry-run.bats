@@ -60,6 +60,19 @@ EOF
 
 reg_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$1"; }
 
+# web_moved LINE: the unit web on test/bb:v1 with LINE, ccsupd started and
+# web running, its digest in v1; then the tag moved to the v2 image (one
+# more layer), whose digest is in v2 (the caller's locals)
+web_moved() {
+        web_unit web "$REG/test/bb:v1" "$1"
+        sup_start --insecure-registry="$REG"
+        wait_state web running 30
+        v1=$(prop web ImageDigest)
+        reg_push "$D/v2:latest" "$REG/test/bb:v1"
+        v2=$(reg_digest "$REG/test/bb:v1")
+        [[ $v1 != "$v2" ]]
+}
+
 @test "registry unit: Image=HOST:PORT/REPO:TAG is pulled on first start; show has ImageDigest" {
         local want
         want=$(reg_digest "$REG/test/bb:v1")
@@ -109,14 +122,7 @@ reg_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker:
 
 @test "registry unit: Pull=always follows a moved tag at each start, and starts from the store when the registry is gone" {
         local v1 v2
-        web_unit web "$REG/test/bb:v1" Pull=always
-        sup_start --insecure-registry="$REG"
-        wait_state web running 30
-        v1=$(prop web ImageDigest)
-        # the tag moves to an image with one more layer
-        reg_push "$D/v2:latest" "$REG/test/bb:v1"
-        v2=$(reg_digest "$REG/test/bb:v1")
-        [[ $v1 != "$v2" ]]
+        web_moved Pull=always
         ctl restart web
         wait_state web running 30
         [[ $(prop web ImageDigest) == "$v2" ]]
@@ -174,12 +180,7 @@ reg_digest() { skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker:
 
 @test "auto-update: two rounds at once (ccsupctl's own, the daemon's) restart the unit once; the second finds it unchanged" {
         local v1 v2
-        web_unit web "$REG/test/bb:v1" AutoUpdate=registry
-        sup_start --insecure-registry="$REG"
-        wait_state web running 30
-        v1=$(prop web ImageDigest)
-        reg_push "$D/v2:latest" "$REG/test/bb:v1"
-        v2=$(reg_digest "$REG/test/bb:v1")
+        web_moved AutoUpdate=registry
         ctl auto-update --insecure-registry="$REG" >"$T/round1" 2>&1 &
         local p1=$!
         ctl auto-update >"$T/round2" 2>&1 &
