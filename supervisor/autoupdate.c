@@ -258,22 +258,24 @@ static int round_lock(const char *state_dir, FILE *err_out)
 {
         _cleanup_free_ char *dir = xasprintf("%s/images", state_dir);
         _cleanup_free_ char *path = xasprintf("%s/auto-update.lock", dir);
-        int fd;
+        int fd, r;
 
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-                fprintf(err_out, "ccsupctl: auto-update: %s: %s\n", dir, strerror(errno));
-                return -errno;
+                r = -errno;
+                fprintf(err_out, "ccsupctl: auto-update: %s: %s\n", dir, strerror(-r));
+                return r;
         }
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) {
-                fprintf(err_out, "ccsupctl: auto-update: %s: %s\n", path, strerror(errno));
-                return -errno;
+                r = -errno;
+                fprintf(err_out, "ccsupctl: auto-update: %s: %s\n", path, strerror(-r));
+                return r;
         }
         while (flock(fd, LOCK_EX) < 0) {
                 if (errno == EINTR)
                         continue;
-                int r = -errno;
-                fprintf(err_out, "ccsupctl: auto-update: lock %s: %s\n", path, strerror(errno));
+                r = -errno;
+                fprintf(err_out, "ccsupctl: auto-update: lock %s: %s\n", path, strerror(-r));
                 safe_close(fd);
                 return r;
         }
