@@ -1,5 +1,5 @@
 # Layered test images for the tests that run containers from them
-# (tests/integration/images-run.bats), made by tools nobody here wrote:
+# (tests/integration/image-layers.bats), made by tools nobody here wrote:
 # umoci builds the layers (a whiteout, an opaque directory, a new
 # /etc/passwd in an upper layer, an image config), skopeo copies the result
 # to an oci-archive and a docker-archive. Hostile or broken images that no

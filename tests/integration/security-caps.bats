@@ -19,7 +19,7 @@ setup_file() {
 setup() { sup_setup; }
 teardown() { sup_teardown; }
 
-# the default set of UNITS.md (run-security.bats checks the arithmetic)
+# the default set of UNITS.md (security-defaults.bats checks the arithmetic)
 DEFAULT=00000000a00405fb
 NONE=0000000000000000
 NET_BIND_SERVICE=0000000000000400
