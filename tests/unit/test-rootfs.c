@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "rootfs.h"
 #include "tap.h"
 #include "util.h"
@@ -86,29 +87,16 @@ static void probe(const RootfsPlan *p, int out[C_MAX])
                        (uint64_t)fs.f_blocks * fs.f_bsize == 1024 * 1024;
 }
 
+static int probe_child(const void *data, int *out, size_t n)
+{
+        (void)n;
+        probe(data, out);
+        return 0;
+}
+
 static bool run(const RootfsPlan *p, int got[C_MAX])
 {
-        int fds[2], st;
-        pid_t pid;
-
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return false;
-        pid = fork();
-        if (pid < 0)
-                return false;
-        if (pid == 0) {
-                int out[C_MAX] = {};
-                close(fds[0]);
-                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                        _exit(2);
-                probe(p, out);
-                _exit(write(fds[1], out, sizeof(out)) == sizeof(out) ? 0 : 3);
-        }
-        close(fds[1]);
-        ssize_t n = read(fds[0], got, sizeof(int) * C_MAX);
-        close(fds[0]);
-        return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
-               n == (ssize_t)(sizeof(int) * C_MAX);
+        return run_in_child(probe_child, p, got, C_MAX);
 }
 
 static void write_file(const char *path, const char *text)

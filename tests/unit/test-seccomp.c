@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "seccomp-profile.h"
 #include "tap.h"
 #include "util.h"
@@ -47,35 +48,20 @@ static int probe(int which)
         return r < 0 ? errno : 0;
 }
 
+static int probe_all(const void *data, int *out, size_t n)
+{
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_profile_load(data) < 0)
+                return -1;
+        for (size_t k = 0; k < n; k++)
+                out[k] = probe((int)k);
+        return 0;
+}
+
+/* The mount probe runs in a mount namespace of its own (run_in_child()):
+ * it can never reach the host's mounts, even if it succeeded. */
 static bool run_under(const SeccompProfile *p, int got[P_MAX])
 {
-        int fds[2];
-        pid_t pid;
-        int st;
-
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return false;
-        pid = fork();
-        if (pid < 0)
-                return false;
-        if (pid == 0) {
-                int out[P_MAX];
-                close(fds[0]);
-                /* a mount namespace of its own: the mount probe can never
-                 * reach the host's mounts, even if it succeeded */
-                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                        _exit(2);
-                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_profile_load(p) < 0)
-                        _exit(2);
-                for (int k = 0; k < P_MAX; k++)
-                        out[k] = probe(k);
-                _exit(write(fds[1], out, sizeof(out)) == sizeof(out) ? 0 : 3);
-        }
-        close(fds[1]);
-        ssize_t n = read(fds[0], got, sizeof(int) * P_MAX);
-        close(fds[0]);
-        return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
-               n == (ssize_t)(sizeof(int) * P_MAX);
+        return run_in_child(probe_all, p, got, P_MAX);
 }
 
 static void builtin(void)
