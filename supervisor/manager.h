@@ -79,7 +79,7 @@ struct Unit {
         bool held_ready;           /* the child reached its hold point */
         bool no_prelaunch;
         char *start_error;         /* the last start error, for status */
-        struct UnitImport *import; /* Image= being imported for this start (manager.c) */
+        struct UnitImport *import; /* Image= being imported for this start (launch.c) */
         char *image_digest;        /* the manifest digest the container runs from; NULL: none
                                     * (no container, a directory image, or not known) */
         uint64_t oom_kills_at_start; /* UINT64_MAX: no OOM counter (no memory controller) */
