@@ -12,51 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ------------------------------------------------------------------ records */
-
-/*
- * One record of a log file (the CRI log format, as Kubernetes writes it):
- *
- *     2026-11-27T09:35:51.905587Z stdout F message text
- *
- * a timestamp, the stream, a tag (F: the record ends a line; P: a piece of a
- * longer line, continued by the next record of the same stream) and the
- * message, each separated by one space. The pointers point into the parsed
- * line.
- */
-typedef struct LogRecord {
-        const char *timestamp, *stream, *message;
-        size_t timestamp_len, stream_len, message_len;
-        bool partial; /* tag P */
-} LogRecord;
-
-/* Parses one record (line without its '\n'). Returns 0, or -EBADMSG when the
- * line is not a record; *ret is written only on success. */
-int log_record_parse(const char *line, size_t len, LogRecord *ret);
-
-/* Receives each whole message, in file order (message without '\n'). */
-typedef void (*LogLineFn)(const char *message, size_t len, void *userdata);
-
-/*
- * Puts lines back together from records: the P pieces of a stream are held
- * until the F record of the same stream, then the whole line goes to the
- * callback. Lines that are not records are passed on as they are, so nothing
- * is lost from a damaged file. A line longer than LOG_JOIN_MAX is passed on
- * in pieces of at most that size, so memory stays bounded.
- */
-#define LOG_JOIN_MAX (8u * 1024 * 1024)
-typedef struct LogJoiner LogJoiner;
-LogJoiner *log_joiner_new(LogLineFn fn, void *userdata);
-void log_joiner_free(LogJoiner *j);
-static inline void log_joiner_freep(LogJoiner **j) { log_joiner_free(*j); }
-/* Feeds one line of a log file, without its '\n'. */
-void log_joiner_feed(LogJoiner *j, const char *line, size_t len);
-/* End of input: passes on the pieces still waiting for the rest of their
- * line, in the order their first piece came. */
-void log_joiner_flush(LogJoiner *j);
-
-/* ------------------------------------------------------------------ commands */
-
 #define LOGS_ALL UINT64_MAX
 
 typedef struct LogsArgs {

@@ -12,6 +12,7 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "logrecord.h"
 #include "util.h"
 
 /* What one wake-up of a stream reads at most: one pipe's worth, so that a
@@ -60,25 +61,6 @@ static bool relay_journal;
 static char out[OUT_MAX];
 static size_t n_out, n_out_records;
 static char in[READ_MAX];
-
-/* The current time as RFC 3339 UTC with microseconds; the formatted second
- * is kept, a flood formats it once per second. */
-static const char *timestamp(void)
-{
-        static char buf[40];
-        static time_t second = (time_t)-1;
-        struct timespec ts;
-        struct tm tm;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        if (ts.tv_sec != second) {
-                second = ts.tv_sec;
-                gmtime_r(&ts.tv_sec, &tm);
-                strftime(buf, 20 + 1, "%Y-%m-%dT%H:%M:%S", &tm);
-        }
-        snprintf(buf + 19, sizeof(buf) - 19, ".%06ldZ", ts.tv_nsec / 1000);
-        return buf;
-}
 
 UnitLog *unit_log_new(struct ev_loop *loop, const char *name, const char *log_dir)
 {
@@ -221,14 +203,16 @@ static void log_flush(UnitLog *l)
 /* The start of a record, "TIME STREAM T ", made once per read: a flood
  * formats no number per line. */
 typedef struct Prefix {
-        char text[64];
+        char text[LOG_PREFIX_MAX];
         size_t len;
 } Prefix;
 
 static void prefix_make(Prefix *p, const LogStream *s)
 {
-        p->len = (size_t)snprintf(p->text, sizeof(p->text), "%s %s F ", timestamp(),
-                                  s->err ? "stderr" : "stdout");
+        struct timespec now;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        p->len = log_record_prefix(p->text, &now, s->err);
 }
 
 /* The message a then b and a newline, after what the output buffer holds. */
@@ -268,7 +252,7 @@ static void log_record(LogStream *s, const Prefix *pre, char tag, const char *a,
         if (n_out + len > OUT_MAX)
                 log_flush(l);
         memcpy(out + n_out, pre->text, pre->len);
-        out[n_out + pre->len - 2] = tag;
+        out[n_out + LOG_PREFIX_TAG(pre->len)] = tag;
         n_out += pre->len;
         out_append_message(a, na, b, nb);
 }

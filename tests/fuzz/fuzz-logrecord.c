@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer harness for what `ccsupctl logs` reads (supervisor/ccsupctl-logs.c):
+ * libFuzzer harness for what `ccsupctl logs` reads (lib/logrecord.c):
  * every input is split into lines like a log file and each line is given to
  * log_record_parse() and to a LogJoiner. The file is written by ccsupd, but
  * the messages in it are whatever a container printed, and a damaged or
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ccsupctl-logs.h"
+#include "logrecord.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The records of ccsupd's log files and their reassembly into lines
- * (supervisor/ccsupctl-logs.h). */
+/* The records of ccsupd's log files (lib/logrecord.h): the prefix the
+ * writer makes read back by the parser, the parser on its own, and the
+ * reassembly of lines. */
 
 #include <errno.h>
 
-#include "ccsupctl-logs.h"
+#include "logrecord.h"
 #include "tap.h"
 #include "util.h"
 
@@ -137,8 +138,42 @@ static void test_bounded(void)
         is_int(z.count, 2, "split once");
 }
 
+/* What ccsupd writes is what ccsupctl reads: a prefix, with each tag and
+ * stream, then a message, parses back to its parts. */
+static void test_written(void)
+{
+        struct timespec t = { .tv_sec = 1764236151, .tv_nsec = 905587123 }; /* 2025-11-27T09:35:51 */
+        char pre[LOG_PREFIX_MAX];
+
+        for (int k = 0; k < 4; k++) {
+                bool err = k & 1, partial = k & 2;
+                size_t n = log_record_prefix(pre, &t, err);
+                if (partial)
+                        pre[LOG_PREFIX_TAG(n)] = 'P';
+                _cleanup_free_ char *line = xasprintf("%shello world", pre);
+                LogRecord rec = {};
+                int r = log_record_parse(line, strlen(line), &rec);
+                is_int(r, 0, "written record parses: %s", line);
+                if (r < 0)
+                        continue;
+                _cleanup_free_ char *ts = xstrndup(rec.timestamp, rec.timestamp_len);
+                _cleanup_free_ char *st = xstrndup(rec.stream, rec.stream_len);
+                _cleanup_free_ char *msg = xstrndup(rec.message, rec.message_len);
+                is_str(ts, "2025-11-27T09:35:51.905587Z", "  its time, RFC 3339 UTC in microseconds");
+                is_str(st, err ? "stderr" : "stdout", "  its stream");
+                is_int(rec.partial, partial, "  its tag");
+                is_str(msg, "hello world", "  its message");
+        }
+        /* the next second of a flood: the kept second is formatted anew */
+        t.tv_sec++;
+        t.tv_nsec = 5000;
+        (void)log_record_prefix(pre, &t, false);
+        is_str(pre, "2025-11-27T09:35:52.000005Z stdout F ", "the next second is formatted anew");
+}
+
 int main(void)
 {
+        test_written();
         test_parse();
         test_join();
         test_bounded();
