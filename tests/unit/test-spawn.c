@@ -103,13 +103,21 @@ static char *out_file(const char *name)
         return text;
 }
 
-/* The wait status of the container, at most 10 s away. */
+/* The wait status of the container, at most 10 s away; past that, or when
+ * a check before failed (a FIFO never opened), its cgroup is killed so that
+ * nothing is left behind. */
 static int wait_exit(const SpawnResult *res)
 {
         struct pollfd p = { .fd = res->pidfd, .events = POLLIN };
         siginfo_t si = {};
 
-        if (poll(&p, 1, 10000) != 1 || waitid((idtype_t)P_PIDFD, (id_t)res->pidfd, &si, WEXITED) < 0)
+        if (poll(&p, 1, 10000) != 1) {
+                (void)cgroup_kill_all(res->cgroup);
+                (void)poll(&p, 1, 10000);
+                (void)waitid((idtype_t)P_PIDFD, (id_t)res->pidfd, &si, WEXITED);
+                return -1;
+        }
+        if (waitid((idtype_t)P_PIDFD, (id_t)res->pidfd, &si, WEXITED) < 0)
                 return -1;
         return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 }
@@ -162,7 +170,12 @@ static void runs(void)
         ok(pid_in_cgroup(res.pid, spawn_plan_cgroup_path(plan)), "its PID is in the unit's cgroup %s",
            spawn_plan_cgroup_path(plan));
         _cleanup_free_ char *fifo = xasprintf("%s/out/go", dir);
-        int go = open(fifo, O_WRONLY | O_CLOEXEC);
+        /* O_NONBLOCK: ENXIO until the shell opens it for reading, and no hang
+         * if it never does (5 s) */
+        int go = -1;
+        for (int i = 0; i < 500 && go < 0; i++)
+                if ((go = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+                        usleep(10000);
         ok(go >= 0 && write(go, "go\n", 3) == 3, "released through the FIFO");
         safe_close(go);
         is_int(wait_exit(&res), 7, "its exit code comes back through the pidfd");
