@@ -3,7 +3,7 @@
 
 /*
  * The records of a container's log file, written by ccsupd
- * (supervisor/logs.c) and read by `ccsupctl logs` (supervisor/ccsupctl-logs.c):
+ * (supervisor/daemon/logs.c) and read by `ccsupctl logs` (supervisor/client/ccsupctl-logs.c):
  * the one definition of the format for both.
  */
 

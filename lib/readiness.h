@@ -4,7 +4,7 @@
 /*
  * The containers' side of systemd's notify protocol (sd_notify(3); UNITS.md,
  * "Readiness"): the datagram socket a Notify=yes container reports to, and
- * the parsing of its messages. No loop, no unit: supervisor/manager.c reads
+ * the parsing of its messages. No loop, no unit: supervisor/daemon/manager.c reads
  * the socket from its loop and acts on what notify_parse() found.
  */
 

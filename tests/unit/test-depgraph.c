@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Tests of the dependency graph (supervisor/depgraph.c): start waves and
+/* Tests of the dependency graph (supervisor/daemon/depgraph.c): start waves and
  * cycle detection, every unit of a cycle named. */
 #include "depgraph.h"
 #include "tap.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Tests of one unit's state machine (supervisor/service.c): the restart
+/* Tests of one unit's state machine (supervisor/daemon/service.c): the restart
  * policies against exit codes and signals, the backoff, ResetAfterSec=,
  * MaxRestarts=, operator stops, restarts, reloads, dependency failures,
  * prelaunch (held before the exec). */

@@ -3,7 +3,7 @@
 
 /*
  * `ccsupctl exec`, ccsupd's side: the calls of the Exec method
- * (supervisor/control.h), each running one command inside a running
+ * (supervisor/daemon/control.h), each running one command inside a running
  * container with the caller's three fds as its standard input, output and
  * error (lib/spawn.h, spawn_exec()). The reply waits for the command's end;
  * the loop watches the relay's pidfd, nothing blocks.

@@ -3,7 +3,7 @@
  * ccsupctl: the client of ccsupd (CLI.md). A thin layer: parse arguments,
  * make one call, print. `verify` needs no daemon; everything else talks to
  * ccsupd over its control socket (sd-bus, peer to peer; see
- * supervisor/control.h for the API).
+ * supervisor/daemon/control.h for the API).
  */
 #include <getopt.h>
 #include <inttypes.h>

@@ -5,7 +5,7 @@
  * The set of units of the unit path and what runs them: loading and reload
  * diffs, the dependency order (After=/Requires=/Wants=, cycles), operator
  * requests, shutdown, and carrying out the actions of each unit's state
- * machine (supervisor/service.h) with the lib/ launch API (lib/spawn.h, the
+ * machine (supervisor/daemon/service.h) with the lib/ launch API (lib/spawn.h, the
  * same one `ccsupd --run` uses).
  */
 
@@ -131,11 +131,11 @@ struct Unit {
         StoredFd *fdstore;
         size_t n_fdstore;
         bool fdstore_warned;       /* the limit was hit in this run (logged once) */
-        /* [Health] (supervisor/health.h): the checks of the current run, or
+        /* [Health] (supervisor/daemon/health.h): the checks of the current run, or
          * the last one's verdict once it ended; replaced at the next start. */
         struct HealthCheck *health;
 
-        UnitLog *log;              /* its output (supervisor/logs.h) */
+        UnitLog *log;              /* its output (supervisor/daemon/logs.h) */
         void *waiters;             /* control.c: calls waiting for this unit to settle */
         uint64_t next_restart_realtime;
 };
@@ -147,7 +147,7 @@ typedef struct ManagerHooks {
         void (*unit_changed)(Manager *m, Unit *u, void *userdata);
         /* A unit is about to be freed. */
         void (*unit_freed)(Manager *m, Unit *u, void *userdata);
-        /* The verdict of a unit's health checks changed (supervisor/health.h:
+        /* The verdict of a unit's health checks changed (supervisor/daemon/health.h:
          * u->health has it, with the last check's output). */
         void (*health_changed)(Manager *m, Unit *u, void *userdata);
         /* A reload (not the first load) is done: what it changed. */

@@ -616,7 +616,7 @@ static int method_reload(sd_bus_message *call, void *userdata, sd_bus_error *err
 }
 
 /* Halt, PowerOff, Reboot: the reply goes out first, then every container
- * stops and the system ends (supervisor/pid1.h). */
+ * stops and the system ends (supervisor/daemon/pid1.h). */
 static int method_shutdown(sd_bus_message *call, void *userdata, sd_bus_error *error)
 {
         const char *member = sd_bus_message_get_member(call);

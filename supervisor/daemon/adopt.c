@@ -80,7 +80,7 @@ void unit_write_runtime(Unit *u)
 static const char *const stored_prefixes[] = { "pidfd-", "stdout-", "stderr-" };
 
 /* One message to the fd store: systemd's, or without systemd the fd keeper's
- * (supervisor/fdkeeper.h). > 0 when sent, 0 when there is none, or -errno. */
+ * (supervisor/daemon/fdkeeper.h). > 0 when sent, 0 when there is none, or -errno. */
 static int fdstore_send(Manager *m, const char *msg, int *fds, unsigned n_fds)
 {
         int r;

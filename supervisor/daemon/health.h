@@ -61,6 +61,6 @@ unsigned health_retries(const HealthCheck *h);
 /* Checks run since the start (also counts the one in progress). */
 uint64_t health_count(const HealthCheck *h);
 
-/* The manager's side (supervisor/manager.c): the verdict of u's checks
+/* The manager's side (supervisor/daemon/manager.c): the verdict of u's checks
  * went from old to now (or stayed: nothing to do). */
 void manager_unit_health_changed(Unit *u, HealthStatus old, HealthStatus now);
