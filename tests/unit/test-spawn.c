@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "busybox-image.h"
 #include "cgroup.h"
 #include "spawn.h"
 #include "tap.h"
@@ -31,27 +32,10 @@ static CgroupMode mode;
 
 static bool make_image(void)
 {
-        _cleanup_free_ char *bin = xasprintf("%s/image/bin", dir);
-        _cleanup_free_ char *bb = xasprintf("%s/busybox", bin);
-        const char *applets[] = { "sh", "cat", "hostname", "ls", "echo" };
-        _cleanup_free_ char *data = NULL;
-        size_t n = 0;
-
-        if (mkdir_p(bin, 0755) < 0 || read_full_file("/bin/busybox", 16 * 1024 * 1024, &data, &n) < 0 ||
-            write_file_atomic(bb, data, n, 0755, false) < 0)
-                return false;
-        for (size_t i = 0; i < sizeof(applets) / sizeof(applets[0]); i++) {
-                _cleanup_free_ char *link = xasprintf("%s/%s", bin, applets[i]);
-                if (symlink("busybox", link) < 0)
-                        return false;
-        }
-        for (const char *const *d = (const char *const[]){ "proc", "dev", "sys", "tmp", "etc", "out", NULL }; *d; d++) {
-                _cleanup_free_ char *p = xasprintf("%s/image/%s", dir, *d);
-                if (mkdir(p, 0755) < 0)
-                        return false;
-        }
+        _cleanup_free_ char *image = xasprintf("%s/image", dir);
         _cleanup_free_ char *out = xasprintf("%s/out", dir), *fifo = xasprintf("%s/out/go", dir);
-        return mkdir(out, 0755) == 0 && mkfifo(fifo, 0600) == 0;
+
+        return busybox_image(image) && mkdir(out, 0755) == 0 && mkfifo(fifo, 0600) == 0;
 }
 
 static UnitConfig *parse(const char *name, const char *exec)
@@ -226,7 +210,7 @@ int main(void)
 {
         const char *skip = geteuid() != 0                                       ? "needs root"
                            : cgroup_detect_mode(CGROUP_ROOT_DEFAULT, &mode) < 0 ? "no cgroup hierarchy"
-                           : access("/bin/busybox", X_OK) < 0                   ? "no /bin/busybox (busybox-static)"
+                           : access(BUSYBOX_PATH, X_OK) < 0                     ? "no /bin/busybox (busybox-static)"
                                                                                 : NULL;
         if (skip) {
                 printf("1..0 # SKIP %s\n", skip);
