@@ -20,7 +20,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "busybox-image.h"
+#include "container-test.h"
 #include "cgroup.h"
 #include "control.h"
 #include "manager.h"
@@ -323,26 +323,16 @@ static void test(CgroupMode mode, const char *cgroup_parent)
 int main(void)
 {
         CgroupMode mode;
-        const char *skip = geteuid() != 0                                       ? "needs root"
-                           : cgroup_detect_mode(CGROUP_ROOT_DEFAULT, &mode) < 0 ? "no cgroup hierarchy"
-                           : access(BUSYBOX_PATH, X_OK) < 0                     ? "no /bin/busybox (busybox-static)"
-                                                                                : NULL;
-        if (skip) {
-                printf("1..0 # SKIP %s\n", skip);
-                return 0;
-        }
-        if (!mkdtemp(dir)) {
-                perror("mkdtemp");
-                return 1;
-        }
+        int r = container_test_begin(dir, &mode);
+        if (r >= 0)
+                return r;
         _cleanup_free_ char *image = xasprintf("%s/image", dir);
         _cleanup_free_ char *cgroup_parent = xasprintf("/ccsup-test-manager-%d", (int)getpid());
         socket_path = xasprintf("%s/control", dir);
         if (!busybox_image(image))
                 tap_diag("cannot build the image in %s", image);
         test(mode, cgroup_parent);
-        _cleanup_free_ char *rm = xasprintf("rm -rf --one-file-system '%s'", dir);
-        if (system(rm) != 0)
+        if (!container_test_end(dir))
                 tap_diag("cannot remove %s", dir);
         free(socket_path);
         return tap_done();

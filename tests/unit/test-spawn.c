@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "busybox-image.h"
+#include "container-test.h"
 #include "cgroup.h"
 #include "spawn.h"
 #include "tap.h"
@@ -208,26 +208,16 @@ static void missing_command(void)
 
 int main(void)
 {
-        const char *skip = geteuid() != 0                                       ? "needs root"
-                           : cgroup_detect_mode(CGROUP_ROOT_DEFAULT, &mode) < 0 ? "no cgroup hierarchy"
-                           : access(BUSYBOX_PATH, X_OK) < 0                     ? "no /bin/busybox (busybox-static)"
-                                                                                : NULL;
-        if (skip) {
-                printf("1..0 # SKIP %s\n", skip);
-                return 0;
-        }
-        if (!mkdtemp(dir)) {
-                perror("mkdtemp");
-                return 1;
-        }
+        int r = container_test_begin(dir, &mode);
+        if (r >= 0)
+                return r;
         cgroup_parent = xasprintf("/ccsup-test-spawn-%d", (int)getpid());
         if (!make_image())
                 tap_diag("cannot build the image in %s", dir);
         runs();
         missing_command();
         (void)cgroup_remove_if_empty(CGROUP_ROOT_DEFAULT, mode, cgroup_parent);
-        _cleanup_free_ char *rm = xasprintf("rm -rf --one-file-system '%s'", dir);
-        if (system(rm) != 0)
+        if (!container_test_end(dir))
                 tap_diag("cannot remove %s", dir);
         free(cgroup_parent);
         return tap_done();
