@@ -18,6 +18,12 @@ void log_setup(int level)
         prefix = !isatty(STDERR_FILENO);
 }
 
+void log_setup_stderr(int level)
+{
+        max_level = level;
+        to_journal = prefix = false;
+}
+
 int log_get_max_level(void)
 {
         return max_level;

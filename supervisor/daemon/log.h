@@ -12,6 +12,8 @@
 #include "util.h"
 
 void log_setup(int max_level);
+/* `ccsupd --run`: plain lines on stderr, always (its stderr is the user's). */
+void log_setup_stderr(int max_level);
 int log_get_max_level(void);
 
 void log_unit(int level, const char *unit, const char *fmt, ...) _printf_(3, 4);

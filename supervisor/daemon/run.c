@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <sys/inotify.h>
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
 #include "cgroup.h"
+#include "log.h"
 #include "parse.h"
 #include "run.h"
 #include "self-exe.h"
@@ -49,31 +49,12 @@ typedef struct Run {
         unsigned retries;
 } Run;
 
-static int log_max_level = LOG_INFO;
-
-static void run_log(int level, const char *name, const char *fmt, ...) _printf_(3, 4);
-static void run_log(int level, const char *name, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (level > log_max_level)
-                return;
-        fputs("ccsupd: ", stderr);
-        if (name)
-                fprintf(stderr, "%s: ", name);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
 static void run_retry_later(Run *run)
 {
         double delay = RETRY_FIRST * (double)(1U << (run->retries < 7 ? run->retries : 7));
 
         if (++run->retries > RETRY_MAX_TRIES) {
-                run_log(LOG_WARNING, run->config->name, "cgroup `%s` could not be removed",
-                        run->spawn.cgroup->path);
+                log_unit(LOG_WARNING, run->config->name, "cgroup `%s` could not be removed", run->spawn.cgroup->path);
                 ev_break(run->loop, EVBREAK_ALL);
                 return;
         }
@@ -127,8 +108,7 @@ static void run_try_finish(Run *run)
                 return;
         }
         if (r < 0)
-                run_log(LOG_WARNING, run->config->name, "remove cgroup `%s`: %s", cg->path,
-                        strerror(-r));
+                log_unit(LOG_WARNING, run->config->name, "remove cgroup `%s`: %s", cg->path, strerror(-r));
         ev_break(run->loop, EVBREAK_ALL);
 }
 
@@ -167,7 +147,7 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
                 run->error = msg ? TAKE_PTR(msg) : xasprintf("setup failed: %s", strerror(-r));
                 return;
         }
-        run_log(LOG_DEBUG, run->config->name, "running as PID %d", (int)run->spawn.pid);
+        log_unit(LOG_DEBUG, run->config->name, "running as PID %d", (int)run->spawn.pid);
         if (run->state == RUN_STARTING)
                 run->state = RUN_RUNNING;
 }
@@ -181,9 +161,8 @@ static void run_check_oom(Run *run)
         if (run->oom_kills == UINT64_MAX ||
             cgroup_get_oom_kills(run->spawn.cgroup, &n) < 0 || n <= run->oom_kills)
                 return;
-        run_log(LOG_ERR, run->config->name,
-                "oom-kill: the memory cgroup's OOM killer killed %" PRIu64 " process(es)",
-                n - run->oom_kills);
+        log_unit(LOG_ERR, run->config->name, "oom-kill: the memory cgroup's OOM killer killed %" PRIu64 " process(es)",
+                 n - run->oom_kills);
         run->exit_status = 128 + SIGKILL;
 }
 
@@ -201,7 +180,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
         ev_io_stop(loop, &run->sync_io);
 
         run->exit_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
-        run_log(LOG_DEBUG, run->config->name, "PID 1 ended, status %d", run->exit_status);
+        log_unit(LOG_DEBUG, run->config->name, "PID 1 ended, status %d", run->exit_status);
         run_check_oom(run);
         run_start_cleanup(run);
 }
@@ -210,7 +189,7 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
         Run *run = w->data;
 
-        run_log(LOG_NOTICE, run->config->name, "stop timeout, killing the container");
+        log_unit(LOG_NOTICE, run->config->name, "stop timeout, killing the container");
         (void)cgroup_kill_all(run->spawn.cgroup);
 }
 
@@ -219,7 +198,7 @@ static void run_stop(Run *run, int received)
         int sig = spawn_plan_stop_signal(run->plan);
         uint64_t timeout = run->config->stop_timeout_usec;
 
-        run_log(LOG_DEBUG, run->config->name, "received %s", signal_to_string(received));
+        log_unit(LOG_DEBUG, run->config->name, "received %s", signal_to_string(received));
         switch (run->state) {
         case RUN_STARTING:
                 /* Not our command yet: nothing to be polite to. */
@@ -227,7 +206,7 @@ static void run_stop(Run *run, int received)
                 return;
         case RUN_RUNNING:
                 run->state = RUN_STOPPING;
-                run_log(LOG_DEBUG, run->config->name, "stopping with %s", signal_to_string(sig));
+                log_unit(LOG_DEBUG, run->config->name, "stopping with %s", signal_to_string(sig));
                 (void)pidfd_send_signal(run->spawn.pidfd, sig, NULL, 0);
                 if (timeout != USEC_INFINITY) {
                         ev_timer_set(&run->stop_timer, (double)timeout / 1e6, 0.);
@@ -296,7 +275,7 @@ static int load_unit(const char *path, UnitConfig **ret)
                 STRV_FOREACH(e, errors)
                         fprintf(stderr, "%s\n", *e);
                 if (!errors)
-                        run_log(LOG_ERR, NULL, "%s: %s", path, strerror(-r));
+                        log_unit(LOG_ERR, NULL, "%s: %s", path, strerror(-r));
                 unit_config_free(c);
                 return r;
         }
@@ -326,14 +305,13 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
         int r;
 
         if (c->network_mode == NETWORK_CONTAINER) {
-                run_log(LOG_ERR, c->name, "network mode `container:%s` is not supported with --run",
-                        c->network_container ? c->network_container : "");
+                log_unit(LOG_ERR, c->name, "network mode `container:%s` is not supported with --run",
+                         c->network_container ? c->network_container : "");
                 return -EOPNOTSUPP;
         }
         r = cgroup_detect_mode(CGROUP_ROOT_DEFAULT, &mode);
         if (r < 0) {
-                run_log(LOG_ERR, c->name, "no cgroup hierarchy at %s: %s", CGROUP_ROOT_DEFAULT,
-                        strerror(-r));
+                log_unit(LOG_ERR, c->name, "no cgroup hierarchy at %s: %s", CGROUP_ROOT_DEFAULT, strerror(-r));
                 return r;
         }
         /* Test switch: a hybrid host can exercise the pure-v1 backend. */
@@ -342,7 +320,7 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
         devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull < 0) {
                 r = -errno;
-                run_log(LOG_ERR, c->name, "/dev/null: %s", strerror(-r));
+                log_unit(LOG_ERR, c->name, "/dev/null: %s", strerror(-r));
                 return r;
         }
         so = (SpawnOptions){
@@ -362,36 +340,37 @@ static int run_spawn(Run *run, SpawnPlan **ret_plan)
         };
         r = spawn_prepare(c, &so, &plan, &msg);
         if (r < 0) {
-                run_log(LOG_ERR, c->name, "%s", msg ? msg : strerror(-r));
+                log_unit(LOG_ERR, c->name, "%s", msg ? msg : strerror(-r));
                 return r;
         }
         /* A stop that came while we prepared (reading an EnvironmentFile= can
          * block) must not let the command run: nothing is started yet. */
         struct signalfd_siginfo si;
         if (read(run->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                run_log(LOG_NOTICE, c->name, "%s before the container was started: not starting it",
-                        signal_to_string((int)si.ssi_signo));
+                log_unit(LOG_NOTICE, c->name, "%s before the container was started: not starting it",
+                         signal_to_string((int)si.ssi_signo));
                 spawn_cleanup(plan);
                 spawn_remove_trees(o->runtime_dir, c->name);
                 return -ECANCELED;
         }
         STRV_FOREACH(w, spawn_plan_warnings(plan))
-                run_log(LOG_WARNING, c->name, "%s", *w);
+                log_unit(LOG_WARNING, c->name, "%s", *w);
         if (spawn_plan_uses_chroot(plan))
-                run_log(LOG_WARNING, NULL, "/ is the initramfs: containers are chroot'ed "
-                        "instead of pivoted, and lose CAP_SYS_CHROOT");
+                log_unit(LOG_WARNING, NULL,
+                         "/ is the initramfs: containers are chroot'ed "
+                         "instead of pivoted, and lose CAP_SYS_CHROOT");
         r = spawn_container(plan, &run->spawn, &msg);
         if (r < 0) {
-                run_log(LOG_ERR, c->name, "%s", msg ? msg : strerror(-r));
+                log_unit(LOG_ERR, c->name, "%s", msg ? msg : strerror(-r));
                 spawn_cleanup(plan);
                 spawn_remove_trees(o->runtime_dir, c->name);
                 return r;
         }
         if (cgroup_get_oom_kills(run->spawn.cgroup, &run->oom_kills) < 0)
                 run->oom_kills = UINT64_MAX;
-        run_log(LOG_DEBUG, c->name, "cloned PID %d (%s, cgroup %s, %s)", (int)run->spawn.pid,
-                run->spawn.used_clone3 ? "clone3" : "clone", spawn_plan_cgroup_path(plan),
-                cgroup_mode_to_string(mode));
+        log_unit(LOG_DEBUG, c->name, "cloned PID %d (%s, cgroup %s, %s)", (int)run->spawn.pid,
+                 run->spawn.used_clone3 ? "clone3" : "clone", spawn_plan_cgroup_path(plan),
+                 cgroup_mode_to_string(mode));
         *ret_plan = TAKE_PTR(plan);
         return 0;
 }
@@ -408,10 +387,10 @@ int run_unit(const RunOptions *o)
         };
         int r;
 
-        log_max_level = o->log_level;
+        log_setup_stderr(o->log_level);
         run.signal_fd = run_signal_fd();
         if (run.signal_fd < 0) {
-                run_log(LOG_ERR, NULL, "signalfd: %s", strerror(-run.signal_fd));
+                log_unit(LOG_ERR, NULL, "signalfd: %s", strerror(-run.signal_fd));
                 return SPAWN_EXIT_SETUP;
         }
         if (load_unit(o->unit_file, &c) < 0) {
@@ -420,13 +399,13 @@ int run_unit(const RunOptions *o)
         }
         run.config = c;
         if (self_exe_warning())
-                run_log(LOG_WARNING, NULL, "%s", self_exe_warning());
+                log_unit(LOG_WARNING, NULL, "%s", self_exe_warning());
 
         /* Never ev_default_loop(): it reaps every child in its SIGCHLD
          * handler and would steal the status waitid(P_PIDFD) reads. */
         run.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
         if (!run.loop) {
-                run_log(LOG_ERR, NULL, "cannot create the event loop");
+                log_unit(LOG_ERR, NULL, "cannot create the event loop");
                 safe_close(run.signal_fd);
                 return SPAWN_EXIT_SETUP;
         }
@@ -453,7 +432,7 @@ int run_unit(const RunOptions *o)
         safe_close(run.signal_fd);
 
         if (run.error) {
-                run_log(LOG_ERR, c->name, "%s", run.error);
+                log_unit(LOG_ERR, c->name, "%s", run.error);
                 free(run.error);
                 return SPAWN_EXIT_SETUP;
         }
