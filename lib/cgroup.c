@@ -489,6 +489,18 @@ int cgroup_remove(Cgroup *cg)
         return r;
 }
 
+int cgroup_reap(Cgroup *cg)
+{
+        int r = cgroup_is_populated(cg);
+
+        if (r > 0) {
+                (void)cgroup_kill_all(cg);
+                return -EAGAIN;
+        }
+        r = cgroup_remove(cg);
+        return r == -ENOTEMPTY ? -EBUSY : r;
+}
+
 static int rmdir_parent(const char *dir)
 {
         _cleanup_free_ char *parent = xstrdup(dir);

@@ -163,6 +163,14 @@ int cgroup_signal_all(const Cgroup *cg, int sig);
  */
 int cgroup_remove(Cgroup *cg);
 
+/*
+ * One step of getting rid of a dead container's cgroup: SIGKILL to what is
+ * left in it, else its removal. 0 once it is gone; -EAGAIN while processes
+ * remain (just killed: call again once they are gone); -EBUSY while the
+ * kernel still holds it for a moment (call again soon); else -errno.
+ */
+int cgroup_reap(Cgroup *cg);
+
 /* Removes the parent of cg's path from the hierarchies cg is in, if it has
  * neither processes nor children (rmdir semantics): where a container is
  * the last of its parent, the parent goes with it. */

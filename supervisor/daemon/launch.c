@@ -28,15 +28,10 @@ bool unit_finish_cleanup(Unit *u, bool final)
 
         if (!u->dead_cgroup)
                 return true;
-        r = cgroup_is_populated(u->dead_cgroup);
-        if (r > 0) {
-                (void)cgroup_kill_all(u->dead_cgroup);
+        r = cgroup_reap(u->dead_cgroup);
+        if (r == -EAGAIN || (r == -EBUSY && !final))
                 return false;
-        }
-        r = cgroup_remove(u->dead_cgroup);
-        if ((r == -EBUSY || r == -ENOTEMPTY) && !final)
-                return false;
-        if (r < 0 && r != -EBUSY && r != -ENOTEMPTY)
+        if (r < 0 && r != -EBUSY)
                 log_unit(LOG_WARNING, u->name, "remove cgroup `%s`: %s", u->dead_cgroup->path,
                          strerror(-r));
         ev_timer_stop(u->manager->loop, &u->cleanup_timer);

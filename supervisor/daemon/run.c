@@ -90,20 +90,18 @@ static void run_try_finish(Run *run)
         Cgroup *cg = run->spawn.cgroup;
         int r;
 
-        r = cgroup_is_populated(cg);
-        if (r > 0) {
-                (void)cgroup_kill_all(cg);
+        r = cgroup_reap(cg);
+        if (r == -EAGAIN) {
                 r = run_watch_populated(run);
                 if (r < 0) {
                         run_retry_later(run); /* v1: no event */
                         return;
                 }
                 /* A watch made just now may have missed "populated 0". */
-                if (r == 0 || cgroup_is_populated(cg) > 0)
+                if (r == 0 || (r = cgroup_reap(cg)) == -EAGAIN)
                         return;
         }
-        r = cgroup_remove(cg);
-        if (r == -EBUSY || r == -ENOTEMPTY) {
+        if (r == -EBUSY) {
                 run_retry_later(run);
                 return;
         }

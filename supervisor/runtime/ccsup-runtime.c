@@ -390,13 +390,9 @@ static int destroy_cgroup(const char *path, CgroupMode mode, bool owned_parent)
                 return 0;
         if (r < 0)
                 return r;
-        for (int i = 0; i < 500 && cgroup_is_populated(cg) > 0; i++) {
-                (void)cgroup_kill_all(cg);
-                usleep(2000);
-        }
-        for (int i = 0; i < 500; i++) {
-                r = cgroup_remove(cg);
-                if (r != -EBUSY)
+        for (int i = 0; i < 1000; i++) {
+                r = cgroup_reap(cg);
+                if (r != -EAGAIN && r != -EBUSY)
                         break;
                 usleep(2000);
         }

@@ -308,6 +308,40 @@ static int check_v2_private(void)
         return 0;
 }
 
+/* cgroup_reap(): a cgroup with a process (and its fork) in it is killed
+ * first (-EAGAIN), then removed once empty, from every hierarchy. */
+static void check_reap(const char *root, CgroupMode mode, const char *what)
+{
+        _cleanup_free_ char *parent = xasprintf("/ccsup-unittest-reap-%d", (int)getpid());
+        _cleanup_free_ char *path = xasprintf("%s/r.ctr", parent);
+        _cleanup_(cgroup_freep) Cgroup *cg = NULL;
+        int status = 0, release = -1, r;
+        pid_t pid;
+
+        r = cgroup_create(root, mode, path, &cg);
+        is_int(r, 0, "%s: create %s", what, path);
+        if (r < 0)
+                return;
+        pid = spawn_sleeper(&release);
+        is_int(cgroup_attach(cg, pid, true), 0, "%s: attach", what);
+        (void)!write(release, "x", 1);
+        close(release);
+        nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        is_int(cgroup_reap(cg), -EAGAIN, "%s: reap of a populated cgroup kills, and says to wait", what);
+        ok(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+           "%s: its process died of SIGKILL", what);
+        r = -EAGAIN;
+        for (int i = 0; i < 200 && (r == -EAGAIN || r == -EBUSY); i++) {
+                r = cgroup_reap(cg);
+                if (r == -EAGAIN || r == -EBUSY)
+                        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        is_int(r, 0, "%s: reap again once empty: removed (grandchild too)", what);
+        const char *dir = cg->unified ? cg->unified : cg->v1 ? cg->v1[0] : NULL;
+        ok(dir && access(dir, F_OK) < 0 && errno == ENOENT, "%s: its directory is gone (%s)", what, dir ? dir : "none");
+        is_int(cgroup_remove_if_empty(root, mode, parent), 0, "%s: remove the parent", what);
+}
+
 int main(void)
 {
         CgroupMode mode;
@@ -325,9 +359,12 @@ int main(void)
         if (r == 0) {
                 tap_diag("host: %s", cgroup_mode_to_string(mode));
                 check_cycle(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
+                check_reap(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
                 /* A hybrid host also runs the pure-v1 backend (unified ignored). */
                 if (mode == CGROUP_MODE_HYBRID)
                         check_cycle(CGROUP_ROOT_DEFAULT, CGROUP_MODE_V1, "v1");
+                if (mode == CGROUP_MODE_HYBRID)
+                        check_reap(CGROUP_ROOT_DEFAULT, CGROUP_MODE_V1, "v1");
                 check_devices(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
                 if (mode != CGROUP_MODE_V1)
                         check_killed_reuse(CGROUP_ROOT_DEFAULT, mode, cgroup_mode_to_string(mode));
