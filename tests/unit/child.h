@@ -43,6 +43,5 @@ static inline bool run_in_child(ChildProbe probe, const void *data, int *got, si
         close(fds[1]);
         ssize_t r = read(fds[0], got, sizeof(int) * n);
         close(fds[0]);
-        return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
-               r == (ssize_t)(sizeof(int) * n);
+        return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 && r == (ssize_t)(sizeof(int) * n);
 }

@@ -45,10 +45,10 @@ static inline bool busybox_image(const char *dir)
  * otherwise the exit status for main() (0 after a TAP skip line). */
 static inline int container_test_begin(char *dir, CgroupMode *ret_mode)
 {
-        const char *skip = geteuid() != 0                                         ? "needs root"
+        const char *skip = geteuid() != 0                                          ? "needs root"
                            : cgroup_detect_mode(CGROUP_ROOT_DEFAULT, ret_mode) < 0 ? "no cgroup hierarchy"
-                           : access(BUSYBOX_PATH, X_OK) < 0                       ? "no /bin/busybox (busybox-static)"
-                                                                                  : NULL;
+                           : access(BUSYBOX_PATH, X_OK) < 0                        ? "no /bin/busybox (busybox-static)"
+                                                                                   : NULL;
         if (skip) {
                 printf("1..0 # SKIP %s\n", skip);
                 return 0;
