@@ -362,7 +362,7 @@ static int unit_sockets_open(Unit *u, char **ret_error)
         u->listen_key = TAKE_PTR(key);
         u->listen_io = xcalloc(n, sizeof(ev_io));
         for (size_t i = 0; i < n; i++) {
-                ev_io_init(&u->listen_io[i], on_listen, fds[i], EV_READ);
+                ev_io_init(&u->listen_io[i], unit_on_listen, fds[i], EV_READ);
                 u->listen_io[i].data = u;
         }
         return 0;
@@ -575,7 +575,7 @@ void unit_start_failed(Unit *u, int r, char *msg)
         unit_event(u, SERVICE_EVENT_EXITED, &end);
 }
 
-void on_sync(struct ev_loop *loop, ev_io *w, int revents)
+void unit_on_sync(struct ev_loop *loop, ev_io *w, int revents)
 {
         Unit *u = w->data;
         char *msg = NULL;

@@ -28,11 +28,9 @@
 
 /* manager.c: units, the readiness relay, the events of a run, dispatch */
 void manager_add_unit(Manager *m, Unit *u);
-void on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents);
-void on_listen(struct ev_loop *loop, ev_io *w, int revents);
+void unit_on_listen(struct ev_loop *loop, ev_io *w, int revents);
 void unit_sockets_update(Unit *u);
 void manager_dispatch(Manager *m);
-void request_start(Manager *m, Unit *u);
 const UnitConfig *unit_config(const Unit *u);
 void unit_event(Unit *u, ServiceEvent ev, const void *data);
 bool unit_is_active(const Unit *u);
@@ -45,7 +43,7 @@ void unit_notify_reset(Unit *u);
 void unit_watchdog_arm(Unit *u);
 
 /* launch.c: a start (its image import, sockets, hold) and the cleanup of a run */
-void on_sync(struct ev_loop *loop, ev_io *w, int revents);
+void unit_on_sync(struct ev_loop *loop, ev_io *w, int revents);
 void unit_cleanup_run(Unit *u);
 bool unit_finish_cleanup(Unit *u, bool final);
 void unit_hold_release(Unit *u);

@@ -19,6 +19,8 @@
 static const UnitConfig null_config = { .restart = RESTART_NO,
                                         .stop_timeout_usec = 10 * USEC_PER_SEC };
 
+static void unit_on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents);
+static void request_start(Manager *m, Unit *u);
 static void unit_release_dependants(Unit *u);
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
@@ -67,9 +69,9 @@ Unit *unit_new(Manager *m, const char *name)
         u->run = (SpawnResult){ .pidfd = -1, .sync_fd = -1 };
         service_init(&u->svc, SERVICE_INACTIVE);
         ev_init(&u->pidfd_io, on_pidfd);
-        ev_init(&u->sync_io, on_sync);
+        ev_init(&u->sync_io, unit_on_sync);
         ev_init(&u->timer, on_timer);
-        ev_timer_init(&u->cleanup_timer, on_cleanup_timer, CLEANUP_INTERVAL, CLEANUP_INTERVAL);
+        ev_timer_init(&u->cleanup_timer, unit_on_cleanup_timer, CLEANUP_INTERVAL, CLEANUP_INTERVAL);
         ev_timer_init(&u->exit_timer, on_exit_timer, EXIT_INFO_INTERVAL, EXIT_INFO_INTERVAL);
         ev_init(&u->notify_io, on_notify);
         ev_init(&u->watchdog_timer, on_watchdog);
@@ -428,7 +430,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
         ev_io_stop(loop, w);
         /* The child's message or EOF may still sit unread in the socket. */
         if (ev_is_active(&u->sync_io))
-                on_sync(loop, &u->sync_io, EV_READ);
+                unit_on_sync(loop, &u->sync_io, EV_READ);
         ev_io_stop(loop, &u->sync_io);
 
         end.start_error = !u->exec_done;
@@ -940,7 +942,7 @@ void manager_dispatch(Manager *m)
 
 /* ------------------------------------------------------------------ operator requests */
 
-void on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents)
+static void unit_on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
         Unit *u = w->data;
 
@@ -951,7 +953,7 @@ void on_cleanup_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* Activation=on-demand: the first connection or datagram starts the unit;
  * it waits in the socket for the container to take it. */
-void on_listen(struct ev_loop *loop, ev_io *w, int revents)
+void unit_on_listen(struct ev_loop *loop, ev_io *w, int revents)
 {
         Unit *u = w->data;
 
@@ -973,7 +975,7 @@ void unit_sockets_update(Unit *u)
         unit_sockets_watch(u, on);
 }
 
-void request_start(Manager *m, Unit *u)
+static void request_start(Manager *m, Unit *u)
 {
         u->wanted = true;
         u->pending_stop = false;
