@@ -192,8 +192,8 @@ static void reload_adopted(Reload *rl, Unit *u)
                 unit_fdstore_take(u);
 }
 
-/* Load one scanned entry into its unit; the change to report, or NULL. */
-static const char *reload_entry(Reload *rl, const UnitEntry *e)
+/* Loads one scanned entry into its unit, and notes the change to report. */
+static void reload_entry(Reload *rl, const UnitEntry *e)
 {
         UnitConfig *c = NULL;
         char **errors = NULL;
@@ -232,7 +232,6 @@ static const char *reload_entry(Reload *rl, const UnitEntry *e)
         /* The first scan reports no unit as added: they all are. */
         if (what && (!rl->first || !streq(what, "added")))
                 add_change(&rl->changes, &rl->n_changes, u->name, what);
-        return what;
 }
 
 /* Units the scan no longer names go (once stopped). */
@@ -267,7 +266,7 @@ int manager_reload(Manager *m, ReloadChange **ret_changes, size_t *ret_n)
         if (rl.n_old > 0)
                 memcpy(rl.old, m->units, rl.n_old * sizeof(Unit *));
         for (size_t i = 0; i < n; i++)
-                (void)reload_entry(&rl, &entries[i]);
+                reload_entry(&rl, &entries[i]);
         if (rl.adopt) {
                 manager_adopt_strays(m);
                 manager_close_stored_fds(m, false);
