@@ -141,6 +141,7 @@ Policy=no
 
 [Mounts]
 Bind=$T/out:/out
+$([[ $u != worker ]] && printf '[Health]\nExec=/bin/test -s /out/%s\nIntervalSec=100ms\n' "$u")
 EOF
         done
         sup_start
@@ -152,7 +153,9 @@ EOF
         web=$(prop web StartedAt)
         worker=$(prop worker StartedAt)
         [[ $db -lt $web && $web -lt $worker ]]
-        # "running" is the exec; each shell writes its file a moment later
+        # each shell writes its file a moment after its exec; db and web are
+        # ready (for After=) only once their file is there, so what the
+        # containers saw is ordered too, however the host schedules them
         for u in db web worker; do wait_file "$T/out/$u"; done
         python3 -c 'import sys; a,b,c=(float(open(f).read()) for f in sys.argv[1:]); assert a <= b <= c, (a,b,c)' \
                 "$T/out/db" "$T/out/web" "$T/out/worker"
