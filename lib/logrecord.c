@@ -9,18 +9,16 @@
 
 #include "util.h"
 
-size_t log_record_prefix(char buf[LOG_PREFIX_MAX], const struct timespec *t, bool err)
+size_t log_record_prefix(LogSecond *cache, char buf[LOG_PREFIX_MAX], const struct timespec *t, bool err)
 {
-        static char second_text[20 + 1];
-        static time_t second = (time_t)-1;
         struct tm tm;
 
-        if (t->tv_sec != second) {
-                second = t->tv_sec;
+        if (!cache->text[0] || t->tv_sec != cache->sec) {
+                cache->sec = t->tv_sec;
                 gmtime_r(&t->tv_sec, &tm);
-                strftime(second_text, sizeof(second_text), "%Y-%m-%dT%H:%M:%S", &tm);
+                strftime(cache->text, sizeof(cache->text), "%Y-%m-%dT%H:%M:%S", &tm);
         }
-        return (size_t)snprintf(buf, LOG_PREFIX_MAX, "%s.%06ldZ %s F ", second_text, t->tv_nsec / 1000,
+        return (size_t)snprintf(buf, LOG_PREFIX_MAX, "%s.%06ldZ %s F ", cache->text, t->tv_nsec / 1000,
                                 err ? "stderr" : "stdout");
 }
 

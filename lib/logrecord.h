@@ -62,8 +62,13 @@ void log_joiner_flush(LogJoiner *j);
  * The start of a record, "TIME STREAM F " (the time of t as RFC 3339 UTC
  * with microseconds), NUL-terminated in buf; returns its length. The tag is
  * at len - 2: a writer that splits a line puts 'P' there (LOG_PREFIX_TAG).
- * Formatting the same second again is cheap: the last one is kept.
+ * The writer keeps a LogSecond, the last second formatted: within the same
+ * second only the microseconds and the stream are formatted again.
  */
 #define LOG_PREFIX_MAX 64
 #define LOG_PREFIX_TAG(len) ((len)-2)
-size_t log_record_prefix(char buf[LOG_PREFIX_MAX], const struct timespec *t, bool err);
+typedef struct LogSecond {
+        time_t sec;
+        char text[20 + 1]; /* "2026-11-27T09:35:51"; empty: none yet (a zeroed LogSecond) */
+} LogSecond;
+size_t log_record_prefix(LogSecond *cache, char buf[LOG_PREFIX_MAX], const struct timespec *t, bool err);

@@ -207,12 +207,15 @@ typedef struct Prefix {
         size_t len;
 } Prefix;
 
+/* The second the last prefix was made in, formatted. */
+static LogSecond prefix_second;
+
 static void prefix_make(Prefix *p, const LogStream *s)
 {
         struct timespec now;
 
         clock_gettime(CLOCK_REALTIME, &now);
-        p->len = log_record_prefix(p->text, &now, s->err);
+        p->len = log_record_prefix(&prefix_second, p->text, &now, s->err);
 }
 
 /* The message a then b and a newline, after what the output buffer holds. */

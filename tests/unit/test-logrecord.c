@@ -143,11 +143,12 @@ static void test_bounded(void)
 static void test_written(void)
 {
         struct timespec t = { .tv_sec = 1764236151, .tv_nsec = 905587123 }; /* 2025-11-27T09:35:51 */
+        LogSecond second = {};
         char pre[LOG_PREFIX_MAX];
 
         for (int k = 0; k < 4; k++) {
                 bool err = k & 1, partial = k & 2;
-                size_t n = log_record_prefix(pre, &t, err);
+                size_t n = log_record_prefix(&second, pre, &t, err);
                 if (partial)
                         pre[LOG_PREFIX_TAG(n)] = 'P';
                 _cleanup_free_ char *line = xasprintf("%shello world", pre);
@@ -167,8 +168,17 @@ static void test_written(void)
         /* the next second of a flood: the kept second is formatted anew */
         t.tv_sec++;
         t.tv_nsec = 5000;
-        (void)log_record_prefix(pre, &t, false);
+        (void)log_record_prefix(&second, pre, &t, false);
         is_str(pre, "2025-11-27T09:35:52.000005Z stdout F ", "the next second is formatted anew");
+        /* each writer keeps its own second: a fresh cache is not fooled by another's */
+        LogSecond other = {};
+        t.tv_sec = 0;
+        t.tv_nsec = 0;
+        (void)log_record_prefix(&other, pre, &t, true);
+        is_str(pre, "1970-01-01T00:00:00.000000Z stderr F ", "another writer formats its own second");
+        t.tv_sec = 1764236152;
+        (void)log_record_prefix(&second, pre, &t, false);
+        is_str(pre, "2025-11-27T09:35:52.000000Z stdout F ", "and the first writer's second is still its own");
 }
 
 int main(void)
