@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include "parse.h"
 #include "run.h"
 #include "self-exe.h"
+#include "service.h"
 #include "spawn.h"
 #include "unit.h"
 #include "test-switches.h"
@@ -25,22 +27,21 @@
 #define RETRY_MAX 0.1
 #define RETRY_MAX_TRIES 110
 
-typedef enum RunState {
-        RUN_STARTING,  /* cloned, setup in progress */
-        RUN_RUNNING,   /* the command was executed */
-        RUN_STOPPING,  /* stop signal sent */
-        RUN_CLEANUP,   /* PID 1 gone: killing the rest, removing the cgroup */
-} RunState;
-
 typedef struct Run {
         const RunOptions *options;
         const UnitConfig *config;
         const SpawnPlan *plan;
         SpawnResult spawn;
         struct ev_loop *loop;
-        RunState state;
+        /* The unit's state machine, the daemon's own (service.c), fed the
+         * same events. --run runs the container once: the launch is made by
+         * run_unit(), and one the machine asks for later (a restart by the
+         * policy) is not carried out; the run ends instead. */
+        Service svc;
+        bool exec_done; /* the command was executed */
         ev_io sync_io, pidfd_io, signal_io, populated_io;
-        ev_timer stop_timer, retry_timer;
+        ev_timer timer;       /* the service's: start timeout, stop timeout */
+        ev_timer retry_timer; /* the cgroup's removal */
         int signal_fd;        /* SIGINT, SIGTERM: blocked since main() */
         int populated_fd;     /* inotify on cgroup.events, made when needed */
         char *error;          /* setup failure from the child */
@@ -48,6 +49,8 @@ typedef struct Run {
         uint64_t oom_kills;   /* the cgroup's OOM kill counter at start; UINT64_MAX: none */
         unsigned retries;
 } Run;
+
+static void run_event(Run *run, ServiceEvent ev, const void *data);
 
 static void run_retry_later(Run *run)
 {
@@ -124,13 +127,6 @@ static void on_retry_timer(struct ev_loop *loop, ev_timer *w, int revents)
         run_try_finish(w->data);
 }
 
-static void run_start_cleanup(Run *run)
-{
-        run->state = RUN_CLEANUP;
-        ev_timer_stop(run->loop, &run->stop_timer);
-        run_try_finish(run);
-}
-
 static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
 {
         Run *run = w->data;
@@ -146,22 +142,23 @@ static void on_sync(struct ev_loop *loop, ev_io *w, int revents)
                 return;
         }
         log_unit(LOG_DEBUG, run->config->name, "running as PID %d", (int)run->spawn.pid);
-        if (run->state == RUN_STARTING)
-                run->state = RUN_RUNNING;
+        run->exec_done = true;
+        run_event(run, SERVICE_EVENT_READY, NULL);
 }
 
 /* The memory cgroup's OOM killer acted: the result is "oom-kill", exit 137,
  * whatever PID 1 itself did. */
-static void run_check_oom(Run *run)
+static bool run_check_oom(Run *run)
 {
         uint64_t n;
 
         if (run->oom_kills == UINT64_MAX ||
             cgroup_get_oom_kills(run->spawn.cgroup, &n) < 0 || n <= run->oom_kills)
-                return;
+                return false;
         log_unit(LOG_ERR, run->config->name, "oom-kill: the memory cgroup's OOM killer killed %" PRIu64 " process(es)",
                  n - run->oom_kills);
         run->exit_status = 128 + SIGKILL;
+        return true;
 }
 
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
@@ -177,47 +174,88 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
                 on_sync(loop, &run->sync_io, EV_READ);
         ev_io_stop(loop, &run->sync_io);
 
-        run->exit_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        ServiceEnd end = {
+                .start_error = run->error != NULL,
+                .killed = si.si_code != CLD_EXITED,
+                .code = si.si_status,
+        };
+        run->exit_status = end.killed ? 128 + si.si_status : si.si_status;
         log_unit(LOG_DEBUG, run->config->name, "PID 1 ended, status %d", run->exit_status);
-        run_check_oom(run);
-        run_start_cleanup(run);
+        end.oom = run_check_oom(run);
+        run_event(run, SERVICE_EVENT_EXITED, &end);
 }
 
-static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
         Run *run = w->data;
 
-        log_unit(LOG_NOTICE, run->config->name, "stop timeout, killing the container");
-        (void)cgroup_kill_all(run->spawn.cgroup);
+        if (run->svc.state == SERVICE_STARTING) {
+                _cleanup_free_ char *d = format_duration(run->config->start_timeout_usec);
+                log_unit(LOG_ERR, run->config->name, "start timeout: the setup did not finish within %s", d);
+        }
+        run_event(run, SERVICE_EVENT_TIMER, NULL);
+}
+
+/* The stop signal to the command; before its exec, PID 1 is still ours:
+ * nothing to be polite to (as in the daemon). */
+static void run_kill_signal(Run *run)
+{
+        int sig = spawn_plan_stop_signal(run->plan);
+
+        if (!run->exec_done) {
+                (void)cgroup_kill_all(run->spawn.cgroup);
+                return;
+        }
+        log_unit(LOG_DEBUG, run->config->name, "stopping with %s", signal_to_string(sig));
+        (void)pidfd_send_signal(run->spawn.pidfd, sig, NULL, 0);
+}
+
+/* Carries out what the state machine asked for, as the daemon's
+ * unit_execute() does, without the launch (see Run). */
+static void run_execute(Run *run, const ServiceActions *a)
+{
+        if (a->flags & SERVICE_ACTION_KILL_SIGNAL)
+                run_kill_signal(run);
+        if (a->flags & SERVICE_ACTION_KILL_ALL) {
+                log_unit(LOG_NOTICE, run->config->name, "stop timeout, killing the container");
+                (void)cgroup_kill_all(run->spawn.cgroup);
+        }
+        if (a->flags & SERVICE_ACTION_CLEANUP)
+                run_try_finish(run);
+        if (a->flags & SERVICE_ACTION_TIMER) {
+                ev_timer_stop(run->loop, &run->timer);
+                /* waiting: the delay of a restart that --run does not make */
+                if (a->timer_usec != USEC_INFINITY && run->svc.state != SERVICE_WAITING) {
+                        ev_now_update(run->loop);
+                        ev_timer_set(&run->timer, (double)a->timer_usec / 1e6, 0.);
+                        ev_timer_start(run->loop, &run->timer);
+                }
+        }
+}
+
+static void run_event(Run *run, ServiceEvent ev, const void *data)
+{
+        ServiceState old = run->svc.state;
+        ServiceActions a;
+
+        if (service_handle(&run->svc, run->config, ev, data, now_usec_monotonic(), &a) < 0)
+                return;
+        if (run->svc.state != old)
+                log_unit(LOG_DEBUG, run->config->name, "%s -> %s (%s)", service_state_to_string(old),
+                         service_state_to_string(run->svc.state), service_event_to_string(ev));
+        run_execute(run, &a);
 }
 
 static void run_stop(Run *run, int received)
 {
-        int sig = spawn_plan_stop_signal(run->plan);
-        uint64_t timeout = run->config->stop_timeout_usec;
-
         log_unit(LOG_DEBUG, run->config->name, "received %s", signal_to_string(received));
-        switch (run->state) {
-        case RUN_STARTING:
-                /* Not our command yet: nothing to be polite to. */
-                (void)cgroup_kill_all(run->spawn.cgroup);
-                return;
-        case RUN_RUNNING:
-                run->state = RUN_STOPPING;
-                log_unit(LOG_DEBUG, run->config->name, "stopping with %s", signal_to_string(sig));
-                (void)pidfd_send_signal(run->spawn.pidfd, sig, NULL, 0);
-                if (timeout != USEC_INFINITY) {
-                        ev_timer_set(&run->stop_timer, (double)timeout / 1e6, 0.);
-                        ev_timer_start(run->loop, &run->stop_timer);
-                }
-                return;
-        case RUN_STOPPING:
-                /* A second request: forward it too, the timer still runs. */
-                (void)pidfd_send_signal(run->spawn.pidfd, sig, NULL, 0);
-                return;
-        case RUN_CLEANUP:
+        /* --run forwards each request (CLI.md): a second one is sent too,
+         * and the stop timeout keeps running. */
+        if (run->svc.state == SERVICE_STOPPING && run->exec_done) {
+                run_kill_signal(run);
                 return;
         }
+        run_event(run, SERVICE_EVENT_STOP, NULL);
 }
 
 static void on_signal(struct ev_loop *loop, ev_io *w, int revents)
@@ -235,10 +273,10 @@ static void run_watch(Run *run)
         ev_io_init(&run->pidfd_io, on_pidfd, run->spawn.pidfd, EV_READ);
         ev_io_init(&run->signal_io, on_signal, run->signal_fd, EV_READ);
         ev_init(&run->populated_io, on_populated);
-        ev_init(&run->stop_timer, on_stop_timer);
+        ev_init(&run->timer, on_timer);
         ev_init(&run->retry_timer, on_retry_timer);
         run->sync_io.data = run->pidfd_io.data = run->signal_io.data = run;
-        run->populated_io.data = run->stop_timer.data = run->retry_timer.data = run;
+        run->populated_io.data = run->timer.data = run->retry_timer.data = run;
 
         ev_io_start(run->loop, &run->sync_io);
         ev_io_start(run->loop, &run->pidfd_io);
@@ -383,6 +421,7 @@ int run_unit(const RunOptions *o)
                 .signal_fd = -1,
                 .populated_fd = -1,
         };
+        ServiceActions start;
         int r;
 
         log_setup_stderr(o->log_level);
@@ -407,6 +446,9 @@ int run_unit(const RunOptions *o)
                 safe_close(run.signal_fd);
                 return SPAWN_EXIT_SETUP;
         }
+        service_init(&run.svc, SERVICE_INACTIVE);
+        r = service_handle(&run.svc, c, SERVICE_EVENT_START, NULL, now_usec_monotonic(), &start);
+        assert(r >= 0 && (start.flags & SERVICE_ACTION_LAUNCH));
         r = run_spawn(&run, &plan);
         if (r < 0) {
                 ev_loop_destroy(run.loop);
@@ -417,6 +459,7 @@ int run_unit(const RunOptions *o)
         }
         run.plan = plan;
         run_watch(&run);
+        run_execute(&run, &start); /* the start timeout */
         ev_run(run.loop, 0);
 
         spawn_cleanup(plan);
